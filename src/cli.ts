@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+// zaiko-bridge: the command line. Parsing only; every command calls into its role or store.
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { BridgeError, EXIT } from './errors/codes.js';
+import { registerRun } from './cli/run.js';
+import { registerConfig } from './cli/config.js';
+import { registerDb } from './cli/db.js';
+import { registerStock } from './cli/stock.js';
+import { registerMail } from './cli/mail.js';
+import { registerQueue } from './cli/queue.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command('zaiko-bridge')
+    .description('CraftCart ⇄ zaiko Robot: order-mail relay (one forward per order) and stock upload receiver')
+    .version(pkg.version)
+    .option('-c, --config <file>', 'config file (default: $ZAIKO_BRIDGE_CONFIG or config/zaiko-bridge.yaml)')
+    .option('--log-level <level>', 'override log.level (trace, debug, info, warn, error, silent)')
+    .configureHelp({ showGlobalOptions: true })
+    .showHelpAfterError()
+    .exitOverride();
+  registerRun(program);
+  registerConfig(program);
+  registerDb(program);
+  registerStock(program);
+  registerMail(program);
+  registerQueue(program);
+  for (const cmd of program.commands) {
+    cmd.exitOverride();
+    for (const sub of cmd.commands) sub.exitOverride();
+  }
+  return program;
+}
+
+async function main(): Promise<void> {
+  try {
+    await buildProgram().parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+      return;
+    }
+    if (err instanceof BridgeError) {
+      process.stderr.write(`zaiko-bridge: ${err.message}\n`);
+      process.exitCode = err.exitCode;
+      return;
+    }
+    process.stderr.write(`zaiko-bridge: ${(err as Error).stack ?? err}\n`);
+    process.exitCode = EXIT.FAILURE;
+  }
+}
+
+await main();

@@ -1,0 +1,138 @@
+// `queue stats|list|show|retry|remove|pause|resume|clean`: BullMQ's queues as postqueue/postsuper
+// show them. "mail" means this instance's mail queue; "stock" the shared stock queue.
+import type { Command } from 'commander';
+import { Queue, Job, type JobType } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config/schema.js';
+import { parseDurationMs, formatAge } from '../config/units.js';
+import { BridgeError } from '../errors/codes.js';
+import { connectOrFail, redisUrl } from '../queue/redis.js';
+import { mailQueueName, STOCK_QUEUE } from '../queue/names.js';
+import { openDb } from '../db/open.js';
+import { LedgerStore } from '../ledger/store.js';
+import { UploadStore } from '../stock/store.js';
+import { context, printJson, printTable, iso } from './context.js';
+
+const STATES = ['waiting', 'active', 'delayed', 'failed', 'completed', 'paused', 'prioritized', 'waiting-children'] as const;
+
+function queueName(cfg: Config, q: string): string {
+  if (q === 'mail') return mailQueueName(cfg.instance);
+  if (q === 'stock' || q.startsWith('mail-')) return q;
+  throw new BridgeError('BAD_INPUT', `unknown queue ${q}: use mail or stock`);
+}
+
+async function withQueues<T>(cmd: Command, work: (qs: { cfg: Config; get(name: string): Queue; all: Queue[] }) => Promise<T>): Promise<T> {
+  const { config } = context(cmd);
+  const connection: Redis = await connectOrFail(redisUrl(config));
+  const cache = new Map<string, Queue>();
+  const get = (name: string) => {
+    if (!cache.has(name)) cache.set(name, new Queue(name, { connection }));
+    return cache.get(name)!;
+  };
+  try {
+    return await work({ cfg: config, get, all: [get(mailQueueName(config.instance)), get(STOCK_QUEUE)] });
+  } finally {
+    for (const q of cache.values()) await q.close();
+    connection.disconnect();
+  }
+}
+
+/** A job id names its queue: apply-N is stock, anything else this instance's mail queue. */
+async function findJob(qs: { cfg: Config; get(name: string): Queue }, id: string): Promise<Job> {
+  const queue = qs.get(id.startsWith('apply-') ? STOCK_QUEUE : mailQueueName(qs.cfg.instance));
+  const job = await Job.fromId(queue, id);
+  if (!job) throw new BridgeError('NOT_FOUND', `no job ${id} in queue ${queue.name}`);
+  return job;
+}
+
+async function jobJson(job: Job) {
+  const state = await job.getState();
+  return {
+    id: job.id, name: job.name, state, attempts: job.attemptsMade, createdAt: iso(job.timestamp),
+    nextAttemptAt: state === 'delayed' ? iso(job.timestamp + (job.delay ?? 0)) : null,
+    lastError: job.failedReason ?? null,
+  };
+}
+
+export function registerQueue(program: Command): void {
+  const queue = program.command('queue').description('inspect and act on the job queues (needs Redis)');
+
+  queue.command('stats').description('per queue: jobs in each state, oldest waiting age').option('--json', 'JSON output')
+    .action(async (o: { json?: boolean }, cmd: Command) => withQueues(cmd, async ({ all }) => {
+      const queues = [];
+      for (const q of all) {
+        const c = await q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'paused', 'prioritized');
+        const oldest = (await q.getJobs(['waiting', 'prioritized'], -1, -1, true))[0] ?? (await q.getJobs(['waiting'], 0, 0, true))[0];
+        queues.push({ name: q.name, waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), active: c.active ?? 0, delayed: c.delayed ?? 0, failed: c.failed ?? 0,
+          completed: c.completed ?? 0, paused: c.paused ?? 0, oldestWaitingMs: oldest ? Date.now() - oldest.timestamp : null });
+      }
+      if (o.json) return printJson({ queues });
+      printTable(['queue', 'waiting', 'active', 'delayed', 'failed', 'completed', 'paused', 'oldest'],
+        queues.map((q) => [q.name, q.waiting, q.active, q.delayed, q.failed, q.completed, q.paused, q.oldestWaitingMs === null ? '-' : formatAge(q.oldestWaitingMs)]));
+    }));
+
+  queue.command('list').description('jobs of a queue').argument('<queue>', 'mail or stock')
+    .option('--state <state>', `one of ${STATES.join(', ')} (default: all but completed)`).option('--limit <n>', 'at most n', '50').option('--json', 'JSON output')
+    .action(async (q: string, o: { state?: string; limit: string; json?: boolean }, cmd: Command) => withQueues(cmd, async (qs) => {
+      if (o.state && !(STATES as readonly string[]).includes(o.state)) throw new BridgeError('BAD_INPUT', `--state ${o.state}: use one of ${STATES.join(', ')}`);
+      const types = (o.state ? [o.state] : ['waiting', 'prioritized', 'active', 'delayed', 'failed', 'paused']) as JobType[];
+      const jobs = await Promise.all((await qs.get(queueName(qs.cfg, q)).getJobs(types, 0, Number(o.limit) - 1)).map(jobJson));
+      if (o.json) return printJson({ jobs });
+      printTable(['id', 'name', 'state', 'age', 'attempts', 'next', 'last error'],
+        jobs.map((j) => [j.id, j.name, j.state, formatAge(Date.now() - Date.parse(j.createdAt!)), j.attempts, j.nextAttemptAt, j.lastError]));
+    }));
+
+  queue.command('show').description('one job, with the ledger or upload row it points to').argument('<jobId>').option('--json', 'JSON output')
+    .action(async (id: string, o: { json?: boolean }, cmd: Command) => withQueues(cmd, async (qs) => {
+      const job = await findJob(qs, id);
+      const base = { ...(await jobJson(job)), data: job.data, stacktrace: job.stacktrace };
+      let record: unknown = null;
+      if (job.data.qid) { const db = openDb(qs.cfg.dataDir, 'ledger'); const l = new LedgerStore(db); record = { message: l.message(job.data.qid), recipients: l.recipients(job.data.qid) }; db.close(); }
+      if (job.data.uploadId) { const db = openDb(qs.cfg.dataDir, 'stock'); record = { upload: new UploadStore(db).get(job.data.uploadId) }; db.close(); }
+      const view = { jobs: [base], record };
+      if (o.json) return printJson(view);
+      process.stdout.write(JSON.stringify(view, null, 2) + '\n');
+    }));
+
+  queue.command('retry').description('retry failed jobs by id, or every failed job of a queue with --all-failed').argument('<ids...>', 'job ids, or a queue name with --all-failed')
+    .option('--all-failed', 'retry every failed job of the named queue')
+    .action(async (ids: string[], o: { allFailed?: boolean }, cmd: Command) => withQueues(cmd, async (qs) => {
+      if (o.allFailed) {
+        const q = qs.get(queueName(qs.cfg, ids[0]));
+        const n = await q.getJobCountByTypes('failed');
+        await q.retryJobs({ state: 'failed' });
+        process.stdout.write(`${n} failed job(s) of ${q.name} retried\n`);
+        return;
+      }
+      for (const id of ids) {
+        const job = await findJob(qs, id);
+        if (!(await job.isFailed())) throw new BridgeError('BAD_INPUT', `job ${id} is ${await job.getState()}, not failed`);
+        await job.retry();
+        process.stdout.write(`${id} retried\n`);
+      }
+    }));
+
+  queue.command('remove').description('remove jobs (the ledger keeps the message; the sweep re-adds unfinished ones)').argument('<ids...>')
+    .action(async (ids: string[], _o, cmd: Command) => withQueues(cmd, async (qs) => {
+      for (const id of ids) { await (await findJob(qs, id)).remove(); process.stdout.write(`${id} removed\n`); }
+    }));
+
+  for (const action of ['pause', 'resume'] as const) {
+    queue.command(action).description(`${action} a queue`).argument('<queue>', 'mail or stock')
+      .action(async (q: string, _o, cmd: Command) => withQueues(cmd, async (qs) => {
+        const queueObj = qs.get(queueName(qs.cfg, q));
+        await queueObj[action]();
+        process.stdout.write(`${queueObj.name} ${action === 'pause' ? 'paused' : 'resumed'}\n`);
+      }));
+  }
+
+  queue.command('clean').description('delete finished jobs older than an age').argument('<queue>', 'mail or stock')
+    .requiredOption('--state <state>', 'completed or failed').requiredOption('--older-than <age>', 'e.g. 7d')
+    .action(async (q: string, o: { state: string; olderThan: string }, cmd: Command) => withQueues(cmd, async (qs) => {
+      const grace = parseDurationMs(o.olderThan);
+      if (grace === undefined) throw new BridgeError('BAD_INPUT', `--older-than ${o.olderThan}: use an age such as 7d`);
+      if (!['completed', 'failed', 'delayed', 'wait', 'waiting', 'paused'].includes(o.state)) throw new BridgeError('BAD_INPUT', `--state ${o.state}: use completed or failed`);
+      const removed = await qs.get(queueName(qs.cfg, q)).clean(grace, 100_000, (o.state === 'waiting' ? 'wait' : o.state) as any);
+      process.stdout.write(`${removed.length} job(s) removed\n`);
+    }));
+}

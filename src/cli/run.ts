@@ -1,0 +1,58 @@
+// The long-running commands: start (everything), relay, receiver, worker. SIGINT/SIGTERM stop them
+// in order; a second signal, or the 15 s bound, ends the process at once.
+import type { Command } from 'commander';
+import { context } from './context.js';
+import { redisUrl, connectOrFail, checkEvictionPolicy } from '../queue/redis.js';
+import { startAll } from '../roles/start.js';
+import { startReceiver, type RunningRole } from '../roles/receiver.js';
+import { startWorker } from '../roles/worker.js';
+import { startRelay } from '../roles/relay.js';
+import type { Logger } from '../observe/logger.js';
+
+const SHUTDOWN_BOUND_MS = 15_000;
+
+function stopOnSignals(role: RunningRole, log: Logger): void {
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    setTimeout(() => { log.error('shutdown bound passed; exiting'); process.exit(1); }, SHUTDOWN_BOUND_MS).unref();
+    role.close().then(() => { log.info('stopped'); process.exit(0); }, (err) => { log.error({ err: err.message }, 'stop failed'); process.exit(1); });
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('disconnect', () => stop('parent gone')); // a worker forked by `start` follows its parent
+}
+
+async function external(cmd: Command): Promise<{ url: string; log: Logger; config: ReturnType<typeof context>['config'] }> {
+  const { config, log } = context(cmd);
+  const url = redisUrl(config);
+  const probe = await connectOrFail(url);
+  await checkEvictionPolicy(probe, log);
+  probe.disconnect();
+  return { url, log, config };
+}
+
+export function registerRun(program: Command): void {
+  program.command('start').description('run every role in one process tree (starts a private Redis when redis.url is empty)')
+    .action(async (_o, cmd: Command) => {
+      const { config, path, log } = context(cmd);
+      stopOnSignals(await startAll(config, path, log), log);
+    });
+  program.command('relay').description('SMTP relay and its delivery workers')
+    .action(async (_o, cmd: Command) => {
+      const { url, log, config } = await external(cmd);
+      stopOnSignals(await startRelay(config, url, log), log);
+    });
+  program.command('receiver').description('HTTP upload endpoint, /healthz, /readyz')
+    .action(async (_o, cmd: Command) => {
+      const { url, log, config } = await external(cmd);
+      stopOnSignals(await startReceiver(config, url, log), log);
+    });
+  program.command('worker').description('stock apply worker and drop-folder watcher')
+    .action(async (_o, cmd: Command) => {
+      const { config, log } = context(cmd);
+      stopOnSignals(await startWorker(config, redisUrl(config), log), log);
+    });
+}

@@ -1,0 +1,162 @@
+// `stock import|export|show|skipped|apply-file` and `uploads list|show`: the why-not-synced tools.
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { Queue } from 'bullmq';
+import { openDb } from '../db/open.js';
+import { BridgeError } from '../errors/codes.js';
+import { parseCatalog, importCatalog, exportCatalog, productView, CatalogError } from '../stock/catalog.js';
+import { encode } from '../stock/csv.js';
+import { UploadStore, type UploadRow } from '../stock/store.js';
+import { storeStockFile, StockFileError } from '../stock/files/stock-file.js';
+import { enqueueApply, waitApplied } from '../stock/apply/enqueue.js';
+import { createRedis, redisUrl } from '../queue/redis.js';
+import { maskUrl } from '../config/load.js';
+import { STOCK_QUEUE } from '../queue/names.js';
+import { context, pickShop, printJson, printTable, parseSince, iso } from './context.js';
+
+function readInput(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new BridgeError('BAD_INPUT', `${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+}
+
+const uploadJson = (u: UploadRow) => ({
+  id: u.id, shop: u.shop_id, receivedAt: iso(u.received_at), items: u.item_count,
+  applied: u.applied_count ?? 0, skipped: u.skipped_count ?? 0, status: u.status, source: u.source, origin: u.origin, charset: u.charset,
+});
+
+export function registerStock(program: Command): void {
+  const stock = program.command('stock').description('products and their stock (works with Redis down)');
+
+  stock.command('import').description('load the catalog CSV (product_code,name,stock,unlimited,uses_stock_management_code); all rows or none')
+    .option('--shop <id>', 'shop id (may be left out with one shop)')
+    .option('--encoding <enc>', 'utf-8 or shift_jis (default: detected)')
+    .argument('<file>', 'CSV file')
+    .action((file: string, o: { shop?: string; encoding?: string }, cmd: Command) => {
+      const { config } = context(cmd);
+      const shop = pickShop(config.shops, o.shop);
+      let rows;
+      try {
+        rows = parseCatalog(readInput(file), o.encoding);
+      } catch (err) {
+        if (err instanceof CatalogError) throw new BridgeError('BAD_INPUT', `${file}: ${err.message}; nothing imported`);
+        throw err;
+      }
+      const db = openDb(config.dataDir, 'stock');
+      const tty = process.stderr.isTTY;
+      const n = importCatalog(db, shop.id, rows, tty ? (done) => process.stderr.write(`\r${done}/${rows.length} rows`) : undefined);
+      if (tty) process.stderr.write('\r');
+      process.stdout.write(`${n} products imported into shop ${shop.id}\n`);
+      db.close();
+    });
+
+  stock.command('export').description('print the catalog as CSV on stdout')
+    .option('--shop <id>', 'shop id').option('--encoding <enc>', 'utf-8 (default) or shift_jis', 'utf-8')
+    .action((o: { shop?: string; encoding: string }, cmd: Command) => {
+      const { config } = context(cmd);
+      const shop = pickShop(config.shops, o.shop);
+      const db = openDb(config.dataDir, 'stock');
+      const sjis = /^(shift_jis|sjis|cp932|windows-31j)$/i.test(o.encoding);
+      if (!sjis && !/^utf-?8$/i.test(o.encoding)) throw new BridgeError('BAD_INPUT', `--encoding ${o.encoding}: use utf-8 or shift_jis`);
+      for (const line of exportCatalog(db, shop.id)) process.stdout.write(sjis ? encode(line, 'shift_jis') : line);
+      db.close();
+    });
+
+  stock.command('show').description('a product, its last changes and skips: why is it (not) in sync?')
+    .option('--shop <id>', 'shop id').option('--json', 'JSON output').argument('<code>', 'product code')
+    .action((code: string, o: { shop?: string; json?: boolean }, cmd: Command) => {
+      const { config } = context(cmd);
+      const shop = pickShop(config.shops, o.shop);
+      const db = openDb(config.dataDir, 'stock');
+      const view = productView(db, shop.id, code);
+      db.close();
+      if (!view) throw new BridgeError('NOT_FOUND', `no product ${code} in shop ${shop.id} (zaiko Robot's uploads of it are skipped as unknown_code)`);
+      if (o.json) return printJson(view);
+      process.stdout.write(`${view.product_code}  ${view.name}\nstock: ${view.unlimited ? 'unlimited (not synced)' : view.stock}${view.uses_stock_management_code ? '  uses 在庫管理コード (not synced)' : ''}\nlast upload: ${view.lastUploadId || '-'}  updated: ${iso(view.updatedAt)}\n\nchanges:\n`);
+      printTable(['upload', 'old', 'new', 'at'], view.changes.map((c: any) => [c.uploadId, c.oldStock, c.newStock, iso(c.changedAt)]));
+      process.stdout.write('\nskips:\n');
+      printTable(['upload', 'reason', 'value', 'at'], view.skips.map((s: any) => [s.uploadId, s.reason, JSON.stringify(s.rawStock), iso(s.receivedAt)]));
+    });
+
+  stock.command('skipped').description('items zaiko Robot sent that were not applied, newest first')
+    .option('--shop <id>', 'shop id').option('--reason <reason>', 'only this reason').option('--since <when>', 'a date or an age (7d)')
+    .option('--limit <n>', 'at most n rows', '100').option('--json', 'JSON output')
+    .action((o: { shop?: string; reason?: string; since?: string; limit: string; json?: boolean }, cmd: Command) => {
+      const { config } = context(cmd);
+      const db = openDb(config.dataDir, 'stock');
+      const rows = new UploadStore(db).skips({ shop: o.shop, reason: o.reason, since: parseSince(o.since), limit: Number(o.limit) });
+      db.close();
+      const skips = rows.map((r) => ({ uploadId: r.upload_id, shop: r.shop_id, product_code: r.code, reason: r.reason, rawStock: r.raw_stock, receivedAt: iso(r.received_at) }));
+      if (o.json) return printJson({ skips });
+      printTable(['upload', 'shop', 'code', 'reason', 'value', 'received'], skips.map((s) => [s.uploadId, s.shop, s.product_code, s.reason, JSON.stringify(s.rawStock), s.receivedAt]));
+    });
+
+  stock.command('apply-file').description('apply a stock file (product_code,stock) through the queue, as an upload')
+    .option('--shop <id>', 'shop id').option('--wait <seconds>', 'how long to wait for the worker', '60').argument('<file>', 'CSV file')
+    .action(async (file: string, o: { shop?: string; wait: string }, cmd: Command) => {
+      const { config } = context(cmd);
+      const shop = pickShop(config.shops, o.shop);
+      const db = openDb(config.dataDir, 'stock');
+      const store = new UploadStore(db);
+      let id: number;
+      try {
+        id = storeStockFile(store, shop.id, basename(file), readInput(file));
+      } catch (err) {
+        if (err instanceof StockFileError) throw new BridgeError('BAD_INPUT', `${file}: ${err.message}; nothing stored`);
+        throw err;
+      }
+      const url = redisUrl(config);
+      const redis = createRedis(url, 'client');
+      redis.on('error', () => {});
+      const queue = new Queue(STOCK_QUEUE, { connection: redis });
+      queue.on('error', () => {});
+      try {
+        if (!(await enqueueApply(queue, id, 3000))) {
+          throw new BridgeError('REDIS_UNAVAILABLE', `stored as upload ${id}, but Redis at ${maskUrl(url)} is unreachable: the worker applies it once Redis is back`);
+        }
+        if (!(await waitApplied(store, id, Number(o.wait) * 1000, 50))) {
+          process.stdout.write(`upload ${id}: queued; no worker applied it within ${o.wait}s (is the worker running?)\n`);
+          return;
+        }
+        const u = store.get(id)!;
+        process.stdout.write(`upload ${id}: applied ${u.applied_count}, skipped ${u.skipped_count}\n`);
+        for (const s of store.reportedSkips(id, ['unknown_code', 'invalid_stock', 'unlimited_stock', 'stock_management_code', 'stale', 'duplicate_in_upload'])) {
+          process.stdout.write(`${s.reason}(product_code=${s.code})\n`);
+        }
+      } finally {
+        await queue.close();
+        redis.disconnect();
+        db.close();
+      }
+    });
+
+  const uploads = program.command('uploads').description('zaiko Robot uploads received');
+  uploads.command('list').description('newest first')
+    .option('--shop <id>', 'shop id').option('--limit <n>', 'at most n', '50').option('--json', 'JSON output')
+    .action((o: { shop?: string; limit: string; json?: boolean }, cmd: Command) => {
+      const { config } = context(cmd);
+      const db = openDb(config.dataDir, 'stock');
+      const list = new UploadStore(db).list({ shop: o.shop, limit: Number(o.limit) }).map(uploadJson);
+      db.close();
+      if (o.json) return printJson({ uploads: list });
+      printTable(['id', 'shop', 'received', 'items', 'applied', 'skipped', 'status'], list.map((u) => [u.id, u.shop, u.receivedAt, u.items, u.applied, u.skipped, u.status]));
+    });
+  uploads.command('show').description('one upload and what each item did')
+    .argument('<id>', 'upload id').option('--json', 'JSON output')
+    .action((idText: string, o: { json?: boolean }, cmd: Command) => {
+      const { config } = context(cmd);
+      const db = openDb(config.dataDir, 'stock');
+      const store = new UploadStore(db);
+      const u = store.get(Number(idText));
+      if (!u) { db.close(); throw new BridgeError('NOT_FOUND', `no upload ${idText}`); }
+      const items = store.items(u.id).map((i) => ({ seq: i.seq, product_code: i.code, rawStock: i.raw_stock, stock: i.stock, outcome: i.outcome, reason: i.reason }));
+      db.close();
+      if (o.json) return printJson({ upload: uploadJson(u), items });
+      const j = uploadJson(u);
+      process.stdout.write(`upload ${j.id}  shop ${j.shop}  ${j.source} ${j.origin ?? ''}  ${j.charset}\nreceived ${j.receivedAt}  status ${j.status}  items ${j.items}  applied ${j.applied}  skipped ${j.skipped}\n\n`);
+      printTable(['#', 'code', 'value', 'outcome', 'reason'], items.map((i) => [i.seq, i.product_code, JSON.stringify(i.rawStock), i.outcome, i.reason]));
+    });
+}

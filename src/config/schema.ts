@@ -1,0 +1,135 @@
+// The configuration schema: every key of design.md's table, its default, and its validation.
+// Unknown keys are errors (strict objects): a typo must never fall back to a default silently.
+import { hostname } from 'node:os';
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { parseDurationMs, parseSizeBytes } from './units.js';
+
+const duration = (def: string) =>
+  z.union([z.string(), z.number()]).default(def).transform((v, ctx) => {
+    const ms = parseDurationMs(v);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `invalid duration ${JSON.stringify(v)} (use 500ms, 60s, 5m, 1h, 5d or milliseconds)` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const size = (def: string) =>
+  z.union([z.string(), z.number()]).default(def).transform((v, ctx) => {
+    const bytes = parseSizeBytes(v);
+    if (bytes === undefined) {
+      ctx.addIssue({ code: 'custom', message: `invalid size ${JSON.stringify(v)} (use 512KiB, 32MiB or bytes)` });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
+const regex = (def: string) =>
+  z.string().default(def).refine((s) => {
+    try { new RegExp(s, 'u'); return true; } catch { return false; }
+  }, 'invalid regular expression');
+
+const email = z.string().regex(/^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/, 'invalid email');
+const port = z.number().int().min(0).max(65535);
+const cidr = z.string().refine((s) => {
+  const [addr, bits, extra] = s.split('/');
+  const family = isIP(addr);
+  if (!family || extra !== undefined) return false;
+  if (bits === undefined) return true;
+  const n = Number(bits);
+  return /^\d+$/.test(bits) && n <= (family === 4 ? 32 : 128);
+}, 'invalid CIDR (e.g. 127.0.0.1/32 or ::1/128)');
+const password = z.string().min(1, 'must not be empty');
+const defaultHost = hostname().replace(/[^A-Za-z0-9._-]/g, '-');
+
+const shop = z.strictObject({
+  id: z.string().regex(/^[a-z0-9-]+$/, 'must match [a-z0-9-]+'),
+  senders: z.array(z.string().regex(/^([^\s@<>]+@[^\s@<>]+|@[^\s@<>]+)$/, 'must be an address or @domain')).default([]),
+  authUsers: z.array(z.string()).default([]),
+  forwardTo: email.optional(),
+  forwardEnvelopeFrom: email.optional(),
+  forwardOnce: z.enum(['order-number', 'message-id', 'off']).default('order-number'),
+  orderMail: z.strictObject({
+    subject: regex('ご注文'),
+    orderNumber: regex('注文番号[:：]\\s*([0-9A-Za-z-]+)'),
+    item: z.strictObject({
+      code: regex('商品コード[:：]\\s*(\\S+)'),
+      quantity: regex('数量[:：]\\s*(\\d+)'),
+    }).prefault({}),
+  }).prefault({}),
+  zaikoRobot: z.strictObject({ userId: z.string().min(1, 'must not be empty'), password }),
+  uploadCharset: z.enum(['auto', 'utf-8', 'shift_jis', 'euc-jp']).default('auto'),
+});
+
+export const configSchema = z.strictObject({
+  dataDir: z.string().default('./data'),
+  instance: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must match [A-Za-z0-9._-]+').default(defaultHost),
+  redis: z.strictObject({ url: z.string().regex(/^$|^(redis|rediss|unix):\/\//, 'must be empty, redis://… or unix://…').default('') }).prefault({}),
+  log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).prefault({}),
+  relay: z.strictObject({
+    host: z.string().default('127.0.0.1'),
+    port: port.default(2525),
+    hostname: z.string().default(hostname()),
+    allowedClients: z.array(cidr).default(['127.0.0.1/32', '::1/128']),
+    users: z.array(z.strictObject({ name: z.string().min(1), password })).default([]),
+    allowInsecureAuth: z.boolean().default(false),
+    tls: z.strictObject({ key: z.string(), cert: z.string() }).optional(),
+    maxMessageBytes: size('25MiB'),
+    maxRecipients: z.number().int().positive().default(100),
+    maxClients: z.number().int().positive().default(100),
+    socketTimeout: duration('60s'),
+    metricsPort: port.optional(),
+  }).prefault({}),
+  upstream: z.strictObject({
+    host: z.string().default('127.0.0.1'),
+    port: port.default(25),
+    secure: z.boolean().default(false),
+    requireTLS: z.boolean().default(false),
+    auth: z.strictObject({ user: z.string(), pass: z.string() }).optional(),
+    maxConnections: z.number().int().positive().default(5),
+    outbox: z.string().optional(),
+  }).prefault({}),
+  delivery: z.strictObject({
+    concurrency: z.number().int().positive().default(10),
+    backoff: z.strictObject({ initial: duration('5m'), max: duration('1h') }).prefault({}),
+    maxLifetime: duration('5d'),
+    bounces: z.boolean().default(false),
+  }).prefault({}),
+  spool: z.strictObject({ keepDays: z.number().min(0).default(0) }).prefault({}),
+  receiver: z.strictObject({
+    host: z.string().default('127.0.0.1'),
+    port: port.default(8080),
+    path: z.string().startsWith('/', 'must start with /').default('/api/zaikorobot.php'),
+    waitMs: duration('10s'),
+    maxBytes: size('32MiB'),
+    maxItems: z.number().int().positive().default(200_000),
+    reportAsNg: z.array(z.enum(['unknown_code', 'invalid_stock', 'unlimited_stock', 'stock_management_code', 'stale', 'duplicate_in_upload']))
+      .default(['unknown_code', 'invalid_stock']),
+    lockout: z.strictObject({
+      failures: z.number().int().positive().default(10),
+      window: duration('15m'),
+      duration: duration('15m'),
+    }).prefault({}),
+    dropDir: z.string().optional(),
+  }).prefault({}),
+  retention: z.strictObject({
+    uploadDays: z.number().positive().default(90),
+    mailDays: z.number().positive().default(90),
+  }).prefault({}),
+  shops: z.array(shop).default([]),
+}).superRefine((cfg, ctx) => {
+  const seen = new Map<string, number>();
+  cfg.shops.forEach((s, i) => {
+    if (seen.has(s.id)) ctx.addIssue({ code: 'custom', path: ['shops', i, 'id'], message: `duplicate shop id ${s.id}` });
+    seen.set(s.id, i);
+  });
+  const users = new Set<string>();
+  cfg.shops.forEach((s, i) => {
+    if (users.has(s.zaikoRobot.userId)) ctx.addIssue({ code: 'custom', path: ['shops', i, 'zaikoRobot', 'userId'], message: `duplicate userId ${s.zaikoRobot.userId}` });
+    users.add(s.zaikoRobot.userId);
+  });
+});
+
+export type Config = z.output<typeof configSchema>;
+export type ShopConfig = Config['shops'][number];

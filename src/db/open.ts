@@ -1,0 +1,48 @@
+// Opens the two SQLite files (ledger.db: mail; stock.db: products and uploads) and applies their
+// numbered migrations, so every command that opens a database finds the schema it expects.
+import Database from 'better-sqlite3';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BridgeError } from '../errors/codes.js';
+
+export type DB = Database.Database;
+export type DbName = 'ledger' | 'stock';
+
+const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
+const BUSY_TIMEOUT_MS = 5000;
+
+/** Applies the migrations not yet recorded in user_version; returns how many ran. */
+export function migrate(db: DB, name: DbName): number {
+  const dir = join(MIGRATIONS_DIR, name);
+  const files = readdirSync(dir).filter((f) => /^\d+_.*\.sql$/.test(f)).sort();
+  const current = db.pragma('user_version', { simple: true }) as number;
+  let ran = 0;
+  for (const file of files) {
+    const version = parseInt(file, 10);
+    if (version <= current) continue;
+    const sql = readFileSync(join(dir, file), 'utf8');
+    db.transaction(() => {
+      db.exec(sql);
+      db.pragma(`user_version = ${version}`);
+    }).immediate();
+    ran++;
+  }
+  return ran;
+}
+
+export function openDb(dataDir: string, name: DbName, options: { readonly?: boolean } = {}): DB {
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    const db = new Database(join(dataDir, `${name}.db`));
+    db.pragma('journal_mode = WAL');
+    // The ledger answers 250 on the strength of its commit: FULL makes that commit survive power loss.
+    db.pragma(`synchronous = ${name === 'ledger' ? 'FULL' : 'NORMAL'}`);
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    db.pragma('foreign_keys = ON');
+    if (!options.readonly) migrate(db, name);
+    return db;
+  } catch (err) {
+    throw new BridgeError('SQLITE_UNAVAILABLE', `cannot open ${join(dataDir, `${name}.db`)}: ${(err as Error).message}`, { cause: err });
+  }
+}

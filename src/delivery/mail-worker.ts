@@ -1,0 +1,94 @@
+// Deliver and forward jobs: send the spooled bytes to the recipients still pending, record each
+// outcome the moment the upstream answers, retry the deferred ones with backoff until maxLifetime.
+import { Worker, Queue, type Job } from 'bullmq';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../observe/logger.js';
+import type { LedgerStore } from '../ledger/store.js';
+import type { Spool } from '../relay/spool/spool.js';
+import { createRedis } from '../queue/redis.js';
+import type { MailJobData } from '../queue/names.js';
+import { classifyFailure, backoffDelay } from './classify-failure.js';
+import type { DeliveryTransport } from './transport.js';
+import type { Bouncer } from './bounce.js';
+
+export class DeferredError extends Error {}
+
+export interface MailWorkerDeps {
+  cfg: Config; ledger: LedgerStore; spool: Spool; transport: DeliveryTransport; log: Logger; bouncer?: Bouncer; now?: () => number;
+}
+
+export class MailWorker {
+  private worker?: Worker<MailJobData>;
+  constructor(private readonly queue: Queue<MailJobData>, private readonly redisUrl: string, private readonly d: MailWorkerDeps) {}
+
+  start(): void {
+    const { initial, max } = this.d.cfg.delivery.backoff;
+    this.worker = new Worker<MailJobData>(this.queue.name, (job) => this.process(job), {
+      connection: createRedis(this.redisUrl, 'worker'),
+      concurrency: this.d.cfg.delivery.concurrency,
+      settings: { backoffStrategy: (attemptsMade: number) => backoffDelay(attemptsMade, initial, max) },
+    });
+    this.worker.on('error', (err) => this.d.log.warn({ err: err.message }, 'mail worker connection error'));
+  }
+
+  async process(job: Job<MailJobData>): Promise<string> {
+    const { qid, kind } = job.data;
+    const { ledger, log, cfg } = this.d;
+    const now = this.d.now ?? Date.now;
+    const msg = ledger.message(qid);
+    if (!msg) {
+      log.warn({ qid, kind }, 'job for a message the ledger does not have; dropped');
+      return 'unknown message';
+    }
+    const pending = ledger.pending(qid, kind);
+    if (pending.length === 0) return 'nothing pending';
+    const expired = now() - msg.received_at >= cfg.delivery.maxLifetime;
+    const shop = cfg.shops.find((s) => s.id === msg.shop_id);
+    const from = kind === 'forward' ? shop?.forwardEnvelopeFrom ?? msg.mail_from : msg.mail_from;
+    const tag = `${qid}-${kind}-${job.attemptsMade + 1}`;
+    let results;
+    try {
+      results = await this.d.transport.send({ from, to: pending }, msg.spool_path, tag);
+    } catch (err) {
+      const e = err as Error & { responseCode?: number; response?: string };
+      results = pending.map((address) => ({ address, ok: false, responseCode: e.responseCode, response: e.response ?? e.message }));
+    }
+    const deferred: string[] = [];
+    const failed: { address: string; response: string }[] = [];
+    for (const r of results) {
+      if (r.ok) {
+        ledger.record(qid, kind, r.address, 'sent', r.response);
+        log.info({ qid, kind, to: r.address, relay: this.d.transport.name, status: 'sent', response: r.response }, `${qid}: to=<${r.address}> status=sent`);
+      } else if (classifyFailure(r) === 'permanent' || expired) {
+        const why = expired && classifyFailure(r) !== 'permanent' ? `gave up after ${Math.round(cfg.delivery.maxLifetime / 3_600_000)}h: ${r.response}` : r.response;
+        ledger.record(qid, kind, r.address, 'failed', why);
+        failed.push({ address: r.address, response: why });
+        log.warn({ qid, kind, to: r.address, status: 'bounced', response: why }, `${qid}: to=<${r.address}> status=bounced`);
+      } else {
+        const next = now() + backoffDelay(job.attemptsMade + 1, cfg.delivery.backoff.initial, cfg.delivery.backoff.max);
+        ledger.record(qid, kind, r.address, 'deferred', r.response, next);
+        deferred.push(r.address);
+        log.info({ qid, kind, to: r.address, status: 'deferred', response: r.response }, `${qid}: to=<${r.address}> status=deferred`);
+      }
+    }
+    if (failed.length && this.d.bouncer && kind === 'deliver') await this.d.bouncer.bounce(msg, failed);
+    if (ledger.isFinal(qid)) this.finish(qid);
+    if (deferred.length) throw new DeferredError(`${deferred.length} recipient(s) deferred: ${results.find((r) => !r.ok)?.response}`);
+    return `${kind}: ${results.filter((r) => r.ok).length} sent, ${failed.length} failed`;
+  }
+
+  /** Every job of the message is final: one summary line, and the spool file goes unless kept. */
+  private finish(qid: string): void {
+    const rows = this.d.ledger.recipients(qid);
+    const count = (s: string) => rows.filter((r) => r.status === s).length;
+    this.d.log.info({ qid, sent: count('sent'), failed: count('failed'), forward: this.d.ledger.message(qid)?.forward }, `${qid}: done sent=${count('sent')} failed=${count('failed')}`);
+    if (this.d.cfg.spool.keepDays === 0) {
+      this.d.spool.remove(qid);
+      this.d.ledger.markSpoolRemoved(qid);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.worker?.close();
+  }
+}

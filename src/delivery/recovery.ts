@@ -1,0 +1,33 @@
+// The recovery sweep (at start and every minute): every ledger message with a recipient not yet final
+// gets its job back if Redis has none; final spool files past spool.keepDays and old ledger rows go.
+import { Job, type Queue } from 'bullmq';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../observe/logger.js';
+import type { LedgerStore } from '../ledger/store.js';
+import type { Spool } from '../relay/spool/spool.js';
+import { mailJobId, type MailJobData } from '../queue/names.js';
+import { enqueueMail } from './enqueue.js';
+
+export async function recoverMail(queue: Queue<MailJobData>, ledger: LedgerStore, log: Logger): Promise<number> {
+  let added = 0;
+  for (const { id, kind } of ledger.unfinished()) {
+    const job = await Job.fromId(queue, mailJobId(id, kind));
+    if (job) {
+      const state = await job.getState();
+      if (state !== 'completed' && state !== 'failed') continue; // waiting, delayed or active: in hand
+      await job.remove(); // finished in Redis but not in the ledger (a crash between): run it again
+    }
+    if (await enqueueMail(queue, id, [kind], 5000)) added++;
+  }
+  if (added) log.info({ count: added }, 'recovery sweep enqueued unfinished mail jobs');
+  return added;
+}
+
+export function cleanSpool(cfg: Config, ledger: LedgerStore, spool: Spool, log: Logger): void {
+  for (const id of ledger.removableSpool(cfg.spool.keepDays)) {
+    spool.remove(id);
+    ledger.markSpoolRemoved(id);
+  }
+  const pruned = ledger.prune(cfg.retention.mailDays);
+  if (pruned) log.info({ count: pruned }, 'pruned old ledger rows');
+}

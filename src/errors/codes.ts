@@ -1,0 +1,62 @@
+// One table of the program's error codes: each says what it means at every edge it can reach
+// (SMTP reply, HTTP status + NG token, process exit code). Nothing matches error strings.
+
+export const EXIT = {
+  OK: 0,
+  FAILURE: 1,
+  USAGE: 2,
+  UNAVAILABLE: 69, // EX_UNAVAILABLE: Redis or SQLite cannot be reached
+  CONFIG: 78, // EX_CONFIG
+} as const;
+
+interface CodeSpec {
+  smtp?: { code: number; enhanced: string };
+  http?: number;
+  exit: number;
+}
+
+export const ERROR_CODES = {
+  CONFIG_INVALID: { exit: EXIT.CONFIG },
+  CONFIG_NOT_FOUND: { exit: EXIT.CONFIG },
+  REDIS_UNAVAILABLE: { exit: EXIT.UNAVAILABLE, http: 503 },
+  REDIS_MISSING_BINARY: { exit: EXIT.UNAVAILABLE },
+  SQLITE_UNAVAILABLE: { exit: EXIT.UNAVAILABLE, http: 503 },
+  NOT_FOUND: { exit: EXIT.FAILURE },
+  BAD_INPUT: { exit: EXIT.FAILURE },
+  ALREADY_RUNNING: { exit: EXIT.FAILURE },
+  RELAY_ACCESS_DENIED: { smtp: { code: 554, enhanced: '5.7.1' }, exit: EXIT.FAILURE },
+  RELAY_AUTH_FAILED: { smtp: { code: 535, enhanced: '5.7.8' }, exit: EXIT.FAILURE },
+  RELAY_AUTH_NEEDS_TLS: { smtp: { code: 538, enhanced: '5.7.11' }, exit: EXIT.FAILURE },
+  RELAY_TOO_MANY_RECIPIENTS: { smtp: { code: 452, enhanced: '4.5.3' }, exit: EXIT.FAILURE },
+  RELAY_TOO_BIG: { smtp: { code: 552, enhanced: '5.3.4' }, exit: EXIT.FAILURE },
+  RELAY_LOOP: { smtp: { code: 554, enhanced: '5.4.6' }, exit: EXIT.FAILURE },
+  RELAY_NOT_STORED: { smtp: { code: 451, enhanced: '4.3.0' }, exit: EXIT.FAILURE },
+  RELAY_SHUTTING_DOWN: { smtp: { code: 421, enhanced: '4.3.2' }, exit: EXIT.FAILURE },
+  STOCK_BAD_REQUEST: { http: 200, exit: EXIT.FAILURE },
+  STOCK_TOO_LARGE: { http: 413, exit: EXIT.FAILURE },
+  STOCK_UNAVAILABLE: { http: 503, exit: EXIT.UNAVAILABLE },
+} as const satisfies Record<string, CodeSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** An error that knows its code; the edges translate it with the table above. */
+export class BridgeError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = 'BridgeError';
+  }
+  get exitCode(): number {
+    return ERROR_CODES[this.code].exit;
+  }
+}
+
+/** An smtp-server hook error: `responseCode` picks the reply, the message carries the enhanced code. */
+export function smtpError(code: ErrorCode, text: string): Error & { responseCode: number } {
+  const spec = ERROR_CODES[code] as CodeSpec;
+  if (!spec.smtp) throw new Error(`${code} has no SMTP reply`);
+  const err = new Error(`${spec.smtp.enhanced} ${text}`) as Error & { responseCode: number };
+  err.responseCode = spec.smtp.code;
+  return err;
+}

@@ -1,0 +1,30 @@
+// /healthz (the process answers) and /readyz (Redis and SQLite answer), as extra HTTP routes.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Redis } from 'ioredis';
+import type { DB } from '../db/open.js';
+
+const READY_TIMEOUT_MS = 1000;
+
+export function healthRoutes(deps: { redis: Redis; dbs: DB[] }) {
+  return [
+    async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+      const path = (req.url ?? '').split('?')[0];
+      if (path === '/healthz') {
+        res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+        return true;
+      }
+      if (path !== '/readyz') return false;
+      const problems: string[] = [];
+      try {
+        await Promise.race([deps.redis.ping(), new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), READY_TIMEOUT_MS))]);
+      } catch (err) {
+        problems.push(`redis: ${(err as Error).message}`);
+      }
+      for (const db of deps.dbs) {
+        try { db.prepare('SELECT 1').get(); } catch (err) { problems.push(`sqlite ${db.name}: ${(err as Error).message}`); }
+      }
+      res.writeHead(problems.length ? 503 : 200, { 'content-type': 'text/plain' }).end(problems.length ? problems.join('\n') + '\n' : 'ready\n');
+      return true;
+    },
+  ];
+}

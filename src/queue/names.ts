@@ -1,0 +1,13 @@
+// Queue names and job ids. BullMQ refuses ':' and all-digit ids, so every id carries a word.
+export const STOCK_QUEUE = 'stock';
+export const mailQueueName = (instance: string) => `mail-${instance}`;
+
+export type MailJobKind = 'deliver' | 'forward';
+export const mailJobId = (qid: string, kind: MailJobKind) => `${qid}-${kind}`;
+export const applyJobId = (uploadId: number) => `apply-${uploadId}`;
+
+export interface MailJobData { qid: string; kind: MailJobKind }
+export interface ApplyJobData { uploadId: number }
+
+/** Finished jobs are dropped from Redis: the ledger and stock.db are the long-term record. */
+export const KEEP_FINISHED = { removeOnComplete: { age: 3600, count: 1000 }, removeOnFail: { age: 7 * 86400 } };

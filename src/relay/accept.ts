@@ -1,0 +1,78 @@
+// The accept pipeline shared by SMTP DATA and locally made mail (DSNs): spool (fsync, rename),
+// classify, ledger row + forward-once claim in one transaction, jobs added (bounded). Returns the
+// queue id only once the message is durable; any failure before the ledger commit leaves nothing behind.
+import type { Readable } from 'node:stream';
+import type { Queue } from 'bullmq';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../observe/logger.js';
+import type { LedgerStore } from '../ledger/store.js';
+import type { MailJobData, MailJobKind } from '../queue/names.js';
+import { enqueueMail } from '../delivery/enqueue.js';
+import { Spool, LOOP_RECEIVED_COUNT } from './spool/spool.js';
+import { newQueueId } from './spool/queue-id.js';
+import { classifyFile, forwardClaim } from './classify/classify.js';
+import { BridgeError } from '../errors/codes.js';
+
+export interface Envelope { mailFrom: string; rcptTo: string[] }
+export interface Session { clientAddress: string; clientHostname?: string; helo: string; authUser?: string; secure: boolean; authenticated: boolean }
+
+export class LoopError extends Error {}
+export class TooBigError extends Error {}
+
+function receivedHeader(hostname: string, qid: string, env: Envelope, s: Session, now: Date): string {
+  const proto = `ESMTP${s.secure ? 'S' : ''}${s.authenticated ? 'A' : ''}`;
+  const forPart = env.rcptTo.length === 1 ? `\r\n\tfor <${env.rcptTo[0]}>` : '';
+  return `Received: from ${s.helo || 'unknown'} (${s.clientHostname && s.clientHostname !== `[${s.clientAddress}]` ? `${s.clientHostname} ` : ''}[${s.clientAddress}])\r\n\tby ${hostname} (zaiko-bridge) with ${proto} id ${qid}${forPart};\r\n\t${now.toUTCString().replace('GMT', '+0000')}\r\n`;
+}
+
+export class Acceptor {
+  constructor(
+    private readonly cfg: Config,
+    private readonly spool: Spool,
+    private readonly ledger: LedgerStore,
+    private readonly queue: Queue<MailJobData>,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * Resolves to the queue id once durable. Rejects with TooBigError / LoopError (message refused) or
+   * BridgeError RELAY_NOT_STORED (disk or ledger failure). `sizeExceeded` is read after the stream ends.
+   */
+  async accept(stream: Readable & { sizeExceeded?: boolean }, env: Envelope, session: Session): Promise<string> {
+    const now = new Date();
+    const qid = newQueueId(now.getTime());
+    let spooled;
+    try {
+      spooled = await this.spool.write(qid, receivedHeader(this.cfg.relay.hostname, qid, env, session, now), stream);
+    } catch (err) {
+      this.log.error({ qid, err: (err as Error).message }, 'spool write failed');
+      throw new BridgeError('RELAY_NOT_STORED', 'spool write failed', { cause: err });
+    }
+    if (stream.sizeExceeded) { spooled.discard(); throw new TooBigError(); }
+    if (spooled.received >= LOOP_RECEIVED_COUNT) { spooled.discard(); throw new LoopError(); }
+    try {
+      spooled.commit();
+      const c = await classifyFile(spooled.path, this.cfg.shops, env.mailFrom, session.authUser);
+      const shop = c.shop;
+      const forwardTo = shop?.forwardTo && c.isOrder ? shop.forwardTo : null;
+      if (c.isOrder && c.items.length === 0) this.log.warn({ qid, shop: shop?.id, subject: c.subject }, 'order mail with no item found: check orderMail.item rules (mail check)');
+      const { forward, reason } = this.ledger.accept({
+        id: qid, receivedAt: now.getTime(), clientAddress: session.clientAddress, clientHelo: session.helo, authUser: session.authUser ?? null,
+        mailFrom: env.mailFrom, headerFrom: c.headerFrom ?? null, subject: c.subject, messageId: c.messageId ?? null, size: spooled.size,
+        spoolPath: spooled.path, shopId: shop?.id ?? null, isOrder: c.isOrder, orderNumber: c.orderNumber ?? null, items: c.items, flags: c.flags,
+        deliverTo: env.rcptTo, forwardTo, claim: shop && forwardTo ? forwardClaim(shop, c, qid) : null,
+      });
+      const kinds: MailJobKind[] = env.rcptTo.length ? ['deliver'] : [];
+      if (forward === 'queued') kinds.push('forward');
+      this.log.info({ qid, from: env.mailFrom, nrcpt: env.rcptTo.length, size: spooled.size, client: session.clientAddress, shop: shop?.id, order: c.orderNumber, forward, reason, messageId: c.messageId },
+        `${qid}: from=<${env.mailFrom}> size=${spooled.size} nrcpt=${env.rcptTo.length} forward=${forward}`);
+      if (!(await enqueueMail(this.queue, qid, kinds))) this.log.warn({ qid }, 'jobs not added (Redis slow or down); the recovery sweep will enqueue them');
+      return qid;
+    } catch (err) {
+      if (this.ledger.message(qid)) throw err; // durable already; should not happen past the ledger commit
+      this.spool.remove(qid);
+      this.log.error({ qid, err: (err as Error).message }, 'ledger write failed; message refused with 451');
+      throw new BridgeError('RELAY_NOT_STORED', 'ledger write failed', { cause: err });
+    }
+  }
+}

@@ -1,0 +1,70 @@
+// What a spooled message is: whose shop (envelope sender, From, or AUTH user), whether it is an order
+// mail (subject rule on the decoded subject), its order number and items (from the decoded text part).
+import { createReadStream } from 'node:fs';
+import { simpleParser } from 'mailparser';
+import type { ShopConfig } from '../../config/schema.js';
+
+export interface OrderItem { code: string; quantity: number }
+export interface Classification {
+  shop: ShopConfig | undefined;
+  headerFrom: string | undefined;
+  subject: string;
+  messageId: string | undefined;
+  isOrder: boolean;
+  orderNumber: string | undefined;
+  items: OrderItem[];
+  flags: string[];
+}
+
+function senderMatches(senders: readonly string[], address: string | undefined): boolean {
+  if (!address) return false;
+  const a = address.toLowerCase();
+  return senders.some((s) => (s.startsWith('@') ? a.endsWith(s.toLowerCase()) : a === s.toLowerCase()));
+}
+
+export function findShop(shops: readonly ShopConfig[], envelopeFrom: string, headerFrom: string | undefined, authUser: string | undefined): ShopConfig | undefined {
+  return shops.find((s) => (authUser && s.authUsers.includes(authUser)))
+    ?? shops.find((s) => senderMatches(s.senders, envelopeFrom))
+    ?? shops.find((s) => senderMatches(s.senders, headerFrom));
+}
+
+function htmlToText(html: string): string {
+  return html.replace(/<(br|\/p|\/div|\/tr|\/li|\/td|\/h\d)\b[^>]*>/gi, '\n').replace(/<[^>]+>/g, ' ')
+    .replace(/&nbsp;/g, ' ').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#(\d+);/g, (_, n) => String.fromCodePoint(+n)).replace(/&amp;/g, '&');
+}
+
+/** Items: every match of the code rule, each paired with the first quantity match before the next code. */
+export function extractItems(text: string, codeRule: string, quantityRule: string): OrderItem[] {
+  const codeRe = new RegExp(codeRule, 'gu');
+  const codes = [...text.matchAll(codeRe)];
+  return codes.map((m, i) => {
+    const from = m.index! + m[0].length;
+    const to = i + 1 < codes.length ? codes[i + 1].index! : text.length;
+    const q = new RegExp(quantityRule, 'u').exec(text.slice(from, to));
+    return { code: m[1] ?? m[0], quantity: q ? Number(q[1]) : 1 };
+  });
+}
+
+export async function classifyFile(path: string, shops: readonly ShopConfig[], envelopeFrom: string, authUser: string | undefined): Promise<Classification> {
+  const parsed = await simpleParser(createReadStream(path), { skipImageLinks: true, skipHtmlToText: true, skipTextLinks: true });
+  const headerFrom = parsed.from?.value[0]?.address;
+  const subject = parsed.subject ?? '';
+  const shop = findShop(shops, envelopeFrom, headerFrom, authUser);
+  const out: Classification = { shop, headerFrom, subject, messageId: parsed.messageId, isOrder: false, orderNumber: undefined, items: [], flags: [] };
+  if (!shop || !new RegExp(shop.orderMail.subject, 'u').test(subject)) return out;
+  out.isOrder = true;
+  const text = parsed.text ?? (typeof parsed.html === 'string' ? htmlToText(parsed.html) : '');
+  out.orderNumber = new RegExp(shop.orderMail.orderNumber, 'u').exec(text)?.[1]
+    ?? new RegExp(shop.orderMail.orderNumber, 'u').exec(subject)?.[1];
+  out.items = extractItems(text, shop.orderMail.item.code, shop.orderMail.item.quantity);
+  if (!out.orderNumber) out.flags.push('no_order_number');
+  if (out.items.length === 0) out.flags.push('no_items');
+  return out;
+}
+
+/** The forward-once claim of an order mail, or null when this shop forwards every copy. */
+export function forwardClaim(shop: ShopConfig, c: Classification, qid: string): string | null {
+  if (shop.forwardOnce === 'off') return null;
+  if (shop.forwardOnce === 'order-number' && c.orderNumber) return `order:${c.orderNumber}`;
+  return `message-id:${c.messageId ?? qid}`;
+}

@@ -1,0 +1,20 @@
+// Who may relay without AUTH: clients inside relay.allowedClients. An IPv4-mapped IPv6 peer
+// (::ffff:127.0.0.1) is matched against the IPv4 ranges.
+import { BlockList, isIP } from 'node:net';
+
+export function allowList(cidrs: readonly string[]): (address: string) => boolean {
+  const list = new BlockList();
+  for (const c of cidrs) {
+    const [addr, bits] = c.split('/');
+    const family = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
+    if (bits === undefined) list.addAddress(addr, family);
+    else list.addSubnet(addr, Number(bits), family);
+  }
+  return (address: string) => {
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+    const ip = mapped ? mapped[1] : address;
+    const family = isIP(ip);
+    if (!family) return false;
+    return list.check(ip, family === 6 ? 'ipv6' : 'ipv4');
+  };
+}

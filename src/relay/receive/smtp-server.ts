@@ -1,0 +1,90 @@
+// The SMTP listener: smtp-server's hooks decide who may relay and what is accepted; this is the one
+// place where its callbacks become promises. Replies come from the error table (errors/codes.ts).
+import { readFileSync } from 'node:fs';
+import { SMTPServer, type SMTPServerOptions, type SMTPServerSession, type SMTPServerAuthentication } from 'smtp-server';
+import type { Config } from '../../config/schema.js';
+import type { Logger } from '../../observe/logger.js';
+import { verifyPassword } from '../../config/password.js';
+import { smtpError, BridgeError } from '../../errors/codes.js';
+import { allowList } from './client-policy.js';
+import type { Acceptor } from '../accept.js';
+import { TooBigError, LoopError } from '../accept.js';
+
+const CLOSE_TIMEOUT_MS = 10_000; // in-flight DATA may finish for this long at shutdown
+
+type Cb = (err?: Error | null, value?: any) => void;
+function hook<T>(work: () => Promise<T> | T, cb: Cb): void {
+  Promise.resolve().then(work).then((v) => cb(null, v), (err) => cb(err));
+}
+
+export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger): SMTPServer {
+  const r = cfg.relay;
+  const trusted = allowList(r.allowedClients);
+  const users = new Map(r.users.map((u) => [u.name, u.password]));
+  const mayRelay = (s: SMTPServerSession) => trusted(s.remoteAddress) || !!s.user;
+  const options: SMTPServerOptions = {
+    name: r.hostname,
+    banner: 'zaiko-bridge ESMTP',
+    size: r.maxMessageBytes,
+    authOptional: true,
+    authMethods: ['PLAIN', 'LOGIN'],
+    allowInsecureAuth: r.allowInsecureAuth,
+    hideSTARTTLS: !r.tls,
+    disabledCommands: [...(r.tls ? [] : ['STARTTLS']), ...(users.size ? [] : ['AUTH'])],
+    hideENHANCEDSTATUSCODES: true, // our replies carry their own enhanced codes (errors/codes.ts)
+    hideDSN: true,
+    maxClients: r.maxClients,
+    socketTimeout: r.socketTimeout,
+    closeTimeout: CLOSE_TIMEOUT_MS,
+    disableReverseLookup: true,
+    logger: false,
+    ...(r.tls ? { key: readFileSync(r.tls.key), cert: readFileSync(r.tls.cert) } : {}),
+
+    onAuth(auth: SMTPServerAuthentication, session: SMTPServerSession, cb: Cb) {
+      hook(() => {
+        const configured = users.get(auth.username ?? '');
+        if (!configured || !verifyPassword(auth.password ?? '', configured)) {
+          log.warn({ client: session.remoteAddress, user: auth.username }, 'SMTP AUTH failed');
+          throw smtpError('RELAY_AUTH_FAILED', 'Authentication credentials invalid');
+        }
+        return { user: auth.username };
+      }, cb);
+    },
+    onMailFrom(address, session, cb) {
+      hook(() => {
+        if (!mayRelay(session)) throw smtpError('RELAY_ACCESS_DENIED', 'Relay access denied');
+        void address;
+      }, cb);
+    },
+    onRcptTo(address, session, cb) {
+      hook(() => {
+        if (!mayRelay(session)) throw smtpError('RELAY_ACCESS_DENIED', 'Relay access denied');
+        if (session.envelope.rcptTo.length >= r.maxRecipients) throw smtpError('RELAY_TOO_MANY_RECIPIENTS', 'Too many recipients');
+        void address;
+      }, cb);
+    },
+    onData(stream, session, cb) {
+      hook(async () => {
+        try {
+          const qid = await acceptor.accept(stream, {
+            mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+            rcptTo: session.envelope.rcptTo.map((a) => a.address),
+          }, {
+            clientAddress: session.remoteAddress, clientHostname: session.clientHostname, helo: session.hostNameAppearsAs,
+            authUser: typeof session.user === 'string' ? session.user : undefined, secure: session.secure, authenticated: !!session.user,
+          });
+          return `2.0.0 Ok: queued as ${qid}`;
+        } catch (err) {
+          if (err instanceof TooBigError) throw smtpError('RELAY_TOO_BIG', `Message size exceeds fixed limit of ${r.maxMessageBytes} bytes`);
+          if (err instanceof LoopError) throw smtpError('RELAY_LOOP', 'Too many Received: headers: mail loop');
+          if (err instanceof BridgeError) throw smtpError('RELAY_NOT_STORED', 'Local error in processing; try again later');
+          log.error({ err: (err as Error).message }, 'unexpected error during DATA');
+          throw smtpError('RELAY_NOT_STORED', 'Local error in processing; try again later');
+        }
+      }, cb);
+    },
+  };
+  const server = new SMTPServer(options);
+  server.on('error', (err) => log.warn({ err: err.message }, 'SMTP connection error'));
+  return server;
+}

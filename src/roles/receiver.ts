@@ -1,0 +1,39 @@
+// The receiver role: the upload endpoint plus health routes on receiver.host:port.
+import { Queue } from 'bullmq';
+import type { AddressInfo } from 'node:net';
+import type { Config } from '../config/schema.js';
+import { openDb } from '../db/open.js';
+import type { Logger } from '../observe/logger.js';
+import { createRedis } from '../queue/redis.js';
+import { STOCK_QUEUE, type ApplyJobData } from '../queue/names.js';
+import { UploadStore } from '../stock/store.js';
+import { UploadHandler } from '../stock/receive/upload-handler.js';
+import { createReceiverServer } from '../stock/receive/server.js';
+import { healthRoutes } from '../observe/health.js';
+
+export interface RunningRole { close(): Promise<void>; port?: number }
+
+export async function startReceiver(cfg: Config, redisUrl: string, log: Logger, opts: { queueName?: string } = {}): Promise<RunningRole> {
+  const db = openDb(cfg.dataDir, 'stock');
+  const redis = createRedis(redisUrl, 'client');
+  redis.on('error', () => {});
+  const queue = new Queue<ApplyJobData>(opts.queueName ?? STOCK_QUEUE, { connection: redis });
+  queue.on('error', (err) => log.warn({ err: err.message }, 'stock queue connection error'));
+  const handler = new UploadHandler(cfg, new UploadStore(db), queue, log);
+  const server = createReceiverServer(cfg, handler, log, healthRoutes({ redis, dbs: [db] }));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(cfg.receiver.port, cfg.receiver.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  log.info({ host: cfg.receiver.host, port, path: cfg.receiver.path }, 'receiver listening');
+  return {
+    port,
+    async close() {
+      await new Promise<void>((r) => { server.close(() => r()); server.closeIdleConnections(); });
+      await queue.close();
+      redis.disconnect();
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,64 @@
+// The relay role: SMTP listener + delivery workers for this instance's own mail queue, the
+// recovery sweep, and (relay.metricsPort) a small HTTP listener for health.
+import { Queue } from 'bullmq';
+import type { AddressInfo } from 'node:net';
+import type { Config } from '../config/schema.js';
+import { openDb } from '../db/open.js';
+import type { Logger } from '../observe/logger.js';
+import { createRedis } from '../queue/redis.js';
+import { mailQueueName, type MailJobData } from '../queue/names.js';
+import { LedgerStore } from '../ledger/store.js';
+import { Spool } from '../relay/spool/spool.js';
+import { Acceptor } from '../relay/accept.js';
+import { createSmtpServer } from '../relay/receive/smtp-server.js';
+import { MailWorker } from '../delivery/mail-worker.js';
+import { createTransport, type DeliveryTransport } from '../delivery/transport.js';
+import { Bouncer } from '../delivery/bounce.js';
+import { recoverMail, cleanSpool } from '../delivery/recovery.js';
+import type { RunningRole } from './receiver.js';
+
+export interface RelayOptions { sweepMs?: number; transport?: DeliveryTransport; queueName?: string }
+
+export async function startRelay(cfg: Config, redisUrl: string, log: Logger, opts: RelayOptions = {}): Promise<RunningRole & { queue: Queue<MailJobData>; ledger: LedgerStore; sweep(): Promise<number> }> {
+  const db = openDb(cfg.dataDir, 'ledger');
+  const ledger = new LedgerStore(db);
+  const spool = new Spool(cfg.dataDir);
+  spool.cleanTemp();
+  const redis = createRedis(redisUrl, 'client');
+  redis.on('error', () => {});
+  const queue = new Queue<MailJobData>(opts.queueName ?? mailQueueName(cfg.instance), { connection: redis });
+  queue.on('error', (err) => log.warn({ err: err.message }, 'mail queue connection error'));
+  const acceptor = new Acceptor(cfg, spool, ledger, queue, log);
+  const transport = opts.transport ?? createTransport(cfg.upstream);
+  const worker = new MailWorker(queue, redisUrl, { cfg, ledger, spool, transport, log, bouncer: new Bouncer(cfg, () => acceptor, log) });
+  worker.start();
+
+  let sweeping: Promise<number> | undefined;
+  const sweep = () => (sweeping ??= recoverMail(queue, ledger, log)
+    .then((n) => { cleanSpool(cfg, ledger, spool, log); return n; })
+    .catch((err) => { log.warn({ err: (err as Error).message }, 'recovery sweep failed (Redis down?); will try again'); return 0; })
+    .finally(() => { sweeping = undefined; }));
+  void sweep();
+  const timer = setInterval(() => void sweep(), opts.sweepMs ?? 60_000);
+
+  const server = createSmtpServer(cfg, acceptor, log);
+  await new Promise<void>((resolve, reject) => {
+    server.server.once('error', reject);
+    server.listen(cfg.relay.port, cfg.relay.host, () => resolve());
+  });
+  const port = (server.server.address() as AddressInfo).port;
+  log.info({ host: cfg.relay.host, port, queue: queue.name, transport: transport.name }, 'relay listening');
+  return {
+    port, queue, ledger, sweep,
+    async close() {
+      clearInterval(timer);
+      await new Promise<void>((r) => server.close(() => r()));
+      await worker.close();
+      await sweeping;
+      transport.close();
+      await queue.close();
+      redis.disconnect();
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,77 @@
+// `start`: every role in one process tree. The private Redis (when redis.url is empty) and the stock
+// worker are children; the relay and the receiver run here. Stop order: listeners, worker, Redis.
+import { fork, type ChildProcess } from 'node:child_process';
+import { openSync, closeSync, writeFileSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../observe/logger.js';
+import { BridgeError } from '../errors/codes.js';
+import { EmbeddedRedis } from '../queue/embedded-redis.js';
+import { connectOrFail, checkEvictionPolicy, redisUrl } from '../queue/redis.js';
+import { startReceiver, type RunningRole } from './receiver.js';
+import { startRelay } from './relay.js';
+
+const WORKER_STOP_MS = 10_000;
+
+/** One `start` per dataDir: a pid lock, taken over when its owner is dead. */
+function takeLock(dataDir: string): () => void {
+  mkdirSync(dataDir, { recursive: true });
+  const path = join(dataDir, 'start.pid');
+  try {
+    const fd = openSync(path, 'wx');
+    writeFileSync(fd, String(process.pid));
+    closeSync(fd);
+  } catch {
+    const pid = Number(readFileSync(path, 'utf8'));
+    let alive = false;
+    try { process.kill(pid, 0); alive = pid !== process.pid; } catch { /* dead */ }
+    if (alive) throw new BridgeError('ALREADY_RUNNING', `zaiko-bridge start is already running for ${dataDir} (pid ${pid})`);
+    writeFileSync(path, String(process.pid));
+  }
+  return () => rmSync(path, { force: true });
+}
+
+function forkWorker(configPath: string, url: string, log: Logger): ChildProcess {
+  const child = fork(process.argv[1], ['worker', '--config', configPath], {
+    env: { ...process.env, ZAIKO_BRIDGE_REDIS_URL: url },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  child.on('exit', (code, signal) => log.info({ code, signal }, 'stock worker process exited'));
+  return child;
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const t = setTimeout(() => child.kill('SIGKILL'), WORKER_STOP_MS);
+  await gone;
+  clearTimeout(t);
+}
+
+export async function startAll(cfg: Config, configPath: string, log: Logger): Promise<RunningRole> {
+  const release = takeLock(cfg.dataDir);
+  const embedded = cfg.redis.url ? undefined : new EmbeddedRedis(cfg.dataDir, log);
+  const roles: RunningRole[] = [];
+  let worker: ChildProcess | undefined;
+  const close = async () => {
+    for (const r of roles.reverse()) await r.close().catch((err) => log.error({ err: (err as Error).message }, 'stop failed'));
+    if (worker) await stopChild(worker);
+    await embedded?.stop();
+    release();
+  };
+  try {
+    const url = embedded ? await embedded.start() : redisUrl(cfg);
+    const probe = await connectOrFail(url);
+    await checkEvictionPolicy(probe, log);
+    probe.disconnect();
+    worker = forkWorker(configPath, url, log);
+    roles.push(await startRelay(cfg, url, log));
+    roles.push(await startReceiver(cfg, url, log));
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  log.info({ dataDir: cfg.dataDir }, 'zaiko-bridge started');
+  return { close };
+}

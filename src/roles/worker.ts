@@ -1,0 +1,21 @@
+// The worker role: stock applies (and the drop folder). Runs as its own process under `start`,
+// so a long SQLite transaction never stalls SMTP or HTTP.
+import type { Config } from '../config/schema.js';
+import { openDb } from '../db/open.js';
+import type { Logger } from '../observe/logger.js';
+import { StockWorker, type StockWorkerOptions } from '../stock/apply/worker.js';
+import type { RunningRole } from './receiver.js';
+
+export async function startWorker(cfg: Config, redisUrl: string, log: Logger, opts: StockWorkerOptions = {}): Promise<RunningRole & { worker: StockWorker }> {
+  const db = openDb(cfg.dataDir, 'stock');
+  const worker = new StockWorker(cfg, db, redisUrl, log, opts);
+  await worker.start();
+  log.info('stock worker running');
+  return {
+    worker,
+    async close() {
+      await worker.close();
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,81 @@
+// The stock worker role: consumes apply jobs, re-enqueues stored-but-unapplied uploads at start and
+// every minute, prunes old history once a day, and (with receiver.dropDir) watches for stock files.
+import { Queue, Worker, Job } from 'bullmq';
+import type { Config } from '../../config/schema.js';
+import type { DB } from '../../db/open.js';
+import type { Logger } from '../../observe/logger.js';
+import { createRedis } from '../../queue/redis.js';
+import { STOCK_QUEUE, applyJobId, type ApplyJobData } from '../../queue/names.js';
+import { UploadStore } from '../store.js';
+import { applyUpload, type ApplyResult } from './apply.js';
+import { enqueueApply } from './enqueue.js';
+import { DropDirWatcher } from '../files/drop-dir.js';
+
+export interface StockWorkerOptions { sweepMs?: number; pruneMs?: number; dropPollMs?: number; queueName?: string }
+
+export class StockWorker {
+  private worker?: Worker<ApplyJobData, ApplyResult>;
+  readonly queue: Queue<ApplyJobData>;
+  private timers: NodeJS.Timeout[] = [];
+  private dropDir?: DropDirWatcher;
+  private readonly store: UploadStore;
+
+  constructor(private readonly cfg: Config, private readonly db: DB, private readonly redisUrl: string, private readonly log: Logger, private readonly opts: StockWorkerOptions = {}) {
+    this.store = new UploadStore(db);
+    this.queue = new Queue(opts.queueName ?? STOCK_QUEUE, { connection: createRedis(redisUrl, 'client') });
+    this.queue.on('error', (err) => this.log.warn({ err: err.message }, 'stock queue connection error'));
+  }
+
+  async start(): Promise<void> {
+    this.worker = new Worker<ApplyJobData, ApplyResult>(this.queue.name, async (job) => this.apply(job), {
+      connection: createRedis(this.redisUrl, 'worker'),
+      concurrency: 1, // applies are serial SQLite transactions anyway
+    });
+    this.worker.on('error', (err) => this.log.warn({ err: err.message }, 'stock worker connection error'));
+    this.worker.on('failed', (job, err) => this.log.error({ uploadId: job?.data.uploadId, err: err.message }, 'apply failed'));
+    await this.sweep();
+    this.timers.push(setInterval(() => void this.sweep(), this.opts.sweepMs ?? 60_000));
+    this.timers.push(setInterval(() => this.prune(), this.opts.pruneMs ?? 86_400_000));
+    this.prune();
+    if (this.cfg.receiver.dropDir) {
+      this.dropDir = new DropDirWatcher(this.cfg, this.store, this.queue, this.log, this.opts.dropPollMs);
+      this.dropDir.start();
+    }
+  }
+
+  private async apply(job: Job<ApplyJobData>): Promise<ApplyResult> {
+    const started = performance.now();
+    const result = applyUpload(this.db, job.data.uploadId);
+    this.log.info({ uploadId: result.uploadId, applied: result.applied, skipped: result.skipped, again: result.alreadyApplied, ms: Math.round(performance.now() - started) }, 'upload applied');
+    return result;
+  }
+
+  /** Uploads stored but not applied (Redis was down, a crash): enqueue again; retry a failed job. */
+  async sweep(): Promise<number> {
+    let n = 0;
+    for (const id of this.store.pendingIds()) {
+      try {
+        const job = await Job.fromId(this.queue, applyJobId(id));
+        if (job && (await job.isFailed())) await job.retry();
+        else if (!job && (await enqueueApply(this.queue, id))) n++;
+      } catch (err) {
+        this.log.warn({ uploadId: id, err: (err as Error).message }, 'sweep could not enqueue (Redis down?); will try again');
+        break;
+      }
+    }
+    if (n) this.log.info({ count: n }, 'sweep enqueued stored uploads');
+    return n;
+  }
+
+  private prune(): void {
+    const r = this.store.prune(this.cfg.retention.uploadDays);
+    if (r.items || r.changes) this.log.info(r, 'pruned upload history');
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    await this.dropDir?.stop();
+    await this.worker?.close();
+    await this.queue.close();
+  }
+}

@@ -1,0 +1,95 @@
+// What one POST to /api/zaikorobot.php means: decode, authenticate, store, enqueue, wait, answer.
+// Returns status + answer lines; the HTTP plumbing is in server.ts. Answers follow design.md's table.
+import type { Queue } from 'bullmq';
+import type { Config, ShopConfig } from '../../config/schema.js';
+import { verifyPassword } from '../../config/password.js';
+import type { Logger } from '../../observe/logger.js';
+import type { ApplyJobData } from '../../queue/names.js';
+import type { UploadStore } from '../store.js';
+import { enqueueApply, waitApplied } from '../apply/enqueue.js';
+import { parseUrlencoded, parseMultipart, contentTypeParams, FormError, type FormField } from './form.js';
+import { chooseCharset, decode, CharsetError, type Charset } from './charset.js';
+import { readUploadRequest } from './upload-request.js';
+import { Lockout } from './lockout.js';
+
+export interface Answer { status: number; lines: string[]; charset: Charset }
+
+const ng = (status: number, ...lines: string[]): Answer => ({ status, lines: ['NG', ...lines], charset: 'utf-8' });
+
+export class UploadHandler {
+  readonly lockout: Lockout;
+  private readonly shopsByUser: Map<string, ShopConfig>;
+
+  constructor(private readonly cfg: Config, private readonly store: UploadStore, private readonly queue: Queue<ApplyJobData>, private readonly log: Logger) {
+    const l = cfg.receiver.lockout;
+    this.lockout = new Lockout({ failures: l.failures, windowMs: l.window, durationMs: l.duration });
+    this.shopsByUser = new Map(cfg.shops.map((s) => [s.zaikoRobot.userId, s]));
+  }
+
+  private parseFields(body: Buffer, contentType: string | undefined): FormField[] {
+    const ct = contentTypeParams(contentType);
+    if (ct.type === 'multipart/form-data') {
+      if (!ct.boundary) throw new FormError('no_multipart_boundary');
+      return parseMultipart(body, ct.boundary);
+    }
+    if (ct.type === 'application/x-www-form-urlencoded' || ct.type === '') return parseUrlencoded(body);
+    throw new FormError(`unsupported_content_type ${ct.type}`);
+  }
+
+  async handle(body: Buffer, contentType: string | undefined, client: string): Promise<Answer> {
+    let req;
+    try {
+      req = readUploadRequest(this.parseFields(body, contentType), this.cfg.receiver.maxItems);
+    } catch (err) {
+      if (err instanceof FormError) return ng(200, `bad_request(${err.message})`);
+      throw err;
+    }
+    if (req.tooMany) return ng(413, 'too_large');
+
+    const shop = this.shopsByUser.get(req.sysId);
+    if (this.lockout.isLocked(client, req.sysId)) {
+      this.log.warn({ client, sysId: req.sysId }, 'upload refused: locked out');
+      return ng(200, 'auth_error');
+    }
+    if (!shop || !verifyPassword(req.sysPass, shop.zaikoRobot.password)) {
+      const locked = this.lockout.fail(client, req.sysId);
+      this.log.warn({ client, sysId: req.sysId, locked }, 'upload refused: wrong sys_id or sys_pass');
+      return ng(200, 'auth_error');
+    }
+    this.lockout.succeed(client, req.sysId);
+    if (!req.items) return ng(200, 'no_query');
+
+    let charset: Charset;
+    let items;
+    try {
+      charset = chooseCharset(contentTypeParams(contentType).charset, shop.uploadCharset, req.items.flatMap((i) => [i.code, i.stock]));
+      items = req.items.map((i) => ({ code: decode(i.code, charset), rawStock: decode(i.stock, charset) }));
+    } catch (err) {
+      if (err instanceof CharsetError) return ng(200, `bad_request(${err.message})`);
+      throw err;
+    }
+
+    let uploadId: number;
+    try {
+      uploadId = this.store.insert(shop.id, { source: 'http', origin: client, charset }, items);
+    } catch (err) {
+      this.log.error({ shop: shop.id, client, err: (err as Error).message }, 'upload could not be stored');
+      return ng(503, 'unavailable');
+    }
+    this.log.info({ uploadId, shop: shop.id, client, items: items.length, charset }, 'upload stored');
+    if (!(await enqueueApply(this.queue, uploadId))) {
+      this.log.warn({ uploadId }, 'apply job not added (Redis unreachable); the sweep will enqueue it');
+    }
+    if (!(await waitApplied(this.store, uploadId, this.cfg.receiver.waitMs))) {
+      this.log.warn({ uploadId, waitMs: this.cfg.receiver.waitMs }, 'answered OK before apply: the result is recorded locally only (uploads show)');
+      return { status: 200, lines: ['OK'], charset };
+    }
+    const reported = this.store.reportedSkips(uploadId, this.cfg.receiver.reportAsNg);
+    if (reported.length === 0) return { status: 200, lines: ['OK'], charset };
+    return {
+      status: 200,
+      charset,
+      lines: ['NG', ...reported.map((s) => `${s.reason === 'unknown_code' ? 'no_product' : s.reason}(product_code=${s.code})`)],
+    };
+  }
+}

@@ -1,0 +1,70 @@
+// Prepared statements over stock.db for uploads and their items: store, look up, list, prune.
+// The apply transaction lives in apply/apply.ts; the catalog (products in/out) in catalog.ts.
+import type { DB } from '../db/open.js';
+import { parseStockValue } from './stock-value.js';
+
+export interface NewItem { code: string; rawStock: string }
+export interface UploadRow {
+  id: number; shop_id: string; source: string; origin: string | null; charset: string; received_at: number;
+  item_count: number; status: 'stored' | 'applied'; applied_at: number | null; applied_count: number | null; skipped_count: number | null;
+}
+export interface SkipRow { upload_id: number; seq: number; shop_id: string; code: string; raw_stock: string; reason: string; received_at: number }
+
+export class UploadStore {
+  constructor(readonly db: DB) {}
+
+  /** Stores the upload and all its items in one transaction; returns the upload id (higher = newer). */
+  insert(shopId: string, meta: { source: 'http' | 'file'; origin?: string; charset: string }, items: NewItem[], now = Date.now()): number {
+    const upload = this.db.prepare('INSERT INTO uploads (shop_id, source, origin, charset, received_at, item_count) VALUES (?, ?, ?, ?, ?, ?)');
+    const item = this.db.prepare('INSERT INTO upload_items (upload_id, seq, code, raw_stock, stock) VALUES (?, ?, ?, ?, ?)');
+    return this.db.transaction(() => {
+      const id = Number(upload.run(shopId, meta.source, meta.origin ?? null, meta.charset, now, items.length).lastInsertRowid);
+      items.forEach((it, seq) => item.run(id, seq, it.code, it.rawStock, parseStockValue(it.rawStock)));
+      return id;
+    }).immediate();
+  }
+
+  get(id: number): UploadRow | undefined {
+    return this.db.prepare('SELECT * FROM uploads WHERE id = ?').get(id) as UploadRow | undefined;
+  }
+
+  /** Skipped items whose reason is one of `reasons`, in request order: the lines of an NG answer. */
+  reportedSkips(id: number, reasons: readonly string[]): { code: string; reason: string }[] {
+    if (reasons.length === 0) return [];
+    const marks = reasons.map(() => '?').join(',');
+    return this.db.prepare(`SELECT code, reason FROM upload_items WHERE upload_id = ? AND outcome = 'skipped' AND reason IN (${marks}) ORDER BY seq`)
+      .all(id, ...reasons) as { code: string; reason: string }[];
+  }
+
+  pendingIds(): number[] {
+    return (this.db.prepare("SELECT id FROM uploads WHERE status = 'stored' ORDER BY id").pluck().all() as number[]);
+  }
+
+  list(opts: { shop?: string; limit: number }): UploadRow[] {
+    return this.db.prepare('SELECT * FROM uploads WHERE (? IS NULL OR shop_id = ?) ORDER BY id DESC LIMIT ?')
+      .all(opts.shop ?? null, opts.shop ?? null, opts.limit) as UploadRow[];
+  }
+
+  items(id: number): { seq: number; code: string; raw_stock: string; stock: number | null; outcome: string | null; reason: string | null }[] {
+    return this.db.prepare('SELECT seq, code, raw_stock, stock, outcome, reason FROM upload_items WHERE upload_id = ? ORDER BY seq').all(id) as any[];
+  }
+
+  skips(opts: { shop?: string; code?: string; reason?: string; since?: number; limit: number }): SkipRow[] {
+    return this.db.prepare(`
+      SELECT i.upload_id, i.seq, u.shop_id, i.code, i.raw_stock, i.reason, u.received_at
+      FROM upload_items i JOIN uploads u ON u.id = i.upload_id
+      WHERE i.outcome = 'skipped' AND (?1 IS NULL OR u.shop_id = ?1) AND (?2 IS NULL OR i.code = ?2)
+        AND (?3 IS NULL OR i.reason = ?3) AND (?4 IS NULL OR u.received_at >= ?4)
+      ORDER BY i.upload_id DESC, i.seq DESC LIMIT ?5`)
+      .all(opts.shop ?? null, opts.code ?? null, opts.reason ?? null, opts.since ?? null, opts.limit) as SkipRow[];
+  }
+
+  /** Retention: items and changes of uploads older than `days` go; the upload rows stay as a summary. */
+  prune(days: number, now = Date.now()): { items: number; changes: number } {
+    const before = now - days * 86_400_000;
+    return this.db.transaction(() => ({
+      items: this.db.prepare("DELETE FROM upload_items WHERE upload_id IN (SELECT id FROM uploads WHERE received_at < ? AND status = 'applied')").run(before).changes,
+      changes: this.db.prepare('DELETE FROM stock_changes WHERE changed_at < ?').run(before).changes,
+    }))();
+  }
+}
