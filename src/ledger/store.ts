@@ -130,8 +130,8 @@ export class LedgerStore {
                WHEN EXISTS (SELECT 1 FROM message_recipients r WHERE r.message_id = m.id AND r.status = 'queued') THEN 'queued'
                WHEN EXISTS (SELECT 1 FROM message_recipients r WHERE r.message_id = m.id AND r.status = 'failed') THEN 'failed'
                ELSE 'sent' END AS status
-        FROM messages m WHERE (?1 IS NULL OR m.received_at >= ?1) AND (?2 IS NULL OR m.order_number = ?2)
-      ) WHERE (?3 IS NULL OR status = ?3) ORDER BY received_at DESC, id DESC LIMIT ?4`)
-      .all(opts.since ?? null, opts.order ?? null, opts.status ?? null, opts.limit) as any[];
+        FROM messages m WHERE (@since IS NULL OR m.received_at >= @since) AND (@order IS NULL OR m.order_number = @order)
+      ) WHERE (@status IS NULL OR status = @status) ORDER BY received_at DESC, id DESC LIMIT @limit`)
+      .all({ since: opts.since ?? null, order: opts.order ?? null, status: opts.status ?? null, limit: opts.limit }) as any[];
   }
 }

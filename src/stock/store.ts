@@ -53,10 +53,10 @@ export class UploadStore {
     return this.db.prepare(`
       SELECT i.upload_id, i.seq, u.shop_id, i.code, i.raw_stock, i.reason, u.received_at
       FROM upload_items i JOIN uploads u ON u.id = i.upload_id
-      WHERE i.outcome = 'skipped' AND (?1 IS NULL OR u.shop_id = ?1) AND (?2 IS NULL OR i.code = ?2)
-        AND (?3 IS NULL OR i.reason = ?3) AND (?4 IS NULL OR u.received_at >= ?4)
-      ORDER BY i.upload_id DESC, i.seq DESC LIMIT ?5`)
-      .all(opts.shop ?? null, opts.code ?? null, opts.reason ?? null, opts.since ?? null, opts.limit) as SkipRow[];
+      WHERE i.outcome = 'skipped' AND (@shop IS NULL OR u.shop_id = @shop) AND (@code IS NULL OR i.code = @code)
+        AND (@reason IS NULL OR i.reason = @reason) AND (@since IS NULL OR u.received_at >= @since)
+      ORDER BY i.upload_id DESC, i.seq DESC LIMIT @limit`)
+      .all({ shop: opts.shop ?? null, code: opts.code ?? null, reason: opts.reason ?? null, since: opts.since ?? null, limit: opts.limit }) as SkipRow[];
   }
 
   /** Retention: items and changes of uploads older than `days` go; the upload rows stay as a summary. */

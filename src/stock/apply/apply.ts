@@ -15,23 +15,23 @@ export function applyUpload(db: DB, uploadId: number, now = Date.now()): ApplyRe
     db.prepare("UPDATE upload_items SET outcome = 'skipped', reason = 'invalid_stock' WHERE upload_id = ? AND stock IS NULL").run(uploadId);
     // The last occurrence of a code wins; every earlier one is a duplicate.
     db.prepare(`UPDATE upload_items SET outcome = 'skipped', reason = 'duplicate_in_upload'
-      WHERE upload_id = ?1 AND outcome IS NULL
-        AND seq NOT IN (SELECT MAX(seq) FROM upload_items WHERE upload_id = ?1 GROUP BY code)`).run(uploadId);
+      WHERE upload_id = @id AND outcome IS NULL
+        AND seq NOT IN (SELECT MAX(seq) FROM upload_items WHERE upload_id = @id GROUP BY code)`).run({ id: uploadId });
     db.prepare(`UPDATE upload_items SET outcome = 'skipped', reason = r.reason
       FROM (SELECT i.seq, CASE
               WHEN p.code IS NULL THEN 'unknown_code'
               WHEN p.unlimited THEN 'unlimited_stock'
               WHEN p.uses_stock_codes THEN 'stock_management_code'
-              WHEN p.last_upload_id > ?1 THEN 'stale'
+              WHEN p.last_upload_id > @id THEN 'stale'
             END AS reason
-            FROM upload_items i LEFT JOIN products p ON p.shop_id = ?2 AND p.code = i.code
-            WHERE i.upload_id = ?1 AND i.outcome IS NULL) AS r
-      WHERE upload_items.upload_id = ?1 AND upload_items.seq = r.seq AND r.reason IS NOT NULL`).run(uploadId, shop);
+            FROM upload_items i LEFT JOIN products p ON p.shop_id = @shop AND p.code = i.code
+            WHERE i.upload_id = @id AND i.outcome IS NULL) AS r
+      WHERE upload_items.upload_id = @id AND upload_items.seq = r.seq AND r.reason IS NOT NULL`).run({ id: uploadId, shop });
     db.prepare(`INSERT INTO stock_changes (shop_id, code, old_stock, new_stock, upload_id, changed_at)
-      SELECT ?2, i.code, p.stock, i.stock, ?1, ?3 FROM upload_items i JOIN products p ON p.shop_id = ?2 AND p.code = i.code
-      WHERE i.upload_id = ?1 AND i.outcome IS NULL AND p.stock IS NOT i.stock ORDER BY i.seq`).run(uploadId, shop, now);
-    db.prepare(`UPDATE products SET stock = i.stock, last_upload_id = ?1, updated_at = ?3
-      FROM upload_items i WHERE i.upload_id = ?1 AND i.outcome IS NULL AND products.shop_id = ?2 AND products.code = i.code`).run(uploadId, shop, now);
+      SELECT @shop, i.code, p.stock, i.stock, @id, @now FROM upload_items i JOIN products p ON p.shop_id = @shop AND p.code = i.code
+      WHERE i.upload_id = @id AND i.outcome IS NULL AND p.stock IS NOT i.stock ORDER BY i.seq`).run({ id: uploadId, shop, now });
+    db.prepare(`UPDATE products SET stock = i.stock, last_upload_id = @id, updated_at = @now
+      FROM upload_items i WHERE i.upload_id = @id AND i.outcome IS NULL AND products.shop_id = @shop AND products.code = i.code`).run({ id: uploadId, shop, now });
     const applied = db.prepare("UPDATE upload_items SET outcome = 'applied' WHERE upload_id = ? AND outcome IS NULL").run(uploadId).changes;
     const skipped = db.prepare("SELECT COUNT(*) FROM upload_items WHERE upload_id = ? AND outcome = 'skipped'").pluck().get(uploadId) as number;
     db.prepare("UPDATE uploads SET status = 'applied', applied_at = ?, applied_count = ?, skipped_count = ? WHERE id = ?").run(now, applied, skipped, uploadId);
