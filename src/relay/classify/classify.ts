@@ -53,7 +53,7 @@ export async function classifyFile(path: string, shops: readonly ShopConfig[], e
   const out: Classification = { shop, headerFrom, subject, messageId: parsed.messageId, isOrder: false, orderNumber: undefined, items: [], flags: [] };
   if (!shop || !new RegExp(shop.orderMail.subject, 'u').test(subject)) return out;
   out.isOrder = true;
-  const text = parsed.text ?? (typeof parsed.html === 'string' ? htmlToText(parsed.html) : '');
+  const text = parsed.text?.trim() ? parsed.text : typeof parsed.html === 'string' ? htmlToText(parsed.html) : '';
   out.orderNumber = new RegExp(shop.orderMail.orderNumber, 'u').exec(text)?.[1]
     ?? new RegExp(shop.orderMail.orderNumber, 'u').exec(subject)?.[1];
   out.items = extractItems(text, shop.orderMail.item.code, shop.orderMail.item.quantity);
