@@ -1,6 +1,7 @@
 // Deliver and forward jobs: send the spooled bytes to the recipients still pending, record each
 // outcome the moment the upstream answers, retry the deferred ones with backoff until maxLifetime.
 import { Worker, Queue, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
 import type { LedgerStore } from '../ledger/store.js';
@@ -19,12 +20,13 @@ export interface MailWorkerDeps {
 
 export class MailWorker {
   private worker?: Worker<MailJobData>;
+  private connection?: Redis;
   constructor(private readonly queue: Queue<MailJobData>, private readonly redisUrl: string, private readonly d: MailWorkerDeps) {}
 
   start(): void {
     const { initial, max } = this.d.cfg.delivery.backoff;
     this.worker = new Worker<MailJobData>(this.queue.name, (job) => this.process(job), {
-      connection: createRedis(this.redisUrl, 'worker'),
+      connection: (this.connection = createRedis(this.redisUrl, 'worker')),
       concurrency: this.d.cfg.delivery.concurrency,
       settings: { backoffStrategy: (attemptsMade: number) => backoffDelay(attemptsMade, initial, max) },
     });
@@ -90,5 +92,6 @@ export class MailWorker {
 
   async close(): Promise<void> {
     await this.worker?.close();
+    this.connection?.disconnect(); // BullMQ leaves connections it was given open
   }
 }

@@ -32,13 +32,16 @@ function optionsFor(url: string): RedisOptions {
  * kind 'client': commands fail after a short time, so an answer never hangs on a dead Redis.
  */
 export function createRedis(url: string, kind: 'worker' | 'client'): Redis {
-  return new Redis({
+  const client = new Redis({
     ...optionsFor(url),
     maxRetriesPerRequest: kind === 'worker' ? null : 1,
     connectTimeout: 2000,
     retryStrategy: (times) => Math.min(times * 200, 2000),
     lazyConnect: false,
   });
+  // Outages surface as failed commands where they matter; the reconnect loop would only spam stderr.
+  client.on('error', () => {});
+  return client;
 }
 
 /** Connects once (bounded) and throws REDIS_UNAVAILABLE naming the masked URL. For operator commands. */

@@ -13,13 +13,18 @@ export interface SkipRow { upload_id: number; seq: number; shop_id: string; code
 export class UploadStore {
   constructor(readonly db: DB) {}
 
-  /** Stores the upload and all its items in one transaction; returns the upload id (higher = newer). */
+  /**
+   * Stores the upload and all its items in one transaction; returns the upload id (higher = newer).
+   * Values are parsed and repeated codes marked here, once, so the apply transaction stays set-based.
+   */
   insert(shopId: string, meta: { source: 'http' | 'file'; origin?: string; charset: string }, items: NewItem[], now = Date.now()): number {
+    const lastSeq = new Map<string, number>();
+    items.forEach((it, seq) => lastSeq.set(it.code, seq));
     const upload = this.db.prepare('INSERT INTO uploads (shop_id, source, origin, charset, received_at, item_count) VALUES (?, ?, ?, ?, ?, ?)');
-    const item = this.db.prepare('INSERT INTO upload_items (upload_id, seq, code, raw_stock, stock) VALUES (?, ?, ?, ?, ?)');
+    const item = this.db.prepare('INSERT INTO upload_items (upload_id, seq, code, raw_stock, stock, superseded) VALUES (?, ?, ?, ?, ?, ?)');
     return this.db.transaction(() => {
       const id = Number(upload.run(shopId, meta.source, meta.origin ?? null, meta.charset, now, items.length).lastInsertRowid);
-      items.forEach((it, seq) => item.run(id, seq, it.code, it.rawStock, parseStockValue(it.rawStock)));
+      items.forEach((it, seq) => item.run(id, seq, it.code, it.rawStock, parseStockValue(it.rawStock), lastSeq.get(it.code) === seq ? 0 : 1));
       return id;
     }).immediate();
   }

@@ -1,6 +1,7 @@
 // The stock worker role: consumes apply jobs, re-enqueues stored-but-unapplied uploads at start and
 // every minute, prunes old history once a day, and (with receiver.dropDir) watches for stock files.
 import { Queue, Worker, Job } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Config } from '../../config/schema.js';
 import type { DB } from '../../db/open.js';
 import type { Logger } from '../../observe/logger.js';
@@ -19,16 +20,17 @@ export class StockWorker {
   private timers: NodeJS.Timeout[] = [];
   private dropDir?: DropDirWatcher;
   private readonly store: UploadStore;
+  private readonly connections: Redis[] = [];
 
   constructor(private readonly cfg: Config, private readonly db: DB, private readonly redisUrl: string, private readonly log: Logger, private readonly opts: StockWorkerOptions = {}) {
     this.store = new UploadStore(db);
-    this.queue = new Queue(opts.queueName ?? STOCK_QUEUE, { connection: createRedis(redisUrl, 'client') });
+    this.queue = new Queue(opts.queueName ?? STOCK_QUEUE, { connection: this.connect('client') });
     this.queue.on('error', (err) => this.log.warn({ err: err.message }, 'stock queue connection error'));
   }
 
   async start(): Promise<void> {
     this.worker = new Worker<ApplyJobData, ApplyResult>(this.queue.name, async (job) => this.apply(job), {
-      connection: createRedis(this.redisUrl, 'worker'),
+      connection: this.connect('worker'),
       concurrency: 1, // applies are serial SQLite transactions anyway
     });
     this.worker.on('error', (err) => this.log.warn({ err: err.message }, 'stock worker connection error'));
@@ -41,6 +43,13 @@ export class StockWorker {
       this.dropDir = new DropDirWatcher(this.cfg, this.store, this.queue, this.log, this.opts.dropPollMs);
       this.dropDir.start();
     }
+  }
+
+  /** BullMQ does not close connections it was given: keep them to close ourselves. */
+  private connect(kind: 'client' | 'worker'): Redis {
+    const c = createRedis(this.redisUrl, kind);
+    this.connections.push(c);
+    return c;
   }
 
   private async apply(job: Job<ApplyJobData>): Promise<ApplyResult> {
@@ -77,5 +86,6 @@ export class StockWorker {
     await this.dropDir?.stop();
     await this.worker?.close();
     await this.queue.close();
+    for (const c of this.connections) c.disconnect();
   }
 }

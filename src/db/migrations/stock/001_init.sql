@@ -33,6 +33,8 @@ CREATE TABLE upload_items (
   code      TEXT    NOT NULL,
   raw_stock TEXT    NOT NULL,  -- the value as sent (decoded)
   stock     INTEGER,           -- the parsed value; NULL when invalid
+  superseded INTEGER NOT NULL DEFAULT 0, -- 1 when the same code comes again later in this upload
+  old_stock INTEGER,           -- the product's stock when this item was applied
   outcome   TEXT,              -- NULL until applied; applied | skipped
   reason    TEXT,              -- skip reason
   PRIMARY KEY (upload_id, seq)
@@ -49,4 +51,3 @@ CREATE TABLE stock_changes (
   changed_at INTEGER NOT NULL
 );
 CREATE INDEX stock_changes_product ON stock_changes(shop_id, code, id);
-CREATE INDEX stock_changes_upload ON stock_changes(upload_id);

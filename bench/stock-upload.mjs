@@ -1,0 +1,109 @@
+// bench/stock-upload: 100,000 products, one upload of 100,000 items POSTed over HTTP (request → answer),
+// and the apply step alone against a naive item-by-item baseline on the same data, interleaved, median of 3.
+// Prints one line of figures. Run: npm run bench:stock
+import { copyFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'node:http';
+import { validateConfig } from '../dist/config/load.js';
+import { openDb } from '../dist/db/open.js';
+import { importCatalog } from '../dist/stock/catalog.js';
+import { UploadStore } from '../dist/stock/store.js';
+import { applyUpload } from '../dist/stock/apply/apply.js';
+import { parseStockValue } from '../dist/stock/stock-value.js';
+import { startReceiver } from '../dist/roles/receiver.js';
+import { startWorker } from '../dist/roles/worker.js';
+import { silentLogger } from '../dist/observe/logger.js';
+import { median, peakRssMb, tempDir, startRedis } from './lib.mjs';
+
+const N = Number(process.env.BENCH_ITEMS ?? 100_000);
+const ROUNDS = 3;
+const SHOP = 'bench';
+const code = (i) => `P-${String(i).padStart(6, '0')}`;
+const catalog = Array.from({ length: N }, (_, i) => ({ code: code(i), name: `item ${i}`, stock: 10, unlimited: i % 100 === 0 ? 1 : 0, usesCodes: 0 }));
+const uploadItems = (round) => Array.from({ length: N }, (_, i) => ({ code: i % 50 === 0 ? `NOPE-${i}` : code(i), rawStock: String((i * 7 + round) % 1000) }));
+
+/** What a per-row PHP endpoint does: select, update, insert change, update item — one item at a time. */
+function naiveApply(db, uploadId) {
+  const items = db.prepare('SELECT seq, code, stock FROM upload_items WHERE upload_id = ? ORDER BY seq').all(uploadId);
+  const find = db.prepare('SELECT stock, unlimited, uses_stock_codes, last_upload_id FROM products WHERE shop_id = ? AND code = ?');
+  const setStock = db.prepare('UPDATE products SET stock = ?, last_upload_id = ?, updated_at = ? WHERE shop_id = ? AND code = ?');
+  const change = db.prepare('INSERT INTO stock_changes (shop_id, code, old_stock, new_stock, upload_id, changed_at) VALUES (?, ?, ?, ?, ?, ?)');
+  const mark = db.prepare('UPDATE upload_items SET outcome = ?, reason = ? WHERE upload_id = ? AND seq = ?');
+  db.transaction(() => {
+    const now = Date.now();
+    for (const it of items) {
+      const p = find.get(SHOP, it.code);
+      const reason = it.stock === null ? 'invalid_stock' : !p ? 'unknown_code' : p.unlimited ? 'unlimited_stock' : p.uses_stock_codes ? 'stock_management_code' : p.last_upload_id > uploadId ? 'stale' : null;
+      if (reason) { mark.run('skipped', reason, uploadId, it.seq); continue; }
+      setStock.run(it.stock, uploadId, now, SHOP, it.code);
+      if (p.stock !== it.stock) change.run(SHOP, it.code, p.stock, it.stock, uploadId, now);
+      mark.run('applied', null, uploadId, it.seq);
+    }
+    db.prepare("UPDATE uploads SET status = 'applied' WHERE id = ?").run(uploadId);
+  })();
+}
+
+function post(port, body) {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/api/zaikorobot.php', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
+      let text = '';
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode, text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const t = tempDir('zb-bench-stock-');
+const redis = await startRedis();
+try {
+  const cfg = validateConfig({ dataDir: 'data', receiver: { port: 0, waitMs: 60_000 }, log: { level: 'silent' },
+    shops: [{ id: SHOP, zaikoRobot: { userId: 'zr-bench', password: 'pw' } }] }, t.dir, {});
+  const db = openDb(cfg.dataDir, 'stock');
+  importCatalog(db, SHOP, catalog);
+
+  // Apply step alone, set-based vs naive, on identical copies of one prepared database.
+  const prepared = join(t.dir, 'prepared.db');
+  const store = new UploadStore(db);
+  const applyId = store.insert(SHOP, { source: 'http', charset: 'utf-8' }, uploadItems(0));
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  copyFileSync(join(cfg.dataDir, 'stock.db'), prepared);
+  const setMs = [], naiveMs = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [kind, fn, out] of [['set', (d) => applyUpload(d, applyId), setMs], ['naive', (d) => naiveApply(d, applyId), naiveMs]]) {
+      const dir = join(t.dir, `${kind}-${r}`);
+      const file = join(dir, 'stock.db');
+      (await import('node:fs')).mkdirSync(dir);
+      copyFileSync(prepared, file);
+      const d = openDb(dir, 'stock');
+      const start = performance.now();
+      fn(d);
+      out.push(performance.now() - start);
+      d.close();
+    }
+  }
+  db.prepare("UPDATE uploads SET status = 'applied' WHERE id = ?").run(applyId);
+
+  // End to end over HTTP: receiver and worker as `start` runs them (the worker here in-process).
+  const receiver = await startReceiver(cfg, redis.url, silentLogger);
+  const worker = await startWorker(cfg, redis.url, silentLogger);
+  const e2eMs = [];
+  let answer = '';
+  for (let r = 1; r <= ROUNDS; r++) {
+    const body = ['sys_id=zr-bench&sys_pass=pw', ...uploadItems(r).map((it, i) => `product%5B${i}%5D%5Bproduct_code%5D=${it.code}&product%5B${i}%5D%5Bstock%5D=${it.rawStock}`)].join('&');
+    const start = performance.now();
+    const res = await post(receiver.port, body);
+    e2eMs.push(performance.now() - start);
+    answer = res.text.split('\n')[0] + ` (${res.text.split('\n').length - 2} NG lines)`;
+  }
+  await receiver.close();
+  await worker.close();
+  db.close();
+  const e2e = median(e2eMs), set = median(setMs), naive = median(naiveMs);
+  void parseStockValue;
+  console.log(`stock-upload items=${N} e2e_ms=${e2e.toFixed(0)} e2e_items_per_s=${Math.round(N / (e2e / 1000))} apply_ms=${set.toFixed(0)} apply_items_per_s=${Math.round(N / (set / 1000))} naive_apply_ms=${naive.toFixed(0)} apply_speedup=${(naive / set).toFixed(2)}x peak_rss_mb=${peakRssMb()} answer=${answer}`);
+} finally {
+  redis.stop();
+  t.cleanup();
+}
