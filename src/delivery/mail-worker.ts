@@ -7,7 +7,7 @@ import type { Logger } from '../observe/logger.js';
 import type { LedgerStore } from '../ledger/store.js';
 import type { Spool } from '../relay/spool/spool.js';
 import { createRedis } from '../queue/redis.js';
-import type { MailJobData } from '../queue/names.js';
+import { WORKER_LOCKS, type MailJobData } from '../queue/names.js';
 import { classifyFailure, backoffDelay } from './classify-failure.js';
 import type { DeliveryTransport } from './transport.js';
 import type { Bouncer } from './bounce.js';
@@ -28,6 +28,7 @@ export class MailWorker {
     this.worker = new Worker<MailJobData>(this.queue.name, (job) => this.process(job), {
       connection: (this.connection = createRedis(this.redisUrl, 'worker')),
       concurrency: this.d.cfg.delivery.concurrency,
+      ...WORKER_LOCKS,
       settings: { backoffStrategy: (attemptsMade: number) => backoffDelay(attemptsMade, initial, max) },
     });
     this.worker.on('error', (err) => this.d.log.warn({ err: err.message }, 'mail worker connection error'));

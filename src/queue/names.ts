@@ -11,3 +11,10 @@ export interface ApplyJobData { uploadId: number }
 
 /** Finished jobs are dropped from Redis: the ledger and stock.db are the long-term record. */
 export const KEEP_FINISHED = { removeOnComplete: { age: 3600, count: 1000 }, removeOnFail: { age: 7 * 86400 } };
+
+/**
+ * Worker lock settings: a job whose process died (SIGKILL, power) is back in "wait" within about
+ * LOCK_MS + STALLED_CHECK_MS; a live worker renews its lock every LOCK_MS / 2. Jobs are idempotent,
+ * so a long synchronous apply outliving its lock only means it may run once more, changing nothing.
+ */
+export const WORKER_LOCKS = { lockDuration: 10_000, stalledInterval: 5_000, maxStalledCount: 1000 };

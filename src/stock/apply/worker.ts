@@ -6,7 +6,7 @@ import type { Config } from '../../config/schema.js';
 import type { DB } from '../../db/open.js';
 import type { Logger } from '../../observe/logger.js';
 import { createRedis } from '../../queue/redis.js';
-import { STOCK_QUEUE, applyJobId, type ApplyJobData } from '../../queue/names.js';
+import { STOCK_QUEUE, applyJobId, WORKER_LOCKS, type ApplyJobData } from '../../queue/names.js';
 import { UploadStore } from '../store.js';
 import { applyUpload, type ApplyResult } from './apply.js';
 import { enqueueApply } from './enqueue.js';
@@ -32,6 +32,7 @@ export class StockWorker {
     this.worker = new Worker<ApplyJobData, ApplyResult>(this.queue.name, async (job) => this.apply(job), {
       connection: this.connect('worker'),
       concurrency: 1, // applies are serial SQLite transactions anyway
+      ...WORKER_LOCKS,
     });
     this.worker.on('error', (err) => this.log.warn({ err: err.message }, 'stock worker connection error'));
     this.worker.on('failed', (job, err) => this.log.error({ uploadId: job?.data.uploadId, err: err.message }, 'apply failed'));

@@ -34,7 +34,6 @@ CREATE TABLE upload_items (
   raw_stock TEXT    NOT NULL,  -- the value as sent (decoded)
   stock     INTEGER,           -- the parsed value; NULL when invalid
   superseded INTEGER NOT NULL DEFAULT 0, -- 1 when the same code comes again later in this upload
-  old_stock INTEGER,           -- the product's stock when this item was applied
   outcome   TEXT,              -- NULL until applied; applied | skipped
   reason    TEXT,              -- skip reason
   PRIMARY KEY (upload_id, seq)
