@@ -31,13 +31,17 @@ export function migrate(db: DB, name: DbName): number {
   return ran;
 }
 
-export function openDb(dataDir: string, name: DbName, options: { readonly?: boolean } = {}): DB {
+/**
+ * `synchronous`: FULL by default for the ledger (its commit is the 250), NORMAL for stock.db. A
+ * NORMAL ledger connection (delivery outcomes) survives a process crash; after power loss its last
+ * commits may be lost, which only means a delivery is repeated.
+ */
+export function openDb(dataDir: string, name: DbName, options: { readonly?: boolean; synchronous?: 'FULL' | 'NORMAL' } = {}): DB {
   try {
     mkdirSync(dataDir, { recursive: true });
     const db = new Database(join(dataDir, `${name}.db`));
     db.pragma('journal_mode = WAL');
-    // The ledger answers 250 on the strength of its commit: FULL makes that commit survive power loss.
-    db.pragma(`synchronous = ${name === 'ledger' ? 'FULL' : 'NORMAL'}`);
+    db.pragma(`synchronous = ${options.synchronous ?? (name === 'ledger' ? 'FULL' : 'NORMAL')}`);
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     db.pragma('foreign_keys = ON');
     // 64 MiB of page cache (default 2 MiB): a 100,000-item apply touches more pages than that.

@@ -4,7 +4,7 @@ import { Worker, Queue, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
-import type { LedgerStore } from '../ledger/store.js';
+import type { LedgerStore, Outcome } from '../ledger/store.js';
 import type { Spool } from '../relay/spool/spool.js';
 import { createRedis } from '../queue/redis.js';
 import { WORKER_LOCKS, type MailJobData } from '../queue/names.js';
@@ -58,35 +58,34 @@ export class MailWorker {
     }
     const deferred: string[] = [];
     const failed: { address: string; response: string }[] = [];
-    for (const r of results) {
-      if (r.ok) {
-        ledger.record(qid, kind, r.address, 'sent', r.response);
-        log.info({ qid, kind, to: r.address, relay: this.d.transport.name, status: 'sent', response: r.response }, `${qid}: to=<${r.address}> status=sent`);
-      } else if (classifyFailure(r) === 'permanent' || expired) {
+    const outcomes: Outcome[] = results.map((r) => {
+      if (r.ok) return { address: r.address, status: 'sent', response: r.response };
+      if (classifyFailure(r) === 'permanent' || expired) {
         const why = expired && classifyFailure(r) !== 'permanent' ? `gave up after ${Math.round(cfg.delivery.maxLifetime / 3_600_000)}h: ${r.response}` : r.response;
-        ledger.record(qid, kind, r.address, 'failed', why);
         failed.push({ address: r.address, response: why });
-        log.warn({ qid, kind, to: r.address, status: 'bounced', response: why }, `${qid}: to=<${r.address}> status=bounced`);
-      } else {
-        const next = now() + backoffDelay(job.attemptsMade + 1, cfg.delivery.backoff.initial, cfg.delivery.backoff.max);
-        ledger.record(qid, kind, r.address, 'deferred', r.response, next);
-        deferred.push(r.address);
-        log.info({ qid, kind, to: r.address, status: 'deferred', response: r.response }, `${qid}: to=<${r.address}> status=deferred`);
+        return { address: r.address, status: 'failed', response: why };
       }
+      deferred.push(r.address);
+      return { address: r.address, status: 'deferred', response: r.response, nextAttemptAt: now() + backoffDelay(job.attemptsMade + 1, cfg.delivery.backoff.initial, cfg.delivery.backoff.max) };
+    });
+    const final = ledger.record(qid, kind, outcomes);
+    for (const o of outcomes) {
+      const status = o.status === 'failed' ? 'bounced' : o.status;
+      log[o.status === 'failed' ? 'warn' : 'info']({ qid, kind, to: o.address, relay: this.d.transport.name, status, response: o.response }, `${qid}: to=<${o.address}> status=${status}`);
     }
     if (failed.length && this.d.bouncer && kind === 'deliver') await this.d.bouncer.bounce(msg, failed);
-    if (ledger.isFinal(qid)) this.finish(qid);
+    if (final) await this.finish(qid);
     if (deferred.length) throw new DeferredError(`${deferred.length} recipient(s) deferred: ${results.find((r) => !r.ok)?.response}`);
     return `${kind}: ${results.filter((r) => r.ok).length} sent, ${failed.length} failed`;
   }
 
   /** Every job of the message is final: one summary line, and the spool file goes unless kept. */
-  private finish(qid: string): void {
+  private async finish(qid: string): Promise<void> {
     const rows = this.d.ledger.recipients(qid);
     const count = (s: string) => rows.filter((r) => r.status === s).length;
     this.d.log.info({ qid, sent: count('sent'), failed: count('failed'), forward: this.d.ledger.message(qid)?.forward }, `${qid}: done sent=${count('sent')} failed=${count('failed')}`);
     if (this.d.cfg.spool.keepDays === 0) {
-      this.d.spool.remove(qid);
+      await this.d.spool.remove(qid);
       this.d.ledger.markSpoolRemoved(qid);
     }
   }

@@ -23,9 +23,9 @@ export async function recoverMail(queue: Queue<MailJobData>, ledger: LedgerStore
   return added;
 }
 
-export function cleanSpool(cfg: Config, ledger: LedgerStore, spool: Spool, log: Logger): void {
+export async function cleanSpool(cfg: Config, ledger: LedgerStore, spool: Spool, log: Logger): Promise<void> {
   for (const id of ledger.removableSpool(cfg.spool.keepDays)) {
-    spool.remove(id);
+    await spool.remove(id);
     ledger.markSpoolRemoved(id);
   }
   const pruned = ledger.prune(cfg.retention.mailDays);

@@ -1,6 +1,7 @@
 // How bytes leave: a pooled SMTP transport to the smarthost, or an outbox folder (demo, staging).
 // Both take the spool file as it is and report per-recipient results; neither rewrites the message.
-import { createReadStream, mkdirSync, copyFileSync, writeFileSync, renameSync } from 'node:fs';
+import { createReadStream, mkdirSync } from 'node:fs';
+import { copyFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import type { Config } from '../config/schema.js';
@@ -59,9 +60,9 @@ export function outboxTransport(dir: string): DeliveryTransport {
     name: 'outbox',
     async send(envelope, spoolPath, tag) {
       const tmp = join(dir, `.${tag}.tmp`);
-      copyFileSync(spoolPath, tmp);
-      renameSync(tmp, join(dir, `${tag}.eml`));
-      writeFileSync(join(dir, `${tag}.json`), JSON.stringify(envelope, null, 2) + '\n');
+      await copyFile(spoolPath, tmp);
+      await rename(tmp, join(dir, `${tag}.eml`));
+      await writeFile(join(dir, `${tag}.json`), JSON.stringify(envelope, null, 2) + '\n');
       return envelope.to.map((address) => ({ address, ok: true, response: `250 written to ${dir}` }));
     },
     close() {},

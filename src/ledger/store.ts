@@ -1,4 +1,5 @@
 // Prepared statements over ledger.db: accepted messages, per-recipient outcomes, forward-once claims.
+import type { Statement } from 'better-sqlite3';
 import type { DB } from '../db/open.js';
 import type { MailJobKind } from '../queue/names.js';
 
@@ -12,6 +13,9 @@ export interface NewMessage {
   deliverTo: string[]; forwardTo: string | null; claim: string | null;
 }
 
+export interface Outcome { address: string; status: RecipientStatus; response: string; nextAttemptAt?: number | null }
+export interface AcceptResult { forward: ForwardState; reason: string | null }
+
 export interface MessageRow {
   id: string; received_at: number; client_address: string; client_helo: string; auth_user: string | null; mail_from: string;
   header_from: string | null; subject: string; message_id: string | null; size: number; spool_path: string; spool_removed: number;
@@ -20,91 +24,122 @@ export interface MessageRow {
 export interface RecipientRow { message_id: string; kind: MailJobKind; address: string; status: RecipientStatus; attempts: number; response: string | null; updated_at: number; next_attempt_at: number | null }
 
 export class LedgerStore {
+  private readonly statements = new Map<string, Statement>();
   constructor(readonly db: DB) {}
+
+  /** Prepared once per store: preparing costs more than running these small statements. */
+  private sql(text: string): Statement {
+    let st = this.statements.get(text);
+    if (!st) this.statements.set(text, (st = this.db.prepare(text)));
+    return st;
+  }
 
   /**
    * The accept transaction: message row, recipients, and the forward-once claim together. A claim
    * already held means the forward is suppressed; returns the forward state and why.
    */
-  accept(m: NewMessage): { forward: ForwardState; reason: string | null } {
-    return this.db.transaction(() => {
+  accept(m: NewMessage): AcceptResult {
+    const result = this.acceptMany([m])[0];
+    if (result instanceof Error) throw result;
+    return result;
+  }
+
+  /**
+   * Group commit: several accepts in one transaction (one fsync), each in its own savepoint, so one
+   * message's failure is its own. Returns a result or the Error per message, in order.
+   */
+  acceptMany(messages: NewMessage[]): (AcceptResult | Error)[] {
+    const one = this.db.transaction((m: NewMessage) => this.insertAccepted(m));
+    return this.db.transaction(() => messages.map((m) => {
+      try { return one(m); } catch (err) { return err as Error; }
+    })).immediate();
+  }
+
+  private insertAccepted(m: NewMessage): AcceptResult {
+    {
       let forward: ForwardState = m.forwardTo ? 'queued' : 'none';
       let reason: string | null = m.forwardTo ? null : m.isOrder ? 'shop has no forwardTo' : null;
       if (m.forwardTo && m.claim) {
-        const taken = this.db.prepare('INSERT OR IGNORE INTO forward_claims (shop_id, claim, message_id, claimed_at) VALUES (?, ?, ?, ?)')
+        const taken = this.sql('INSERT OR IGNORE INTO forward_claims (shop_id, claim, message_id, claimed_at) VALUES (?, ?, ?, ?)')
           .run(m.shopId, m.claim, m.id, m.receivedAt).changes === 0;
         if (taken) {
-          const first = this.db.prepare('SELECT message_id FROM forward_claims WHERE shop_id = ? AND claim = ?').pluck().get(m.shopId, m.claim);
+          const first = this.sql('SELECT message_id FROM forward_claims WHERE shop_id = ? AND claim = ?').pluck().get(m.shopId, m.claim);
           forward = 'suppressed';
           reason = `forward-once: ${m.claim} already forwarded with ${first}`;
         }
       }
-      this.db.prepare(`INSERT INTO messages (id, received_at, client_address, client_helo, auth_user, mail_from, header_from, subject, message_id,
+      this.sql(`INSERT INTO messages (id, received_at, client_address, client_helo, auth_user, mail_from, header_from, subject, message_id,
           size, spool_path, shop_id, is_order, order_number, items, flags, forward, forward_reason)
         VALUES (@id, @receivedAt, @clientAddress, @clientHelo, @authUser, @mailFrom, @headerFrom, @subject, @messageId,
           @size, @spoolPath, @shopId, @isOrder, @orderNumber, @items, @flags, @forward, @reason)`)
         .run({ ...m, isOrder: m.isOrder ? 1 : 0, items: JSON.stringify(m.items), flags: JSON.stringify(m.flags), forward, reason });
-      const rcpt = this.db.prepare("INSERT OR IGNORE INTO message_recipients (message_id, kind, address, status, updated_at) VALUES (?, ?, ?, 'queued', ?)");
+      const rcpt = this.sql("INSERT OR IGNORE INTO message_recipients (message_id, kind, address, status, updated_at) VALUES (?, ?, ?, 'queued', ?)");
       for (const to of m.deliverTo) rcpt.run(m.id, 'deliver', to, m.receivedAt);
       if (forward === 'queued') rcpt.run(m.id, 'forward', m.forwardTo, m.receivedAt);
       return { forward, reason };
-    }).immediate();
+    }
   }
 
   message(id: string): MessageRow | undefined {
-    return this.db.prepare('SELECT * FROM messages WHERE id = ?').get(id) as MessageRow | undefined;
+    return this.sql('SELECT * FROM messages WHERE id = ?').get(id) as MessageRow | undefined;
   }
 
   recipients(id: string, kind?: MailJobKind): RecipientRow[] {
-    return this.db.prepare('SELECT * FROM message_recipients WHERE message_id = ? AND (? IS NULL OR kind = ?) ORDER BY kind, address')
+    return this.sql('SELECT * FROM message_recipients WHERE message_id = ? AND (? IS NULL OR kind = ?) ORDER BY kind, address')
       .all(id, kind ?? null, kind ?? null) as RecipientRow[];
   }
 
   pending(id: string, kind: MailJobKind): string[] {
-    return this.db.prepare("SELECT address FROM message_recipients WHERE message_id = ? AND kind = ? AND status IN ('queued', 'deferred') ORDER BY address")
+    return this.sql("SELECT address FROM message_recipients WHERE message_id = ? AND kind = ? AND status IN ('queued', 'deferred') ORDER BY address")
       .pluck().all(id, kind) as string[];
   }
 
-  /** Records one recipient's outcome the moment the upstream answered; keeps messages.forward in step. */
-  record(id: string, kind: MailJobKind, address: string, status: RecipientStatus, response: string, nextAttemptAt: number | null = null, now = Date.now()): void {
-    this.db.transaction(() => {
-      this.db.prepare('UPDATE message_recipients SET status = ?, response = ?, attempts = attempts + 1, updated_at = ?, next_attempt_at = ? WHERE message_id = ? AND kind = ? AND address = ?')
-        .run(status, response.slice(0, 1000), now, nextAttemptAt, id, kind, address);
-      if (kind === 'forward' && (status === 'sent' || status === 'failed')) this.db.prepare('UPDATE messages SET forward = ? WHERE id = ?').run(status, id);
+  /**
+   * Records the outcomes of one delivery attempt, in one transaction, the moment the upstream answered;
+   * keeps messages.forward in step. Returns whether every recipient of the message is now final.
+   */
+  record(id: string, kind: MailJobKind, outcomes: Outcome[], now = Date.now()): boolean {
+    return this.db.transaction(() => {
+      const update = this.sql('UPDATE message_recipients SET status = ?, response = ?, attempts = attempts + 1, updated_at = ?, next_attempt_at = ? WHERE message_id = ? AND kind = ? AND address = ?');
+      for (const o of outcomes) {
+        update.run(o.status, o.response.slice(0, 1000), now, o.nextAttemptAt ?? null, id, kind, o.address);
+        if (kind === 'forward' && (o.status === 'sent' || o.status === 'failed')) this.sql('UPDATE messages SET forward = ? WHERE id = ?').run(o.status, id);
+      }
+      return this.isFinal(id);
     })();
   }
 
   /** Re-arms recipients for a resend (`mail resend`): they go back to queued. */
   requeue(id: string, kind: MailJobKind, addresses: string[], now = Date.now()): void {
-    const st = this.db.prepare("UPDATE message_recipients SET status = 'queued', updated_at = ? WHERE message_id = ? AND kind = ? AND address = ?");
-    const ins = this.db.prepare("INSERT OR IGNORE INTO message_recipients (message_id, kind, address, status, updated_at) VALUES (?, ?, ?, 'queued', ?)");
+    const st = this.sql("UPDATE message_recipients SET status = 'queued', updated_at = ? WHERE message_id = ? AND kind = ? AND address = ?");
+    const ins = this.sql("INSERT OR IGNORE INTO message_recipients (message_id, kind, address, status, updated_at) VALUES (?, ?, ?, 'queued', ?)");
     this.db.transaction(() => {
       for (const a of addresses) { ins.run(id, kind, a, now); st.run(now, id, kind, a); }
-      if (kind === 'forward') this.db.prepare("UPDATE messages SET forward = 'queued' WHERE id = ?").run(id);
+      if (kind === 'forward') this.sql("UPDATE messages SET forward = 'queued' WHERE id = ?").run(id);
     })();
   }
 
   /** Messages with a recipient not yet final: what the recovery sweep makes sure is queued. */
   unfinished(): { id: string; kind: MailJobKind }[] {
-    return this.db.prepare("SELECT DISTINCT message_id AS id, kind FROM message_recipients WHERE status IN ('queued', 'deferred') ORDER BY message_id")
+    return this.sql("SELECT DISTINCT message_id AS id, kind FROM message_recipients WHERE status IN ('queued', 'deferred') ORDER BY message_id")
       .all() as { id: string; kind: MailJobKind }[];
   }
 
   deferredIds(): { id: string; kind: MailJobKind }[] {
-    return this.db.prepare("SELECT DISTINCT message_id AS id, kind FROM message_recipients WHERE status = 'deferred'").all() as { id: string; kind: MailJobKind }[];
+    return this.sql("SELECT DISTINCT message_id AS id, kind FROM message_recipients WHERE status = 'deferred'").all() as { id: string; kind: MailJobKind }[];
   }
 
   isFinal(id: string): boolean {
-    return (this.db.prepare("SELECT COUNT(*) FROM message_recipients WHERE message_id = ? AND status IN ('queued', 'deferred')").pluck().get(id) as number) === 0;
+    return (this.sql("SELECT COUNT(*) FROM message_recipients WHERE message_id = ? AND status IN ('queued', 'deferred')").pluck().get(id) as number) === 0;
   }
 
   markSpoolRemoved(id: string): void {
-    this.db.prepare('UPDATE messages SET spool_removed = 1 WHERE id = ?').run(id);
+    this.sql('UPDATE messages SET spool_removed = 1 WHERE id = ?').run(id);
   }
 
   /** Final messages whose spool file may go: older than keepDays and not removed yet. */
   removableSpool(keepDays: number, now = Date.now()): string[] {
-    return this.db.prepare(`SELECT id FROM messages m WHERE spool_removed = 0 AND received_at <= ?
+    return this.sql(`SELECT id FROM messages m WHERE spool_removed = 0 AND received_at <= ?
       AND NOT EXISTS (SELECT 1 FROM message_recipients r WHERE r.message_id = m.id AND r.status IN ('queued', 'deferred')) LIMIT 1000`)
       .pluck().all(now - keepDays * 86_400_000) as string[];
   }
@@ -113,17 +148,17 @@ export class LedgerStore {
   prune(mailDays: number, now = Date.now()): number {
     const before = now - mailDays * 86_400_000;
     return this.db.transaction(() => {
-      const ids = this.db.prepare(`SELECT id FROM messages m WHERE received_at < ? AND spool_removed = 1
+      const ids = this.sql(`SELECT id FROM messages m WHERE received_at < ? AND spool_removed = 1
         AND NOT EXISTS (SELECT 1 FROM message_recipients r WHERE r.message_id = m.id AND r.status IN ('queued', 'deferred'))`).pluck().all(before) as string[];
-      const del = this.db.prepare('DELETE FROM messages WHERE id = ?');
+      const del = this.sql('DELETE FROM messages WHERE id = ?');
       for (const id of ids) del.run(id);
-      this.db.prepare('DELETE FROM forward_claims WHERE claimed_at < ?').run(before);
+      this.sql('DELETE FROM forward_claims WHERE claimed_at < ?').run(before);
       return ids.length;
     })();
   }
 
   list(opts: { since?: number; order?: string; status?: string; limit: number }): (MessageRow & { status: string; to: string })[] {
-    return this.db.prepare(`SELECT * FROM (
+    return this.sql(`SELECT * FROM (
         SELECT m.*,
           (SELECT group_concat(address, ', ') FROM message_recipients r WHERE r.message_id = m.id AND r.kind = 'deliver') AS "to",
           CASE WHEN EXISTS (SELECT 1 FROM message_recipients r WHERE r.message_id = m.id AND r.status = 'deferred') THEN 'deferred'

@@ -5,7 +5,8 @@ import type { Readable } from 'node:stream';
 import type { Queue } from 'bullmq';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
-import type { LedgerStore } from '../ledger/store.js';
+import type { LedgerStore, NewMessage, AcceptResult } from '../ledger/store.js';
+import { GroupCommit } from '../ledger/group-commit.js';
 import type { MailJobData, MailJobKind } from '../queue/names.js';
 import { enqueueMail } from '../delivery/enqueue.js';
 import { Spool, LOOP_RECEIVED_COUNT } from './spool/spool.js';
@@ -26,13 +27,17 @@ function receivedHeader(hostname: string, qid: string, env: Envelope, s: Session
 }
 
 export class Acceptor {
+  private readonly commits: GroupCommit<NewMessage, AcceptResult>;
+
   constructor(
     private readonly cfg: Config,
     private readonly spool: Spool,
     private readonly ledger: LedgerStore,
     private readonly queue: Queue<MailJobData>,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.commits = new GroupCommit((messages) => ledger.acceptMany(messages));
+  }
 
   /**
    * Resolves to the queue id once durable. Rejects with TooBigError / LoopError (message refused) or
@@ -48,15 +53,14 @@ export class Acceptor {
       this.log.error({ qid, err: (err as Error).message }, 'spool write failed');
       throw new BridgeError('RELAY_NOT_STORED', 'spool write failed', { cause: err });
     }
-    if (stream.sizeExceeded) { spooled.discard(); throw new TooBigError(); }
-    if (spooled.received >= LOOP_RECEIVED_COUNT) { spooled.discard(); throw new LoopError(); }
+    if (stream.sizeExceeded) { await this.spool.discard(qid); throw new TooBigError(); }
+    if (spooled.received >= LOOP_RECEIVED_COUNT) { await this.spool.discard(qid); throw new LoopError(); }
     try {
-      spooled.commit();
       const c = await classifyFile(spooled.path, this.cfg.shops, env.mailFrom, session.authUser);
       const shop = c.shop;
       const forwardTo = shop?.forwardTo && c.isOrder ? shop.forwardTo : null;
       if (c.isOrder && c.items.length === 0) this.log.warn({ qid, shop: shop?.id, subject: c.subject }, 'order mail with no item found: check orderMail.item rules (mail check)');
-      const { forward, reason } = this.ledger.accept({
+      const { forward, reason } = await this.commits.submit({
         id: qid, receivedAt: now.getTime(), clientAddress: session.clientAddress, clientHelo: session.helo, authUser: session.authUser ?? null,
         mailFrom: env.mailFrom, headerFrom: c.headerFrom ?? null, subject: c.subject, messageId: c.messageId ?? null, size: spooled.size,
         spoolPath: spooled.path, shopId: shop?.id ?? null, isOrder: c.isOrder, orderNumber: c.orderNumber ?? null, items: c.items, flags: c.flags,
@@ -70,7 +74,7 @@ export class Acceptor {
       return qid;
     } catch (err) {
       if (this.ledger.message(qid)) throw err; // durable already; should not happen past the ledger commit
-      this.spool.remove(qid);
+      await this.spool.discard(qid);
       this.log.error({ qid, err: (err as Error).message }, 'ledger write failed; message refused with 451');
       throw new BridgeError('RELAY_NOT_STORED', 'ledger write failed', { cause: err });
     }

@@ -22,20 +22,25 @@ export interface RelayOptions { sweepMs?: number; transport?: DeliveryTransport;
 export async function startRelay(cfg: Config, redisUrl: string, log: Logger, opts: RelayOptions = {}): Promise<RunningRole & { queue: Queue<MailJobData>; ledger: LedgerStore; sweep(): Promise<number> }> {
   const db = openDb(cfg.dataDir, 'ledger');
   const ledger = new LedgerStore(db);
+  // Delivery outcomes on a second connection without fsync per commit: the next accept's commit (or
+  // a checkpoint) makes them durable; losing one to power loss repeats a delivery, never drops one.
+  const outcomesDb = openDb(cfg.dataDir, 'ledger', { synchronous: 'NORMAL' });
+  const outcomes = new LedgerStore(outcomesDb);
   const spool = new Spool(cfg.dataDir);
-  spool.cleanTemp();
+  const orphans = spool.removeOrphans((id) => ledger.message(id) !== undefined);
+  if (orphans) log.info({ count: orphans }, 'removed spool files never acknowledged (crash mid-DATA)');
   const redis = createRedis(redisUrl, 'client');
   redis.on('error', () => {});
   const queue = new Queue<MailJobData>(opts.queueName ?? mailQueueName(cfg.instance), { connection: redis });
   queue.on('error', (err) => log.warn({ err: err.message }, 'mail queue connection error'));
   const acceptor = new Acceptor(cfg, spool, ledger, queue, log);
   const transport = opts.transport ?? createTransport(cfg.upstream);
-  const worker = new MailWorker(queue, redisUrl, { cfg, ledger, spool, transport, log, bouncer: new Bouncer(cfg, () => acceptor, log) });
+  const worker = new MailWorker(queue, redisUrl, { cfg, ledger: outcomes, spool, transport, log, bouncer: new Bouncer(cfg, () => acceptor, log) });
   worker.start();
 
   let sweeping: Promise<number> | undefined;
   const sweep = () => (sweeping ??= recoverMail(queue, ledger, log)
-    .then((n) => { cleanSpool(cfg, ledger, spool, log); return n; })
+    .then(async (n) => { await cleanSpool(cfg, ledger, spool, log); return n; })
     .catch((err) => { log.warn({ err: (err as Error).message }, 'recovery sweep failed (Redis down?); will try again'); return 0; })
     .finally(() => { sweeping = undefined; }));
   void sweep();
@@ -58,6 +63,7 @@ export async function startRelay(cfg: Config, redisUrl: string, log: Logger, opt
       transport.close();
       await queue.close();
       redis.disconnect();
+      outcomesDb.close();
       db.close();
     },
   };

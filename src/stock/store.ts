@@ -1,5 +1,6 @@
 // Prepared statements over stock.db for uploads and their items: store, look up, list, prune.
 // The apply transaction lives in apply/apply.ts; the catalog (products in/out) in catalog.ts.
+import type { Statement } from 'better-sqlite3';
 import type { DB } from '../db/open.js';
 import { parseStockValue } from './stock-value.js';
 
@@ -11,7 +12,15 @@ export interface UploadRow {
 export interface SkipRow { upload_id: number; seq: number; shop_id: string; code: string; raw_stock: string; reason: string; received_at: number }
 
 export class UploadStore {
+  private readonly statements = new Map<string, Statement>();
   constructor(readonly db: DB) {}
+
+  /** Prepared once per store: preparing costs more than running these small statements. */
+  private sql(text: string): Statement {
+    let st = this.statements.get(text);
+    if (!st) this.statements.set(text, (st = this.db.prepare(text)));
+    return st;
+  }
 
   /**
    * Stores the upload and all its items in one transaction; returns the upload id (higher = newer).
@@ -20,8 +29,8 @@ export class UploadStore {
   insert(shopId: string, meta: { source: 'http' | 'file'; origin?: string; charset: string }, items: NewItem[], now = Date.now()): number {
     const lastSeq = new Map<string, number>();
     items.forEach((it, seq) => lastSeq.set(it.code, seq));
-    const upload = this.db.prepare('INSERT INTO uploads (shop_id, source, origin, charset, received_at, item_count) VALUES (?, ?, ?, ?, ?, ?)');
-    const item = this.db.prepare('INSERT INTO upload_items (upload_id, seq, code, raw_stock, stock, superseded) VALUES (?, ?, ?, ?, ?, ?)');
+    const upload = this.sql('INSERT INTO uploads (shop_id, source, origin, charset, received_at, item_count) VALUES (?, ?, ?, ?, ?, ?)');
+    const item = this.sql('INSERT INTO upload_items (upload_id, seq, code, raw_stock, stock, superseded) VALUES (?, ?, ?, ?, ?, ?)');
     return this.db.transaction(() => {
       const id = Number(upload.run(shopId, meta.source, meta.origin ?? null, meta.charset, now, items.length).lastInsertRowid);
       items.forEach((it, seq) => item.run(id, seq, it.code, it.rawStock, parseStockValue(it.rawStock), lastSeq.get(it.code) === seq ? 0 : 1));
@@ -30,32 +39,32 @@ export class UploadStore {
   }
 
   get(id: number): UploadRow | undefined {
-    return this.db.prepare('SELECT * FROM uploads WHERE id = ?').get(id) as UploadRow | undefined;
+    return this.sql('SELECT * FROM uploads WHERE id = ?').get(id) as UploadRow | undefined;
   }
 
   /** Skipped items whose reason is one of `reasons`, in request order: the lines of an NG answer. */
   reportedSkips(id: number, reasons: readonly string[]): { code: string; reason: string }[] {
     if (reasons.length === 0) return [];
     const marks = reasons.map(() => '?').join(',');
-    return this.db.prepare(`SELECT code, reason FROM upload_items WHERE upload_id = ? AND outcome = 'skipped' AND reason IN (${marks}) ORDER BY seq`)
+    return this.sql(`SELECT code, reason FROM upload_items WHERE upload_id = ? AND outcome = 'skipped' AND reason IN (${marks}) ORDER BY seq`)
       .all(id, ...reasons) as { code: string; reason: string }[];
   }
 
   pendingIds(): number[] {
-    return (this.db.prepare("SELECT id FROM uploads WHERE status = 'stored' ORDER BY id").pluck().all() as number[]);
+    return (this.sql("SELECT id FROM uploads WHERE status = 'stored' ORDER BY id").pluck().all() as number[]);
   }
 
   list(opts: { shop?: string; limit: number }): UploadRow[] {
-    return this.db.prepare('SELECT * FROM uploads WHERE (? IS NULL OR shop_id = ?) ORDER BY id DESC LIMIT ?')
+    return this.sql('SELECT * FROM uploads WHERE (? IS NULL OR shop_id = ?) ORDER BY id DESC LIMIT ?')
       .all(opts.shop ?? null, opts.shop ?? null, opts.limit) as UploadRow[];
   }
 
   items(id: number): { seq: number; code: string; raw_stock: string; stock: number | null; outcome: string | null; reason: string | null }[] {
-    return this.db.prepare('SELECT seq, code, raw_stock, stock, outcome, reason FROM upload_items WHERE upload_id = ? ORDER BY seq').all(id) as any[];
+    return this.sql('SELECT seq, code, raw_stock, stock, outcome, reason FROM upload_items WHERE upload_id = ? ORDER BY seq').all(id) as any[];
   }
 
   skips(opts: { shop?: string; code?: string; reason?: string; since?: number; limit: number }): SkipRow[] {
-    return this.db.prepare(`
+    return this.sql(`
       SELECT i.upload_id, i.seq, u.shop_id, i.code, i.raw_stock, i.reason, u.received_at
       FROM upload_items i JOIN uploads u ON u.id = i.upload_id
       WHERE i.outcome = 'skipped' AND (@shop IS NULL OR u.shop_id = @shop) AND (@code IS NULL OR i.code = @code)
@@ -68,8 +77,8 @@ export class UploadStore {
   prune(days: number, now = Date.now()): { items: number; changes: number } {
     const before = now - days * 86_400_000;
     return this.db.transaction(() => ({
-      items: this.db.prepare("DELETE FROM upload_items WHERE upload_id IN (SELECT id FROM uploads WHERE received_at < ? AND status = 'applied')").run(before).changes,
-      changes: this.db.prepare('DELETE FROM stock_changes WHERE changed_at < ?').run(before).changes,
+      items: this.sql("DELETE FROM upload_items WHERE upload_id IN (SELECT id FROM uploads WHERE received_at < ? AND status = 'applied')").run(before).changes,
+      changes: this.sql('DELETE FROM stock_changes WHERE changed_at < ?').run(before).changes,
     }))();
   }
 }

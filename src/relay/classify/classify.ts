@@ -1,7 +1,7 @@
 // What a spooled message is: whose shop (envelope sender, From, or AUTH user), whether it is an order
 // mail (subject rule on the decoded subject), its order number and items (from the decoded text part).
 import { createReadStream } from 'node:fs';
-import { simpleParser } from 'mailparser';
+import { MailParser, type AddressObject, type AttachmentStream, type MessageText } from 'mailparser';
 import type { ShopConfig } from '../../config/schema.js';
 
 export interface OrderItem { code: string; quantity: number }
@@ -45,8 +45,35 @@ export function extractItems(text: string, codeRule: string, quantityRule: strin
   });
 }
 
+interface Parsed { from?: AddressObject; subject?: string; messageId?: string; text?: string; html?: string | false }
+
+/** Headers and text parts only: attachments are drained unread, so a big mail costs little memory. */
+function parseFile(path: string): Promise<Parsed> {
+  return new Promise((resolve, reject) => {
+    const parser = new MailParser({ skipImageLinks: true, skipHtmlToText: true, skipTextLinks: true } as any);
+    const out: Parsed = {};
+    parser.on('headers', (h) => {
+      out.from = h.get('from') as AddressObject | undefined;
+      out.subject = h.get('subject') as string | undefined;
+      out.messageId = h.get('message-id') as string | undefined;
+    });
+    parser.on('data', (data: AttachmentStream | MessageText) => {
+      if (data.type === 'attachment') {
+        data.content.on('end', () => data.release?.());
+        data.content.resume(); // drained unread; the parser waits for release() before going on
+      } else {
+        out.text = data.text;
+        out.html = data.html;
+      }
+    });
+    parser.on('end', () => resolve(out));
+    parser.on('error', reject);
+    createReadStream(path).on('error', reject).pipe(parser);
+  });
+}
+
 export async function classifyFile(path: string, shops: readonly ShopConfig[], envelopeFrom: string, authUser: string | undefined): Promise<Classification> {
-  const parsed = await simpleParser(createReadStream(path), { skipImageLinks: true, skipHtmlToText: true, skipTextLinks: true });
+  const parsed = await parseFile(path);
   const headerFrom = parsed.from?.value[0]?.address;
   const subject = parsed.subject ?? '';
   const shop = findShop(shops, envelopeFrom, headerFrom, authUser);

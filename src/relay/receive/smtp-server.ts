@@ -7,6 +7,7 @@ import type { Logger } from '../../observe/logger.js';
 import { verifyPassword } from '../../config/password.js';
 import { smtpError, BridgeError } from '../../errors/codes.js';
 import { allowList } from './client-policy.js';
+import { installGreetingPatch } from './greeting-delay.js';
 import type { Acceptor } from '../accept.js';
 import { TooBigError, LoopError } from '../accept.js';
 
@@ -22,9 +23,11 @@ export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger): 
   const trusted = allowList(r.allowedClients);
   const users = new Map(r.users.map((u) => [u.name, u.password]));
   const mayRelay = (s: SMTPServerSession) => trusted(s.remoteAddress) || !!s.user;
-  const options: SMTPServerOptions = {
+  if (!installGreetingPatch()) log.warn('smtp-server changed: trusted clients get the 100 ms early-talker delay too');
+  const options: SMTPServerOptions & { greetAtOnce: (address: string) => boolean } = {
+    greetAtOnce: trusted,
     name: r.hostname,
-    banner: 'zaiko-bridge ESMTP',
+    banner: 'zaiko-bridge',
     size: r.maxMessageBytes,
     authOptional: true,
     authMethods: ['PLAIN', 'LOGIN'],

@@ -1,6 +1,9 @@
-// The durable spool: DATA streams into dataDir/spool/tmp/<id> behind our Received: header, is
-// fsynced, then renamed into dataDir/spool/<id>.eml (and the folder fsynced) — only then may we say 250.
-import { createWriteStream, mkdirSync, openSync, fsyncSync, closeSync, renameSync, rmSync, existsSync } from 'node:fs';
+// The durable spool: DATA streams into dataDir/spool/<id>.eml behind our Received: header and is
+// fsynced; the ledger row committed after it is what makes it a message (then we may say 250). A file
+// without a ledger row (a crash mid-DATA, a refused message) was never acknowledged: it is removed.
+// Like Postfix, one fsync of the file per message; no rename, so no directory fsync is needed either.
+import { createWriteStream, mkdirSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -35,58 +38,52 @@ export interface SpoolResult { path: string; size: number; received: number }
 
 export class Spool {
   readonly dir: string;
-  private readonly tmpDir: string;
 
   constructor(dataDir: string) {
     this.dir = join(dataDir, 'spool');
-    this.tmpDir = join(this.dir, 'tmp');
-    mkdirSync(this.tmpDir, { recursive: true });
+    mkdirSync(this.dir, { recursive: true });
   }
 
   pathOf(id: string): string {
     return join(this.dir, `${id}.eml`);
   }
 
-  /** Writes header + stream to a temp file and fsyncs it; `commit` renames it into place. */
-  async write(id: string, receivedHeader: string, stream: Readable): Promise<SpoolResult & { commit(): void; discard(): void }> {
-    const tmp = join(this.tmpDir, id);
+  /** Writes header + stream to spool/<id>.eml and fsyncs it; async, so concurrent sessions overlap. */
+  async write(id: string, receivedHeader: string, stream: Readable): Promise<SpoolResult> {
+    const path = this.pathOf(id);
     const scanner = new HeaderScanner();
-    const out = createWriteStream(tmp, { flags: 'wx' });
+    const out = createWriteStream(path, { flags: 'wx' });
     out.write(receivedHeader);
     try {
       await pipeline(stream, scanner, out);
-      const fd = openSync(tmp, 'r+');
-      try { fsyncSync(fd); } finally { closeSync(fd); }
+      const fh = await open(path, 'r+');
+      try { await fh.sync(); } finally { await fh.close(); }
     } catch (err) {
-      rmSync(tmp, { force: true });
+      await rm(path, { force: true });
       throw err;
     }
-    const path = this.pathOf(id);
-    return {
-      path,
-      size: out.bytesWritten,
-      received: scanner.received,
-      commit: () => {
-        renameSync(tmp, path);
-        const dirFd = openSync(this.dir, 'r');
-        try { fsyncSync(dirFd); } finally { closeSync(dirFd); }
-      },
-      discard: () => rmSync(tmp, { force: true }),
-    };
+    return { path, size: out.bytesWritten, received: scanner.received };
   }
 
-  remove(id: string): void {
-    rmSync(this.pathOf(id), { force: true });
+  async discard(id: string): Promise<void> {
+    await rm(this.pathOf(id), { force: true });
+  }
+
+  async remove(id: string): Promise<void> {
+    await rm(this.pathOf(id), { force: true });
   }
 
   has(id: string): boolean {
     return existsSync(this.pathOf(id));
   }
 
-  /** Temp files left by a crash were never acknowledged: drop them. */
-  cleanTemp(): number {
-    rmSync(this.tmpDir, { recursive: true, force: true });
-    mkdirSync(this.tmpDir, { recursive: true });
-    return 0;
+  /** At start, before listening: spool files the ledger does not know were never acknowledged. */
+  removeOrphans(known: (id: string) => boolean): number {
+    let n = 0;
+    for (const f of readdirSync(this.dir)) {
+      const id = f.endsWith('.eml') ? f.slice(0, -4) : null;
+      if (id && !known(id)) { rmSync(join(this.dir, f), { force: true }); n++; }
+    }
+    return n;
   }
 }
