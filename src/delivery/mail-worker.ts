@@ -11,11 +11,12 @@ import { WORKER_LOCKS, type MailJobData } from '../queue/names.js';
 import { classifyFailure, backoffDelay } from './classify-failure.js';
 import type { DeliveryTransport } from './transport.js';
 import type { Bouncer } from './bounce.js';
+import type { Metrics } from '../observe/metrics.js';
 
 export class DeferredError extends Error {}
 
 export interface MailWorkerDeps {
-  cfg: Config; ledger: LedgerStore; spool: Spool; transport: DeliveryTransport; log: Logger; bouncer?: Bouncer; now?: () => number;
+  cfg: Config; ledger: LedgerStore; spool: Spool; transport: DeliveryTransport; log: Logger; bouncer?: Bouncer; now?: () => number; metrics?: Metrics;
 }
 
 export class MailWorker {
@@ -70,6 +71,7 @@ export class MailWorker {
     });
     const final = ledger.record(qid, kind, outcomes);
     for (const o of outcomes) {
+      this.d.metrics?.deliveries.inc({ kind, outcome: o.status });
       const status = o.status === 'failed' ? 'bounced' : o.status;
       log[o.status === 'failed' ? 'warn' : 'info']({ qid, kind, to: o.address, relay: this.d.transport.name, status, response: o.response }, `${qid}: to=<${o.address}> status=${status}`);
     }

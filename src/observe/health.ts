@@ -1,16 +1,24 @@
-// /healthz (the process answers) and /readyz (Redis and SQLite answer), as extra HTTP routes.
+// /healthz (the process answers), /readyz (Redis and SQLite answer) and /metrics, as extra HTTP routes.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Redis } from 'ioredis';
 import type { DB } from '../db/open.js';
+import type { Metrics } from './metrics.js';
+import { createServer, type Server } from 'node:http';
 
 const READY_TIMEOUT_MS = 1000;
 
-export function healthRoutes(deps: { redis: Redis; dbs: DB[] }) {
+export function healthRoutes(deps: { redis: Redis; dbs: DB[]; metrics?: Metrics; beforeScrape?: () => void }) {
   return [
     async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
       const path = (req.url ?? '').split('?')[0];
       if (path === '/healthz') {
         res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+        return true;
+      }
+      if (path === '/metrics' && deps.metrics) {
+        deps.beforeScrape?.();
+        const body = await deps.metrics.registry.metrics();
+        res.writeHead(200, { 'content-type': deps.metrics.registry.contentType }).end(body);
         return true;
       }
       if (path !== '/readyz') return false;
@@ -27,4 +35,12 @@ export function healthRoutes(deps: { redis: Redis; dbs: DB[] }) {
       return true;
     },
   ];
+}
+
+/** A small HTTP listener of its own (relay.metricsPort, when the relay runs alone). */
+export function healthServer(routes: ReturnType<typeof healthRoutes>): Server {
+  return createServer(async (req, res) => {
+    for (const route of routes) if (await route(req, res)) return;
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+  });
 }

@@ -13,6 +13,7 @@ import { Spool, LOOP_RECEIVED_COUNT } from './spool/spool.js';
 import { newQueueId } from './spool/queue-id.js';
 import { classifyFile, forwardClaim } from './classify/classify.js';
 import { BridgeError } from '../errors/codes.js';
+import type { Metrics } from '../observe/metrics.js';
 
 export interface Envelope { mailFrom: string; rcptTo: string[] }
 export interface Session { clientAddress: string; clientHostname?: string; helo: string; authUser?: string; secure: boolean; authenticated: boolean }
@@ -35,6 +36,7 @@ export class Acceptor {
     private readonly ledger: LedgerStore,
     private readonly queue: Queue<MailJobData>,
     private readonly log: Logger,
+    private readonly metrics?: Metrics,
   ) {
     this.commits = new GroupCommit((messages) => ledger.acceptMany(messages));
   }
@@ -46,6 +48,7 @@ export class Acceptor {
   async accept(stream: Readable & { sizeExceeded?: boolean }, env: Envelope, session: Session): Promise<string> {
     const now = new Date();
     const qid = newQueueId(now.getTime());
+    const timer = this.metrics?.acceptSeconds.startTimer();
     let spooled;
     try {
       spooled = await this.spool.write(qid, receivedHeader(this.cfg.relay.hostname, qid, env, session, now), stream);
@@ -71,6 +74,9 @@ export class Acceptor {
       this.log.info({ qid, from: env.mailFrom, nrcpt: env.rcptTo.length, size: spooled.size, client: session.clientAddress, shop: shop?.id, order: c.orderNumber, forward, reason, messageId: c.messageId },
         `${qid}: from=<${env.mailFrom}> size=${spooled.size} nrcpt=${env.rcptTo.length} forward=${forward}`);
       if (!(await enqueueMail(this.queue, qid, kinds))) this.log.warn({ qid }, 'jobs not added (Redis slow or down); the recovery sweep will enqueue them');
+      this.metrics?.messagesAccepted.inc();
+      if (forward === 'suppressed') this.metrics?.forwardsSuppressed.inc();
+      timer?.();
       return qid;
     } catch (err) {
       if (this.ledger.message(qid)) throw err; // durable already; should not happen past the ledger commit

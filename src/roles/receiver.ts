@@ -10,17 +10,20 @@ import { UploadStore } from '../stock/store.js';
 import { UploadHandler } from '../stock/receive/upload-handler.js';
 import { createReceiverServer } from '../stock/receive/server.js';
 import { healthRoutes } from '../observe/health.js';
+import { Metrics } from '../observe/metrics.js';
 
 export interface RunningRole { close(): Promise<void>; port?: number }
 
-export async function startReceiver(cfg: Config, redisUrl: string, log: Logger, opts: { queueName?: string } = {}): Promise<RunningRole> {
+export async function startReceiver(cfg: Config, redisUrl: string, log: Logger, opts: { queueName?: string; metrics?: Metrics } = {}): Promise<RunningRole & { metrics: Metrics }> {
   const db = openDb(cfg.dataDir, 'stock');
   const redis = createRedis(redisUrl, 'client');
   redis.on('error', () => {});
   const queue = new Queue<ApplyJobData>(opts.queueName ?? STOCK_QUEUE, { connection: redis });
   queue.on('error', (err) => log.warn({ err: err.message }, 'stock queue connection error'));
-  const handler = new UploadHandler(cfg, new UploadStore(db), queue, log);
-  const server = createReceiverServer(cfg, handler, log, healthRoutes({ redis, dbs: [db] }));
+  const metrics = opts.metrics ?? new Metrics();
+  metrics.watchQueue(queue);
+  const handler = new UploadHandler(cfg, new UploadStore(db), queue, log, metrics);
+  const server = createReceiverServer(cfg, handler, log, healthRoutes({ redis, dbs: [db], metrics, beforeScrape: () => handler.countLateApplies() }));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(cfg.receiver.port, cfg.receiver.host, () => resolve());
@@ -29,6 +32,7 @@ export async function startReceiver(cfg: Config, redisUrl: string, log: Logger, 
   log.info({ host: cfg.receiver.host, port, path: cfg.receiver.path }, 'receiver listening');
   return {
     port,
+    metrics,
     async close() {
       await new Promise<void>((r) => { server.close(() => r()); server.closeIdleConnections(); });
       await queue.close();

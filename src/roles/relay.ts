@@ -16,10 +16,12 @@ import { createTransport, type DeliveryTransport } from '../delivery/transport.j
 import { Bouncer } from '../delivery/bounce.js';
 import { recoverMail, cleanSpool } from '../delivery/recovery.js';
 import type { RunningRole } from './receiver.js';
+import { Metrics } from '../observe/metrics.js';
+import { healthRoutes, healthServer } from '../observe/health.js';
 
-export interface RelayOptions { sweepMs?: number; transport?: DeliveryTransport; queueName?: string }
+export interface RelayOptions { sweepMs?: number; transport?: DeliveryTransport; queueName?: string; metrics?: Metrics }
 
-export async function startRelay(cfg: Config, redisUrl: string, log: Logger, opts: RelayOptions = {}): Promise<RunningRole & { queue: Queue<MailJobData>; ledger: LedgerStore; sweep(): Promise<number> }> {
+export async function startRelay(cfg: Config, redisUrl: string, log: Logger, opts: RelayOptions = {}): Promise<RunningRole & { queue: Queue<MailJobData>; ledger: LedgerStore; metrics: Metrics; sweep(): Promise<number> }> {
   const db = openDb(cfg.dataDir, 'ledger');
   const ledger = new LedgerStore(db);
   // Delivery outcomes on a second connection without fsync per commit: the next accept's commit (or
@@ -33,9 +35,12 @@ export async function startRelay(cfg: Config, redisUrl: string, log: Logger, opt
   redis.on('error', () => {});
   const queue = new Queue<MailJobData>(opts.queueName ?? mailQueueName(cfg.instance), { connection: redis });
   queue.on('error', (err) => log.warn({ err: err.message }, 'mail queue connection error'));
-  const acceptor = new Acceptor(cfg, spool, ledger, queue, log);
+  // Run alone, the relay serves its own metrics (relay.metricsPort); under `start` the receiver does.
+  const metrics = opts.metrics ?? new Metrics();
+  metrics.watchQueue(queue);
+  const acceptor = new Acceptor(cfg, spool, ledger, queue, log, metrics);
   const transport = opts.transport ?? createTransport(cfg.upstream);
-  const worker = new MailWorker(queue, redisUrl, { cfg, ledger: outcomes, spool, transport, log, bouncer: new Bouncer(cfg, () => acceptor, log) });
+  const worker = new MailWorker(queue, redisUrl, { cfg, ledger: outcomes, spool, transport, log, metrics, bouncer: new Bouncer(cfg, () => acceptor, log) });
   worker.start();
 
   let sweeping: Promise<number> | undefined;
@@ -46,7 +51,12 @@ export async function startRelay(cfg: Config, redisUrl: string, log: Logger, opt
   void sweep();
   const timer = setInterval(() => void sweep(), opts.sweepMs ?? 60_000);
 
-  const server = createSmtpServer(cfg, acceptor, log);
+  const server = createSmtpServer(cfg, acceptor, log, metrics);
+  const health = !opts.metrics && cfg.relay.metricsPort !== undefined ? healthServer(healthRoutes({ redis, dbs: [db], metrics })) : undefined;
+  if (health) {
+    await new Promise<void>((resolve, reject) => { health.once('error', reject); health.listen(cfg.relay.metricsPort, cfg.relay.host, () => resolve()); });
+    log.info({ port: (health.address() as AddressInfo).port }, 'relay metrics listening');
+  }
   await new Promise<void>((resolve, reject) => {
     server.server.once('error', reject);
     server.listen(cfg.relay.port, cfg.relay.host, () => resolve());
@@ -54,9 +64,10 @@ export async function startRelay(cfg: Config, redisUrl: string, log: Logger, opt
   const port = (server.server.address() as AddressInfo).port;
   log.info({ host: cfg.relay.host, port, queue: queue.name, transport: transport.name }, 'relay listening');
   return {
-    port, queue, ledger, sweep,
+    port, queue, ledger, sweep, metrics,
     async close() {
       clearInterval(timer);
+      health?.close();
       await new Promise<void>((r) => server.close(() => r()));
       await worker.close();
       await sweeping;

@@ -10,6 +10,7 @@ import { EmbeddedRedis } from '../queue/embedded-redis.js';
 import { connectOrFail, checkEvictionPolicy, redisUrl } from '../queue/redis.js';
 import { startReceiver, type RunningRole } from './receiver.js';
 import { startRelay } from './relay.js';
+import { Metrics } from '../observe/metrics.js';
 
 const WORKER_STOP_MS = 10_000;
 
@@ -66,8 +67,9 @@ export async function startAll(cfg: Config, configPath: string, log: Logger): Pr
     await checkEvictionPolicy(probe, log);
     probe.disconnect();
     worker = forkWorker(configPath, url, log);
-    roles.push(await startRelay(cfg, url, log));
-    roles.push(await startReceiver(cfg, url, log));
+    const metrics = new Metrics(); // one registry: the receiver's /metrics shows the relay's too
+    roles.push(await startRelay(cfg, url, log, { metrics }));
+    roles.push(await startReceiver(cfg, url, log, { metrics }));
   } catch (err) {
     await close();
     throw err;

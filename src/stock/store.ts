@@ -50,6 +50,10 @@ export class UploadStore {
       .all(id, ...reasons) as { code: string; reason: string }[];
   }
 
+  outcomeCounts(id: number): { outcome: string; reason: string | null; count: number }[] {
+    return this.sql('SELECT outcome, reason, COUNT(*) AS count FROM upload_items WHERE upload_id = ? AND outcome IS NOT NULL GROUP BY outcome, reason').all(id) as any[];
+  }
+
   pendingIds(): number[] {
     return (this.sql("SELECT id FROM uploads WHERE status = 'stored' ORDER BY id").pluck().all() as number[]);
   }

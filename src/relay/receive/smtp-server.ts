@@ -10,6 +10,7 @@ import { allowList } from './client-policy.js';
 import { installGreetingPatch } from './greeting-delay.js';
 import type { Acceptor } from '../accept.js';
 import { TooBigError, LoopError } from '../accept.js';
+import type { Metrics, REJECT_REASONS } from '../../observe/metrics.js';
 
 const CLOSE_TIMEOUT_MS = 10_000; // in-flight DATA may finish for this long at shutdown
 
@@ -18,7 +19,8 @@ function hook<T>(work: () => Promise<T> | T, cb: Cb): void {
   Promise.resolve().then(work).then((v) => cb(null, v), (err) => cb(err));
 }
 
-export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger): SMTPServer {
+export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger, metrics?: Metrics): SMTPServer {
+  const reject = (reason: (typeof REJECT_REASONS)[number], err: Error) => { metrics?.messagesRejected.inc({ reason }); return err; };
   const r = cfg.relay;
   const trusted = allowList(r.allowedClients);
   const users = new Map(r.users.map((u) => [u.name, u.password]));
@@ -48,21 +50,21 @@ export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger): 
         const configured = users.get(auth.username ?? '');
         if (!configured || !verifyPassword(auth.password ?? '', configured)) {
           log.warn({ client: session.remoteAddress, user: auth.username }, 'SMTP AUTH failed');
-          throw smtpError('RELAY_AUTH_FAILED', 'Authentication credentials invalid');
+          throw reject('auth_failed', smtpError('RELAY_AUTH_FAILED', 'Authentication credentials invalid'));
         }
         return { user: auth.username };
       }, cb);
     },
     onMailFrom(address, session, cb) {
       hook(() => {
-        if (!mayRelay(session)) throw smtpError('RELAY_ACCESS_DENIED', 'Relay access denied');
+        if (!mayRelay(session)) throw reject('relay_denied', smtpError('RELAY_ACCESS_DENIED', 'Relay access denied'));
         void address;
       }, cb);
     },
     onRcptTo(address, session, cb) {
       hook(() => {
-        if (!mayRelay(session)) throw smtpError('RELAY_ACCESS_DENIED', 'Relay access denied');
-        if (session.envelope.rcptTo.length >= r.maxRecipients) throw smtpError('RELAY_TOO_MANY_RECIPIENTS', 'Too many recipients');
+        if (!mayRelay(session)) throw reject('relay_denied', smtpError('RELAY_ACCESS_DENIED', 'Relay access denied'));
+        if (session.envelope.rcptTo.length >= r.maxRecipients) throw reject('too_many_recipients', smtpError('RELAY_TOO_MANY_RECIPIENTS', 'Too many recipients'));
         void address;
       }, cb);
     },
@@ -78,11 +80,11 @@ export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger): 
           });
           return `2.0.0 Ok: queued as ${qid}`;
         } catch (err) {
-          if (err instanceof TooBigError) throw smtpError('RELAY_TOO_BIG', `Message size exceeds fixed limit of ${r.maxMessageBytes} bytes`);
-          if (err instanceof LoopError) throw smtpError('RELAY_LOOP', 'Too many Received: headers: mail loop');
-          if (err instanceof BridgeError) throw smtpError('RELAY_NOT_STORED', 'Local error in processing; try again later');
+          if (err instanceof TooBigError) throw reject('too_big', smtpError('RELAY_TOO_BIG', `Message size exceeds fixed limit of ${r.maxMessageBytes} bytes`));
+          if (err instanceof LoopError) throw reject('loop', smtpError('RELAY_LOOP', 'Too many Received: headers: mail loop'));
+          if (err instanceof BridgeError) throw reject('not_stored', smtpError('RELAY_NOT_STORED', 'Local error in processing; try again later'));
           log.error({ err: (err as Error).message }, 'unexpected error during DATA');
-          throw smtpError('RELAY_NOT_STORED', 'Local error in processing; try again later');
+          throw reject('not_stored', smtpError('RELAY_NOT_STORED', 'Local error in processing; try again later'));
         }
       }, cb);
     },

@@ -11,6 +11,7 @@ import { parseUrlencoded, parseMultipart, contentTypeParams, FormError, type For
 import { chooseCharset, decode, CharsetError, type Charset } from './charset.js';
 import { readUploadRequest } from './upload-request.js';
 import { Lockout } from './lockout.js';
+import type { Metrics } from '../../observe/metrics.js';
 
 export interface Answer { status: number; lines: string[]; charset: Charset }
 
@@ -20,7 +21,10 @@ export class UploadHandler {
   readonly lockout: Lockout;
   private readonly shopsByUser: Map<string, ShopConfig>;
 
-  constructor(private readonly cfg: Config, private readonly store: UploadStore, private readonly queue: Queue<ApplyJobData>, private readonly log: Logger) {
+  /** Uploads answered before they were applied: counted into the item metrics once they are. */
+  private readonly unapplied = new Set<number>();
+
+  constructor(private readonly cfg: Config, private readonly store: UploadStore, private readonly queue: Queue<ApplyJobData>, private readonly log: Logger, private readonly metrics?: Metrics) {
     const l = cfg.receiver.lockout;
     this.lockout = new Lockout({ failures: l.failures, windowMs: l.window, durationMs: l.duration });
     this.shopsByUser = new Map(cfg.shops.map((s) => [s.zaikoRobot.userId, s]));
@@ -37,6 +41,25 @@ export class UploadHandler {
   }
 
   async handle(body: Buffer, contentType: string | undefined, client: string): Promise<Answer> {
+    const timer = this.metrics?.uploadSeconds.startTimer();
+    const answer = await this.answer(body, contentType, client);
+    timer?.();
+    const token = answer.lines[0] === 'OK' ? 'OK' : (answer.lines[1] ?? '').replace(/\(.*$/, '');
+    this.metrics?.uploads.inc({ answer: ['auth_error', 'no_query', 'bad_request', 'too_large', 'unavailable'].includes(token) ? token : answer.lines[0] });
+    return answer;
+  }
+
+  /** Item metrics of uploads applied after their answer (called before each scrape). */
+  countLateApplies(): void {
+    for (const id of this.unapplied) if (this.store.get(id)?.status === 'applied') this.countItems(id);
+  }
+
+  private countItems(uploadId: number): void {
+    this.unapplied.delete(uploadId);
+    for (const r of this.store.outcomeCounts(uploadId)) this.metrics?.uploadItems.inc({ outcome: r.outcome, reason: r.reason ?? '' }, r.count);
+  }
+
+  private async answer(body: Buffer, contentType: string | undefined, client: string): Promise<Answer> {
     let req;
     try {
       req = readUploadRequest(this.parseFields(body, contentType), this.cfg.receiver.maxItems);
@@ -81,9 +104,11 @@ export class UploadHandler {
       this.log.warn({ uploadId }, 'apply job not added (Redis unreachable); the sweep will enqueue it');
     }
     if (!(await waitApplied(this.store, uploadId, this.cfg.receiver.waitMs))) {
+      if (this.metrics) this.unapplied.add(uploadId);
       this.log.warn({ uploadId, waitMs: this.cfg.receiver.waitMs }, 'answered OK before apply: the result is recorded locally only (uploads show)');
       return { status: 200, lines: ['OK'], charset };
     }
+    this.countItems(uploadId);
     const reported = this.store.reportedSkips(uploadId, this.cfg.receiver.reportAsNg);
     if (reported.length === 0) return { status: 200, lines: ['OK'], charset };
     return {
