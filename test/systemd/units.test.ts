@@ -1,0 +1,36 @@
+// The systemd units: `systemd-analyze verify` accepts them, and each role is hardened the same way.
+import { describe, it, expect } from 'vitest';
+import { readFileSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+
+const DIR = join(import.meta.dirname, '..', '..', 'systemd');
+const units = readdirSync(DIR);
+const services = units.filter((u) => u.endsWith('.service'));
+
+describe('systemd units', () => {
+  it('has one service per role and a target', () => {
+    expect(services.sort()).toEqual(['zaiko-bridge-receiver.service', 'zaiko-bridge-relay.service', 'zaiko-bridge-worker.service']);
+    expect(units).toContain('zaiko-bridge.target');
+  });
+
+  it('passes systemd-analyze verify', () => {
+    const r = spawnSync('systemd-analyze', ['verify', ...units.map((u) => join(DIR, u))], { encoding: 'utf8' });
+    expect(r.error, 'systemd-analyze is missing: apt-get install systemd').toBeUndefined();
+    expect(r.stderr.trim()).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  it.each(services)('%s is hardened, restarts on failure, and waits longer than the 15 s shutdown bound', (unit) => {
+    const text = readFileSync(join(DIR, unit), 'utf8');
+    for (const line of ['NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes', 'PrivateDevices=yes',
+      'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6', 'CapabilityBoundingSet=', 'SystemCallFilter=@system-service',
+      'Restart=on-failure', 'StateDirectory=zaiko-bridge', 'ConfigurationDirectory=zaiko-bridge', 'User=zaiko-bridge',
+      'After=network-online.target redis-server.service', 'Wants=network-online.target redis-server.service']) {
+      expect(text.split('\n')).toContain(line);
+    }
+    const stop = Number(/^TimeoutStopSec=(\d+)s$/m.exec(text)?.[1]);
+    expect(stop).toBeGreaterThan(15);
+    expect(text).toMatch(new RegExp(`^ExecStart=/usr/bin/node /opt/zaiko-bridge/dist/cli.js ${unit.replace('zaiko-bridge-', '').replace('.service', '')}$`, 'm'));
+  });
+});
