@@ -87,8 +87,8 @@ export function registerQueue(program: Command): void {
       const job = await findJob(qs, id);
       const base = { ...(await jobJson(job)), data: job.data, stacktrace: job.stacktrace };
       let record: unknown = null;
-      if (job.data.qid) { const db = openDb(qs.cfg.dataDir, 'ledger'); const l = new LedgerStore(db); record = { message: l.message(job.data.qid), recipients: l.recipients(job.data.qid) }; db.close(); }
-      if (job.data.uploadId) { const db = openDb(qs.cfg.dataDir, 'stock'); record = { upload: new UploadStore(db).get(job.data.uploadId) }; db.close(); }
+      if (job.data.qid) { const db = openDb(qs.cfg.dataDir, 'ledger'); const l = new LedgerStore(db); record = { message: l.message(job.data.qid) ?? null, recipients: l.recipients(job.data.qid) }; db.close(); }
+      if (job.data.uploadId) { const db = openDb(qs.cfg.dataDir, 'stock'); record = { upload: new UploadStore(db).get(job.data.uploadId) ?? null }; db.close(); }
       const view = { jobs: [base], record };
       if (o.json) return printJson(view);
       process.stdout.write(JSON.stringify(view, null, 2) + '\n');
