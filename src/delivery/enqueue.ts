@@ -2,6 +2,7 @@
 // the message is durable before this runs, so a slow or dead Redis only delays it to the sweep.
 import type { Queue, JobsOptions } from 'bullmq';
 import { mailJobId, KEEP_FINISHED, type MailJobData, type MailJobKind } from '../queue/names.js';
+import { withTimeout } from '../observe/timeout.js';
 
 export const MAIL_ADD_BOUND_MS = 1000;
 const MAX_ATTEMPTS = 1_000_000; // delivery.maxLifetime, not a count, ends the retries
@@ -10,13 +11,6 @@ export const mailJobOptions = (jobId: string): JobsOptions => ({ jobId, attempts
 
 export async function enqueueMail(queue: Queue<MailJobData>, qid: string, kinds: MailJobKind[], boundMs = MAIL_ADD_BOUND_MS, jobId = mailJobId): Promise<boolean> {
   if (kinds.length === 0) return true;
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((r) => { timer = setTimeout(() => r(false), boundMs); });
-  const add = queue.addBulk(kinds.map((kind) => ({ name: kind, data: { qid, kind }, opts: mailJobOptions(jobId(qid, kind)) })))
-    .then(() => true, () => false);
-  try {
-    return await Promise.race([add, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  const add = queue.addBulk(kinds.map((kind) => ({ name: kind, data: { qid, kind }, opts: mailJobOptions(jobId(qid, kind)) })));
+  return withTimeout(add, boundMs, 'add mail jobs').then(() => true, () => false);
 }

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Redis } from 'ioredis';
 import type { DB } from '../db/open.js';
 import type { Metrics } from './metrics.js';
+import { withTimeout } from './timeout.js';
 import { createServer, type Server } from 'node:http';
 
 const READY_TIMEOUT_MS = 1000;
@@ -24,7 +25,7 @@ export function healthRoutes(deps: { redis: Redis; dbs: DB[]; metrics?: Metrics;
       if (path !== '/readyz') return false;
       const problems: string[] = [];
       try {
-        await Promise.race([deps.redis.ping(), new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), READY_TIMEOUT_MS))]);
+        await withTimeout(deps.redis.ping(), READY_TIMEOUT_MS, 'ping');
       } catch (err) {
         problems.push(`redis: ${(err as Error).message}`);
       }

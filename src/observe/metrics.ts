@@ -2,6 +2,7 @@
 // metrics included, labelled counters initialised at 0 for their known labels so dashboards see them.
 import { Registry, Counter, Histogram, Gauge, collectDefaultMetrics } from 'prom-client';
 import type { Queue } from 'bullmq';
+import { withTimeout } from './timeout.js';
 
 const P = 'zaiko_bridge_';
 export const REJECT_REASONS = ['relay_denied', 'auth_failed', 'too_big', 'too_many_recipients', 'loop', 'not_stored'] as const;
@@ -34,7 +35,7 @@ export class Metrics {
       async collect() {
         for (const q of queues) {
           try {
-            const counts = await Promise.race([q.getJobCounts(...QUEUE_STATES), new Promise<never>((_, rej) => setTimeout(() => rej(new Error('timeout')), 1000))]);
+            const counts = await withTimeout(q.getJobCounts(...QUEUE_STATES), 1000, 'job counts');
             for (const state of QUEUE_STATES) this.set({ queue: q.name, state }, counts[state] ?? 0);
           } catch { /* Redis down: the gauge keeps its last values; /readyz says why */ }
         }

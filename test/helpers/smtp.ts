@@ -36,6 +36,7 @@ export async function startSink(): Promise<Sink> {
       });
     },
   });
+  server.on('error', () => {}); // a client killed mid-session (crash tests) resets its socket
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   return { port: (server.server.address() as AddressInfo).port, messages, script, close: () => new Promise((r) => server.close(() => r())) };
 }

@@ -3,20 +3,13 @@
 import type { Queue } from 'bullmq';
 import { applyJobId, KEEP_FINISHED, type ApplyJobData } from '../../queue/names.js';
 import type { UploadStore } from '../store.js';
+import { withTimeout } from '../../observe/timeout.js';
 
 export const ENQUEUE_BOUND_MS = 1000;
 
 export async function enqueueApply(queue: Queue<ApplyJobData>, uploadId: number, boundMs = ENQUEUE_BOUND_MS): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((r) => { timer = setTimeout(() => r(false), boundMs); });
-  const add = queue
-    .add('apply', { uploadId }, { jobId: applyJobId(uploadId), attempts: 10, backoff: { type: 'exponential', delay: 1000 }, ...KEEP_FINISHED })
-    .then(() => true, () => false);
-  try {
-    return await Promise.race([add, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  const add = queue.add('apply', { uploadId }, { jobId: applyJobId(uploadId), attempts: 10, backoff: { type: 'exponential', delay: 1000 }, ...KEEP_FINISHED });
+  return withTimeout(add, boundMs, 'add apply job').then(() => true, () => false);
 }
 
 /** Polls stock.db (the truth, whichever process applies) until the upload is applied or time runs out. */
