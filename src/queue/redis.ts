@@ -69,3 +69,9 @@ export async function checkEvictionPolicy(client: Redis, log: Logger): Promise<v
     log.warn({ err: (err as Error).message }, 'could not read Redis maxmemory-policy (CONFIG GET refused?)');
   }
 }
+
+/** False when the queue's connection is known to be down: adding a job would only wait out its bound. */
+export function queueConnected(queue: { opts: { connection?: unknown } }): boolean {
+  const c = queue.opts.connection as { status?: string } | undefined;
+  return !['reconnecting', 'close', 'end'].includes(c?.status ?? '');
+}

@@ -7,7 +7,6 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { tempDir, SHOP, uniqueName } from '../helpers/env.js';
 import { run } from '../helpers/cli.js';
-import { until } from '../helpers/net.js';
 
 // A Redis database of its own, so "stock" here is not another test's stock queue.
 const url = `${inject('redisUrl')}/5`;
@@ -18,7 +17,6 @@ let config: string;
 let connection: Redis;
 let queue: Queue;
 let worker: Worker;
-let release: () => void;
 
 const cli = (...args: string[]) => run([...args, '--config', config]);
 const json = (...args: string[]) => JSON.parse(cli(...args, '--json').stdout);
@@ -29,24 +27,21 @@ beforeAll(async () => {
   writeFileSync(config, stringify({ dataDir: './data', instance, redis: { url }, shops: [SHOP] }));
   connection = new Redis(url, { maxRetriesPerRequest: null });
   queue = new Queue(mailName, { connection });
-  const hold = new Promise<void>((r) => (release = r));
-  worker = new Worker(mailName, async (job) => {
-    if (job.name === 'fail') throw new Error('550 5.1.1 no such user');
-    if (job.name === 'hold') await hold;
-    return 'ok';
-  }, { connection: new Redis(url, { maxRetriesPerRequest: null }), concurrency: 5 });
-  await queue.add('ok', { qid: 'QOK' }, { jobId: 'QOK-deliver' });
-  await queue.add('fail', { qid: 'QFAIL' }, { jobId: 'QFAIL-deliver', attempts: 1 });
-  await queue.add('fail', { qid: 'QFAIL2' }, { jobId: 'QFAIL2-forward', attempts: 1 });
-  await queue.add('hold', { qid: 'QHOLD' }, { jobId: 'QHOLD-deliver' });
+  // A manual worker (no processor): each job is taken and finished by hand, so no job moves on its own.
+  worker = new Worker(mailName, null, { connection: new Redis(url, { maxRetriesPerRequest: null }) });
+  const take = async (name: string, id: string, opts: Record<string, unknown> = {}) => {
+    await queue.add(name, { qid: id.split('-')[0] }, { jobId: id, ...opts });
+    return (await worker.getNextJob('test-token'))!;
+  };
+  await (await take('ok', 'QOK-deliver')).moveToCompleted('ok', 'test-token', false);
+  await (await take('fail', 'QFAIL-deliver', { attempts: 1 })).moveToFailed(new Error('550 5.1.1 no such user'), 'test-token', false);
+  await (await take('fail', 'QFAIL2-forward', { attempts: 1 })).moveToFailed(new Error('550 5.1.1 no such user'), 'test-token', false);
+  await take('hold', 'QHOLD-deliver'); // stays active
   await queue.add('later', { qid: 'QLATER' }, { jobId: 'QLATER-deliver', delay: 3_600_000 });
-  await until(async () => (await queue.getJobCounts('failed', 'completed', 'active')).failed === 2, 10_000, 'jobs to settle');
-  await until(async () => (await queue.getJobCounts('active')).active === 1, 10_000, 'held job active');
-  await worker.close(true); // the held job stays active (its lock outlives this file's tests)
 });
 
 afterAll(async () => {
-  release();
+  await worker.close();
   await queue.obliterate({ force: true });
   await queue.close();
   connection.disconnect();
