@@ -53,3 +53,13 @@ export function openDb(dataDir: string, name: DbName, options: { readonly?: bool
     throw new BridgeError('SQLITE_UNAVAILABLE', `cannot open ${join(dataDir, `${name}.db`)}: ${(err as Error).message}`, { cause: err });
   }
 }
+
+/** A per-store cache of prepared statements: preparing costs more than running these small statements. */
+export function statementCache(db: DB): (sql: string) => Database.Statement {
+  const cache = new Map<string, Database.Statement>();
+  return (sql) => {
+    let st = cache.get(sql);
+    if (!st) cache.set(sql, (st = db.prepare(sql)));
+    return st;
+  };
+}

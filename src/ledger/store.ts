@@ -1,6 +1,6 @@
 // Prepared statements over ledger.db: accepted messages, per-recipient outcomes, forward-once claims.
 import type { Statement } from 'better-sqlite3';
-import type { DB } from '../db/open.js';
+import { statementCache, type DB } from '../db/open.js';
 import type { MailJobKind } from '../queue/names.js';
 
 export type RecipientStatus = 'queued' | 'deferred' | 'sent' | 'failed';
@@ -24,14 +24,11 @@ export interface MessageRow {
 export interface RecipientRow { message_id: string; kind: MailJobKind; address: string; status: RecipientStatus; attempts: number; response: string | null; updated_at: number; next_attempt_at: number | null }
 
 export class LedgerStore {
-  private readonly statements = new Map<string, Statement>();
-  constructor(readonly db: DB) {}
+  /** Prepared once per store (see statementCache). */
+  private readonly sql: (text: string) => Statement;
 
-  /** Prepared once per store: preparing costs more than running these small statements. */
-  private sql(text: string): Statement {
-    let st = this.statements.get(text);
-    if (!st) this.statements.set(text, (st = this.db.prepare(text)));
-    return st;
+  constructor(readonly db: DB) {
+    this.sql = statementCache(db);
   }
 
   /**

@@ -1,7 +1,7 @@
 // Prepared statements over stock.db for uploads and their items: store, look up, list, prune.
 // The apply transaction lives in apply/apply.ts; the catalog (products in/out) in catalog.ts.
 import type { Statement } from 'better-sqlite3';
-import type { DB } from '../db/open.js';
+import { statementCache, type DB } from '../db/open.js';
 import { parseStockValue } from './stock-value.js';
 
 export interface NewItem { code: string; rawStock: string }
@@ -12,14 +12,11 @@ export interface UploadRow {
 export interface SkipRow { upload_id: number; seq: number; shop_id: string; code: string; raw_stock: string; reason: string; received_at: number }
 
 export class UploadStore {
-  private readonly statements = new Map<string, Statement>();
-  constructor(readonly db: DB) {}
+  /** Prepared once per store (see statementCache). */
+  private readonly sql: (text: string) => Statement;
 
-  /** Prepared once per store: preparing costs more than running these small statements. */
-  private sql(text: string): Statement {
-    let st = this.statements.get(text);
-    if (!st) this.statements.set(text, (st = this.db.prepare(text)));
-    return st;
+  constructor(readonly db: DB) {
+    this.sql = statementCache(db);
   }
 
   /**

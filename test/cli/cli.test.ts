@@ -2,6 +2,7 @@
 // with its private redis-server (the real binary).
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { writeFileSync, readFileSync, existsSync, mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { tempDir, SHOP, FIXTURES } from '../helpers/env.js';
@@ -132,6 +133,15 @@ describe('start', () => {
     const res = await post(port, '/api/zaikorobot.php', readFileSync(join(FIXTURES, 'uploads', 'basic-utf8.form')));
     expect(res.text).toBe('NG\nno_product(product_code=NOPE-404)\n');
     expect(JSON.parse(run(['queue', 'stats', '--json', '--config', config]).stdout).queues.map((q: any) => q.name)).toContain('stock');
+    // swaks, a real client, sends the fixtures through the relay of `start`.
+    const smtpPort = JSON.parse(err.split('\n').find((l) => l.includes('relay listening'))!).port;
+    for (const f of ['order-iso2022jp.eml', 'order-utf8-multipart.eml', 'shipping-notice-iso2022jp.eml']) {
+      const swaks = spawnSync('swaks', ['--server', `127.0.0.1:${smtpPort}`, '--from', SHOP.senders[0], '--to', 'customer@example.net', '--data', `@${join(FIXTURES, 'mail', f)}`], { encoding: 'utf8' });
+      expect(swaks.status, swaks.stderr).toBe(0);
+      expect(swaks.stdout).toMatch(/<- {2}250 2\.0\.0 Ok: queued as Q/);
+    }
+    await until(() => JSON.parse(run(['mail', 'list', '--json', '--config', config]).stdout).messages.filter((m: any) => m.status === 'sent').length === 3, 20_000, 'three mails sent');
+    expect(JSON.parse(run(['mail', 'list', '--json', '--config', config]).stdout).messages.map((m: any) => m.forward).sort()).toEqual(['none', 'sent', 'sent']);
     const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
     proc.kill('SIGTERM');
     expect(await exited).toBe(0);

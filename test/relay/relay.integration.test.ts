@@ -172,3 +172,17 @@ describe('relay: receive, deliver, forward once', () => {
     }
   });
 });
+
+describe('relay: password guessing', () => {
+  beforeEach(async () => { t = tempDir(); sink = await startSink(); });
+  afterEach(async () => { await relay?.close(); relay = undefined; await sink.close(); t.cleanup(); });
+
+  it('locks an address out after 10 failed AUTHs: even the right password is refused then', async () => {
+    const port = await boot({ relay: { allowedClients: ['127.0.0.1/32'], users: [{ name: 'cart', password: 'pw-123' }], allowInsecureAuth: true } });
+    const base = { port, from: SENDER, to: ['customer@example.net'], raw: fixture('shipping-notice-iso2022jp.eml'), localAddress: '127.0.0.2' };
+    for (let i = 0; i < 10; i++) await expect(sendMail({ ...base, auth: { user: 'cart', pass: `guess-${i}` } })).rejects.toMatchObject({ responseCode: 535 });
+    await expect(sendMail({ ...base, auth: { user: 'cart', pass: 'pw-123' } })).rejects.toMatchObject({ responseCode: 454 });
+    // Another address is not affected.
+    expect((await sendMail({ ...base, localAddress: '127.0.0.3', auth: { user: 'cart', pass: 'pw-123' } })).response).toMatch(/^250 /);
+  });
+});

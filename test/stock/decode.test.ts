@@ -5,7 +5,7 @@ import { parseUrlencoded, parseMultipart, contentTypeParams, FormError } from '.
 import { chooseCharset, decode, encode, CharsetError } from '../../src/stock/receive/charset.js';
 import { readUploadRequest } from '../../src/stock/receive/upload-request.js';
 import { parseStockValue } from '../../src/stock/stock-value.js';
-import { Lockout } from '../../src/stock/receive/lockout.js';
+import { Lockout } from '../../src/security/lockout.js';
 import { FIXTURES } from '../helpers/env.js';
 
 const fixture = (name: string) => readFileSync(join(FIXTURES, 'uploads', name));

@@ -8,11 +8,14 @@ import { verifyPassword } from '../../config/password.js';
 import { smtpError, BridgeError } from '../../errors/codes.js';
 import { allowList } from './client-policy.js';
 import { installGreetingPatch } from './greeting-delay.js';
+import { Lockout } from '../../security/lockout.js';
 import type { Acceptor } from '../accept.js';
 import { TooBigError, LoopError } from '../accept.js';
 import type { Metrics, REJECT_REASONS } from '../../observe/metrics.js';
 
 const CLOSE_TIMEOUT_MS = 10_000; // in-flight DATA may finish for this long at shutdown
+/** Password guessing: this many failed AUTHs from one address within the window lock it out. */
+const AUTH_LOCKOUT = { failures: 10, windowMs: 15 * 60_000, durationMs: 15 * 60_000 };
 
 type Cb = (err?: Error | null, value?: any) => void;
 function hook<T>(work: () => Promise<T> | T, cb: Cb): void {
@@ -24,6 +27,7 @@ export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger, m
   const r = cfg.relay;
   const trusted = allowList(r.allowedClients);
   const users = new Map(r.users.map((u) => [u.name, u.password]));
+  const lockout = new Lockout(AUTH_LOCKOUT);
   const mayRelay = (s: SMTPServerSession) => trusted(s.remoteAddress) || !!s.user;
   if (!installGreetingPatch()) log.warn('smtp-server changed: trusted clients get the 100 ms early-talker delay too');
   const options: SMTPServerOptions & { greetAtOnce: (address: string) => boolean } = {
@@ -47,11 +51,16 @@ export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger, m
 
     onAuth(auth: SMTPServerAuthentication, session: SMTPServerSession, cb: Cb) {
       hook(() => {
+        if (lockout.isLocked(session.remoteAddress, '')) {
+          throw reject('auth_failed', smtpError('RELAY_AUTH_LOCKED', 'Too many failed authentications; try again later'));
+        }
         const configured = users.get(auth.username ?? '');
         if (!configured || !verifyPassword(auth.password ?? '', configured)) {
-          log.warn({ client: session.remoteAddress, user: auth.username }, 'SMTP AUTH failed');
+          const locked = lockout.fail(session.remoteAddress, '');
+          log.warn({ client: session.remoteAddress, user: auth.username, locked }, 'SMTP AUTH failed');
           throw reject('auth_failed', smtpError('RELAY_AUTH_FAILED', 'Authentication credentials invalid'));
         }
+        lockout.succeed(session.remoteAddress, '');
         return { user: auth.username };
       }, cb);
     },

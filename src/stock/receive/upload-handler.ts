@@ -10,7 +10,7 @@ import { enqueueApply, waitApplied } from '../apply/enqueue.js';
 import { parseUrlencoded, parseMultipart, contentTypeParams, FormError, type FormField } from './form.js';
 import { chooseCharset, decode, CharsetError, type Charset } from './charset.js';
 import { readUploadRequest } from './upload-request.js';
-import { Lockout } from './lockout.js';
+import { Lockout } from '../../security/lockout.js';
 import type { Metrics } from '../../observe/metrics.js';
 
 export interface Answer { status: number; lines: string[]; charset: Charset }

@@ -1,5 +1,5 @@
-// Failed logins counted per (client address, sys_id): `failures` within `windowMs` lock the pair
-// for `durationMs`; a success resets it. In memory: a restart forgives, which only costs an attacker time.
+// Failed logins counted per (client address, user): `failures` within `windowMs` lock the pair for
+// `durationMs`; a success resets it. In memory: a restart forgives, which only costs an attacker time.
 
 export class Lockout {
   private readonly entries = new Map<string, { failures: number[]; lockedUntil: number }>();
