@@ -45,6 +45,9 @@ export function extractItems(text: string, codeRule: string, quantityRule: strin
   });
 }
 
+/** Order mails are small: only this much of a message is parsed, so a big one cannot cost big memory. */
+const CLASSIFY_LIMIT_BYTES = 256 * 1024;
+
 interface Parsed { from?: AddressObject; subject?: string; messageId?: string; text?: string; html?: string | false }
 
 /** Headers and text parts only: attachments are drained unread, so a big mail costs little memory. */
@@ -68,7 +71,7 @@ function parseFile(path: string): Promise<Parsed> {
     });
     parser.on('end', () => resolve(out));
     parser.on('error', reject);
-    createReadStream(path).on('error', reject).pipe(parser);
+    createReadStream(path, { end: CLASSIFY_LIMIT_BYTES - 1 }).on('error', reject).pipe(parser);
   });
 }
 
