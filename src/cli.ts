@@ -35,6 +35,8 @@ export function buildProgram(): Command {
 }
 
 async function main(): Promise<void> {
+  // `zaiko-bridge mail list | head`: the reader went away; that is not an error of ours.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(0); throw err; });
   try {
     await buildProgram().parseAsync(process.argv);
   } catch (err) {
