@@ -12,6 +12,7 @@ export const EXIT = {
 interface CodeSpec {
   smtp?: { code: number; enhanced: string };
   http?: number;
+  ng?: string; // the token on the line after NG
   exit: number;
 }
 
@@ -27,15 +28,16 @@ export const ERROR_CODES = {
   RELAY_ACCESS_DENIED: { smtp: { code: 554, enhanced: '5.7.1' }, exit: EXIT.FAILURE },
   RELAY_AUTH_FAILED: { smtp: { code: 535, enhanced: '5.7.8' }, exit: EXIT.FAILURE },
   RELAY_AUTH_LOCKED: { smtp: { code: 454, enhanced: '4.7.0' }, exit: EXIT.FAILURE },
-  RELAY_AUTH_NEEDS_TLS: { smtp: { code: 538, enhanced: '5.7.11' }, exit: EXIT.FAILURE },
   RELAY_TOO_MANY_RECIPIENTS: { smtp: { code: 452, enhanced: '4.5.3' }, exit: EXIT.FAILURE },
   RELAY_TOO_BIG: { smtp: { code: 552, enhanced: '5.3.4' }, exit: EXIT.FAILURE },
   RELAY_LOOP: { smtp: { code: 554, enhanced: '5.4.6' }, exit: EXIT.FAILURE },
   RELAY_NOT_STORED: { smtp: { code: 451, enhanced: '4.3.0' }, exit: EXIT.FAILURE },
-  RELAY_SHUTTING_DOWN: { smtp: { code: 421, enhanced: '4.3.2' }, exit: EXIT.FAILURE },
-  STOCK_BAD_REQUEST: { http: 200, exit: EXIT.FAILURE },
-  STOCK_TOO_LARGE: { http: 413, exit: EXIT.FAILURE },
-  STOCK_UNAVAILABLE: { http: 503, exit: EXIT.UNAVAILABLE },
+  // The upload endpoint answers NG lines; zaiko Robot's module always got 200 for request faults.
+  STOCK_AUTH_ERROR: { http: 200, ng: 'auth_error', exit: EXIT.FAILURE },
+  STOCK_NO_QUERY: { http: 200, ng: 'no_query', exit: EXIT.FAILURE },
+  STOCK_BAD_REQUEST: { http: 200, ng: 'bad_request', exit: EXIT.FAILURE },
+  STOCK_TOO_LARGE: { http: 413, ng: 'too_large', exit: EXIT.FAILURE },
+  STOCK_UNAVAILABLE: { http: 503, ng: 'unavailable', exit: EXIT.UNAVAILABLE },
 } as const satisfies Record<string, CodeSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -60,4 +62,12 @@ export function smtpError(code: ErrorCode, text: string): Error & { responseCode
   const err = new Error(`${spec.smtp.enhanced} ${text}`) as Error & { responseCode: number };
   err.responseCode = spec.smtp.code;
   return err;
+}
+
+export type StockErrorCode = 'STOCK_AUTH_ERROR' | 'STOCK_NO_QUERY' | 'STOCK_BAD_REQUEST' | 'STOCK_TOO_LARGE' | 'STOCK_UNAVAILABLE';
+
+/** The HTTP status and NG lines of an upload refused for `code`; `detail` goes in brackets (bad_request). */
+export function ngAnswer(code: StockErrorCode, detail?: string): { status: number; lines: string[] } {
+  const spec = ERROR_CODES[code];
+  return { status: spec.http, lines: ['NG', detail === undefined ? spec.ng : `${spec.ng}(${detail})`] };
 }

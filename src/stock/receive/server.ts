@@ -5,6 +5,7 @@ import type { Config } from '../../config/schema.js';
 import type { Logger } from '../../observe/logger.js';
 import { encode } from './charset.js';
 import type { UploadHandler, Answer } from './upload-handler.js';
+import { ngAnswer } from '../../errors/codes.js';
 
 export type ExtraRoute = (req: IncomingMessage, res: ServerResponse) => Promise<boolean> | boolean;
 
@@ -56,14 +57,14 @@ export function createReceiverServer(cfg: Config, handler: UploadHandler, log: L
         if (err instanceof TooLarge) {
           log.warn({ client, maxBytes: cfg.receiver.maxBytes }, 'upload refused: too large');
           res.setHeader('connection', 'close');
-          return send(res, { status: 413, lines: ['NG', 'too_large'], charset: 'utf-8' });
+          return send(res, { ...ngAnswer('STOCK_TOO_LARGE'), charset: 'utf-8' });
         }
         throw err;
       }
       send(res, await handler.handle(body, req.headers['content-type'], client));
     } catch (err) {
       log.error({ err: (err as Error).message, path: url.pathname }, 'receiver error');
-      if (!res.headersSent) send(res, { status: 503, lines: ['NG', 'unavailable'], charset: 'utf-8' });
+      if (!res.headersSent) send(res, { ...ngAnswer('STOCK_UNAVAILABLE'), charset: 'utf-8' });
       else res.destroy();
     }
   });

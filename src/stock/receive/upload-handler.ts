@@ -12,10 +12,11 @@ import { chooseCharset, decode, CharsetError, type Charset } from './charset.js'
 import { readUploadRequest } from './upload-request.js';
 import { Lockout } from '../../security/lockout.js';
 import type { Metrics } from '../../observe/metrics.js';
+import { ngAnswer, type StockErrorCode } from '../../errors/codes.js';
 
 export interface Answer { status: number; lines: string[]; charset: Charset }
 
-const ng = (status: number, ...lines: string[]): Answer => ({ status, lines: ['NG', ...lines], charset: 'utf-8' });
+const ng = (code: StockErrorCode, detail?: string): Answer => ({ ...ngAnswer(code, detail), charset: 'utf-8' });
 
 export class UploadHandler {
   readonly lockout: Lockout;
@@ -64,23 +65,23 @@ export class UploadHandler {
     try {
       req = readUploadRequest(this.parseFields(body, contentType), this.cfg.receiver.maxItems);
     } catch (err) {
-      if (err instanceof FormError) return ng(200, `bad_request(${err.message})`);
+      if (err instanceof FormError) return ng('STOCK_BAD_REQUEST', err.message);
       throw err;
     }
-    if (req.tooMany) return ng(413, 'too_large');
+    if (req.tooMany) return ng('STOCK_TOO_LARGE');
 
     const shop = this.shopsByUser.get(req.sysId);
     if (this.lockout.isLocked(client, req.sysId)) {
       this.log.warn({ client, sysId: req.sysId }, 'upload refused: locked out');
-      return ng(200, 'auth_error');
+      return ng('STOCK_AUTH_ERROR');
     }
     if (!shop || !verifyPassword(req.sysPass, shop.zaikoRobot.password)) {
       const locked = this.lockout.fail(client, req.sysId);
       this.log.warn({ client, sysId: req.sysId, locked }, 'upload refused: wrong sys_id or sys_pass');
-      return ng(200, 'auth_error');
+      return ng('STOCK_AUTH_ERROR');
     }
     this.lockout.succeed(client, req.sysId);
-    if (!req.items) return ng(200, 'no_query');
+    if (!req.items) return ng('STOCK_NO_QUERY');
 
     let charset: Charset;
     let items;
@@ -88,7 +89,7 @@ export class UploadHandler {
       charset = chooseCharset(contentTypeParams(contentType).charset, shop.uploadCharset, req.items.flatMap((i) => [i.code, i.stock]));
       items = req.items.map((i) => ({ code: decode(i.code, charset), rawStock: decode(i.stock, charset) }));
     } catch (err) {
-      if (err instanceof CharsetError) return ng(200, `bad_request(${err.message})`);
+      if (err instanceof CharsetError) return ng('STOCK_BAD_REQUEST', err.message);
       throw err;
     }
 
@@ -97,7 +98,7 @@ export class UploadHandler {
       uploadId = this.store.insert(shop.id, { source: 'http', origin: client, charset }, items);
     } catch (err) {
       this.log.error({ shop: shop.id, client, err: (err as Error).message }, 'upload could not be stored');
-      return ng(503, 'unavailable');
+      return ng('STOCK_UNAVAILABLE');
     }
     this.log.info({ uploadId, shop: shop.id, client, items: items.length, charset }, 'upload stored');
     if (!(await enqueueApply(this.queue, uploadId))) {
