@@ -51,7 +51,8 @@ export async function startRelay(cfg: Config, redisUrl: string, log: Logger, opt
   void sweep();
   const timer = setInterval(() => void sweep(), opts.sweepMs ?? 60_000);
 
-  const server = createSmtpServer(cfg, acceptor, log, metrics);
+  const listener = createSmtpServer(cfg, acceptor, log, metrics);
+  const server = listener.server;
   const health = !opts.metrics && cfg.relay.metricsPort !== undefined ? healthServer(healthRoutes({ redis, dbs: [db], metrics })) : undefined;
   if (health) {
     await new Promise<void>((resolve, reject) => { health.once('error', reject); health.listen(cfg.relay.metricsPort, cfg.relay.host, () => resolve()); });
@@ -68,7 +69,7 @@ export async function startRelay(cfg: Config, redisUrl: string, log: Logger, opt
     async close() {
       clearInterval(timer);
       health?.close();
-      await new Promise<void>((r) => server.close(() => r()));
+      await listener.shutdown();
       await worker.close();
       await sweeping;
       transport.close();

@@ -5,6 +5,7 @@ export class RawSmtp {
   private buf = '';
   private waiters: (() => void)[] = [];
   closed = false;
+  greeting: string | null = null;
   private constructor(readonly socket: Socket) {
     socket.on('data', (d) => { this.buf += d.toString('latin1'); this.wake(); });
     socket.on('close', () => { this.closed = true; this.wake(); });
@@ -16,7 +17,7 @@ export class RawSmtp {
     const s = connect({ port, host: '127.0.0.1', localAddress });
     await new Promise((r, j) => { s.once('connect', r); s.once('error', j); });
     const c = new RawSmtp(s);
-    await c.reply();
+    c.greeting = await c.reply();
     return c;
   }
 

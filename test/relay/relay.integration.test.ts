@@ -186,3 +186,28 @@ describe('relay: password guessing', () => {
     expect((await sendMail({ ...base, localAddress: '127.0.0.3', auth: { user: 'cart', pass: 'pw-123' } })).response).toMatch(/^250 /);
   });
 });
+
+describe('relay: shutdown', () => {
+  beforeEach(async () => { t = tempDir(); sink = await startSink(); });
+  afterEach(async () => { await relay?.close(); relay = undefined; await sink.close(); t.cleanup(); });
+
+  it('answers 421 to new connections, lets DATA in flight finish with 250, then closes', async () => {
+    const port = await boot();
+    const { RawSmtp } = await import('../helpers/raw-smtp.js');
+    const c = await RawSmtp.open(port);
+    await c.cmd('EHLO inflight.test');
+    await c.cmd(`MAIL FROM:<${SENDER}>`);
+    await c.cmd('RCPT TO:<late@example.net>');
+    expect(await c.cmd('DATA')).toMatch(/^354/);
+    c.write('Subject: in flight\r\n\r\nfirst half\r\n');
+    const closing = relay!.close();
+    relay = undefined;
+    await new Promise((r) => setTimeout(r, 200));
+    const late = await RawSmtp.open(port);
+    expect(late.greeting).toMatch(/^421 4\.3\.2 .*shutting down/);
+    expect(await late.reply()).toBeNull(); // and the server closed the connection
+    c.write('second half\r\n.\r\n');
+    expect(await c.reply()).toMatch(/^250 2\.0\.0 Ok: queued as /);
+    await closing;
+  });
+});

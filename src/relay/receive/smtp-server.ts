@@ -22,7 +22,12 @@ function hook<T>(work: () => Promise<T> | T, cb: Cb): void {
   Promise.resolve().then(work).then((v) => cb(null, v), (err) => cb(err));
 }
 
-export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger, metrics?: Metrics): SMTPServer {
+export interface RelayListener { server: SMTPServer; shutdown(): Promise<void> }
+
+/** SIGTERM: new connections get 421, DATA in flight may finish for CLOSE_TIMEOUT_MS, then the listener closes. */
+export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger, metrics?: Metrics): RelayListener {
+  let closing = false;
+  let inFlight = 0;
   const reject = (reason: (typeof REJECT_REASONS)[number], err: Error) => { metrics?.messagesRejected.inc({ reason }); return err; };
   const r = cfg.relay;
   const trusted = allowList(r.allowedClients);
@@ -44,11 +49,15 @@ export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger, m
     hideDSN: true,
     maxClients: r.maxClients,
     socketTimeout: r.socketTimeout,
-    closeTimeout: CLOSE_TIMEOUT_MS,
+    closeTimeout: 1000, // idle sessions at shutdown: DATA in flight was already waited for (shutdown())
     disableReverseLookup: true,
     logger: false,
     ...(r.tls ? { key: readFileSync(r.tls.key), cert: readFileSync(r.tls.cert) } : {}),
 
+    onConnect(_session, cb) {
+      if (closing) return cb(smtpError('RELAY_SHUTTING_DOWN', `${r.hostname} shutting down; try again later`));
+      cb();
+    },
     onAuth(auth: SMTPServerAuthentication, session: SMTPServerSession, cb: Cb) {
       hook(() => {
         if (lockout.isLocked(session.remoteAddress, '')) {
@@ -78,6 +87,7 @@ export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger, m
       }, cb);
     },
     onData(stream, session, cb) {
+      inFlight++;
       hook(async () => {
         try {
           const qid = await acceptor.accept(stream, {
@@ -94,11 +104,22 @@ export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger, m
           if (err instanceof BridgeError) throw reject('not_stored', smtpError('RELAY_NOT_STORED', 'Local error in processing; try again later'));
           log.error({ err: (err as Error).message }, 'unexpected error during DATA');
           throw reject('not_stored', smtpError('RELAY_NOT_STORED', 'Local error in processing; try again later'));
+        } finally {
+          inFlight--;
         }
       }, cb);
     },
   };
   const server = new SMTPServer(options);
   server.on('error', (err) => log.warn({ err: err.message }, 'SMTP connection error'));
-  return server;
+  return {
+    server,
+    async shutdown() {
+      closing = true;
+      const until = Date.now() + CLOSE_TIMEOUT_MS;
+      while (inFlight > 0 && Date.now() < until) await new Promise((res) => setTimeout(res, 50));
+      if (inFlight > 0) log.warn({ inFlight }, 'closing with DATA still in flight: those messages are not acknowledged');
+      await new Promise<void>((res) => server.close(() => res()));
+    },
+  };
 }
