@@ -7,6 +7,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
 import type { LedgerStore, NewMessage, AcceptResult } from '../ledger/store.js';
 import { GroupCommit } from '../ledger/group-commit.js';
+import type { WalSync } from '../ledger/wal-sync.js';
 import type { MailJobData, MailJobKind } from '../queue/names.js';
 import { enqueueMail } from '../delivery/enqueue.js';
 import { Spool, LOOP_RECEIVED_COUNT } from './spool/spool.js';
@@ -37,6 +38,7 @@ export class Acceptor {
     private readonly queue: Queue<MailJobData>,
     private readonly log: Logger,
     private readonly metrics?: Metrics,
+    private readonly walSync?: WalSync,
   ) {
     this.commits = new GroupCommit((messages) => ledger.acceptMany(messages));
   }
@@ -63,12 +65,14 @@ export class Acceptor {
       const shop = c.shop;
       const forwardTo = shop?.forwardTo && c.isOrder ? shop.forwardTo : null;
       if (c.isOrder && c.items.length === 0) this.log.warn({ qid, shop: shop?.id, subject: c.subject }, 'order mail with no item found: check orderMail.item rules (mail check)');
-      const { forward, reason } = await this.commits.submit({
+      const accepted = this.commits.submit({
         id: qid, receivedAt: now.getTime(), clientAddress: session.clientAddress, clientHelo: session.helo, authUser: session.authUser ?? null,
         mailFrom: env.mailFrom, headerFrom: c.headerFrom ?? null, subject: c.subject, messageId: c.messageId ?? null, size: spooled.size,
         spoolPath: spooled.path, shopId: shop?.id ?? null, isOrder: c.isOrder, orderNumber: c.orderNumber ?? null, items: c.items, flags: c.flags,
         deliverTo: env.rcptTo, forwardTo, claim: shop && forwardTo ? forwardClaim(shop, c, qid) : null,
       });
+      const { forward, reason } = await accepted;
+      await this.walSync?.sync(); // the commit is on disk before we say 250
       const kinds: MailJobKind[] = env.rcptTo.length ? ['deliver'] : [];
       if (forward === 'queued') kinds.push('forward');
       this.log.info({ qid, from: env.mailFrom, nrcpt: env.rcptTo.length, size: spooled.size, client: session.clientAddress, shop: shop?.id, order: c.orderNumber, forward, reason, messageId: c.messageId },

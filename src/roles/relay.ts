@@ -1,6 +1,8 @@
 // The relay role: SMTP listener + delivery workers for this instance's own mail queue, the
 // recovery sweep, and (relay.metricsPort) a small HTTP listener for health.
 import { Queue } from 'bullmq';
+import { join } from 'node:path';
+import { WalSync } from '../ledger/wal-sync.js';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/schema.js';
 import { openDb } from '../db/open.js';
@@ -22,8 +24,10 @@ import { healthRoutes, healthServer } from '../observe/health.js';
 export interface RelayOptions { sweepMs?: number; transport?: DeliveryTransport; queueName?: string; metrics?: Metrics }
 
 export async function startRelay(cfg: Config, redisUrl: string, log: Logger, opts: RelayOptions = {}): Promise<RunningRole & { queue: Queue<MailJobData>; ledger: LedgerStore; metrics: Metrics; sweep(): Promise<number> }> {
-  const db = openDb(cfg.dataDir, 'ledger');
+  // Accepts commit without an fsync on the main thread; WalSync fsyncs the WAL off it before each 250.
+  const db = openDb(cfg.dataDir, 'ledger', { synchronous: 'NORMAL' });
   const ledger = new LedgerStore(db);
+  const walSync = new WalSync(join(cfg.dataDir, 'ledger.db-wal'));
   // Delivery outcomes on a second connection without fsync per commit: the next accept's commit (or
   // a checkpoint) makes them durable; losing one to power loss repeats a delivery, never drops one.
   const outcomesDb = openDb(cfg.dataDir, 'ledger', { synchronous: 'NORMAL' });
@@ -38,7 +42,7 @@ export async function startRelay(cfg: Config, redisUrl: string, log: Logger, opt
   // Run alone, the relay serves its own metrics (relay.metricsPort); under `start` the receiver does.
   const metrics = opts.metrics ?? new Metrics();
   metrics.watchQueue(queue);
-  const acceptor = new Acceptor(cfg, spool, ledger, queue, log, metrics);
+  const acceptor = new Acceptor(cfg, spool, ledger, queue, log, metrics, walSync);
   const transport = opts.transport ?? createTransport(cfg.upstream);
   const worker = new MailWorker(queue, redisUrl, { cfg, ledger: outcomes, spool, transport, log, metrics, bouncer: new Bouncer(cfg, () => acceptor, log) });
   worker.start();
@@ -76,6 +80,7 @@ export async function startRelay(cfg: Config, redisUrl: string, log: Logger, opt
       await queue.close();
       redis.disconnect();
       outcomesDb.close();
+      await walSync.close();
       db.close();
     },
   };
