@@ -1,7 +1,7 @@
 // Crash tests with SIGKILL against the real processes (dist/cli.js): nothing acknowledged is lost,
 // nothing is applied twice, and the result equals a clean run.
 import { describe, it, expect, beforeEach, afterEach, inject } from 'vitest';
-import { writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync, copyFileSync, mkdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { stringify } from 'yaml';
@@ -129,7 +129,23 @@ describe('crash: relay killed mid-load', () => {
       for (const msg of sink.messages.filter((x) => x.to.includes(to))) m.set(idOf(msg.raw), (m.get(idOf(msg.raw)) ?? 0) + 1);
       return m;
     };
-    await until(() => [...acked].every((n) => count('c@example.net').has(n) && count(SHOP.forwardTo).has(n)), 60_000 + CRASH_ROUNDS * 20_000, 'every acknowledged message delivered and forwarded');
+    try {
+      // Count once per poll: counting per message made this loop O(n²) and starved the sink's event loop.
+      await until(() => {
+        const [d, f] = [count('c@example.net'), count(SHOP.forwardTo)];
+        return [...acked].every((n) => d.has(n) && f.has(n));
+      }, 60_000 + CRASH_ROUNDS * 20_000, 'every acknowledged message delivered and forwarded');
+    } catch (err) {
+      // Say which acknowledged messages are missing and what the ledger knows of them.
+      const [d, f] = [count('c@example.net'), count(SHOP.forwardTo)];
+      const missing = [...acked].filter((n) => !d.has(n) || !f.has(n));
+      const ledger = openDb(join(t.dir, 'data'), 'ledger', { readonly: true });
+      const rows = missing.slice(0, 10).map((n) => ({ n, row: ledger.prepare("SELECT m.id, m.forward, group_concat(r.kind || ':' || r.status || ':' || r.attempts || ':' || coalesce(r.response, '')) AS rcpts, m.spool_removed AS removed FROM messages m LEFT JOIN message_recipients r ON r.message_id = m.id WHERE m.message_id = ? GROUP BY m.id").get(`<crash-${n}@test>`) }));
+      ledger.close();
+      const spooled = rows.map((r) => (r.row ? existsSync(join(t.dir, 'data', 'spool', `${(r.row as any).id}.eml`)) : null));
+      console.log(`crash-relay missing=${missing.length}`, JSON.stringify(rows), 'spool files present:', JSON.stringify(spooled));
+      throw err;
+    }
     const delivered = count('c@example.net');
     const forwarded = count(SHOP.forwardTo);
     const dupDeliveries = [...delivered.values()].filter((c) => c > 1).length;
