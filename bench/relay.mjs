@@ -52,7 +52,7 @@ async function startZaiko(dir, redisUrl, port, sinkPort) {
     relay: { port, maxClients: 200 }, upstream: { port: sinkPort, maxConnections: 20 }, delivery: { concurrency: 20 },
     shops: [{ id: 'bench', senders: [SENDER], forwardTo: IMPORT, forwardOnce: 'off', orderMail: { subject: '.*' }, zaikoRobot: { userId: 'b', password: 'b' } }],
   }));
-  const proc = spawn(process.execPath, ['dist/cli.js', 'relay', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ZAIKO_BRIDGE_REDIS_URL: redisUrl, ...(process.env.BENCH_LOG ? { } : {}) } });
+  const proc = spawn(process.execPath, ['dist/cli.js', 'relay', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ZAIKO_BRIDGE_REDIS_URL: redisUrl } });
   if (process.env.BENCH_LOG) proc.stderr.on('data', (d) => appendFileSync(process.env.BENCH_LOG, d));
   let err = '';
   proc.stderr.on('data', (d) => (err += d));

@@ -9,7 +9,6 @@ import { openDb } from '../dist/db/open.js';
 import { importCatalog } from '../dist/stock/catalog.js';
 import { UploadStore } from '../dist/stock/store.js';
 import { applyUpload } from '../dist/stock/apply/apply.js';
-import { parseStockValue } from '../dist/stock/stock-value.js';
 import { startReceiver } from '../dist/roles/receiver.js';
 import { startWorker } from '../dist/roles/worker.js';
 import { silentLogger } from '../dist/observe/logger.js';
@@ -101,7 +100,6 @@ try {
   await worker.close();
   db.close();
   const e2e = median(e2eMs), set = median(setMs), naive = median(naiveMs);
-  void parseStockValue;
   console.log(`stock-upload items=${N} e2e_ms=${e2e.toFixed(0)} e2e_items_per_s=${Math.round(N / (e2e / 1000))} apply_ms=${set.toFixed(0)} apply_items_per_s=${Math.round(N / (set / 1000))} naive_apply_ms=${naive.toFixed(0)} apply_speedup=${(naive / set).toFixed(2)}x peak_rss_mb=${peakRssMb()} answer=${answer}`);
 } finally {
   redis.stop();

@@ -13,6 +13,7 @@ import { enqueueApply, waitApplied } from '../stock/apply/enqueue.js';
 import { createRedis, redisUrl } from '../queue/redis.js';
 import { maskUrl } from '../config/load.js';
 import { STOCK_QUEUE } from '../queue/names.js';
+import { SKIP_REASONS } from '../stock/skip-reasons.js';
 import { context, pickShop, printJson, printTable, parseSince, iso } from './context.js';
 
 function readInput(file: string): Buffer {
@@ -123,7 +124,7 @@ export function registerStock(program: Command): void {
         }
         const u = store.get(id)!;
         process.stdout.write(`upload ${id}: applied ${u.applied_count}, skipped ${u.skipped_count}\n`);
-        for (const s of store.reportedSkips(id, ['unknown_code', 'invalid_stock', 'unlimited_stock', 'stock_management_code', 'stale', 'duplicate_in_upload'])) {
+        for (const s of store.reportedSkips(id, SKIP_REASONS)) {
           process.stdout.write(`${s.reason}(product_code=${s.code})\n`);
         }
       } finally {

@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseDurationMs, parseSizeBytes } from './units.js';
+import { SKIP_REASONS } from '../stock/skip-reasons.js';
 
 const duration = (def: string) =>
   z.union([z.string(), z.number()]).default(def).transform((v, ctx) => {
@@ -104,7 +105,7 @@ export const configSchema = z.strictObject({
     waitMs: duration('10s'),
     maxBytes: size('32MiB'),
     maxItems: z.number().int().positive().default(200_000),
-    reportAsNg: z.array(z.enum(['unknown_code', 'invalid_stock', 'unlimited_stock', 'stock_management_code', 'stale', 'duplicate_in_upload']))
+    reportAsNg: z.array(z.enum(SKIP_REASONS))
       .default(['unknown_code', 'invalid_stock']),
     lockout: z.strictObject({
       failures: z.number().int().positive().default(10),

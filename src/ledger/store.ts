@@ -32,18 +32,10 @@ export class LedgerStore {
   }
 
   /**
-   * The accept transaction: message row, recipients, and the forward-once claim together. A claim
-   * already held means the forward is suppressed; returns the forward state and why.
-   */
-  accept(m: NewMessage): AcceptResult {
-    const result = this.acceptMany([m])[0];
-    if (result instanceof Error) throw result;
-    return result;
-  }
-
-  /**
-   * Group commit: several accepts in one transaction (one fsync), each in its own savepoint, so one
-   * message's failure is its own. Returns a result or the Error per message, in order.
+   * The accept transaction: message row, recipients, and the forward-once claim together (a claim
+   * already held means the forward is suppressed). Group commit: several accepts in one transaction,
+   * each in its own savepoint, so one message's failure is its own. Returns, per message in order,
+   * its forward state and why, or its Error.
    */
   acceptMany(messages: NewMessage[]): (AcceptResult | Error)[] {
     const one = this.db.transaction((m: NewMessage) => this.insertAccepted(m));

@@ -2,7 +2,7 @@
 // fsynced; the ledger row committed after it is what makes it a message (then we may say 250). A file
 // without a ledger row (a crash mid-DATA, a refused message) was never acknowledged: it is removed.
 // Like Postfix, one fsync of the file per message; no rename, so no directory fsync is needed either.
-import { createWriteStream, mkdirSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, rmSync, readdirSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
@@ -71,10 +71,6 @@ export class Spool {
 
   async remove(id: string): Promise<void> {
     await rm(this.pathOf(id), { force: true });
-  }
-
-  has(id: string): boolean {
-    return existsSync(this.pathOf(id));
   }
 
   /** At start, before listening: spool files the ledger does not know were never acknowledged. */

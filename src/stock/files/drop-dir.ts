@@ -9,6 +9,7 @@ import type { ApplyJobData } from '../../queue/names.js';
 import type { UploadStore } from '../store.js';
 import { enqueueApply, waitApplied } from '../apply/enqueue.js';
 import { storeStockFile } from './stock-file.js';
+import { SKIP_REASONS } from '../skip-reasons.js';
 
 const SETTLE_MS = 1000; // a file younger than this may still be being written
 const APPLY_WAIT_MS = 10 * 60_000;
@@ -64,7 +65,7 @@ export class DropDirWatcher {
       const row = this.store.get(uploadId)!;
       verdict = applied
         ? [`upload ${uploadId}: applied ${row.applied_count}, skipped ${row.skipped_count}`,
-          ...this.store.reportedSkips(uploadId, ['unknown_code', 'invalid_stock', 'unlimited_stock', 'stock_management_code', 'stale', 'duplicate_in_upload'])
+          ...this.store.reportedSkips(uploadId, SKIP_REASONS)
             .map((s) => `${s.reason}(product_code=${s.code})`)].join('\n')
         : `upload ${uploadId}: stored, not yet applied (see: zaiko-bridge uploads show ${uploadId})`;
     } catch (err) {
