@@ -11,12 +11,15 @@ import { WORKER_LOCKS, type MailJobData } from '../queue/names.js';
 import { classifyFailure, backoffDelay } from './classify-failure.js';
 import type { DeliveryTransport } from './transport.js';
 import type { Bouncer } from './bounce.js';
-import type { Metrics } from '../observe/metrics.js';
+import type { MailJobKind } from '../queue/names.js';
+import type { RecipientStatus } from '../ledger/store.js';
 
 export class DeferredError extends Error {}
 
 export interface MailWorkerDeps {
-  cfg: Config; ledger: LedgerStore; spool: Spool; transport: DeliveryTransport; log: Logger; bouncer?: Bouncer; now?: () => number; metrics?: Metrics;
+  cfg: Config; ledger: LedgerStore; spool: Spool; transport: DeliveryTransport; log: Logger; bouncer?: Bouncer; now?: () => number;
+  /** Called once per recipient attempt (the metrics live in the main thread). */
+  onOutcome?: (kind: MailJobKind, outcome: RecipientStatus) => void;
 }
 
 export class MailWorker {
@@ -71,7 +74,7 @@ export class MailWorker {
     });
     const final = ledger.record(qid, kind, outcomes);
     for (const o of outcomes) {
-      this.d.metrics?.deliveries.inc({ kind, outcome: o.status });
+      this.d.onOutcome?.(kind, o.status);
       const status = o.status === 'failed' ? 'bounced' : o.status;
       log[o.status === 'failed' ? 'warn' : 'info']({ qid, kind, to: o.address, relay: this.d.transport.name, status, response: o.response }, `${qid}: to=<${o.address}> status=${status}`);
     }

@@ -1,9 +1,9 @@
-// How bytes leave: a pooled SMTP transport to the smarthost, or an outbox folder (demo, staging).
+// How bytes leave: pooled SMTP connections to the smarthost (smtp-pool.ts), or an outbox folder (demo, staging).
 // Both take the spool file as it is and report per-recipient results; neither rewrites the message.
-import { createReadStream, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { copyFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import nodemailer from 'nodemailer';
+import { SmtpPool, type SmtpError } from './smtp-pool.js';
 import type { Config } from '../config/schema.js';
 
 export interface Envelope { from: string; to: string[] }
@@ -16,22 +16,19 @@ export interface DeliveryTransport {
   close(): void;
 }
 
-type SmtpError = Error & { responseCode?: number; response?: string; rejectedErrors?: SmtpError[]; recipient?: string };
-
-export function smtpTransport(cfg: Config['upstream']): DeliveryTransport {
-  const transporter = nodemailer.createTransport({
-    pool: true, host: cfg.host, port: cfg.port, secure: cfg.secure, requireTLS: cfg.requireTLS,
-    maxConnections: cfg.maxConnections, auth: cfg.auth,
-    connectionTimeout: 30_000, greetingTimeout: 30_000, socketTimeout: 120_000,
+export function smtpTransport(cfg: Config['upstream'], heloName?: string): DeliveryTransport {
+  const pool = new SmtpPool({
+    host: cfg.host, port: cfg.port, secure: cfg.secure, requireTLS: cfg.requireTLS, auth: cfg.auth, name: heloName,
+    maxConnections: cfg.maxConnections, connectionTimeout: 30_000, greetingTimeout: 30_000, socketTimeout: 120_000,
     // Opportunistic STARTTLS (as Postfix's "may" level) does not verify; requireTLS/secure do.
     tls: { rejectUnauthorized: cfg.requireTLS || cfg.secure },
-  } as any);
+  });
   return {
     name: 'smtp',
     async send(envelope, spoolPath) {
       try {
-        const info = await transporter.sendMail({ envelope, raw: createReadStream(spoolPath) } as any);
-        const rejected = new Map<string, SmtpError>(((info as any).rejectedErrors ?? []).map((e: SmtpError) => [String(e.recipient).toLowerCase(), e]));
+        const info = await pool.send(envelope, spoolPath);
+        const rejected = new Map((info.rejectedErrors ?? []).map((e) => [String(e.recipient).toLowerCase(), e]));
         return envelope.to.map((address) => {
           const e = rejected.get(address.toLowerCase());
           return e ? { address, ok: false, responseCode: e.responseCode, response: e.response ?? e.message } : { address, ok: true, response: info.response };
@@ -49,7 +46,7 @@ export function smtpTransport(cfg: Config['upstream']): DeliveryTransport {
         throw err;
       }
     },
-    close: () => transporter.close(),
+    close: () => pool.close(),
   };
 }
 
@@ -69,6 +66,6 @@ export function outboxTransport(dir: string): DeliveryTransport {
   };
 }
 
-export function createTransport(cfg: Config['upstream']): DeliveryTransport {
-  return cfg.outbox ? outboxTransport(cfg.outbox) : smtpTransport(cfg);
+export function createTransport(cfg: Config['upstream'], heloName?: string): DeliveryTransport {
+  return cfg.outbox ? outboxTransport(cfg.outbox) : smtpTransport(cfg, heloName);
 }

@@ -12,7 +12,7 @@ import type { MailJobData, MailJobKind } from '../queue/names.js';
 import { enqueueMail } from '../delivery/enqueue.js';
 import { Spool, LOOP_RECEIVED_COUNT } from './spool/spool.js';
 import { newQueueId } from './spool/queue-id.js';
-import { classifyFile, forwardClaim } from './classify/classify.js';
+import { classify, forwardClaim } from './classify/classify.js';
 import { BridgeError } from '../errors/codes.js';
 import type { Metrics } from '../observe/metrics.js';
 
@@ -61,7 +61,7 @@ export class Acceptor {
     if (stream.sizeExceeded) { await this.spool.discard(qid); throw new TooBigError(); }
     if (spooled.received >= LOOP_RECEIVED_COUNT) { await this.spool.discard(qid); throw new LoopError(); }
     try {
-      const c = await classifyFile(spooled.path, this.cfg.shops, env.mailFrom, session.authUser);
+      const c = await classify(spooled.head, this.cfg.shops, env.mailFrom, session.authUser);
       const shop = c.shop;
       const forwardTo = shop?.forwardTo && c.isOrder ? shop.forwardTo : null;
       if (c.isOrder && c.items.length === 0) this.log.warn({ qid, shop: shop?.id, subject: c.subject }, 'order mail with no item found: check orderMail.item rules (mail check)');

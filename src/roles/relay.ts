@@ -1,5 +1,5 @@
-// The relay role: SMTP listener + delivery workers for this instance's own mail queue, the
-// recovery sweep, and (relay.metricsPort) a small HTTP listener for health.
+// The relay role: SMTP listener (main thread) + delivery workers for this instance's own mail queue
+// (a thread of their own: src/delivery/thread.ts), the recovery sweep, and (relay.metricsPort) a small HTTP listener for health.
 import { Queue } from 'bullmq';
 import { join } from 'node:path';
 import { WalSync } from '../ledger/wal-sync.js';
@@ -13,25 +13,19 @@ import { LedgerStore } from '../ledger/store.js';
 import { Spool } from '../relay/spool/spool.js';
 import { Acceptor } from '../relay/accept.js';
 import { createSmtpServer } from '../relay/receive/smtp-server.js';
-import { MailWorker } from '../delivery/mail-worker.js';
-import { createTransport, type DeliveryTransport } from '../delivery/transport.js';
-import { Bouncer } from '../delivery/bounce.js';
 import { recoverMail, cleanSpool } from '../delivery/recovery.js';
+import { DeliveryThread } from '../delivery/thread.js';
 import type { RunningRole } from './receiver.js';
 import { Metrics } from '../observe/metrics.js';
 import { healthRoutes, healthServer } from '../observe/health.js';
 
-export interface RelayOptions { sweepMs?: number; transport?: DeliveryTransport; queueName?: string; metrics?: Metrics }
+export interface RelayOptions { sweepMs?: number; queueName?: string; metrics?: Metrics }
 
 export async function startRelay(cfg: Config, redisUrl: string, log: Logger, opts: RelayOptions = {}): Promise<RunningRole & { queue: Queue<MailJobData>; ledger: LedgerStore; metrics: Metrics; sweep(): Promise<number> }> {
   // Accepts commit without an fsync on the main thread; WalSync fsyncs the WAL off it before each 250.
   const db = openDb(cfg.dataDir, 'ledger', { synchronous: 'NORMAL' });
   const ledger = new LedgerStore(db);
   const walSync = new WalSync(join(cfg.dataDir, 'ledger.db-wal'));
-  // Delivery outcomes on a second connection without fsync per commit: the next accept's commit (or
-  // a checkpoint) makes them durable; losing one to power loss repeats a delivery, never drops one.
-  const outcomesDb = openDb(cfg.dataDir, 'ledger', { synchronous: 'NORMAL' });
-  const outcomes = new LedgerStore(outcomesDb);
   const spool = new Spool(cfg.dataDir);
   const orphans = spool.removeOrphans((id) => ledger.message(id) !== undefined);
   if (orphans) log.info({ count: orphans }, 'removed spool files never acknowledged (crash mid-DATA)');
@@ -43,9 +37,8 @@ export async function startRelay(cfg: Config, redisUrl: string, log: Logger, opt
   const metrics = opts.metrics ?? new Metrics();
   metrics.watchQueue(queue);
   const acceptor = new Acceptor(cfg, spool, ledger, queue, log, metrics, walSync);
-  const transport = opts.transport ?? createTransport(cfg.upstream);
-  const worker = new MailWorker(queue, redisUrl, { cfg, ledger: outcomes, spool, transport, log, metrics, bouncer: new Bouncer(cfg, () => acceptor, log) });
-  worker.start();
+  const delivery = new DeliveryThread({ cfg, redisUrl, queueName: queue.name, logLevel: log.level }, log, metrics);
+  await delivery.start();
 
   let sweeping: Promise<number> | undefined;
   const sweep = () => (sweeping ??= recoverMail(queue, ledger, log)
@@ -67,19 +60,17 @@ export async function startRelay(cfg: Config, redisUrl: string, log: Logger, opt
     server.listen(cfg.relay.port, cfg.relay.host, () => resolve());
   });
   const port = (server.server.address() as AddressInfo).port;
-  log.info({ host: cfg.relay.host, port, queue: queue.name, transport: transport.name }, 'relay listening');
+  log.info({ host: cfg.relay.host, port, queue: queue.name, upstream: cfg.upstream.outbox ? `outbox ${cfg.upstream.outbox}` : `${cfg.upstream.host}:${cfg.upstream.port}` }, 'relay listening');
   return {
     port, queue, ledger, sweep, metrics,
     async close() {
       clearInterval(timer);
       health?.close();
       await listener.shutdown();
-      await worker.close();
+      await delivery.close();
       await sweeping;
-      transport.close();
       await queue.close();
       redis.disconnect();
-      outcomesDb.close();
       await walSync.close();
       db.close();
     },

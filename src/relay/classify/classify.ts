@@ -1,6 +1,6 @@
 // What a spooled message is: whose shop (envelope sender, From, or AUTH user), whether it is an order
 // mail (subject rule on the decoded subject), its order number and items (from the decoded text part).
-import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { MailParser, type AddressObject, type AttachmentStream, type MessageText } from 'mailparser';
 import type { ShopConfig } from '../../config/schema.js';
 
@@ -46,12 +46,12 @@ export function extractItems(text: string, codeRule: string, quantityRule: strin
 }
 
 /** Order mails are small: only this much of a message is parsed, so a big one cannot cost big memory. */
-const CLASSIFY_LIMIT_BYTES = 256 * 1024;
+export const CLASSIFY_LIMIT_BYTES = 256 * 1024;
 
 interface Parsed { from?: AddressObject; subject?: string; messageId?: string; text?: string; html?: string | false }
 
 /** Headers and text parts only: attachments are drained unread, so a big mail costs little memory. */
-function parseFile(path: string): Promise<Parsed> {
+function parse(head: Buffer): Promise<Parsed> {
   return new Promise((resolve, reject) => {
     const parser = new MailParser({ skipImageLinks: true, skipHtmlToText: true, skipTextLinks: true } as any);
     const out: Parsed = {};
@@ -71,12 +71,25 @@ function parseFile(path: string): Promise<Parsed> {
     });
     parser.on('end', () => resolve(out));
     parser.on('error', reject);
-    createReadStream(path, { end: CLASSIFY_LIMIT_BYTES - 1 }).on('error', reject).pipe(parser);
+    parser.end(head);
   });
 }
 
+/** Classifies a message file (`mail check`): its first CLASSIFY_LIMIT_BYTES, as the relay sees them. */
 export async function classifyFile(path: string, shops: readonly ShopConfig[], envelopeFrom: string, authUser: string | undefined): Promise<Classification> {
-  const parsed = await parseFile(path);
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(CLASSIFY_LIMIT_BYTES);
+    const { bytesRead } = await fh.read(buf, 0, CLASSIFY_LIMIT_BYTES, 0);
+    return await classify(buf.subarray(0, bytesRead), shops, envelopeFrom, authUser);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** `head`: the start of the message (at most CLASSIFY_LIMIT_BYTES are looked at). */
+export async function classify(head: Buffer, shops: readonly ShopConfig[], envelopeFrom: string, authUser: string | undefined): Promise<Classification> {
+  const parsed = await parse(head.subarray(0, CLASSIFY_LIMIT_BYTES));
   const headerFrom = parsed.from?.value[0]?.address;
   const subject = parsed.subject ?? '';
   const shop = findShop(shops, envelopeFrom, headerFrom, authUser);

@@ -1,40 +1,53 @@
 // The durable spool: DATA streams into dataDir/spool/<id>.eml behind our Received: header and is
-// fsynced; the ledger row committed after it is what makes it a message (then we may say 250). A file
+// fdatasynced; the ledger row committed after it is what makes it a message (then we may say 250). A file
 // without a ledger row (a crash mid-DATA, a refused message) was never acknowledged: it is removed.
 // Like Postfix, one fsync of the file per message; no rename, so no directory fsync is needed either.
-import { createWriteStream, mkdirSync, rmSync, readdirSync } from 'node:fs';
-import { open, rm } from 'node:fs/promises';
+import { mkdirSync, rmSync, readdirSync } from 'node:fs';
+import { open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 
 const HEADER_SCAN_LIMIT_BYTES = 1024 * 1024; // Received: headers are counted in the first MiB only
 export const LOOP_RECEIVED_COUNT = 100;
+/** The start of each message stays in memory for classification (order mails are small). */
+export const HEAD_BYTES = 256 * 1024;
+/** DATA chunks are gathered and written with one writev per this many bytes. */
+const WRITE_BATCH_BYTES = 256 * 1024;
 
-/** Counts Received: header fields while the message passes through unchanged. */
-class HeaderScanner extends Transform {
+/** Counts Received: header fields in the header section, chunk by chunk. */
+class ReceivedCounter {
   received = 0;
   private tail = '';
   private scanned = 0;
   private inHeader = true;
-  _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    if (this.inHeader && this.scanned < HEADER_SCAN_LIMIT_BYTES) {
-      const text = this.tail + chunk.toString('latin1');
-      const end = text.search(/\r?\n\r?\n/);
-      const header = end >= 0 ? text.slice(0, end + 1) : text;
-      const lastNl = header.lastIndexOf('\n');
-      const complete = end >= 0 ? header : header.slice(0, lastNl + 1);
-      const matches = ('\n' + complete).match(/\nReceived:/gi);
-      this.received += matches ? matches.length : 0;
-      this.tail = end >= 0 ? '' : header.slice(lastNl + 1);
-      if (end >= 0) this.inHeader = false;
-      this.scanned += chunk.length;
-    }
-    done(null, chunk);
+  scan(chunk: Buffer): void {
+    if (!this.inHeader || this.scanned >= HEADER_SCAN_LIMIT_BYTES) return;
+    const text = this.tail + chunk.toString('latin1');
+    const end = text.search(/\r?\n\r?\n/);
+    const header = end >= 0 ? text.slice(0, end + 1) : text;
+    const lastNl = header.lastIndexOf('\n');
+    const complete = end >= 0 ? header : header.slice(0, lastNl + 1);
+    const matches = ('\n' + complete).match(/\nReceived:/gi);
+    this.received += matches ? matches.length : 0;
+    this.tail = end >= 0 ? '' : header.slice(lastNl + 1);
+    if (end >= 0) this.inHeader = false;
+    this.scanned += chunk.length;
   }
 }
 
-export interface SpoolResult { path: string; size: number; received: number }
+async function writeAll(fh: FileHandle, chunks: Buffer[]): Promise<number> {
+  let total = 0;
+  for (const c of chunks) total += c.length;
+  let written = (await fh.writev(chunks)).bytesWritten;
+  if (written < total) { // a short write: rare on files, but possible
+    const rest = Buffer.concat(chunks).subarray(written);
+    for (let off = 0; off < rest.length;) off += (await fh.write(rest, off)).bytesWritten;
+    written = total;
+  }
+  return written;
+}
+
+export interface SpoolResult { path: string; size: number; received: number; head: Buffer }
 
 export class Spool {
   readonly dir: string;
@@ -48,21 +61,37 @@ export class Spool {
     return join(this.dir, `${id}.eml`);
   }
 
-  /** Writes header + stream to spool/<id>.eml and fsyncs it; async, so concurrent sessions overlap. */
+  /**
+   * Writes header + stream to spool/<id>.eml through one file handle, fdatasyncs it (the data and
+   * the size), and returns the first HEAD_BYTES as well so nobody reads the file back to classify it.
+   */
   async write(id: string, receivedHeader: string, stream: Readable): Promise<SpoolResult> {
     const path = this.pathOf(id);
-    const scanner = new HeaderScanner();
-    const out = createWriteStream(path, { flags: 'wx' });
-    out.write(receivedHeader);
+    const fh = await open(path, 'wx');
+    const counter = new ReceivedCounter();
+    const first = Buffer.from(receivedHeader);
+    const head: Buffer[] = [first];
+    let headBytes = first.length;
+    let batch: Buffer[] = [first];
+    let batchBytes = first.length;
+    let size = 0;
     try {
-      await pipeline(stream, scanner, out);
-      const fh = await open(path, 'r+');
-      try { await fh.sync(); } finally { await fh.close(); }
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        counter.scan(chunk);
+        if (headBytes < HEAD_BYTES) { head.push(chunk); headBytes += chunk.length; }
+        batch.push(chunk);
+        batchBytes += chunk.length;
+        if (batchBytes >= WRITE_BATCH_BYTES) { size += await writeAll(fh, batch); batch = []; batchBytes = 0; }
+      }
+      if (batch.length) size += await writeAll(fh, batch);
+      await fh.datasync();
     } catch (err) {
+      await fh.close().catch(() => {});
       await rm(path, { force: true });
       throw err;
     }
-    return { path, size: out.bytesWritten, received: scanner.received };
+    await fh.close();
+    return { path, size, received: counter.received, head: Buffer.concat(head).subarray(0, HEAD_BYTES) };
   }
 
   async discard(id: string): Promise<void> {

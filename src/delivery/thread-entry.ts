@@ -1,0 +1,55 @@
+// Inside the delivery thread: the mail worker with its own ledger connection, Redis connections and
+// SMTP pool. Delivering in a thread of its own lets accepts (main thread) and deliveries use both
+// cores, as Postfix's smtpd and smtp processes do; a crash of the process still takes both, so a
+// killed relay never leaves a delivery process behind.
+import { parentPort, workerData } from 'node:worker_threads';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import type { Config } from '../config/schema.js';
+import { createLogger } from '../observe/logger.js';
+import { openDb } from '../db/open.js';
+import { LedgerStore } from '../ledger/store.js';
+import { WalSync } from '../ledger/wal-sync.js';
+import { createRedis } from '../queue/redis.js';
+import type { MailJobData } from '../queue/names.js';
+import { Spool } from '../relay/spool/spool.js';
+import { Acceptor } from '../relay/accept.js';
+import { MailWorker } from './mail-worker.js';
+import { createTransport } from './transport.js';
+import { Bouncer } from './bounce.js';
+import type { DeliveryThreadData, ThreadMessage } from './thread.js';
+
+const { cfg, redisUrl, queueName, logLevel } = workerData as DeliveryThreadData;
+const port = parentPort!;
+const log = createLogger(logLevel).child({ thread: 'delivery' });
+// Outcomes commit without fsync: losing the last ones to power loss repeats a delivery, never drops one.
+const db = openDb(cfg.dataDir, 'ledger', { synchronous: 'NORMAL' });
+const ledger = new LedgerStore(db);
+const spool = new Spool(cfg.dataDir);
+const redis = createRedis(redisUrl, 'client');
+redis.on('error', () => {});
+const queue = new Queue<MailJobData>(queueName, { connection: redis });
+queue.on('error', () => {});
+// DSNs are accepted here like any message: spooled, committed (and the WAL fsynced), queued.
+const walSync = new WalSync(join(cfg.dataDir, 'ledger.db-wal'));
+const acceptor = new Acceptor(cfg as Config, spool, ledger, queue, log, undefined, walSync);
+const transport = createTransport(cfg.upstream, cfg.relay.hostname);
+const post = (m: ThreadMessage) => port.postMessage(m);
+const worker = new MailWorker(queue, redisUrl, {
+  cfg, ledger, spool, transport, log, bouncer: new Bouncer(cfg, () => acceptor, log),
+  onOutcome: (kind, outcome) => post({ type: 'outcome', kind, outcome }),
+});
+worker.start();
+
+port.on('message', async (m: ThreadMessage) => {
+  if (m.type !== 'close') return;
+  await worker.close();
+  transport.close();
+  await queue.close();
+  redis.disconnect();
+  await walSync.close();
+  db.close();
+  post({ type: 'closed' });
+  port.close();
+});
+post({ type: 'ready' });

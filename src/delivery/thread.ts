@@ -1,0 +1,65 @@
+// The relay's delivery thread, seen from the main thread: start it, count its outcomes in this
+// process's metrics, restart it if it dies, stop it in order.
+import { Worker } from 'node:worker_threads';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../observe/logger.js';
+import type { Metrics } from '../observe/metrics.js';
+import type { MailJobKind } from '../queue/names.js';
+import type { RecipientStatus } from '../ledger/store.js';
+
+/** `logLevel`: the main thread's logger level (tests run quiet whatever the config says). */
+export interface DeliveryThreadData { cfg: Config; redisUrl: string; queueName: string; logLevel: string }
+export type ThreadMessage =
+  | { type: 'ready' } | { type: 'close' } | { type: 'closed' }
+  | { type: 'outcome'; kind: MailJobKind; outcome: RecipientStatus };
+
+const RESTART_DELAY_MS = 1000;
+const CLOSE_BOUND_MS = 12_000; // a worker waits for its active jobs; SMTP timeouts are longer
+
+/** The compiled entry: under vitest this module is TypeScript, the thread still runs the build. */
+function entryPath(): string {
+  const here = fileURLToPath(import.meta.url);
+  const built = here.endsWith('.ts') ? fileURLToPath(new URL('../../dist/delivery/thread-entry.js', import.meta.url)) : here.replace(/thread\.js$/, 'thread-entry.js');
+  if (!existsSync(built)) throw new Error(`${built} is missing: run npm run build`);
+  return built;
+}
+
+export class DeliveryThread {
+  private worker?: Worker;
+  private closing = false;
+  private restartTimer?: NodeJS.Timeout;
+
+  constructor(private readonly data: DeliveryThreadData, private readonly log: Logger, private readonly metrics?: Metrics) {}
+
+  /** Resolves once the thread's worker is running. */
+  start(): Promise<void> {
+    const worker = (this.worker = new Worker(entryPath(), { workerData: this.data }));
+    const ready = new Promise<void>((resolve, reject) => {
+      worker.on('message', (m: ThreadMessage) => {
+        if (m.type === 'ready') resolve();
+        else if (m.type === 'outcome') this.metrics?.deliveries.inc({ kind: m.kind, outcome: m.outcome });
+      });
+      worker.once('error', (err) => { this.log.error({ err: err.message, stack: err.stack }, 'delivery thread failed'); reject(err); });
+      worker.once('exit', (code) => {
+        if (this.closing) return;
+        this.log.error({ code }, `delivery thread exited; restarting in ${RESTART_DELAY_MS} ms`);
+        this.restartTimer = setTimeout(() => this.start().catch(() => {}), RESTART_DELAY_MS);
+      });
+    });
+    return ready;
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    clearTimeout(this.restartTimer);
+    const worker = this.worker;
+    if (!worker) return;
+    const exited = new Promise<void>((r) => worker.once('exit', () => r()));
+    worker.postMessage({ type: 'close' } satisfies ThreadMessage);
+    const bound = setTimeout(() => { this.log.warn('delivery thread did not stop in time; terminating it'); void worker.terminate(); }, CLOSE_BOUND_MS);
+    await exited;
+    clearTimeout(bound);
+  }
+}
