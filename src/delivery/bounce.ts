@@ -6,12 +6,12 @@ import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
-import type { MessageRow } from '../ledger/store.js';
+import type { DeliveryRow } from '../ledger/store.js';
 import type { Acceptor } from '../relay/accept.js';
 
 const HEADER_LIMIT_BYTES = 64 * 1024;
 
-export function buildDsn(hostname: string, msg: MessageRow, failed: { address: string; response: string }[], originalHeaders: string, now = new Date()): string {
+export function buildDsn(hostname: string, msg: DeliveryRow, failed: { address: string; response: string }[], originalHeaders: string, now = new Date()): string {
   const boundary = `dsn-${randomBytes(8).toString('hex')}`;
   const date = now.toUTCString().replace('GMT', '+0000');
   const perRecipient = failed.map((f) => {
@@ -55,7 +55,7 @@ export function buildDsn(hostname: string, msg: MessageRow, failed: { address: s
 export class Bouncer {
   constructor(private readonly cfg: Config, private readonly acceptor: () => Acceptor, private readonly log: Logger) {}
 
-  async bounce(msg: MessageRow, failed: { address: string; response: string }[]): Promise<void> {
+  async bounce(msg: DeliveryRow, failed: { address: string; response: string }[]): Promise<void> {
     if (!this.cfg.delivery.bounces || msg.mail_from === '') return;
     let headers = '';
     try {

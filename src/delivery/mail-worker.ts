@@ -42,12 +42,12 @@ export class MailWorker {
     const { qid, kind } = job.data;
     const { ledger, log, cfg } = this.d;
     const now = this.d.now ?? Date.now;
-    const msg = ledger.message(qid);
-    if (!msg) {
+    const job0 = ledger.delivery(qid, kind);
+    if (!job0) {
       log.warn({ qid, kind }, 'job for a message the ledger does not have; dropped');
       return 'unknown message';
     }
-    const pending = ledger.pending(qid, kind);
+    const { msg, pending } = job0;
     if (pending.length === 0) return 'nothing pending';
     const expired = now() - msg.received_at >= cfg.delivery.maxLifetime;
     const shop = cfg.shops.find((s) => s.id === msg.shop_id);
@@ -72,27 +72,22 @@ export class MailWorker {
       deferred.push(r.address);
       return { address: r.address, status: 'deferred', response: r.response, nextAttemptAt: now() + backoffDelay(job.attemptsMade + 1, cfg.delivery.backoff.initial, cfg.delivery.backoff.max) };
     });
-    const final = ledger.record(qid, kind, outcomes);
+    const removeSpool = cfg.spool.keepDays === 0;
+    const summary = ledger.record(qid, kind, outcomes, { removeSpool });
     for (const o of outcomes) {
       this.d.onOutcome?.(kind, o.status);
       const status = o.status === 'failed' ? 'bounced' : o.status;
       log[o.status === 'failed' ? 'warn' : 'info']({ qid, kind, to: o.address, relay: this.d.transport.name, status, response: o.response }, `${qid}: to=<${o.address}> status=${status}`);
     }
     if (failed.length && this.d.bouncer && kind === 'deliver') await this.d.bouncer.bounce(msg, failed);
-    if (final) await this.finish(qid);
+    if (summary.final) {
+      // Every job of the message is final: one summary line; the spool file goes unless kept
+      // (after the bounce above, which quotes the original headers from it).
+      log.info({ qid, sent: summary.sent, failed: summary.failed }, `${qid}: done sent=${summary.sent} failed=${summary.failed}`);
+      if (removeSpool) await this.d.spool.remove(qid);
+    }
     if (deferred.length) throw new DeferredError(`${deferred.length} recipient(s) deferred: ${results.find((r) => !r.ok)?.response}`);
     return `${kind}: ${results.filter((r) => r.ok).length} sent, ${failed.length} failed`;
-  }
-
-  /** Every job of the message is final: one summary line, and the spool file goes unless kept. */
-  private async finish(qid: string): Promise<void> {
-    const rows = this.d.ledger.recipients(qid);
-    const count = (s: string) => rows.filter((r) => r.status === s).length;
-    this.d.log.info({ qid, sent: count('sent'), failed: count('failed'), forward: this.d.ledger.message(qid)?.forward }, `${qid}: done sent=${count('sent')} failed=${count('failed')}`);
-    if (this.d.cfg.spool.keepDays === 0) {
-      await this.d.spool.remove(qid);
-      this.d.ledger.markSpoolRemoved(qid);
-    }
   }
 
   async close(): Promise<void> {

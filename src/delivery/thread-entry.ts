@@ -5,7 +5,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
-import type { Config } from '../config/schema.js';
 import { createLogger } from '../observe/logger.js';
 import { openDb } from '../db/open.js';
 import { LedgerStore } from '../ledger/store.js';
@@ -32,7 +31,7 @@ const queue = new Queue<MailJobData>(queueName, { connection: redis });
 queue.on('error', () => {});
 // DSNs are accepted here like any message: spooled, committed (and the WAL fsynced), queued.
 const walSync = new WalSync(join(cfg.dataDir, 'ledger.db-wal'));
-const acceptor = new Acceptor(cfg as Config, spool, ledger, queue, log, undefined, walSync);
+const acceptor = new Acceptor(cfg, spool, ledger, queue, log, walSync);
 const transport = createTransport(cfg.upstream, cfg.relay.hostname);
 const post = (m: ThreadMessage) => port.postMessage(m);
 const worker = new MailWorker(queue, redisUrl, {

@@ -21,6 +21,8 @@ export interface MessageRow {
   header_from: string | null; subject: string; message_id: string | null; size: number; spool_path: string; spool_removed: number;
   shop_id: string | null; is_order: number; order_number: string | null; items: string; flags: string; forward: ForwardState; forward_reason: string | null;
 }
+export type DeliveryRow = Pick<MessageRow, 'id' | 'received_at' | 'mail_from' | 'shop_id' | 'spool_path'>;
+export interface RecordSummary { final: boolean; sent: number; failed: number }
 export interface RecipientRow { message_id: string; kind: MailJobKind; address: string; status: RecipientStatus; attempts: number; response: string | null; updated_at: number; next_attempt_at: number | null }
 
 export class LedgerStore {
@@ -83,18 +85,31 @@ export class LedgerStore {
       .pluck().all(id, kind) as string[];
   }
 
+  /** What a delivery job needs: the message's envelope facts and the recipients still pending. */
+  delivery(id: string, kind: MailJobKind): { msg: DeliveryRow; pending: string[] } | undefined {
+    const msg = this.sql('SELECT id, received_at, mail_from, shop_id, spool_path FROM messages WHERE id = ?').get(id) as DeliveryRow | undefined;
+    return msg && { msg, pending: this.pending(id, kind) };
+  }
+
   /**
    * Records the outcomes of one delivery attempt, in one transaction, the moment the upstream answered;
-   * keeps messages.forward in step. Returns whether every recipient of the message is now final.
+   * keeps messages.forward in step. Says whether every recipient of the message is now final, with
+   * the totals; `removeSpool`: a final message's spool file is marked removed in the same transaction
+   * (the caller unlinks it next; a crash in between leaves a file that start-up removes).
    */
-  record(id: string, kind: MailJobKind, outcomes: Outcome[], now = Date.now()): boolean {
+  record(id: string, kind: MailJobKind, outcomes: Outcome[], opts: { removeSpool?: boolean; now?: number } = {}): RecordSummary {
+    const now = opts.now ?? Date.now();
     return this.db.transaction(() => {
       const update = this.sql('UPDATE message_recipients SET status = ?, response = ?, attempts = attempts + 1, updated_at = ?, next_attempt_at = ? WHERE message_id = ? AND kind = ? AND address = ?');
       for (const o of outcomes) {
         update.run(o.status, o.response.slice(0, 1000), now, o.nextAttemptAt ?? null, id, kind, o.address);
         if (kind === 'forward' && (o.status === 'sent' || o.status === 'failed')) this.sql('UPDATE messages SET forward = ? WHERE id = ?').run(o.status, id);
       }
-      return this.isFinal(id);
+      const t = this.sql(`SELECT COALESCE(SUM(status IN ('queued', 'deferred')), 0) AS open, COALESCE(SUM(status = 'sent'), 0) AS sent,
+          COALESCE(SUM(status = 'failed'), 0) AS failed FROM message_recipients WHERE message_id = ?`).get(id) as { open: number; sent: number; failed: number };
+      const final = t.open === 0;
+      if (final && opts.removeSpool) this.markSpoolRemoved(id);
+      return { final, sent: t.sent, failed: t.failed };
     })();
   }
 
@@ -118,8 +133,9 @@ export class LedgerStore {
     return this.sql("SELECT DISTINCT message_id AS id, kind FROM message_recipients WHERE status = 'deferred'").all() as { id: string; kind: MailJobKind }[];
   }
 
-  isFinal(id: string): boolean {
-    return (this.sql("SELECT COUNT(*) FROM message_recipients WHERE message_id = ? AND status IN ('queued', 'deferred')").pluck().get(id) as number) === 0;
+  /** At start: a spool file is kept only while its ledger row exists and does not say it was removed. */
+  spoolKept(id: string): boolean {
+    return this.sql('SELECT spool_removed FROM messages WHERE id = ?').pluck().get(id) === 0;
   }
 
   markSpoolRemoved(id: string): void {

@@ -9,7 +9,7 @@ import type { LedgerStore, NewMessage, AcceptResult } from '../ledger/store.js';
 import { GroupCommit } from '../ledger/group-commit.js';
 import type { WalSync } from '../ledger/wal-sync.js';
 import type { MailJobData, MailJobKind } from '../queue/names.js';
-import { enqueueMail } from '../delivery/enqueue.js';
+import { MailEnqueuer } from '../delivery/enqueue.js';
 import { Spool, LOOP_RECEIVED_COUNT } from './spool/spool.js';
 import { newQueueId } from './spool/queue-id.js';
 import { classify, forwardClaim } from './classify/classify.js';
@@ -30,17 +30,19 @@ function receivedHeader(hostname: string, qid: string, env: Envelope, s: Session
 
 export class Acceptor {
   private readonly commits: GroupCommit<NewMessage, AcceptResult>;
+  private readonly jobs: MailEnqueuer;
 
   constructor(
     private readonly cfg: Config,
     private readonly spool: Spool,
     private readonly ledger: LedgerStore,
-    private readonly queue: Queue<MailJobData>,
+    queue: Queue<MailJobData>,
     private readonly log: Logger,
+    walSync: WalSync,
     private readonly metrics?: Metrics,
-    private readonly walSync?: WalSync,
   ) {
-    this.commits = new GroupCommit((messages) => ledger.acceptMany(messages));
+    this.commits = new GroupCommit((messages) => ledger.acceptMany(messages), () => walSync.sync());
+    this.jobs = new MailEnqueuer(queue);
   }
 
   /**
@@ -58,8 +60,8 @@ export class Acceptor {
       this.log.error({ qid, err: (err as Error).message }, 'spool write failed');
       throw new BridgeError('RELAY_NOT_STORED', 'spool write failed', { cause: err });
     }
-    if (stream.sizeExceeded) { await this.spool.discard(qid); throw new TooBigError(); }
-    if (spooled.received >= LOOP_RECEIVED_COUNT) { await this.spool.discard(qid); throw new LoopError(); }
+    if (stream.sizeExceeded) { await this.spool.remove(qid); throw new TooBigError(); }
+    if (spooled.received >= LOOP_RECEIVED_COUNT) { await this.spool.remove(qid); throw new LoopError(); }
     try {
       const c = await classify(spooled.head, this.cfg.shops, env.mailFrom, session.authUser);
       const shop = c.shop;
@@ -71,20 +73,19 @@ export class Acceptor {
         spoolPath: spooled.path, shopId: shop?.id ?? null, isOrder: c.isOrder, orderNumber: c.orderNumber ?? null, items: c.items, flags: c.flags,
         deliverTo: env.rcptTo, forwardTo, claim: shop && forwardTo ? forwardClaim(shop, c, qid) : null,
       });
-      const { forward, reason } = await accepted;
-      await this.walSync?.sync(); // the commit is on disk before we say 250
+      const { forward, reason } = await accepted; // committed and fsynced: now we may say 250
       const kinds: MailJobKind[] = env.rcptTo.length ? ['deliver'] : [];
       if (forward === 'queued') kinds.push('forward');
       this.log.info({ qid, from: env.mailFrom, nrcpt: env.rcptTo.length, size: spooled.size, client: session.clientAddress, shop: shop?.id, order: c.orderNumber, forward, reason, messageId: c.messageId },
         `${qid}: from=<${env.mailFrom}> size=${spooled.size} nrcpt=${env.rcptTo.length} forward=${forward}`);
-      if (!(await enqueueMail(this.queue, qid, kinds))) this.log.warn({ qid }, 'jobs not added (Redis slow or down); the recovery sweep will enqueue them');
+      if (!(await this.jobs.add(qid, kinds))) this.log.warn({ qid }, 'jobs not added (Redis slow or down); the recovery sweep will enqueue them');
       this.metrics?.messagesAccepted.inc();
       if (forward === 'suppressed') this.metrics?.forwardsSuppressed.inc();
       timer?.();
       return qid;
     } catch (err) {
       if (this.ledger.message(qid)) throw err; // durable already; should not happen past the ledger commit
-      await this.spool.discard(qid);
+      await this.spool.remove(qid);
       this.log.error({ qid, err: (err as Error).message }, 'ledger write failed; message refused with 451');
       throw new BridgeError('RELAY_NOT_STORED', 'ledger write failed', { cause: err });
     }

@@ -27,8 +27,8 @@ export async function startRelay(cfg: Config, redisUrl: string, log: Logger, opt
   const ledger = new LedgerStore(db);
   const walSync = new WalSync(join(cfg.dataDir, 'ledger.db-wal'));
   const spool = new Spool(cfg.dataDir);
-  const orphans = spool.removeOrphans((id) => ledger.message(id) !== undefined);
-  if (orphans) log.info({ count: orphans }, 'removed spool files never acknowledged (crash mid-DATA)');
+  const orphans = spool.removeOrphans((id) => ledger.spoolKept(id));
+  if (orphans) log.info({ count: orphans }, 'removed spool files never acknowledged (crash mid-DATA) or already final');
   const redis = createRedis(redisUrl, 'client');
   redis.on('error', () => {});
   const queue = new Queue<MailJobData>(opts.queueName ?? mailQueueName(cfg.instance), { connection: redis });
@@ -36,7 +36,7 @@ export async function startRelay(cfg: Config, redisUrl: string, log: Logger, opt
   // Run alone, the relay serves its own metrics (relay.metricsPort); under `start` the receiver does.
   const metrics = opts.metrics ?? new Metrics();
   metrics.watchQueue(queue);
-  const acceptor = new Acceptor(cfg, spool, ledger, queue, log, metrics, walSync);
+  const acceptor = new Acceptor(cfg, spool, ledger, queue, log, walSync, metrics);
   const delivery = new DeliveryThread({ cfg, redisUrl, queueName: queue.name, logLevel: log.level }, log, metrics);
   await delivery.start();
 

@@ -53,7 +53,7 @@ interface Parsed { from?: AddressObject; subject?: string; messageId?: string; t
 /** Headers and text parts only: attachments are drained unread, so a big mail costs little memory. */
 function parse(head: Buffer): Promise<Parsed> {
   return new Promise((resolve, reject) => {
-    const parser = new MailParser({ skipImageLinks: true, skipHtmlToText: true, skipTextLinks: true } as any);
+    const parser = new MailParser({ skipImageLinks: true, skipHtmlToText: true, skipTextLinks: true, skipTextToHtml: true } as any);
     const out: Parsed = {};
     parser.on('headers', (h) => {
       out.from = h.get('from') as AddressObject | undefined;

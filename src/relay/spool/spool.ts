@@ -3,7 +3,7 @@
 // without a ledger row (a crash mid-DATA, a refused message) was never acknowledged: it is removed.
 // Like Postfix, one fsync of the file per message; no rename, so no directory fsync is needed either.
 import { mkdirSync, rmSync, readdirSync } from 'node:fs';
-import { open, rm, type FileHandle } from 'node:fs/promises';
+import { open, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 
@@ -94,20 +94,20 @@ export class Spool {
     return { path, size, received: counter.received, head: Buffer.concat(head).subarray(0, HEAD_BYTES) };
   }
 
-  async discard(id: string): Promise<void> {
-    await rm(this.pathOf(id), { force: true });
-  }
-
+  /** Removes a spool file; one already gone is fine (a repeated job, a crash after the unlink). */
   async remove(id: string): Promise<void> {
-    await rm(this.pathOf(id), { force: true });
+    await unlink(this.pathOf(id)).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err; });
   }
 
-  /** At start, before listening: spool files the ledger does not know were never acknowledged. */
-  removeOrphans(known: (id: string) => boolean): number {
+  /**
+   * At start, before listening: files the ledger does not know were never acknowledged, and files it
+   * marks removed were final (a crash came between the mark and the unlink).
+   */
+  removeOrphans(kept: (id: string) => boolean): number {
     let n = 0;
     for (const f of readdirSync(this.dir)) {
       const id = f.endsWith('.eml') ? f.slice(0, -4) : null;
-      if (id && !known(id)) { rmSync(join(this.dir, f), { force: true }); n++; }
+      if (id && !kept(id)) { rmSync(join(this.dir, f), { force: true }); n++; }
     }
     return n;
   }
