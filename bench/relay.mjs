@@ -31,7 +31,11 @@ async function startSink(port, expect) {
   await sleep(300);
   return {
     count: () => mesg,
-    waitForAll: (timeoutMs = 300_000) => Promise.race([exited, sleep(timeoutMs).then(() => false)]),
+    waitForAll: (timeoutMs = 300_000) => {
+      let timer;
+      const timeout = new Promise((r) => { timer = setTimeout(() => r(false), timeoutMs); });
+      return Promise.race([exited, timeout]).finally(() => clearTimeout(timer));
+    },
     stop: () => proc.kill('SIGTERM'),
   };
 }
@@ -82,7 +86,9 @@ async function round(kind, ctx) {
   const done = await sink.waitForAll();
   const e2eMs = performance.now() - start;
   const rss = kind === 'zaiko' ? peakRssMb(server.pid) : NaN;
+  const stopStart = performance.now();
   await server.stop();
+  console.error(`${kind}: accepted in ${(acceptMs / 1000).toFixed(1)} s, at the sink in ${(e2eMs / 1000).toFixed(1)} s, stopped in ${((performance.now() - stopStart) / 1000).toFixed(1)} s`);
   sink.stop();
   if (!done) throw new Error(`${kind}: only ${sink.count()} of ${2 * MESSAGES} messages reached the sink`);
   return { accept: MESSAGES / (acceptMs / 1000), e2e: MESSAGES / (e2eMs / 1000), rss };
@@ -104,7 +110,9 @@ async function latencyAndLarge(ctx) {
   transport.close();
   lat.sort((a, b) => a - b);
   const large = await smtpSource(port, 200, 1024 * 1024);
-  await sink.waitForAll();
+  const largeStart = performance.now();
+  const all = await sink.waitForAll();
+  console.error(`large: accepted in ${(large / 1000).toFixed(1)} s, ${all ? 'all' : `only ${sink.count()} of 800`} at the sink ${((performance.now() - largeStart) / 1000).toFixed(1)} s later`);
   const rss = peakRssMb(relay.pid);
   await relay.stop();
   sink.stop();
