@@ -2,6 +2,8 @@
 // (::ffff:127.0.0.1) is matched against the IPv4 ranges.
 import { BlockList, isIP } from 'node:net';
 
+const REMEMBERED_ADDRESSES = 1024;
+
 export function allowList(cidrs: readonly string[]): (address: string) => boolean {
   const list = new BlockList();
   for (const c of cidrs) {
@@ -10,11 +12,17 @@ export function allowList(cidrs: readonly string[]): (address: string) => boolea
     if (bits === undefined) list.addAddress(addr, family);
     else list.addSubnet(addr, Number(bits), family);
   }
+  // Asked three times per session (greeting, MAIL, RCPT) by the same few clients: remember answers.
+  const seen = new Map<string, boolean>();
   return (address: string) => {
+    let allowed = seen.get(address);
+    if (allowed !== undefined) return allowed;
     const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
     const ip = mapped ? mapped[1] : address;
     const family = isIP(ip);
-    if (!family) return false;
-    return list.check(ip, family === 6 ? 'ipv6' : 'ipv4');
+    allowed = family !== 0 && list.check(ip, family === 6 ? 'ipv6' : 'ipv4');
+    if (seen.size >= REMEMBERED_ADDRESSES) seen.clear();
+    seen.set(address, allowed);
+    return allowed;
   };
 }
