@@ -11,7 +11,7 @@ import { UploadStore, type UploadRow } from '../stock/store.js';
 import { storeStockFile, StockFileError } from '../stock/files/stock-file.js';
 import { enqueueApply, waitApplied } from '../stock/apply/enqueue.js';
 import { createRedis, redisUrl } from '../queue/redis.js';
-import { maskUrl } from '../config/load.js';
+import { maskUrl } from '../queue/redis-url.js';
 import { STOCK_QUEUE } from '../queue/names.js';
 import { SKIP_REASONS } from '../stock/skip-reasons.js';
 import { context, pickShop, printJson, printTable, parseSince, iso } from './context.js';

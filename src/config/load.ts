@@ -1,5 +1,6 @@
 // The only reader of the config file and of the environment: find, parse, override, validate,
 // resolve relative paths against the file's folder, then freeze. Errors list every problem by path.
+import { maskUrl } from '../queue/redis-url.js';
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, resolve, isAbsolute } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
@@ -97,6 +98,3 @@ export function maskSecrets(cfg: Config): unknown {
   };
 }
 
-export function maskUrl(url: string): string {
-  return url.replace(/\/\/([^@/]*)@/, '//****@');
-}

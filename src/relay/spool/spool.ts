@@ -6,13 +6,14 @@ import { mkdirSync, rmSync, readdirSync } from 'node:fs';
 import { open, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { CLASSIFY_LIMIT_BYTES } from '../classify/classify.js';
 
 const HEADER_SCAN_LIMIT_BYTES = 1024 * 1024; // Received: headers are counted in the first MiB only
 export const LOOP_RECEIVED_COUNT = 100;
-/** The start of each message stays in memory for classification (order mails are small). */
-export const HEAD_BYTES = 256 * 1024;
+/** The start of each message stays in memory for classification, which looks at no more than this. */
+const HEAD_BYTES = CLASSIFY_LIMIT_BYTES;
 /** DATA chunks are gathered and written with one writev per this many bytes. */
-const WRITE_BATCH_BYTES = 256 * 1024;
+const WRITE_BATCH_BYTES = 64 * 1024;
 
 /** Counts Received: header fields in the header section, chunk by chunk. */
 class ReceivedCounter {
