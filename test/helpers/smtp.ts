@@ -11,13 +11,19 @@ export interface Sink {
   messages: Received[];
   /** address → list of reply codes for successive RCPTs (250 when the list is used up). */
   script: Map<string, number[]>;
+  /** Connections accepted so far. */
+  connections(): number;
+  /** Ends every open session from the server side (what a smarthost does to idle clients). */
+  dropSessions(): void;
   close(): Promise<void>;
 }
 
 export async function startSink(): Promise<Sink> {
   const messages: Received[] = [];
   const script = new Map<string, number[]>();
+  let connections = 0;
   const server = new SMTPServer({
+    onConnect(_s, cb) { connections++; cb(); },
     authOptional: true, disabledCommands: ['STARTTLS', 'AUTH'], logger: false, disableReverseLookup: true, hideENHANCEDSTATUSCODES: true,
     onRcptTo(address, _s, cb) {
       const codes = script.get(address.address);
@@ -38,7 +44,12 @@ export async function startSink(): Promise<Sink> {
   });
   server.on('error', () => {}); // a client killed mid-session (crash tests) resets its socket
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return { port: (server.server.address() as AddressInfo).port, messages, script, close: () => new Promise((r) => server.close(() => r())) };
+  return {
+    port: (server.server.address() as AddressInfo).port, messages, script,
+    connections: () => connections,
+    dropSessions: () => { for (const c of (server as unknown as { connections: Set<{ close(): void }> }).connections) c.close(); },
+    close: () => new Promise((r) => server.close(() => r())),
+  };
 }
 
 export interface SendOptions { port: number; from: string; to: string[]; raw: Buffer | string; localAddress?: string; auth?: { user: string; pass: string }; requireTLS?: boolean }

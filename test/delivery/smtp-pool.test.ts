@@ -1,0 +1,79 @@
+// The delivery transport's SMTP pool against a real smtp-server sink: connections are reused, a
+// connection the server dropped while idle is replaced, bytes go out unchanged (small and streamed),
+// and refused recipients come back one by one.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { smtpTransport } from '../../src/delivery/transport.js';
+import { startSink, type Sink } from '../helpers/smtp.js';
+import { tempDir, testConfig } from '../helpers/env.js';
+
+let sink: Sink;
+const t = tempDir();
+beforeAll(async () => { sink = await startSink(); });
+afterAll(async () => { await sink.close(); t.cleanup(); });
+
+function messageFile(name: string, body: string): { path: string; bytes: Buffer } {
+  const bytes = Buffer.from(`From: shop@example.jp\r\nSubject: ${name}\r\n\r\n${body}`);
+  const path = join(t.dir, `${name}.eml`);
+  writeFileSync(path, bytes);
+  return { path, bytes };
+}
+
+const upstream = (maxConnections: number) => testConfig(t.dir, { upstream: { port: sink.port, maxConnections } }).upstream;
+const until = async (cond: () => boolean) => { for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 10)); };
+
+describe('SMTP pool', () => {
+  it('sends 30 messages over at most 3 connections, each byte for byte', async () => {
+    const transport = smtpTransport(upstream(3));
+    const before = sink.connections();
+    const start = sink.messages.length;
+    const files = Array.from({ length: 30 }, (_, i) => messageFile(`reuse-${i}`, `line ${i}\r\n`));
+    const results = await Promise.all(files.map((f) => transport.send({ from: 'shop@example.jp', to: ['c@example.net'] }, f.path, 'x')));
+    transport.close();
+    expect(results.flat().every((r) => r.ok)).toBe(true);
+    expect(sink.connections() - before).toBeLessThanOrEqual(3);
+    const got = sink.messages.slice(start).map((m) => m.raw.toString()).sort();
+    expect(got).toEqual(files.map((f) => f.bytes.toString()).sort());
+  });
+
+  it('replaces a connection the server closed while it was idle', async () => {
+    const transport = smtpTransport(upstream(1));
+    const a = messageFile('idle-a', 'first\r\n');
+    const b = messageFile('idle-b', 'second\r\n');
+    const before = sink.connections();
+    expect((await transport.send({ from: 'shop@example.jp', to: ['c@example.net'] }, a.path, 'a'))[0].ok).toBe(true);
+    sink.dropSessions();
+    await new Promise((r) => setTimeout(r, 100));
+    const [second] = await transport.send({ from: 'shop@example.jp', to: ['c@example.net'] }, b.path, 'b');
+    transport.close();
+    expect(second).toMatchObject({ ok: true });
+    expect(sink.connections() - before).toBe(2);
+    await until(() => sink.messages.some((m) => m.raw.equals(b.bytes)));
+    expect(sink.messages.some((m) => m.raw.equals(b.bytes))).toBe(true);
+  });
+
+  it('streams a message above the in-memory limit unchanged, dot-stuffed lines included', async () => {
+    const transport = smtpTransport(upstream(1));
+    const body = Array.from({ length: 12_000 }, (_, i) => (i % 7 === 0 ? `.dot line ${i} ${'x'.repeat(40)}` : `line ${i} ${'y'.repeat(40)}`)).join('\r\n') + '\r\n';
+    const big = messageFile('big', body);
+    expect(big.bytes.length).toBeGreaterThan(256 * 1024);
+    const [r] = await transport.send({ from: 'shop@example.jp', to: ['c@example.net'] }, big.path, 'big');
+    transport.close();
+    expect(r.ok).toBe(true);
+    expect(sink.messages.find((m) => m.raw.length === big.bytes.length)?.raw.equals(big.bytes)).toBe(true);
+  });
+
+  it('reports each refused recipient with its own reply, and delivers to the others', async () => {
+    const transport = smtpTransport(upstream(2));
+    sink.script.set('gone@example.net', [550]);
+    sink.script.set('later@example.net', [451]);
+    const f = messageFile('mixed', 'hello\r\n');
+    const results = await transport.send({ from: 'shop@example.jp', to: ['ok@example.net', 'gone@example.net', 'later@example.net'] }, f.path, 'm');
+    transport.close();
+    expect(results.map((r) => [r.address, r.ok, r.responseCode])).toEqual([
+      ['ok@example.net', true, undefined], ['gone@example.net', false, 550], ['later@example.net', false, 451],
+    ]);
+    expect(sink.messages.find((m) => m.raw.equals(f.bytes))?.to).toEqual(['ok@example.net']);
+  });
+});
