@@ -33,6 +33,8 @@ export class MailWorker {
       connection: (this.connection = createRedis(this.redisUrl, 'worker')),
       concurrency: this.d.cfg.delivery.concurrency,
       ...WORKER_LOCKS,
+      // Idle, the worker long-polls Redis this many seconds; close() waits out the poll (5 s by default).
+      drainDelay: 1,
       settings: { backoffStrategy: (attemptsMade: number) => backoffDelay(attemptsMade, initial, max) },
     });
     this.worker.on('error', (err) => this.d.log.warn({ err: err.message }, 'mail worker connection error'));

@@ -28,6 +28,8 @@ function entryPath(): string {
 
 export class DeliveryThread {
   private worker?: Worker;
+  private up = false;
+  private everUp = false;
   private closing = false;
   private restartTimer?: NodeJS.Timeout;
 
@@ -38,17 +40,24 @@ export class DeliveryThread {
     const worker = (this.worker = new Worker(entryPath(), { workerData: this.data }));
     const ready = new Promise<void>((resolve, reject) => {
       worker.on('message', (m: ThreadMessage) => {
-        if (m.type === 'ready') resolve();
+        if (m.type === 'ready') { this.up = this.everUp = true; resolve(); }
         else if (m.type === 'outcome') this.metrics?.deliveries.inc({ kind: m.kind, outcome: m.outcome });
       });
       worker.once('error', (err) => { this.log.error({ err: err.message, stack: err.stack }, 'delivery thread failed'); reject(err); });
       worker.once('exit', (code) => {
-        if (this.closing) return;
+        this.up = false;
+        if (this.worker === worker) this.worker = undefined;
+        if (this.closing || !this.everUp) return; // a first start that failed is its caller's to report
         this.log.error({ code }, `delivery thread exited; restarting in ${RESTART_DELAY_MS} ms`);
         this.restartTimer = setTimeout(() => this.start().catch(() => {}), RESTART_DELAY_MS);
       });
     });
     return ready;
+  }
+
+  /** For /readyz: why mail is not being delivered right now, if it is not. */
+  problem(): string | undefined {
+    return this.up ? undefined : 'delivery thread not running (restarting)';
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,5 @@
-// /healthz (the process answers), /readyz (Redis and SQLite answer) and /metrics, as extra HTTP routes.
+// /healthz (the process answers), /readyz (Redis and SQLite answer, and every extra check passes) and
+// /metrics, as extra HTTP routes.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Redis } from 'ioredis';
 import type { DB } from '../db/open.js';
@@ -8,7 +9,8 @@ import { createServer, type Server } from 'node:http';
 
 const READY_TIMEOUT_MS = 1000;
 
-export function healthRoutes(deps: { redis: Redis; dbs: DB[]; metrics?: Metrics; beforeScrape?: () => void }) {
+/** `checks`: more readiness conditions, each returning a problem or undefined (the relay's delivery thread). */
+export function healthRoutes(deps: { redis: Redis; dbs: DB[]; metrics?: Metrics; beforeScrape?: () => void; checks?: (() => string | undefined)[] }) {
   return [
     async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
       const path = (req.url ?? '').split('?')[0];
@@ -31,6 +33,10 @@ export function healthRoutes(deps: { redis: Redis; dbs: DB[]; metrics?: Metrics;
       }
       for (const db of deps.dbs) {
         try { db.prepare('SELECT 1').get(); } catch (err) { problems.push(`sqlite ${db.name}: ${(err as Error).message}`); }
+      }
+      for (const check of deps.checks ?? []) {
+        const problem = check();
+        if (problem) problems.push(problem);
       }
       res.writeHead(problems.length ? 503 : 200, { 'content-type': 'text/plain' }).end(problems.length ? problems.join('\n') + '\n' : 'ready\n');
       return true;

@@ -14,7 +14,7 @@ import { Metrics } from '../observe/metrics.js';
 
 export interface RunningRole { close(): Promise<void>; port?: number }
 
-export async function startReceiver(cfg: Config, redisUrl: string, log: Logger, opts: { queueName?: string; metrics?: Metrics } = {}): Promise<RunningRole & { metrics: Metrics }> {
+export async function startReceiver(cfg: Config, redisUrl: string, log: Logger, opts: { queueName?: string; metrics?: Metrics; readyChecks?: (() => string | undefined)[] } = {}): Promise<RunningRole & { metrics: Metrics }> {
   const db = openDb(cfg.dataDir, 'stock');
   const redis = createRedis(redisUrl, 'client');
   redis.on('error', () => {});
@@ -23,7 +23,7 @@ export async function startReceiver(cfg: Config, redisUrl: string, log: Logger, 
   const metrics = opts.metrics ?? new Metrics();
   metrics.watchQueue(queue);
   const handler = new UploadHandler(cfg, new UploadStore(db), queue, log, metrics);
-  const server = createReceiverServer(cfg, handler, log, healthRoutes({ redis, dbs: [db], metrics, beforeScrape: () => handler.countLateApplies() }));
+  const server = createReceiverServer(cfg, handler, log, healthRoutes({ redis, dbs: [db], metrics, beforeScrape: () => handler.countLateApplies(), checks: opts.readyChecks }));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(cfg.receiver.port, cfg.receiver.host, () => resolve());

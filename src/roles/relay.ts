@@ -21,7 +21,7 @@ import { healthRoutes, healthServer } from '../observe/health.js';
 
 export interface RelayOptions { sweepMs?: number; queueName?: string; metrics?: Metrics }
 
-export async function startRelay(cfg: Config, redisUrl: string, log: Logger, opts: RelayOptions = {}): Promise<RunningRole & { queue: Queue<MailJobData>; ledger: LedgerStore; metrics: Metrics; sweep(): Promise<number> }> {
+export async function startRelay(cfg: Config, redisUrl: string, log: Logger, opts: RelayOptions = {}): Promise<RunningRole & { queue: Queue<MailJobData>; ledger: LedgerStore; metrics: Metrics; sweep(): Promise<number>; readiness(): string | undefined }> {
   // Accepts commit without an fsync on the main thread; WalSync fsyncs the WAL off it before each 250.
   const db = openDb(cfg.dataDir, 'ledger', { synchronous: 'NORMAL' });
   const ledger = new LedgerStore(db);
@@ -50,7 +50,7 @@ export async function startRelay(cfg: Config, redisUrl: string, log: Logger, opt
 
   const listener = createSmtpServer(cfg, acceptor, log, metrics);
   const server = listener.server;
-  const health = !opts.metrics && cfg.relay.metricsPort !== undefined ? healthServer(healthRoutes({ redis, dbs: [db], metrics })) : undefined;
+  const health = !opts.metrics && cfg.relay.metricsPort !== undefined ? healthServer(healthRoutes({ redis, dbs: [db], metrics, checks: [() => delivery.problem()] })) : undefined;
   if (health) {
     await new Promise<void>((resolve, reject) => { health.once('error', reject); health.listen(cfg.relay.metricsPort, cfg.relay.host, () => resolve()); });
     log.info({ port: (health.address() as AddressInfo).port }, 'relay metrics listening');
@@ -63,6 +63,7 @@ export async function startRelay(cfg: Config, redisUrl: string, log: Logger, opt
   log.info({ host: cfg.relay.host, port, queue: queue.name, upstream: cfg.upstream.outbox ? `outbox ${cfg.upstream.outbox}` : `${cfg.upstream.host}:${cfg.upstream.port}` }, 'relay listening');
   return {
     port, queue, ledger, sweep, metrics,
+    readiness: () => delivery.problem(),
     async close() {
       clearInterval(timer);
       health?.close();

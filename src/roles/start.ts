@@ -68,8 +68,9 @@ export async function startAll(cfg: Config, configPath: string, log: Logger): Pr
     probe.disconnect();
     worker = forkWorker(configPath, url, log);
     const metrics = new Metrics(); // one registry: the receiver's /metrics shows the relay's too
-    roles.push(await startRelay(cfg, url, log, { metrics }));
-    roles.push(await startReceiver(cfg, url, log, { metrics }));
+    const relay = await startRelay(cfg, url, log, { metrics });
+    roles.push(relay);
+    roles.push(await startReceiver(cfg, url, log, { metrics, readyChecks: [relay.readiness] }));
   } catch (err) {
     await close();
     throw err;

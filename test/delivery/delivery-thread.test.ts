@@ -1,0 +1,36 @@
+// The relay's delivery thread: a thread that dies is restarted and /readyz says so meanwhile; a
+// first start that fails is reported to the caller and not retried behind its back.
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
+import { DeliveryThread } from '../../src/delivery/thread.js';
+import { log, tempDir, testConfig, uniqueName } from '../helpers/env.js';
+
+const redisUrl = inject('redisUrl');
+const t = tempDir();
+afterAll(() => t.cleanup());
+const until = async (cond: () => boolean, ms: number) => { const end = Date.now() + ms; while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 20)); };
+
+describe('delivery thread', () => {
+  it('comes back after it dies; readiness reports the gap', async () => {
+    const thread = new DeliveryThread({ cfg: testConfig(join(t.dir, 'ok')), redisUrl, queueName: uniqueName('mail'), logLevel: 'silent' }, log);
+    await thread.start();
+    expect(thread.problem()).toBeUndefined();
+    await (thread as unknown as { worker: Worker }).worker.terminate(); // as if it had crashed
+    expect(thread.problem()).toMatch(/delivery thread not running/);
+    await until(() => thread.problem() === undefined, 10_000);
+    expect(thread.problem()).toBeUndefined();
+    await thread.close();
+  });
+
+  it('rejects a first start that fails (the data dir is a file) and does not retry it', async () => {
+    const notADir = join(t.dir, 'file');
+    writeFileSync(notADir, 'x');
+    const thread = new DeliveryThread({ cfg: testConfig(notADir), redisUrl, queueName: uniqueName('mail'), logLevel: 'silent' }, log);
+    await expect(thread.start()).rejects.toThrow(/ENOTDIR|EEXIST|cannot open/);
+    await new Promise((r) => setTimeout(r, 1500)); // past the restart delay
+    expect(thread.problem()).toMatch(/not running/);
+    await thread.close();
+  });
+});
