@@ -4,15 +4,13 @@ import { Worker, Queue, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
-import type { LedgerStore, Outcome } from '../ledger/store.js';
+import type { LedgerStore, Outcome, RecipientStatus } from '../ledger/store.js';
 import type { Spool } from '../relay/spool/spool.js';
 import { createRedis } from '../queue/redis.js';
-import { WORKER_LOCKS, type MailJobData } from '../queue/names.js';
+import { WORKER_LOCKS, type MailJobData, type MailJobKind } from '../queue/names.js';
 import { classifyFailure, backoffDelay } from './classify-failure.js';
 import type { DeliveryTransport } from './transport.js';
 import type { Bouncer } from './bounce.js';
-import type { MailJobKind } from '../queue/names.js';
-import type { RecipientStatus } from '../ledger/store.js';
 
 export class DeferredError extends Error {}
 
@@ -44,12 +42,12 @@ export class MailWorker {
     const { qid, kind } = job.data;
     const { ledger, log, cfg } = this.d;
     const now = this.d.now ?? Date.now;
-    const job0 = ledger.delivery(qid, kind);
-    if (!job0) {
+    const found = ledger.delivery(qid, kind);
+    if (!found) {
       log.warn({ qid, kind }, 'job for a message the ledger does not have; dropped');
       return 'unknown message';
     }
-    const { msg, pending } = job0;
+    const { msg, pending } = found;
     if (pending.length === 0) return 'nothing pending';
     const expired = now() - msg.received_at >= cfg.delivery.maxLifetime;
     const shop = cfg.shops.find((s) => s.id === msg.shop_id);

@@ -48,7 +48,6 @@ port.on('message', async (m: ThreadMessage) => {
   redis.disconnect();
   await walSync.close();
   db.close();
-  post({ type: 'closed' });
-  port.close();
+  port.close(); // nothing left to run: the thread exits, which is what the main thread waits for
 });
 post({ type: 'ready' });

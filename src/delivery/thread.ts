@@ -12,7 +12,7 @@ import type { RecipientStatus } from '../ledger/store.js';
 /** `logLevel`: the main thread's logger level (tests run quiet whatever the config says). */
 export interface DeliveryThreadData { cfg: Config; redisUrl: string; queueName: string; logLevel: string }
 export type ThreadMessage =
-  | { type: 'ready' } | { type: 'close' } | { type: 'closed' }
+  | { type: 'ready' } | { type: 'close' }
   | { type: 'outcome'; kind: MailJobKind; outcome: RecipientStatus };
 
 const RESTART_DELAY_MS = 1000;

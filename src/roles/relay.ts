@@ -1,5 +1,6 @@
 // The relay role: SMTP listener (main thread) + delivery workers for this instance's own mail queue
-// (a thread of their own: src/delivery/thread.ts), the recovery sweep, and (relay.metricsPort) a small HTTP listener for health.
+// (a thread of their own: src/delivery/thread.ts), the recovery sweep, and (relay.metricsPort) a
+// small HTTP listener for health.
 import { Queue } from 'bullmq';
 import { join } from 'node:path';
 import { WalSync } from '../ledger/wal-sync.js';
