@@ -74,6 +74,11 @@ export class EmbeddedRedis {
     ];
     const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
+    // However this process ends (the 15 s shutdown bound calls process.exit), Redis is told to stop
+    // too: it shuts down cleanly on its own (AOF flushed) instead of living on as an orphan.
+    const stopOnExit = () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM'); };
+    process.once('exit', stopOnExit);
+    child.once('exit', () => process.removeListener('exit', stopOnExit));
     child.stderr?.on('data', (d) => this.log.warn({ redis: String(d).trim() }, 'redis-server'));
     let exited = false;
     child.on('exit', (code, signal) => {
