@@ -1,6 +1,7 @@
-// The accept pipeline shared by SMTP DATA and locally made mail (DSNs): spool (fsync, rename),
-// classify, ledger row + forward-once claim in one transaction, jobs added (bounded). Returns the
-// queue id only once the message is durable; any failure before the ledger commit leaves nothing behind.
+// The accept pipeline shared by SMTP DATA and locally made mail (DSNs): spool file (fdatasync),
+// classify, ledger row + forward-once claim in one group-committed transaction (WAL fsynced), jobs
+// added (bounded). Returns the queue id only once the message is durable; any failure before the
+// ledger commit leaves nothing behind.
 import type { Readable } from 'node:stream';
 import type { Queue } from 'bullmq';
 import type { Config } from '../config/schema.js';
