@@ -38,3 +38,8 @@ export function testConfig(dataDir: string, overrides: Record<string, any> = {})
     ...rest,
   }, dataDir, {});
 }
+
+/** Stops what a test started, in the order given; one failing to stop does not keep the rest running. */
+export async function stopAll(...things: { close(): unknown }[]): Promise<void> {
+  for (const thing of things) await Promise.resolve().then(() => thing.close()).catch(() => {});
+}

@@ -8,7 +8,7 @@ import { startReceiver } from '../../src/roles/receiver.js';
 import { startWorker } from '../../src/roles/worker.js';
 import { openDb } from '../../src/db/open.js';
 import { importCatalog, parseCatalog } from '../../src/stock/catalog.js';
-import { tempDir, testConfig, uniqueName, log, FIXTURES } from '../helpers/env.js';
+import { tempDir, testConfig, uniqueName, log, FIXTURES, stopAll } from '../helpers/env.js';
 import { startSink, sendMail } from '../helpers/smtp.js';
 import { send, post } from '../helpers/http.js';
 import { until } from '../helpers/net.js';
@@ -50,11 +50,7 @@ describe('metrics and health', () => {
       expect((await send(receiver.port!, 'GET', '/healthz')).status).toBe(200);
       expect((await send(receiver.port!, 'GET', '/readyz')).status).toBe(200);
     } finally {
-      await worker.close();
-      await receiver.close();
-      await relay.close();
-      await sink.close();
-      db.close();
+      await stopAll(worker, receiver, relay, sink, db);
       t.cleanup();
     }
   });

@@ -9,7 +9,7 @@ import { startReceiver } from '../../src/roles/receiver.js';
 import { startWorker } from '../../src/roles/worker.js';
 import { openDb } from '../../src/db/open.js';
 import { importCatalog } from '../../src/stock/catalog.js';
-import { tempDir, testConfig, uniqueName, log, SHOP } from '../helpers/env.js';
+import { tempDir, testConfig, uniqueName, log, SHOP, stopAll } from '../helpers/env.js';
 import { startSink, sendMail } from '../helpers/smtp.js';
 import { post, form, auth, items } from '../helpers/http.js';
 import { until, sleep } from '../helpers/net.js';
@@ -59,11 +59,7 @@ describe('soak', () => {
       expect(last.rss - warm.rss).toBeLessThan(Math.max(60, warm.rss * 0.5));
     } finally {
       connection.disconnect();
-      await worker.close();
-      await receiver.close();
-      await relay.close();
-      await sink.close();
-      db.close();
+      await stopAll(worker, receiver, relay, sink, db);
       t.cleanup();
     }
   }, (Number(process.env.RELIABILITY_SOAK_S ?? 20) + 120) * 1000);
