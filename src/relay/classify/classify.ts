@@ -90,7 +90,7 @@ export async function classifyFile(path: string, shops: readonly ShopConfig[], e
   }
 }
 
-/** `head`: the start of the message (at most CLASSIFY_LIMIT_BYTES are looked at). */
+/** `head`: the start of the message; the spool hands over at most CLASSIFY_LIMIT_BYTES, and no more is looked at. */
 export async function classify(head: Buffer, shops: readonly ShopConfig[], envelopeFrom: string, authUser: string | undefined): Promise<Classification> {
   const parsed = await parse(head.subarray(0, CLASSIFY_LIMIT_BYTES));
   const headerFrom = parsed.from?.value[0]?.address;

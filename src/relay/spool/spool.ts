@@ -92,7 +92,7 @@ export class Spool {
       throw err;
     }
     await fh.close();
-    return { path, size, received: counter.received, head: Buffer.concat(head).subarray(0, HEAD_BYTES) };
+    return { path, size, received: counter.received, head: Buffer.concat(head, Math.min(headBytes, HEAD_BYTES)) };
   }
 
   /** Removes a spool file; one already gone is fine (a repeated job, a crash after the unlink). */
