@@ -61,10 +61,12 @@ export class Acceptor {
       this.log.error({ qid, err: (err as Error).message }, 'spool write failed');
       throw new BridgeError('RELAY_NOT_STORED', 'spool write failed', { cause: err });
     }
-    if (stream.sizeExceeded) { await this.spool.remove(qid); throw new TooBigError(); }
-    if (spooled.received >= LOOP_RECEIVED_COUNT) { await this.spool.remove(qid); throw new LoopError(); }
+    const refused = stream.sizeExceeded ? new TooBigError() : spooled.received >= LOOP_RECEIVED_COUNT ? new LoopError() : null;
+    if (refused) { await spooled.durable.catch(() => {}); await this.spool.remove(qid); throw refused; }
     try {
-      const c = await classify(spooled.head, this.cfg.shops, env.mailFrom, session.authUser);
+      // Classification needs only the head in memory: it runs while the file's fdatasync does.
+      const durable = spooled.durable.catch((err: Error) => { throw new BridgeError('RELAY_NOT_STORED', `spool fsync failed: ${err.message}`, { cause: err }); });
+      const [c] = await Promise.all([classify(spooled.head, this.cfg.shops, env.mailFrom, session.authUser), durable]);
       const shop = c.shop;
       const forwardTo = shop?.forwardTo && c.isOrder ? shop.forwardTo : null;
       if (c.isOrder && c.items.length === 0) this.log.warn({ qid, shop: shop?.id, subject: c.subject }, 'order mail with no item found: check orderMail.item rules (mail check)');
@@ -87,8 +89,8 @@ export class Acceptor {
     } catch (err) {
       if (this.ledger.message(qid)) throw err; // durable already; should not happen past the ledger commit
       await this.spool.remove(qid);
-      this.log.error({ qid, err: (err as Error).message }, 'ledger write failed; message refused with 451');
-      throw new BridgeError('RELAY_NOT_STORED', 'ledger write failed', { cause: err });
+      this.log.error({ qid, err: (err as Error).message }, 'message not stored (spool fsync, classification or ledger failed); refused with 451');
+      throw new BridgeError('RELAY_NOT_STORED', 'message not stored', { cause: err });
     }
   }
 }

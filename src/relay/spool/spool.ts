@@ -1,6 +1,7 @@
 // The durable spool: DATA streams into dataDir/spool/<id>.eml behind our Received: header and is
-// fdatasynced; the ledger row committed after it is what makes it a message (then we may say 250). A file
-// without a ledger row (a crash mid-DATA, a refused message) was never acknowledged: it is removed.
+// fdatasynced (while the caller classifies the head kept in memory); the ledger row committed after
+// it is what makes it a message (then we may say 250). A file without a ledger row (a crash
+// mid-DATA, a refused message) was never acknowledged: it is removed.
 // Like Postfix, one fsync of the file per message; no rename, so no directory fsync is needed either.
 import { mkdirSync, rmSync, readdirSync } from 'node:fs';
 import { open, rm, unlink, type FileHandle } from 'node:fs/promises';
@@ -48,7 +49,8 @@ async function writeAll(fh: FileHandle, chunks: Buffer[]): Promise<number> {
   return written;
 }
 
-export interface SpoolResult { path: string; size: number; received: number; head: Buffer }
+/** `durable` settles once the file is fdatasynced and closed; a rejection means it was removed again. */
+export interface SpoolResult { path: string; size: number; received: number; head: Buffer; durable: Promise<void> }
 
 export class Spool {
   readonly dir: string;
@@ -63,12 +65,18 @@ export class Spool {
   }
 
   /**
-   * Writes header + stream to spool/<id>.eml through one file handle, fdatasyncs it (the data and
-   * the size), and returns the first HEAD_BYTES as well so nobody reads the file back to classify it.
+   * Writes header + stream to spool/<id>.eml through one file handle and returns once every byte is
+   * written, with the first HEAD_BYTES, so nobody reads the file back to classify it. The fdatasync
+   * runs on: the caller classifies meanwhile and awaits `durable` before it commits the ledger row.
    */
   async write(id: string, receivedHeader: string, stream: Readable): Promise<SpoolResult> {
     const path = this.pathOf(id);
     const fh = await open(path, 'wx');
+    const failed = async (err: unknown): Promise<never> => {
+      await fh.close().catch(() => {});
+      await rm(path, { force: true });
+      throw err;
+    };
     const counter = new ReceivedCounter();
     const first = Buffer.from(receivedHeader);
     const head: Buffer[] = [first];
@@ -85,14 +93,12 @@ export class Spool {
         if (batchBytes >= WRITE_BATCH_BYTES) { size += await writeAll(fh, batch); batch = []; batchBytes = 0; }
       }
       if (batch.length) size += await writeAll(fh, batch);
-      await fh.datasync();
     } catch (err) {
-      await fh.close().catch(() => {});
-      await rm(path, { force: true });
-      throw err;
+      return failed(err);
     }
-    await fh.close();
-    return { path, size, received: counter.received, head: Buffer.concat(head, Math.min(headBytes, HEAD_BYTES)) };
+    const durable = fh.datasync().then(() => fh.close(), failed);
+    durable.catch(() => {}); // the caller may stop before awaiting it (a refused message)
+    return { path, size, received: counter.received, head: Buffer.concat(head, Math.min(headBytes, HEAD_BYTES)), durable };
   }
 
   /** Removes a spool file; one already gone is fine (a repeated job, a crash after the unlink). */
