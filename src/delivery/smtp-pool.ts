@@ -6,6 +6,7 @@
 import SMTPConnection, { type SMTPConnectionOptions } from 'nodemailer/lib/smtp-connection';
 import { createReadStream, openSync, fstatSync, readSync, closeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
+import { countLargeMessage } from '../observe/large-message-gc.js';
 
 /** Messages up to this size are read into memory in one read; larger ones are streamed. */
 const BUFFER_LIMIT_BYTES = 256 * 1024;
@@ -40,6 +41,7 @@ export class SmtpPool {
         const info = await new Promise<SendInfo>((resolve, reject) =>
           conn.smtp.send(env, typeof body === 'function' ? body() : body, (err, i) => (err ? reject(err) : resolve(i as SendInfo))));
         this.release(conn, true);
+        countLargeMessage(size);
         return info;
       } catch (err) {
         const e = err as SmtpError;

@@ -8,6 +8,7 @@ import { open, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { CLASSIFY_LIMIT_BYTES } from '../classify/classify.js';
+import { countLargeMessage } from '../../observe/large-message-gc.js';
 
 const HEADER_SCAN_LIMIT_BYTES = 1024 * 1024; // Received: headers are counted in the first MiB only
 export const LOOP_RECEIVED_COUNT = 100;
@@ -96,6 +97,7 @@ export class Spool {
     } catch (err) {
       return failed(err);
     }
+    countLargeMessage(size);
     const durable = fh.datasync().then(() => fh.close(), failed);
     durable.catch(() => {}); // the caller may stop before awaiting it (a refused message)
     return { path, size, received: counter.received, head: Buffer.concat(head, Math.min(headBytes, HEAD_BYTES)), durable };

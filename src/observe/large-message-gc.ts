@@ -1,0 +1,32 @@
+// Bounded memory with large mail. Every chunk of a message passes through Buffers whose memory lives
+// outside V8's heap; V8 collects them only when that outside memory has grown by ~64 MB since its
+// last collection, per thread. With 1 MiB messages both threads of the relay sat on up to ~64 MB of
+// such garbage each (peak RSS 205–255 MB for 200 × 1 MiB). Asking for a collection after every
+// LARGE_BYTES_PER_GC of large-message bytes keeps it at 165–190 MB (bench/README.md), at a cost only
+// large mail pays: messages under LARGE_MESSAGE_BYTES never count.
+// `gc` is reached the way Jest's --logHeapUsage does: expose it, then take it from a new context.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+const LARGE_MESSAGE_BYTES = 64 * 1024;
+const LARGE_BYTES_PER_GC = 8 * 1024 * 1024;
+
+type Collect = () => void;
+
+/** Counts the bytes of large messages and calls `collect` once per LARGE_BYTES_PER_GC of them. */
+export function largeMessageCounter(collect: Collect): (bytes: number) => void {
+  let sinceLastGc = 0;
+  return (bytes) => {
+    if (bytes < LARGE_MESSAGE_BYTES) return;
+    sinceLastGc += bytes;
+    if (sinceLastGc < LARGE_BYTES_PER_GC) return;
+    sinceLastGc = 0;
+    collect();
+  };
+}
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as (options: { type: 'major'; execution: 'async' }) => void;
+
+/** Called once per message a thread has streamed through (received or sent); one counter per thread. */
+export const countLargeMessage = largeMessageCounter(() => gc({ type: 'major', execution: 'async' })); // incremental: the thread goes on meanwhile
