@@ -2,6 +2,7 @@
 // mail (subject rule on the decoded subject), its order number and items (from the decoded text part).
 import { open } from 'node:fs/promises';
 import { MailParser, type AddressObject, type AttachmentStream, type MessageText } from 'mailparser';
+import { parseSinglePart, type Parsed } from './single-part.js';
 import type { ShopConfig } from '../../config/schema.js';
 
 export interface OrderItem { code: string; quantity: number }
@@ -51,10 +52,8 @@ export function extractItems(text: string, codeRule: string, quantityRule: strin
  */
 export const CLASSIFY_LIMIT_BYTES = 128 * 1024;
 
-interface Parsed { from?: AddressObject; subject?: string; messageId?: string; text?: string; html?: string | false }
-
 /** Headers and text parts only: attachments are drained unread, so a big mail costs little memory. */
-function parse(head: Buffer): Promise<Parsed> {
+export function parseWithMailparser(head: Buffer): Promise<Parsed> {
   return new Promise((resolve, reject) => {
     const parser = new MailParser({ skipImageLinks: true, skipHtmlToText: true, skipTextLinks: true, skipTextToHtml: true } as any);
     const out: Parsed = {};
@@ -92,7 +91,8 @@ export async function classifyFile(path: string, shops: readonly ShopConfig[], e
 
 /** `head`: the start of the message; the spool hands over at most CLASSIFY_LIMIT_BYTES, and no more is looked at. */
 export async function classify(head: Buffer, shops: readonly ShopConfig[], envelopeFrom: string, authUser: string | undefined): Promise<Classification> {
-  const parsed = await parse(head.subarray(0, CLASSIFY_LIMIT_BYTES));
+  const start = head.subarray(0, CLASSIFY_LIMIT_BYTES);
+  const parsed = parseSinglePart(start) ?? await parseWithMailparser(start);
   const headerFrom = parsed.from?.value[0]?.address;
   const subject = parsed.subject ?? '';
   const shop = findShop(shops, envelopeFrom, headerFrom, authUser);
