@@ -134,7 +134,7 @@ async function latencyAndLarge(ctx) {
 }
 
 const t = tempDir('zb-bench-relay-');
-const redis = await startRedis();
+const redis = await startRedis({ dir: t.dir }); // as `start` runs it: unix socket, AOF
 try {
   const ctx = { dir: t.dir, redis };
   const results = { postfix: [], zaiko: [] };
