@@ -146,9 +146,9 @@ try {
   const m = (kind, k, p = 'warm') => median(results[kind].map((x) => (p ? x[p][k] : x[k])));
   const pair = (k, p, name) => `zaiko_${name}_msg_s=${m('zaiko', k, p).toFixed(0)} postfix_${name}_msg_s=${m('postfix', k, p).toFixed(0)} ${name}_ratio=${(m('zaiko', k, p) / m('postfix', k, p)).toFixed(2)} `;
   const extra = await latencyAndLarge(ctx);
-  console.log(`relay messages=${MESSAGES} sessions=${SESSIONS} size=5KiB rounds=${ROUNDS} `
-    + pair('accept', 'warm', 'accept') + pair('e2e', 'warm', 'e2e') + pair('accept', 'cold', 'cold_accept') + pair('e2e', 'cold', 'cold_e2e')
-    + `zaiko_peak_rss_mb=${m('zaiko', 'rss', null)} accept_p50_ms=${extra.p50.toFixed(1)} accept_p99_ms=${extra.p99.toFixed(1)} `
+  const rounds = ROUNDS ? pair('accept', 'warm', 'accept') + pair('e2e', 'warm', 'e2e') + pair('accept', 'cold', 'cold_accept') + pair('e2e', 'cold', 'cold_e2e')
+    + `zaiko_peak_rss_mb=${m('zaiko', 'rss', null)} ` : ''; // BENCH_ROUNDS=0: latency and large messages only
+  console.log(`relay messages=${MESSAGES} sessions=${SESSIONS} size=5KiB rounds=${ROUNDS} ${rounds}accept_p50_ms=${extra.p50.toFixed(1)} accept_p99_ms=${extra.p99.toFixed(1)} `
     + `large_1MiB_accept_msg_s=${extra.largeAccept.toFixed(0)} large_1MiB_peak_rss_mb=${extra.largeRss}`);
 } finally {
   redis.stop();

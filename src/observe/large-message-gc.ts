@@ -2,14 +2,14 @@
 // outside V8's heap; V8 collects them only when that outside memory has grown by ~64 MB since its
 // last collection, per thread. With 1 MiB messages both threads of the relay sat on up to ~64 MB of
 // such garbage each (peak RSS 205–255 MB for 200 × 1 MiB). Asking for a collection after every
-// LARGE_BYTES_PER_GC of large-message bytes keeps it at 165–190 MB (bench/README.md), at a cost only
-// large mail pays: messages under LARGE_MESSAGE_BYTES never count.
+// LARGE_BYTES_PER_GC of large-message bytes keeps it at 160–176 MB (8 MiB: 180–224), at a cost only
+// large mail pays (1 MiB accepts 60 → 50 msg/s): messages under LARGE_MESSAGE_BYTES never count.
 // `gc` is reached the way Jest's --logHeapUsage does: expose it, then take it from a new context.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 const LARGE_MESSAGE_BYTES = 64 * 1024;
-const LARGE_BYTES_PER_GC = 8 * 1024 * 1024;
+const LARGE_BYTES_PER_GC = 4 * 1024 * 1024;
 
 type Collect = () => void;
 
