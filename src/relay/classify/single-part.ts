@@ -49,8 +49,20 @@ function drain(stream: Transform, input: Buffer): Buffer {
   return Buffer.concat(out);
 }
 
-/** What mailparser would give for a single-part text/plain or text/html message, or null. */
+/**
+ * What mailparser would give for a single-part text/plain or text/html message, or null. Null too
+ * when anything in here throws: mailparser catches some decoding errors this path would not, so a
+ * surprise goes to it rather than becoming a 451.
+ */
 export function parseSinglePart(head: Buffer): Parsed | null {
+  try {
+    return readSinglePart(head);
+  } catch {
+    return null;
+  }
+}
+
+function readSinglePart(head: Buffer): Parsed | null {
   if (!/^[!-9;-~]+:/.test(head.toString('latin1', 0, 80))) return null; // starts with a header field
   const end = headerEnd(head);
   if (end < 0) return null;
