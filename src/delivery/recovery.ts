@@ -24,9 +24,11 @@ export async function recoverMail(queue: Queue<MailJobData>, ledger: LedgerStore
 }
 
 export async function cleanSpool(cfg: Config, ledger: LedgerStore, spool: Spool, log: Logger): Promise<void> {
+  // Mark, then unlink, as the delivery worker does: a crash in between leaves a file marked removed,
+  // which start-up deletes (Spool.removeOrphans), never a row pointing at a file that is gone.
   for (const id of ledger.removableSpool(cfg.spool.keepDays)) {
-    await spool.remove(id);
     ledger.markSpoolRemoved(id);
+    await spool.remove(id);
   }
   const pruned = ledger.prune(cfg.retention.mailDays);
   if (pruned) log.info({ count: pruned }, 'pruned old ledger rows');
