@@ -21,21 +21,12 @@ export function freePort() {
   });
 }
 
-/**
- * A throwaway redis-server on loopback TCP; with `dir`, set up as `start`'s private one is instead
- * (src/queue/embedded-redis.ts): unix socket, AOF fsynced every second, files in `dir`.
- */
-export async function startRedis({ dir } = {}) {
+export async function startRedis() {
   const port = await freePort();
-  const socket = dir && join(dir, 'redis.sock');
-  const args = dir
-    ? ['--port', '0', '--unixsocket', socket, '--unixsocketperm', '700', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec']
-    : ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
-  const proc = spawn('redis-server', [...args, '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
-  const url = dir ? `unix://${socket}` : `redis://127.0.0.1:${port}`;
-  const options = dir ? { path: socket } : { host: '127.0.0.1', port };
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
+  const url = `redis://127.0.0.1:${port}`;
   for (let i = 0; i < 200; i++) {
-    const c = new Redis({ ...options, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    const c = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
     c.on('error', () => {});
     try { await c.connect(); await c.ping(); c.disconnect(); return { url, stop: () => proc.kill('SIGTERM') }; } catch { c.disconnect(); await new Promise((r) => setTimeout(r, 50)); }
   }

@@ -8,7 +8,9 @@ import { spawn } from 'node:child_process';
 import { writeFileSync, readFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
-import { median, tempDir, freePort, startRedis } from './lib.mjs';
+import { median, tempDir, freePort } from './lib.mjs';
+import { EmbeddedRedis } from '../dist/queue/embedded-redis.js';
+import { silentLogger } from '../dist/observe/logger.js';
 import { startPostfix } from './postfix.mjs';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 2000);
@@ -134,7 +136,9 @@ async function latencyAndLarge(ctx) {
 }
 
 const t = tempDir('zb-bench-relay-');
-const redis = await startRedis({ dir: t.dir }); // as `start` runs it: unix socket, AOF
+// The very redis-server `start` runs (unix socket, AOF fsynced every second), not a lighter stand-in.
+const embedded = new EmbeddedRedis(join(t.dir, 'redis'), silentLogger);
+const redis = { url: await embedded.start(), stop: () => embedded.stop() };
 try {
   const ctx = { dir: t.dir, redis };
   const results = { postfix: [], zaiko: [] };
@@ -151,6 +155,6 @@ try {
   console.log(`relay messages=${MESSAGES} sessions=${SESSIONS} size=5KiB rounds=${ROUNDS} ${rounds}accept_p50_ms=${extra.p50.toFixed(1)} accept_p99_ms=${extra.p99.toFixed(1)} `
     + `large_1MiB_accept_msg_s=${extra.largeAccept.toFixed(0)} large_1MiB_peak_rss_mb=${extra.largeRss}`);
 } finally {
-  redis.stop();
+  await redis.stop();
   t.cleanup();
 }

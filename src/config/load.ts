@@ -1,9 +1,9 @@
 // The only reader of the config file and of the environment: find, parse, override, validate,
 // resolve relative paths against the file's folder, then freeze. Errors list every problem by path.
-import { maskUrl } from '../queue/redis-url.js';
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, resolve, isAbsolute } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { maskUrl } from '../queue/redis-url.js';
 import type { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
 import { BridgeError } from '../errors/codes.js';

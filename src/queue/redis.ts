@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Config } from '../config/schema.js';
-import { maskUrl } from '../queue/redis-url.js';
+import { maskUrl } from './redis-url.js';
 import { BridgeError } from '../errors/codes.js';
 import type { Logger } from '../observe/logger.js';
 
