@@ -6,6 +6,7 @@ import type { Config } from '../config/schema.js';
 import { maskUrl } from './redis-url.js';
 import { BridgeError } from '../errors/codes.js';
 import type { Logger } from '../observe/logger.js';
+import { withTimeout } from '../observe/timeout.js';
 
 export const privateSocketPath = (dataDir: string) => join(dataDir, 'redis.sock');
 
@@ -74,4 +75,14 @@ export async function checkEvictionPolicy(client: Redis, log: Logger): Promise<v
 export function queueConnected(queue: { opts: { connection?: unknown } }): boolean {
   const c = queue.opts.connection as { status?: string } | undefined;
   return !['reconnecting', 'close', 'end'].includes(c?.status ?? '');
+}
+
+/**
+ * Closes a client after the replies it is still waiting for: disconnect() alone rejects those with
+ * "Connection is closed", and a library's command nobody awaits any more (BullMQ's, at shutdown)
+ * becomes an unhandled rejection. Bounded: a dead Redis is simply disconnected.
+ */
+export async function closeRedis(client: Redis, boundMs = 1000): Promise<void> {
+  await withTimeout(client.quit(), boundMs, 'redis quit').catch(() => {});
+  client.disconnect();
 }

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/schema.js';
 import { openDb } from '../db/open.js';
 import type { Logger } from '../observe/logger.js';
-import { createRedis } from '../queue/redis.js';
+import { closeRedis, createRedis } from '../queue/redis.js';
 import { STOCK_QUEUE, type ApplyJobData } from '../queue/names.js';
 import { UploadStore } from '../stock/store.js';
 import { UploadHandler } from '../stock/receive/upload-handler.js';
@@ -36,7 +36,7 @@ export async function startReceiver(cfg: Config, redisUrl: string, log: Logger, 
     async close() {
       await new Promise<void>((r) => { server.close(() => r()); server.closeIdleConnections(); });
       await queue.close();
-      redis.disconnect();
+      await closeRedis(redis);
       db.close();
     },
   };

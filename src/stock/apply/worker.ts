@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../../config/schema.js';
 import type { DB } from '../../db/open.js';
 import type { Logger } from '../../observe/logger.js';
-import { createRedis } from '../../queue/redis.js';
+import { createRedis, closeRedis } from '../../queue/redis.js';
 import { STOCK_QUEUE, applyJobId, WORKER_LOCKS, type ApplyJobData } from '../../queue/names.js';
 import { UploadStore } from '../store.js';
 import { applyUpload, type ApplyResult } from './apply.js';
@@ -87,6 +87,6 @@ export class StockWorker {
     await this.dropDir?.stop();
     await this.worker?.close();
     await this.queue.close();
-    for (const c of this.connections) c.disconnect();
+    await Promise.all(this.connections.map((c) => closeRedis(c)));
   }
 }
