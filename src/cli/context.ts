@@ -44,4 +44,4 @@ export function parseSince(value: string | undefined): number | undefined {
   return t;
 }
 
-export const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : null);
+export { iso } from '../queries/time.js';

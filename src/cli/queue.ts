@@ -1,25 +1,17 @@
 // `queue stats|list|show|retry|remove|pause|resume|clean`: BullMQ's queues as postqueue/postsuper
 // show them. "mail" means this instance's mail queue; "stock" the shared stock queue.
 import type { Command } from 'commander';
-import { Queue, Job, type JobType } from 'bullmq';
+import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import { parseDurationMs, formatAge } from '../config/units.js';
 import { BridgeError } from '../errors/codes.js';
 import { connectOrFail, redisUrl } from '../queue/redis.js';
-import { mailQueueName, STOCK_QUEUE } from '../queue/names.js';
 import { openDb } from '../db/open.js';
 import { LedgerStore } from '../ledger/store.js';
 import { UploadStore } from '../stock/store.js';
-import { context, printJson, printTable, iso } from './context.js';
-
-const STATES = ['waiting', 'active', 'delayed', 'failed', 'completed', 'paused', 'prioritized', 'waiting-children'] as const;
-
-function queueName(cfg: Config, q: string): string {
-  if (q === 'mail') return mailQueueName(cfg.instance);
-  if (q === 'stock' || q.startsWith('mail-')) return q;
-  throw new BridgeError('BAD_INPUT', `unknown queue ${q}: use mail or stock`);
-}
+import { JOB_STATES, queueName, instanceQueues, findJob, jobJson, queueStats, listJobs, retryJob, retryAllFailed, removeJob } from '../queries/queues.js';
+import { context, printJson, printTable } from './context.js';
 
 async function withQueues<T>(cmd: Command, work: (qs: { cfg: Config; get(name: string): Queue; all: Queue[] }) => Promise<T>): Promise<T> {
   const { config } = context(cmd);
@@ -30,28 +22,11 @@ async function withQueues<T>(cmd: Command, work: (qs: { cfg: Config; get(name: s
     return cache.get(name)!;
   };
   try {
-    return await work({ cfg: config, get, all: [get(mailQueueName(config.instance)), get(STOCK_QUEUE)] });
+    return await work({ cfg: config, get, all: instanceQueues(config).map(get) });
   } finally {
     for (const q of cache.values()) await q.close();
     connection.disconnect();
   }
-}
-
-/** A job id names its queue: apply-N is stock, anything else this instance's mail queue. */
-async function findJob(qs: { cfg: Config; get(name: string): Queue }, id: string): Promise<Job> {
-  const queue = qs.get(id.startsWith('apply-') ? STOCK_QUEUE : mailQueueName(qs.cfg.instance));
-  const job = await Job.fromId(queue, id);
-  if (!job) throw new BridgeError('NOT_FOUND', `no job ${id} in queue ${queue.name}`);
-  return job;
-}
-
-async function jobJson(job: Job) {
-  const state = await job.getState();
-  return {
-    id: job.id, name: job.name, state, attempts: job.attemptsMade, createdAt: iso(job.timestamp),
-    nextAttemptAt: state === 'delayed' ? iso(job.timestamp + (job.delay ?? 0)) : null,
-    lastError: job.failedReason ?? null,
-  };
 }
 
 export function registerQueue(program: Command): void {
@@ -59,24 +34,16 @@ export function registerQueue(program: Command): void {
 
   queue.command('stats').description('per queue: jobs in each state, oldest waiting age').option('--json', 'JSON output')
     .action(async (o: { json?: boolean }, cmd: Command) => withQueues(cmd, async ({ all }) => {
-      const queues = [];
-      for (const q of all) {
-        const c = await q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'paused', 'prioritized');
-        const oldest = (await q.getJobs(['waiting', 'prioritized'], -1, -1, true))[0] ?? (await q.getJobs(['waiting'], 0, 0, true))[0];
-        queues.push({ name: q.name, waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), active: c.active ?? 0, delayed: c.delayed ?? 0, failed: c.failed ?? 0,
-          completed: c.completed ?? 0, paused: c.paused ?? 0, oldestWaitingMs: oldest ? Date.now() - oldest.timestamp : null });
-      }
+      const queues = await queueStats(all);
       if (o.json) return printJson({ queues });
       printTable(['queue', 'waiting', 'active', 'delayed', 'failed', 'completed', 'paused', 'oldest'],
         queues.map((q) => [q.name, q.waiting, q.active, q.delayed, q.failed, q.completed, q.paused, q.oldestWaitingMs === null ? '-' : formatAge(q.oldestWaitingMs)]));
     }));
 
   queue.command('list').description('jobs of a queue').argument('<queue>', 'mail or stock')
-    .option('--state <state>', `one of ${STATES.join(', ')} (default: all but completed)`).option('--limit <n>', 'at most n', '50').option('--json', 'JSON output')
+    .option('--state <state>', `one of ${JOB_STATES.join(', ')} (default: all but completed)`).option('--limit <n>', 'at most n', '50').option('--json', 'JSON output')
     .action(async (q: string, o: { state?: string; limit: string; json?: boolean }, cmd: Command) => withQueues(cmd, async (qs) => {
-      if (o.state && !(STATES as readonly string[]).includes(o.state)) throw new BridgeError('BAD_INPUT', `--state ${o.state}: use one of ${STATES.join(', ')}`);
-      const types = (o.state ? [o.state] : ['waiting', 'prioritized', 'active', 'delayed', 'failed', 'paused']) as JobType[];
-      const jobs = await Promise.all((await qs.get(queueName(qs.cfg, q)).getJobs(types, 0, Number(o.limit) - 1)).map(jobJson));
+      const jobs = await listJobs(qs.get(queueName(qs.cfg, q)), o.state, Number(o.limit));
       if (o.json) return printJson({ jobs });
       printTable(['id', 'name', 'state', 'age', 'attempts', 'next', 'last error'],
         jobs.map((j) => [j.id, j.name, j.state, formatAge(Date.now() - Date.parse(j.createdAt!)), j.attempts, j.nextAttemptAt, j.lastError]));
@@ -99,22 +66,19 @@ export function registerQueue(program: Command): void {
     .action(async (ids: string[], o: { allFailed?: boolean }, cmd: Command) => withQueues(cmd, async (qs) => {
       if (o.allFailed) {
         const q = qs.get(queueName(qs.cfg, ids[0]));
-        const n = await q.getJobCountByTypes('failed');
-        await q.retryJobs({ state: 'failed' });
+        const n = await retryAllFailed(q);
         process.stdout.write(`${n} failed job(s) of ${q.name} retried\n`);
         return;
       }
       for (const id of ids) {
-        const job = await findJob(qs, id);
-        if (!(await job.isFailed())) throw new BridgeError('BAD_INPUT', `job ${id} is ${await job.getState()}, not failed`);
-        await job.retry();
+        await retryJob(qs, id);
         process.stdout.write(`${id} retried\n`);
       }
     }));
 
   queue.command('remove').description('remove jobs (the ledger keeps the message; the sweep re-adds unfinished ones)').argument('<ids...>')
     .action(async (ids: string[], _o, cmd: Command) => withQueues(cmd, async (qs) => {
-      for (const id of ids) { await (await findJob(qs, id)).remove(); process.stdout.write(`${id} removed\n`); }
+      for (const id of ids) { await removeJob(qs, id); process.stdout.write(`${id} removed\n`); }
     }));
 
   for (const action of ['pause', 'resume'] as const) {

@@ -5,9 +5,10 @@ import { basename } from 'node:path';
 import { Queue } from 'bullmq';
 import { openDb } from '../db/open.js';
 import { BridgeError } from '../errors/codes.js';
-import { parseCatalog, importCatalog, exportCatalog, productView, CatalogError } from '../stock/catalog.js';
+import { parseCatalog, importCatalog, exportCatalog, CatalogError } from '../stock/catalog.js';
 import { encode } from '../stock/csv.js';
-import { UploadStore, type UploadRow } from '../stock/store.js';
+import { UploadStore } from '../stock/store.js';
+import { listUploads, uploadView, stockView, listSkips } from '../queries/uploads.js';
 import { storeStockFile, StockFileError } from '../stock/files/stock-file.js';
 import { enqueueApply, waitApplied } from '../stock/apply/enqueue.js';
 import { createRedis, redisUrl } from '../queue/redis.js';
@@ -23,11 +24,6 @@ function readInput(file: string): Buffer {
     throw new BridgeError('BAD_INPUT', `${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
   }
 }
-
-const uploadJson = (u: UploadRow) => ({
-  id: u.id, shop: u.shop_id, receivedAt: iso(u.received_at), items: u.item_count,
-  applied: u.applied_count ?? 0, skipped: u.skipped_count ?? 0, status: u.status, source: u.source, origin: u.origin, charset: u.charset,
-});
 
 export function registerStock(program: Command): void {
   const stock = program.command('stock').description('products and their stock (works with Redis down)');
@@ -72,7 +68,7 @@ export function registerStock(program: Command): void {
       const { config } = context(cmd);
       const shop = pickShop(config.shops, o.shop);
       const db = openDb(config.dataDir, 'stock');
-      const view = productView(db, shop.id, code);
+      const view = stockView(db, shop.id, code);
       db.close();
       if (!view) throw new BridgeError('NOT_FOUND', `no product ${code} in shop ${shop.id} (zaiko Robot's uploads of it are skipped as unknown_code)`);
       if (o.json) return printJson(view);
@@ -88,9 +84,8 @@ export function registerStock(program: Command): void {
     .action((o: { shop?: string; reason?: string; since?: string; limit: string; json?: boolean }, cmd: Command) => {
       const { config } = context(cmd);
       const db = openDb(config.dataDir, 'stock');
-      const rows = new UploadStore(db).skips({ shop: o.shop, reason: o.reason, since: parseSince(o.since), limit: Number(o.limit) });
+      const skips = listSkips(new UploadStore(db), { shop: o.shop, reason: o.reason, since: parseSince(o.since), limit: Number(o.limit) });
       db.close();
-      const skips = rows.map((r) => ({ uploadId: r.upload_id, shop: r.shop_id, product_code: r.code, reason: r.reason, rawStock: r.raw_stock, receivedAt: iso(r.received_at) }));
       if (o.json) return printJson({ skips });
       printTable(['upload', 'shop', 'code', 'reason', 'value', 'received'], skips.map((s) => [s.uploadId, s.shop, s.product_code, s.reason, JSON.stringify(s.rawStock), s.receivedAt]));
     });
@@ -140,7 +135,7 @@ export function registerStock(program: Command): void {
     .action((o: { shop?: string; limit: string; json?: boolean }, cmd: Command) => {
       const { config } = context(cmd);
       const db = openDb(config.dataDir, 'stock');
-      const list = new UploadStore(db).list({ shop: o.shop, limit: Number(o.limit) }).map(uploadJson);
+      const list = listUploads(new UploadStore(db), { shop: o.shop, limit: Number(o.limit) });
       db.close();
       if (o.json) return printJson({ uploads: list });
       printTable(['id', 'shop', 'received', 'items', 'applied', 'skipped', 'status'], list.map((u) => [u.id, u.shop, u.receivedAt, u.items, u.applied, u.skipped, u.status]));
@@ -150,13 +145,11 @@ export function registerStock(program: Command): void {
     .action((idText: string, o: { json?: boolean }, cmd: Command) => {
       const { config } = context(cmd);
       const db = openDb(config.dataDir, 'stock');
-      const store = new UploadStore(db);
-      const u = store.get(Number(idText));
-      if (!u) { db.close(); throw new BridgeError('NOT_FOUND', `no upload ${idText}`); }
-      const items = store.items(u.id).map((i) => ({ seq: i.seq, product_code: i.code, rawStock: i.raw_stock, stock: i.stock, outcome: i.outcome, reason: i.reason }));
+      const view = uploadView(new UploadStore(db), Number(idText));
       db.close();
-      if (o.json) return printJson({ upload: uploadJson(u), items });
-      const j = uploadJson(u);
+      if (!view) throw new BridgeError('NOT_FOUND', `no upload ${idText}`);
+      if (o.json) return printJson(view);
+      const { upload: j, items } = view;
       process.stdout.write(`upload ${j.id}  shop ${j.shop}  ${j.source} ${j.origin ?? ''}  ${j.charset}\nreceived ${j.receivedAt}  status ${j.status}  items ${j.items}  applied ${j.applied}  skipped ${j.skipped}\n\n`);
       printTable(['#', 'code', 'value', 'outcome', 'reason'], items.map((i) => [i.seq, i.product_code, JSON.stringify(i.rawStock), i.outcome, i.reason]));
     });

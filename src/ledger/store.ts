@@ -162,7 +162,7 @@ export class LedgerStore {
     })();
   }
 
-  list(opts: { since?: number; order?: string; status?: string; limit: number }): (MessageRow & { status: string; to: string })[] {
+  list(opts: { since?: number; order?: string; status?: string; limit: number; offset?: number }): (MessageRow & { status: string; to: string })[] {
     return this.sql(`SELECT * FROM (
         SELECT m.*,
           (SELECT group_concat(address, ', ') FROM message_recipients r WHERE r.message_id = m.id AND r.kind = 'deliver') AS "to",
@@ -171,7 +171,7 @@ export class LedgerStore {
                WHEN EXISTS (SELECT 1 FROM message_recipients r WHERE r.message_id = m.id AND r.status = 'failed') THEN 'failed'
                ELSE 'sent' END AS status
         FROM messages m WHERE (@since IS NULL OR m.received_at >= @since) AND (@order IS NULL OR m.order_number = @order)
-      ) WHERE (@status IS NULL OR status = @status) ORDER BY received_at DESC, id DESC LIMIT @limit`)
-      .all({ since: opts.since ?? null, order: opts.order ?? null, status: opts.status ?? null, limit: opts.limit }) as any[];
+      ) WHERE (@status IS NULL OR status = @status) ORDER BY received_at DESC, id DESC LIMIT @limit OFFSET @offset`)
+      .all({ since: opts.since ?? null, order: opts.order ?? null, status: opts.status ?? null, limit: opts.limit, offset: opts.offset ?? 0 }) as any[];
   }
 }

@@ -55,23 +55,25 @@ export class UploadStore {
     return (this.sql("SELECT id FROM uploads WHERE status = 'stored' ORDER BY id").pluck().all() as number[]);
   }
 
-  list(opts: { shop?: string; limit: number }): UploadRow[] {
-    return this.sql('SELECT * FROM uploads WHERE (? IS NULL OR shop_id = ?) ORDER BY id DESC LIMIT ?')
-      .all(opts.shop ?? null, opts.shop ?? null, opts.limit) as UploadRow[];
+  list(opts: { shop?: string; limit: number; offset?: number }): UploadRow[] {
+    return this.sql('SELECT * FROM uploads WHERE (? IS NULL OR shop_id = ?) ORDER BY id DESC LIMIT ? OFFSET ?')
+      .all(opts.shop ?? null, opts.shop ?? null, opts.limit, opts.offset ?? 0) as UploadRow[];
   }
 
-  items(id: number): { seq: number; code: string; raw_stock: string; stock: number | null; outcome: string | null; reason: string | null }[] {
-    return this.sql('SELECT seq, code, raw_stock, stock, outcome, reason FROM upload_items WHERE upload_id = ? ORDER BY seq').all(id) as any[];
+  /** Items in request order; a page of them with `limit` (seq is the key's second column, so an offset is a range scan). */
+  items(id: number, page: { limit?: number; offset?: number } = {}): { seq: number; code: string; raw_stock: string; stock: number | null; outcome: string | null; reason: string | null }[] {
+    return this.sql('SELECT seq, code, raw_stock, stock, outcome, reason FROM upload_items WHERE upload_id = ? AND seq >= ? ORDER BY seq LIMIT ?')
+      .all(id, page.offset ?? 0, page.limit ?? -1) as any[];
   }
 
-  skips(opts: { shop?: string; code?: string; reason?: string; since?: number; limit: number }): SkipRow[] {
+  skips(opts: { shop?: string; code?: string; reason?: string; since?: number; limit: number; offset?: number }): SkipRow[] {
     return this.sql(`
       SELECT i.upload_id, i.seq, u.shop_id, i.code, i.raw_stock, i.reason, u.received_at
       FROM upload_items i JOIN uploads u ON u.id = i.upload_id
       WHERE i.outcome = 'skipped' AND (@shop IS NULL OR u.shop_id = @shop) AND (@code IS NULL OR i.code = @code)
         AND (@reason IS NULL OR i.reason = @reason) AND (@since IS NULL OR u.received_at >= @since)
-      ORDER BY i.upload_id DESC, i.seq DESC LIMIT @limit`)
-      .all({ shop: opts.shop ?? null, code: opts.code ?? null, reason: opts.reason ?? null, since: opts.since ?? null, limit: opts.limit }) as SkipRow[];
+      ORDER BY i.upload_id DESC, i.seq DESC LIMIT @limit OFFSET @offset`)
+      .all({ shop: opts.shop ?? null, code: opts.code ?? null, reason: opts.reason ?? null, since: opts.since ?? null, limit: opts.limit, offset: opts.offset ?? 0 }) as SkipRow[];
   }
 
   /** Retention: items and changes of uploads older than `days` go; the upload rows stay as a summary. */

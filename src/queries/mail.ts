@@ -1,0 +1,96 @@
+// Mail queries shared by the `mail …` commands and the web console: the ledger as JSON views, and
+// the check / flush / resend actions. One copy of the logic; the callers only print or render.
+import { existsSync } from 'node:fs';
+import { Job, type Queue } from 'bullmq';
+import type { Config } from '../config/schema.js';
+import type { DB } from '../db/open.js';
+import { BridgeError } from '../errors/codes.js';
+import { LedgerStore, type MessageRow } from '../ledger/store.js';
+import { forwardClaim, type Classification } from '../relay/classify/classify.js';
+import { mailJobId, type MailJobKind } from '../queue/names.js';
+import { enqueueMail } from '../delivery/enqueue.js';
+import { iso } from './time.js';
+
+export const messageJson = (m: MessageRow & { status?: string; to?: string }) => ({
+  id: m.id, receivedAt: iso(m.received_at), from: m.mail_from, to: m.to ? m.to.split(', ') : [], subject: m.subject, shop: m.shop_id,
+  isOrder: !!m.is_order, orderNumber: m.order_number, forward: m.forward, status: m.status,
+});
+export type MessageJson = ReturnType<typeof messageJson>;
+
+export interface MessageFilter { since?: number; order?: string; status?: string; limit: number; offset?: number }
+
+/** `mail list`: newest first. */
+export function listMessages(ledger: LedgerStore, filter: MessageFilter): MessageJson[] {
+  return ledger.list(filter).map(messageJson);
+}
+
+/** `mail show`: the message, its envelope, classification and every recipient's outcome; undefined when unknown. */
+export function messageView(ledger: LedgerStore, id: string) {
+  const m = ledger.message(id);
+  if (!m) return undefined;
+  const recipients = ledger.recipients(id);
+  return {
+    ...messageJson(m), messageId: m.message_id, client: m.client_address, helo: m.client_helo, authUser: m.auth_user, size: m.size,
+    spool: m.spool_removed ? null : m.spool_path, items: JSON.parse(m.items ?? '[]') as { code: string; quantity: number }[],
+    flags: JSON.parse(m.flags ?? '[]') as string[], forwardReason: m.forward_reason,
+    recipients: recipients.map((r) => ({
+      kind: r.kind, address: r.address, status: r.status, attempts: r.attempts, response: r.response,
+      updatedAt: iso(r.updated_at), nextAttemptAt: iso(r.next_attempt_at),
+    })),
+  };
+}
+export type MessageView = NonNullable<ReturnType<typeof messageView>>;
+
+/** The spool file of a message while the spool keeps it (`mail show --raw`); throws NOT_FOUND otherwise. */
+export function spoolPathOf(ledger: LedgerStore, id: string, keepDays: number): string {
+  const m = ledger.message(id);
+  if (!m) throw new BridgeError('NOT_FOUND', `no message ${id} in the ledger`);
+  if (!existsSync(m.spool_path)) throw new BridgeError('NOT_FOUND', `${id}: spool file removed (spool.keepDays=${keepDays})`);
+  return m.spool_path;
+}
+
+/** `mail check`: what the relay would do with a classified mail (known item codes, forward-once verdict). */
+export function checkVerdict(c: Classification, ledgerDb: DB, stockDb: DB) {
+  const known = stockDb.prepare('SELECT 1 FROM products WHERE shop_id = ? AND code = ?');
+  const items = c.items.map((i) => ({ ...i, known: !!(c.shop && known.get(c.shop.id, i.code)) }));
+  let wouldForward = false;
+  let reason: string;
+  if (!c.shop) reason = 'no shop recognises this sender (shops[].senders / authUsers)';
+  else if (!c.isOrder) reason = `subject does not match orderMail.subject ${JSON.stringify(c.shop.orderMail.subject)}`;
+  else if (!c.shop.forwardTo) reason = 'shop has no forwardTo';
+  else {
+    const claim = forwardClaim(c.shop, c, 'check');
+    const holder = claim && ledgerDb.prepare('SELECT message_id FROM forward_claims WHERE shop_id = ? AND claim = ?').pluck().get(c.shop.id, claim);
+    wouldForward = !holder;
+    reason = holder ? `forward-once: ${claim} already forwarded with ${holder}` : `would forward to ${c.shop.forwardTo}${claim ? ` (claim ${claim})` : ' (forwardOnce: off)'}`;
+  }
+  if (c.flags.length) reason += `; flags: ${c.flags.join(', ')}`;
+  return { shop: c.shop?.id ?? null, isOrder: c.isOrder, orderNumber: c.orderNumber ?? null, items, wouldForward, reason };
+}
+export type CheckVerdict = ReturnType<typeof checkVerdict>;
+
+/** `mail flush`: every deferred delivery scheduled now (postqueue -f); returns how many jobs. */
+export async function flushDeferred(queue: Queue, ledger: LedgerStore): Promise<number> {
+  let n = 0;
+  for (const { id, kind } of ledger.deferredIds()) {
+    const job = await Job.fromId(queue, mailJobId(id, kind));
+    if (job && (await job.isDelayed())) { await job.promote(); n++; }
+    else if (!job && (await enqueueMail(queue, id, [kind], 3000))) n++;
+  }
+  return n;
+}
+
+/** `mail resend [--forward]`: deliver again on purpose with a fresh job id (a forward bypasses forward-once). */
+export async function resendMessage(config: Config, queue: Queue, ledger: LedgerStore, id: string, forward: boolean): Promise<{ kind: MailJobKind; to: string[] }> {
+  const m = ledger.message(id);
+  if (!m) throw new BridgeError('NOT_FOUND', `no message ${id} in the ledger`);
+  if (!existsSync(m.spool_path)) throw new BridgeError('NOT_FOUND', `${id}: spool file removed (spool.keepDays=${config.spool.keepDays}); nothing to resend`);
+  const kind: MailJobKind = forward ? 'forward' : 'deliver';
+  const shop = config.shops.find((s) => s.id === m.shop_id);
+  const to = forward ? (shop?.forwardTo ? [shop.forwardTo] : []) : ledger.recipients(id, 'deliver').map((r) => r.address);
+  if (to.length === 0) throw new BridgeError('BAD_INPUT', `${id}: no ${kind} recipients${forward ? ' (the shop has no forwardTo)' : ''}`);
+  ledger.requeue(id, kind, to);
+  const attempt = Date.now().toString(36);
+  if (!(await enqueueMail(queue, id, [kind], 3000, (q, k) => `${mailJobId(q, k)}-r${attempt}`))) throw new BridgeError('REDIS_UNAVAILABLE', 'could not add the job');
+  return { kind, to };
+}

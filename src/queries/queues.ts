@@ -1,0 +1,79 @@
+// Queue queries and actions shared by the `queue …` commands and the web console. "mail" means this
+// instance's mail queue; "stock" the shared stock queue.
+import { Job, type JobType, type Queue } from 'bullmq';
+import type { Config } from '../config/schema.js';
+import { BridgeError } from '../errors/codes.js';
+import { mailQueueName, STOCK_QUEUE } from '../queue/names.js';
+import { iso } from './time.js';
+
+export const JOB_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed', 'paused', 'prioritized', 'waiting-children'] as const;
+/** `queue list` without --state: every state but completed. */
+export const UNFINISHED_STATES: JobType[] = ['waiting', 'prioritized', 'active', 'delayed', 'failed', 'paused'];
+
+export interface QueueSet { cfg: Config; get(name: string): Queue }
+
+export function queueName(cfg: Config, q: string): string {
+  if (q === 'mail') return mailQueueName(cfg.instance);
+  if (q === 'stock' || q.startsWith('mail-')) return q;
+  throw new BridgeError('BAD_INPUT', `unknown queue ${q}: use mail or stock`);
+}
+
+/** The queues of this instance: its mail queue and the stock queue. */
+export const instanceQueues = (cfg: Config) => [mailQueueName(cfg.instance), STOCK_QUEUE];
+
+/** A job id names its queue: apply-N is stock, anything else this instance's mail queue. */
+export async function findJob(qs: QueueSet, id: string): Promise<Job> {
+  const queue = qs.get(id.startsWith('apply-') ? STOCK_QUEUE : mailQueueName(qs.cfg.instance));
+  const job = await Job.fromId(queue, id);
+  if (!job) throw new BridgeError('NOT_FOUND', `no job ${id} in queue ${queue.name}`);
+  return job;
+}
+
+export async function jobJson(job: Job) {
+  const state = await job.getState();
+  return {
+    id: job.id, name: job.name, state, attempts: job.attemptsMade, createdAt: iso(job.timestamp),
+    nextAttemptAt: state === 'delayed' ? iso(job.timestamp + (job.delay ?? 0)) : null,
+    lastError: job.failedReason ?? null,
+  };
+}
+export type JobJson = Awaited<ReturnType<typeof jobJson>>;
+
+/** `queue stats`: per queue, jobs in each state and the oldest waiting job's age. */
+export async function queueStats(queues: Queue[]) {
+  const out = [];
+  for (const q of queues) {
+    const c = await q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'paused', 'prioritized');
+    const oldest = (await q.getJobs(['waiting', 'prioritized'], -1, -1, true))[0] ?? (await q.getJobs(['waiting'], 0, 0, true))[0];
+    out.push({ name: q.name, waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), active: c.active ?? 0, delayed: c.delayed ?? 0, failed: c.failed ?? 0,
+      completed: c.completed ?? 0, paused: c.paused ?? 0, oldestWaitingMs: oldest ? Date.now() - oldest.timestamp : null });
+  }
+  return out;
+}
+export type QueueStat = Awaited<ReturnType<typeof queueStats>>[number];
+
+/** `queue list`: jobs of a queue in `state` (default: all but completed), a page of them. */
+export async function listJobs(queue: Queue, state: string | undefined, limit: number, offset = 0): Promise<JobJson[]> {
+  if (state && !(JOB_STATES as readonly string[]).includes(state)) throw new BridgeError('BAD_INPUT', `--state ${state}: use one of ${JOB_STATES.join(', ')}`);
+  const types = (state ? [state] : UNFINISHED_STATES) as JobType[];
+  return Promise.all((await queue.getJobs(types, offset, offset + limit - 1)).map(jobJson));
+}
+
+/** `queue retry <id>`: a failed job runs again. */
+export async function retryJob(qs: QueueSet, id: string): Promise<void> {
+  const job = await findJob(qs, id);
+  if (!(await job.isFailed())) throw new BridgeError('BAD_INPUT', `job ${id} is ${await job.getState()}, not failed`);
+  await job.retry();
+}
+
+/** `queue retry <q> --all-failed`: returns how many were failed. */
+export async function retryAllFailed(queue: Queue): Promise<number> {
+  const n = await queue.getJobCountByTypes('failed');
+  await queue.retryJobs({ state: 'failed' });
+  return n;
+}
+
+/** `queue remove <id>`: the ledger keeps the message; the sweep re-adds unfinished ones. */
+export async function removeJob(qs: QueueSet, id: string): Promise<void> {
+  await (await findJob(qs, id)).remove();
+}

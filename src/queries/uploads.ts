@@ -1,0 +1,34 @@
+// Upload and stock queries shared by the `uploads …` / `stock …` commands and the web console.
+import type { DB } from '../db/open.js';
+import { UploadStore, type UploadRow } from '../stock/store.js';
+import { productView } from '../stock/catalog.js';
+import { iso } from './time.js';
+
+export const uploadJson = (u: UploadRow) => ({
+  id: u.id, shop: u.shop_id, receivedAt: iso(u.received_at), items: u.item_count,
+  applied: u.applied_count ?? 0, skipped: u.skipped_count ?? 0, status: u.status, source: u.source, origin: u.origin, charset: u.charset,
+});
+export type UploadJson = ReturnType<typeof uploadJson>;
+
+/** `uploads list`: newest first. */
+export function listUploads(store: UploadStore, opts: { shop?: string; limit: number; offset?: number }): UploadJson[] {
+  return store.list(opts).map(uploadJson);
+}
+
+/** `uploads show`: one upload and a page of its items (all of them without a limit); undefined when unknown. */
+export function uploadView(store: UploadStore, id: number, page: { limit?: number; offset?: number } = {}) {
+  const u = store.get(id);
+  if (!u) return undefined;
+  const items = store.items(u.id, page).map((i) => ({ seq: i.seq, product_code: i.code, rawStock: i.raw_stock, stock: i.stock, outcome: i.outcome, reason: i.reason }));
+  return { upload: uploadJson(u), items };
+}
+
+/** `stock show`: a product, its last changes and skips; undefined when the shop has no such product. */
+export function stockView(db: DB, shop: string, code: string) {
+  return productView(db, shop, code);
+}
+
+/** `stock skipped`: items not applied, newest first. */
+export function listSkips(store: UploadStore, opts: { shop?: string; code?: string; reason?: string; since?: number; limit: number; offset?: number }) {
+  return store.skips(opts).map((r) => ({ uploadId: r.upload_id, shop: r.shop_id, product_code: r.code, reason: r.reason, rawStock: r.raw_stock, receivedAt: iso(r.received_at) }));
+}

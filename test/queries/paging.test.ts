@@ -1,0 +1,50 @@
+// The shared query functions page through real SQLite files: an offset continues where the last page ended.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openDb } from '../../src/db/open.js';
+import { LedgerStore, type NewMessage } from '../../src/ledger/store.js';
+import { UploadStore } from '../../src/stock/store.js';
+import { listMessages } from '../../src/queries/mail.js';
+import { listUploads, uploadView, listSkips } from '../../src/queries/uploads.js';
+
+const dirs: string[] = [];
+afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
+const tempDir = () => { const d = mkdtempSync(join(tmpdir(), 'zb-queries-')); dirs.push(d); return d; };
+
+const message = (i: number): NewMessage => ({
+  id: `Q${String(i).padStart(4, '0')}`, receivedAt: 1_000_000 + i, clientAddress: '127.0.0.1', clientHelo: 'cart', authUser: null,
+  mailFrom: 'shop@example.jp', headerFrom: null, subject: 'ご注文', messageId: null, size: 10, spoolPath: `/nonexistent/${i}`,
+  shopId: 'demo', isOrder: true, orderNumber: `A-${i}`, items: [], flags: [], deliverTo: ['buyer@example.jp'], forwardTo: null, claim: null,
+});
+
+describe('shared queries', () => {
+  it('pages the mail list newest first', () => {
+    const db = openDb(tempDir(), 'ledger');
+    const ledger = new LedgerStore(db);
+    ledger.acceptMany(Array.from({ length: 25 }, (_, i) => message(i)));
+    const first = listMessages(ledger, { limit: 10 });
+    const second = listMessages(ledger, { limit: 10, offset: 10 });
+    const last = listMessages(ledger, { limit: 10, offset: 20 });
+    expect(first.map((m) => m.id)[0]).toBe('Q0024');
+    expect(second.map((m) => m.id)).toEqual(Array.from({ length: 10 }, (_, i) => `Q${String(14 - i).padStart(4, '0')}`));
+    expect(last).toHaveLength(5);
+    expect(listMessages(ledger, { limit: 10, order: 'A-3' }).map((m) => m.id)).toEqual(['Q0003']);
+    db.close();
+  });
+
+  it('pages uploads, an upload\'s items and the skips', () => {
+    const db = openDb(tempDir(), 'stock');
+    const store = new UploadStore(db);
+    const ids = [1, 2, 3].map(() => store.insert('demo', { source: 'http', charset: 'utf-8' }, Array.from({ length: 7 }, (_, i) => ({ code: `C${i}`, rawStock: String(i) }))));
+    db.prepare("UPDATE upload_items SET outcome = 'skipped', reason = 'unknown_code'").run();
+    expect(listUploads(store, { limit: 2, offset: 1 }).map((u) => u.id)).toEqual([ids[1], ids[0]]);
+    const page = uploadView(store, ids[0], { limit: 3, offset: 6 })!;
+    expect(page.items.map((i) => i.product_code)).toEqual(['C6']);
+    expect(uploadView(store, ids[0], { limit: 3, offset: 3 })!.items.map((i) => i.seq)).toEqual([3, 4, 5]);
+    expect(uploadView(store, ids[0])!.items).toHaveLength(7);
+    expect(listSkips(store, { limit: 2, offset: 7 }).map((s) => [s.uploadId, s.product_code])).toEqual([[ids[1], 'C6'], [ids[1], 'C5']]);
+    db.close();
+  });
+});
