@@ -48,20 +48,22 @@ export class Acceptor {
 
   /**
    * Resolves to the queue id once durable. Rejects with TooBigError / LoopError (message refused) or
-   * BridgeError RELAY_NOT_STORED (disk or ledger failure). `sizeExceeded` is read after the stream ends.
+   * BridgeError RELAY_NOT_STORED (disk or ledger failure). `maxBytes` (SMTP DATA: relay.maxMessageBytes;
+   * locally made mail has none) is enforced while the bytes arrive: the spool stops writing past it.
    */
-  async accept(stream: Readable & { sizeExceeded?: boolean }, env: Envelope, session: Session): Promise<string> {
+  async accept(stream: Readable, env: Envelope, session: Session, maxBytes = Infinity): Promise<string> {
     const now = new Date();
     const qid = newQueueId(now.getTime());
     const timer = this.metrics?.acceptSeconds.startTimer();
     let spooled;
     try {
-      spooled = await this.spool.write(qid, receivedHeader(this.cfg.relay.hostname, qid, env, session, now), stream);
+      const header = receivedHeader(this.cfg.relay.hostname, qid, env, session, now);
+      spooled = await this.spool.write(qid, header, stream, maxBytes);
     } catch (err) {
       this.log.error({ qid, err: (err as Error).message }, 'spool write failed');
       throw new BridgeError('RELAY_NOT_STORED', 'spool write failed', { cause: err });
     }
-    const refused = stream.sizeExceeded ? new TooBigError() : spooled.received >= LOOP_RECEIVED_COUNT ? new LoopError() : null;
+    const refused = spooled.tooBig ? new TooBigError() : spooled.received >= LOOP_RECEIVED_COUNT ? new LoopError() : null;
     if (refused) { await spooled.durable.catch(() => {}); await this.spool.remove(qid); throw refused; }
     try {
       // Classification needs only the head in memory: it runs while the file's fdatasync does.

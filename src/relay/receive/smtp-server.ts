@@ -96,7 +96,7 @@ export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger, m
           }, {
             clientAddress: session.remoteAddress, clientHostname: session.clientHostname, helo: session.hostNameAppearsAs,
             authUser: typeof session.user === 'string' ? session.user : undefined, secure: session.secure, authenticated: !!session.user,
-          });
+          }, r.maxMessageBytes);
           return `2.0.0 Ok: queued as ${qid}`;
         } catch (err) {
           if (err instanceof TooBigError) throw reject('too_big', smtpError('RELAY_TOO_BIG', `Message size exceeds fixed limit of ${r.maxMessageBytes} bytes`));

@@ -50,8 +50,11 @@ async function writeAll(fh: FileHandle, chunks: Buffer[]): Promise<number> {
   return written;
 }
 
-/** `durable` settles once the file is fdatasynced and closed; a rejection means it was removed again. */
-export interface SpoolResult { path: string; size: number; received: number; head: Buffer; durable: Promise<void> }
+/**
+ * `durable` settles once the file is fdatasynced and closed; a rejection means it was removed again.
+ * `tooBig`: the message passed the size limit; its file is already gone and nothing else is set.
+ */
+export interface SpoolResult { path: string; size: number; received: number; head: Buffer; durable: Promise<void>; tooBig: boolean }
 
 export class Spool {
   readonly dir: string;
@@ -69,8 +72,10 @@ export class Spool {
    * Writes header + stream to spool/<id>.eml through one file handle and returns once every byte is
    * written, with the first HEAD_BYTES, so nobody reads the file back to classify it. The fdatasync
    * runs on: the caller classifies meanwhile and awaits `durable` before it commits the ledger row.
+   * Past `maxBytes` of message (our header not counted) nothing more is written or kept: the file is
+   * removed at once and the rest of the stream drained unread, so the client gets its 552 after DATA.
    */
-  async write(id: string, receivedHeader: string, stream: Readable): Promise<SpoolResult> {
+  async write(id: string, receivedHeader: string, stream: Readable, maxBytes = Infinity): Promise<SpoolResult> {
     const path = this.pathOf(id);
     const fh = await open(path, 'wx');
     const failed = async (err: unknown): Promise<never> => {
@@ -85,22 +90,36 @@ export class Spool {
     let batch: Buffer[] = [first];
     let batchBytes = first.length;
     let size = 0;
+    let incoming = 0;
+    let tooBig = false;
     try {
       for await (const chunk of stream as AsyncIterable<Buffer>) {
+        if (tooBig) continue; // drained, not kept
+        incoming += chunk.length;
+        if (incoming > maxBytes) {
+          tooBig = true;
+          batch = [];
+          head.length = 0;
+          await fh.close();
+          await rm(path, { force: true });
+          continue;
+        }
         counter.scan(chunk);
         if (headBytes < HEAD_BYTES) { head.push(chunk); headBytes += chunk.length; }
         batch.push(chunk);
         batchBytes += chunk.length;
         if (batchBytes >= WRITE_BATCH_BYTES) { size += await writeAll(fh, batch); batch = []; batchBytes = 0; }
       }
+      if (tooBig) return { path, size, received: counter.received, head: Buffer.alloc(0), durable: Promise.resolve(), tooBig };
       if (batch.length) size += await writeAll(fh, batch);
     } catch (err) {
+      if (tooBig) { await rm(path, { force: true }); throw err; }
       return failed(err);
     }
     countLargeMessage(size);
     const durable = fh.datasync().then(() => fh.close(), failed);
     durable.catch(() => {}); // the caller may stop before awaiting it (a refused message)
-    return { path, size, received: counter.received, head: Buffer.concat(head, Math.min(headBytes, HEAD_BYTES)), durable };
+    return { path, size, received: counter.received, head: Buffer.concat(head, Math.min(headBytes, HEAD_BYTES)), durable, tooBig };
   }
 
   /** Removes a spool file; one already gone is fine (a repeated job, a crash after the unlink). */
