@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   RELAY_ACCESS_DENIED: { smtp: { code: 554, enhanced: '5.7.1' }, exit: EXIT.FAILURE },
   RELAY_AUTH_FAILED: { smtp: { code: 535, enhanced: '5.7.8' }, exit: EXIT.FAILURE },
   RELAY_AUTH_LOCKED: { smtp: { code: 454, enhanced: '4.7.0' }, exit: EXIT.FAILURE },
+  RELAY_ENCRYPTION_REQUIRED: { smtp: { code: 538, enhanced: '5.7.11' }, exit: EXIT.FAILURE }, // RFC 4954: AUTH without TLS
   RELAY_SHUTTING_DOWN: { smtp: { code: 421, enhanced: '4.3.2' }, exit: EXIT.FAILURE },
   RELAY_TOO_MANY_RECIPIENTS: { smtp: { code: 452, enhanced: '4.5.3' }, exit: EXIT.FAILURE },
   RELAY_TOO_BIG: { smtp: { code: 552, enhanced: '5.3.4' }, exit: EXIT.FAILURE },

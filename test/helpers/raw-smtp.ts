@@ -1,5 +1,6 @@
 // A raw SMTP conversation over a socket, for inputs no well-behaved client would send.
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 
 export class RawSmtp {
   private buf = '';
@@ -31,6 +32,16 @@ export class RawSmtp {
       if (Date.now() > end) throw new Error(`no reply; buffer: ${this.buf.slice(0, 200)}`);
       await new Promise<void>((r) => { this.waiters.push(r); setTimeout(r, 50); });
     }
+  }
+
+  /** STARTTLS (any certificate accepted): resolves with the conversation over TLS, or throws with the refusal. */
+  async starttls(): Promise<RawSmtp> {
+    const reply = await this.cmd('STARTTLS');
+    if (!reply?.startsWith('220')) throw new Error(`STARTTLS refused: ${reply}`);
+    this.socket.removeAllListeners('data');
+    const secure = tlsConnect({ socket: this.socket, rejectUnauthorized: false });
+    await new Promise((r, j) => { secure.once('secureConnect', r); secure.once('error', j); });
+    return new RawSmtp(secure);
   }
 
   write(data: string | Buffer): void { this.socket.write(data); }

@@ -34,6 +34,11 @@ export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger, m
   const users = new Map(r.users.map((u) => [u.name, u.password]));
   const lockout = new Lockout(AUTH_LOCKOUT);
   const mayRelay = (s: SMTPServerSession) => trusted(s.remoteAddress) || !!s.user;
+  // No password in clear text: until STARTTLS (and without relay.tls, for the whole session) AUTH is
+  // neither offered nor accepted, unless allowInsecureAuth. smtp-server alone would let AUTH through on
+  // a plain session when STARTTLS is off; session.disabledCommands replaces the list per session.
+  const disabledCommands = [...(r.tls ? [] : ['STARTTLS']), ...(users.size ? [] : ['AUTH'])];
+  const beforeTls = r.allowInsecureAuth ? disabledCommands : [...new Set([...disabledCommands, 'AUTH'])];
   if (!installGreetingPatch()) log.warn('smtp-server changed: trusted clients get the 100 ms early-talker delay too');
   const options: SMTPServerOptions & { greetAtOnce: (address: string) => boolean } = {
     greetAtOnce: trusted,
@@ -44,7 +49,7 @@ export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger, m
     authMethods: ['PLAIN', 'LOGIN'],
     allowInsecureAuth: r.allowInsecureAuth,
     hideSTARTTLS: !r.tls,
-    disabledCommands: [...(r.tls ? [] : ['STARTTLS']), ...(users.size ? [] : ['AUTH'])],
+    disabledCommands,
     hideENHANCEDSTATUSCODES: true, // our replies carry their own enhanced codes (errors/codes.ts)
     hideDSN: true,
     maxClients: r.maxClients,
@@ -54,12 +59,19 @@ export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger, m
     logger: false,
     ...(r.tls ? { key: readFileSync(r.tls.key), cert: readFileSync(r.tls.cert) } : {}),
 
-    onConnect(_session, cb) {
+    onConnect(session, cb) {
       if (closing) return cb(smtpError('RELAY_SHUTTING_DOWN', `${r.hostname} shutting down; try again later`));
+      if (!session.secure) session.disabledCommands = beforeTls;
+      cb();
+    },
+    onSecure(_socket, session, cb) {
+      session.disabledCommands = disabledCommands;
       cb();
     },
     onAuth(auth: SMTPServerAuthentication, session: SMTPServerSession, cb: Cb) {
       hook(() => {
+        // Never reached while smtp-server honours session.disabledCommands; kept in case it stops to.
+        if (!session.secure && !r.allowInsecureAuth) throw smtpError('RELAY_ENCRYPTION_REQUIRED', 'Encryption required for requested authentication mechanism');
         if (lockout.isLocked(session.remoteAddress, '')) {
           throw reject('auth_failed', smtpError('RELAY_AUTH_LOCKED', 'Too many failed authentications; try again later'));
         }

@@ -1,0 +1,76 @@
+// No password in clear text: without relay.tls, or before STARTTLS, AUTH is neither offered nor
+// accepted (unless allowInsecureAuth); after STARTTLS it is. Against a real relay over real sockets.
+import { describe, it, expect, beforeEach, afterEach, inject } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { startRelay } from '../../src/roles/relay.js';
+import { tempDir, testConfig, uniqueName, log, SHOP } from '../helpers/env.js';
+import { startSink, type Sink } from '../helpers/smtp.js';
+import { RawSmtp } from '../helpers/raw-smtp.js';
+import { probeEhlo, EHLO_WITHIN_MS } from '../helpers/hostile.js';
+
+const redisUrl = inject('redisUrl');
+const OUTSIDER = '127.0.0.2'; // not in allowedClients: must AUTH to relay
+const USER = { name: 'cart', password: 'pw-123' };
+const plain = Buffer.from(`\0${USER.name}\0${USER.password}`).toString('base64');
+let t: ReturnType<typeof tempDir>;
+let sink: Sink;
+let relay: Awaited<ReturnType<typeof startRelay>> | undefined;
+
+async function boot(relayOverrides: Record<string, unknown>): Promise<number> {
+  const cfg = testConfig(t.dir, { upstream: { port: sink.port }, relay: { allowedClients: ['127.0.0.1/32'], users: [USER], ...relayOverrides } });
+  relay = await startRelay(cfg, redisUrl, log, { queueName: uniqueName('mail') });
+  return relay.port!;
+}
+
+function makeCert(): { key: string; cert: string } {
+  const key = join(t.dir, 'key.pem');
+  const cert = join(t.dir, 'cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=relay.test', '-days', '1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  return { key, cert };
+}
+
+/** AUTH PLAIN and AUTH LOGIN on a plain-text session: neither offered nor accepted, and MAIL stays refused. */
+async function expectNoAuthInClear(port: number): Promise<void> {
+  const c = await RawSmtp.open(port, OUTSIDER);
+  const ehlo = await c.cmd('EHLO outsider.test');
+  expect(ehlo).toMatch(/^250 /m);
+  expect(ehlo).not.toMatch(/AUTH/);
+  expect(await c.cmd(`AUTH PLAIN ${plain}`)).toMatch(/^5\d\d /);
+  expect(await c.cmd('AUTH LOGIN')).toMatch(/^5\d\d /); // no 334 prompt: the client is never asked for a password
+  expect(await c.cmd(`MAIL FROM:<${SHOP.senders[0]}>`)).toMatch(/^554 5\.7\.1/);
+  const probe = await probeEhlo(port);
+  expect(probe.reply).toMatch(/^250/);
+  expect(probe.ms).toBeLessThan(EHLO_WITHIN_MS);
+  c.close();
+}
+
+beforeEach(async () => { t = tempDir(); sink = await startSink(); });
+afterEach(async () => { await relay?.close(); relay = undefined; await sink.close(); t.cleanup(); });
+
+describe('relay: no AUTH in clear text', () => {
+  it('without relay.tls: AUTH is not offered and AUTH PLAIN/LOGIN are refused', async () => {
+    await expectNoAuthInClear(await boot({}));
+  });
+
+  it('with relay.tls: not before STARTTLS; offered and accepted after it', async () => {
+    const port = await boot({ tls: makeCert() });
+    await expectNoAuthInClear(port);
+    const c = await RawSmtp.open(port, OUTSIDER);
+    expect(await c.cmd('EHLO outsider.test')).toMatch(/STARTTLS/);
+    const s = await c.starttls();
+    const ehlo = await s.cmd('EHLO outsider.test');
+    expect(ehlo).toMatch(/AUTH PLAIN LOGIN/);
+    expect(await s.cmd(`AUTH PLAIN ${plain}`)).toMatch(/^235 /);
+    expect(await s.cmd(`MAIL FROM:<${SHOP.senders[0]}>`)).toMatch(/^250 /);
+    s.close();
+  });
+
+  it('allowInsecureAuth: true is the one way to AUTH on a plain session', async () => {
+    const port = await boot({ allowInsecureAuth: true });
+    const c = await RawSmtp.open(port, OUTSIDER);
+    expect(await c.cmd('EHLO outsider.test')).toMatch(/AUTH PLAIN LOGIN/);
+    expect(await c.cmd(`AUTH PLAIN ${plain}`)).toMatch(/^235 /);
+    c.close();
+  });
+});
