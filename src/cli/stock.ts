@@ -9,7 +9,8 @@ import { parseCatalog, importCatalog, exportCatalog, CatalogError } from '../sto
 import { encode } from '../stock/csv.js';
 import { UploadStore } from '../stock/store.js';
 import { listUploads, uploadView, stockView, listSkips } from '../queries/uploads.js';
-import { storeStockFile, StockFileError } from '../stock/files/stock-file.js';
+import { takeStockFile, StockFileError } from '../stock/files/stock-file.js';
+import { StockFileStore, type OpenFile } from '../stock/files/file-store.js';
 import { enqueueApply, waitApplied } from '../stock/apply/enqueue.js';
 import { createRedis, redisUrl } from '../queue/redis.js';
 import { maskUrl } from '../queue/redis-url.js';
@@ -97,20 +98,24 @@ export function registerStock(program: Command): void {
       const shop = pickShop(config.shops, o.shop);
       const db = openDb(config.dataDir, 'stock');
       const store = new UploadStore(db);
-      let id: number;
+      const files = new StockFileStore(store);
+      let taken: OpenFile & { again: boolean };
       try {
-        id = storeStockFile(store, shop.id, basename(file), readInput(file));
+        // Run again before its result was reported (a crash, the wait ran out), the file is its first upload.
+        taken = takeStockFile(files, shop.id, 'cli', basename(file), readInput(file));
       } catch (err) {
         if (err instanceof StockFileError) throw new BridgeError('BAD_INPUT', `${file}: ${err.message}; nothing stored`);
         throw err;
       }
+      const id = taken.uploadId;
+      if (taken.again) process.stderr.write(`${file}: already stored as upload ${id} (not yet reported); not stored again\n`);
       const url = redisUrl(config);
       const redis = createRedis(url, 'client');
       redis.on('error', () => {});
       const queue = new Queue(STOCK_QUEUE, { connection: redis });
       queue.on('error', () => {});
       try {
-        if (!(await enqueueApply(queue, id, 3000))) {
+        if (store.get(id)?.status !== 'applied' && !(await enqueueApply(queue, id, 3000))) {
           throw new BridgeError('REDIS_UNAVAILABLE', `stored as upload ${id}, but Redis at ${maskUrl(url)} is unreachable: the worker applies it once Redis is back`);
         }
         if (!(await waitApplied(store, id, Number(o.wait) * 1000, 50))) {
@@ -122,6 +127,7 @@ export function registerStock(program: Command): void {
         for (const s of store.reportedSkips(id, SKIP_REASONS)) {
           process.stdout.write(`${s.reason}(product_code=${s.code})\n`);
         }
+        files.finish(taken.id);
       } finally {
         await queue.close();
         redis.disconnect();

@@ -1,7 +1,8 @@
 // A stock file: CSV `product_code,stock` (header `商品コード,在庫数` accepted, or none), UTF-8 or
 // Shift_JIS, stored as an upload of the shop and applied through the same queue as HTTP uploads.
 import { parseCsv, decodeFile } from '../csv.js';
-import type { NewItem, UploadStore } from '../store.js';
+import type { NewItem } from '../store.js';
+import { sha256, type FileVia, type StockFileStore, type OpenFile } from './file-store.js';
 
 const HEADERS = ['product_code,stock', '商品コード,在庫数'];
 
@@ -25,7 +26,7 @@ export function parseStockFile(bytes: Buffer, encoding?: string): { items: NewIt
   return { items, charset: decoded.charset };
 }
 
-export function storeStockFile(store: UploadStore, shopId: string, name: string, bytes: Buffer): number {
-  const { items, charset } = parseStockFile(bytes);
-  return store.insert(shopId, { source: 'file', origin: name, charset }, items);
+/** The file's upload: the one it was stored as while it is open (`again`), else a new one. */
+export function takeStockFile(files: StockFileStore, shopId: string, via: FileVia, name: string, bytes: Buffer): OpenFile & { again: boolean } {
+  return files.take({ shopId, via, name, sha256: sha256(bytes) }, () => parseStockFile(bytes));
 }
