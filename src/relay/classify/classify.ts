@@ -3,6 +3,7 @@
 import { open } from 'node:fs/promises';
 import { MailParser, type AddressObject, type AttachmentStream, type MessageText } from 'mailparser';
 import { parseSinglePart, type Parsed } from './single-part.js';
+import { htmlToText } from './html-text.js';
 import type { ShopConfig } from '../../config/schema.js';
 
 export interface OrderItem { code: string; quantity: number }
@@ -27,11 +28,6 @@ export function findShop(shops: readonly ShopConfig[], envelopeFrom: string, hea
   return shops.find((s) => (authUser && s.authUsers.includes(authUser)))
     ?? shops.find((s) => senderMatches(s.senders, envelopeFrom))
     ?? shops.find((s) => senderMatches(s.senders, headerFrom));
-}
-
-function htmlToText(html: string): string {
-  return html.replace(/<(br|\/p|\/div|\/tr|\/li|\/td|\/h\d)\b[^>]*>/gi, '\n').replace(/<[^>]+>/g, ' ')
-    .replace(/&nbsp;/g, ' ').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#(\d+);/g, (_, n) => String.fromCodePoint(+n)).replace(/&amp;/g, '&');
 }
 
 /** Items: every match of the code rule, each paired with the first quantity match before the next code. */
