@@ -6,15 +6,15 @@ import { openDb } from '../db/open.js';
 import { BridgeError } from '../errors/codes.js';
 import { LedgerStore } from '../ledger/store.js';
 import { classifyFile } from '../relay/classify/classify.js';
-import { connectOrFail, redisUrl } from '../queue/redis.js';
+import { connectOrFail, redisSpec } from '../queue/redis.js';
 import { mailQueueName } from '../queue/names.js';
 import { listMessages, messageView, spoolPathOf, checkVerdict, flushDeferred, resendMessage } from '../queries/mail.js';
 import { context, printJson, printTable, parseSince } from './context.js';
 
 async function mailQueue(cmd: Command) {
   const { config } = context(cmd);
-  const connection = await connectOrFail(redisUrl(config));
-  return { config, queue: new Queue(mailQueueName(config.instance), { connection }), connection };
+  const connection = await connectOrFail(redisSpec(config));
+  return { config, queue: new Queue(mailQueueName(config.instance), { connection, prefix: config.redis.prefix }), connection };
 }
 
 export function registerMail(program: Command): void {

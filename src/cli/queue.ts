@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import { parseDurationMs, formatAge } from '../config/units.js';
 import { BridgeError } from '../errors/codes.js';
-import { connectOrFail, redisUrl } from '../queue/redis.js';
+import { connectOrFail, redisSpec } from '../queue/redis.js';
 import { openDb } from '../db/open.js';
 import { LedgerStore } from '../ledger/store.js';
 import { UploadStore } from '../stock/store.js';
@@ -15,10 +15,10 @@ import { context, printJson, printTable } from './context.js';
 
 async function withQueues<T>(cmd: Command, work: (qs: { cfg: Config; get(name: string): Queue; all: Queue[] }) => Promise<T>): Promise<T> {
   const { config } = context(cmd);
-  const connection: Redis = await connectOrFail(redisUrl(config));
+  const connection: Redis = await connectOrFail(redisSpec(config));
   const cache = new Map<string, Queue>();
   const get = (name: string) => {
-    if (!cache.has(name)) cache.set(name, new Queue(name, { connection }));
+    if (!cache.has(name)) cache.set(name, new Queue(name, { connection, prefix: config.redis.prefix }));
     return cache.get(name)!;
   };
   try {

@@ -2,7 +2,7 @@
 // in order; a second signal, or the 15 s bound, ends the process at once.
 import type { Command } from 'commander';
 import { context } from './context.js';
-import { redisUrl, connectOrFail, checkEvictionPolicy } from '../queue/redis.js';
+import { redisSpec, connectOrFail, checkEvictionPolicy, type RedisSpec } from '../queue/redis.js';
 import { startAll } from '../roles/start.js';
 import { startReceiver, type RunningRole } from '../roles/receiver.js';
 import { startWorker } from '../roles/worker.js';
@@ -25,13 +25,13 @@ function stopOnSignals(role: RunningRole, log: Logger): void {
   process.on('disconnect', () => stop('parent gone')); // a worker forked by `start` follows its parent
 }
 
-async function external(cmd: Command): Promise<{ url: string; log: Logger; config: ReturnType<typeof context>['config'] }> {
+async function external(cmd: Command): Promise<{ spec: RedisSpec; log: Logger; config: ReturnType<typeof context>['config'] }> {
   const { config, log } = context(cmd);
-  const url = redisUrl(config);
-  const probe = await connectOrFail(url);
+  const spec = redisSpec(config);
+  const probe = await connectOrFail(spec);
   await checkEvictionPolicy(probe, log);
   probe.disconnect();
-  return { url, log, config };
+  return { spec, log, config };
 }
 
 export function registerRun(program: Command): void {
@@ -42,17 +42,17 @@ export function registerRun(program: Command): void {
     });
   program.command('relay').description('SMTP relay and its delivery workers')
     .action(async (_o, cmd: Command) => {
-      const { url, log, config } = await external(cmd);
-      stopOnSignals(await startRelay(config, url, log), log);
+      const { spec, log, config } = await external(cmd);
+      stopOnSignals(await startRelay(config, spec, log), log);
     });
   program.command('receiver').description('HTTP upload endpoint, /healthz, /readyz')
     .action(async (_o, cmd: Command) => {
-      const { url, log, config } = await external(cmd);
-      stopOnSignals(await startReceiver(config, url, log), log);
+      const { spec, log, config } = await external(cmd);
+      stopOnSignals(await startReceiver(config, spec, log), log);
     });
   program.command('worker').description('stock apply worker and drop-folder watcher')
     .action(async (_o, cmd: Command) => {
       const { config, log } = context(cmd);
-      stopOnSignals(await startWorker(config, redisUrl(config), log), log);
+      stopOnSignals(await startWorker(config, redisSpec(config), log), log);
     });
 }

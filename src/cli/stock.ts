@@ -12,8 +12,7 @@ import { listUploads, uploadView, stockView, listSkips } from '../queries/upload
 import { takeStockFile, StockFileError } from '../stock/files/stock-file.js';
 import { StockFileStore, type OpenFile } from '../stock/files/file-store.js';
 import { enqueueApply, waitApplied } from '../stock/apply/enqueue.js';
-import { createRedis, redisUrl } from '../queue/redis.js';
-import { maskUrl } from '../queue/redis-url.js';
+import { createRedis, describeRedis, redisSpec } from '../queue/redis.js';
 import { STOCK_QUEUE } from '../queue/names.js';
 import { SKIP_REASONS } from '../stock/skip-reasons.js';
 import { context, pickShop, printJson, printTable, parseSince, iso } from './context.js';
@@ -109,14 +108,13 @@ export function registerStock(program: Command): void {
       }
       const id = taken.uploadId;
       if (taken.again) process.stderr.write(`${file}: already stored as upload ${id} (not yet reported); not stored again\n`);
-      const url = redisUrl(config);
-      const redis = createRedis(url, 'client');
-      redis.on('error', () => {});
-      const queue = new Queue(STOCK_QUEUE, { connection: redis });
+      const spec = redisSpec(config);
+      const redis = createRedis(spec, 'client');
+      const queue = new Queue(STOCK_QUEUE, { connection: redis, prefix: config.redis.prefix });
       queue.on('error', () => {});
       try {
         if (store.get(id)?.status !== 'applied' && !(await enqueueApply(queue, id, 3000))) {
-          throw new BridgeError('REDIS_UNAVAILABLE', `stored as upload ${id}, but Redis at ${maskUrl(url)} is unreachable: the worker applies it once Redis is back`);
+          throw new BridgeError('REDIS_UNAVAILABLE', `stored as upload ${id}, but Redis at ${describeRedis(spec)} is unreachable: the worker applies it once Redis is back`);
         }
         if (!(await waitApplied(store, id, Number(o.wait) * 1000, 50))) {
           process.stdout.write(`upload ${id}: queued; no worker applied it within ${o.wait}s (is the worker running?)\n`);

@@ -91,7 +91,7 @@ export function maskSecrets(cfg: Config): unknown {
   const mask = (s: string | undefined) => (s === undefined ? s : '********');
   return {
     ...cfg,
-    redis: { url: maskUrl(cfg.redis.url) },
+    redis: { ...cfg.redis, url: maskUrl(cfg.redis.url) },
     relay: { ...cfg.relay, users: cfg.relay.users.map((u) => ({ name: u.name, password: mask(u.password) })) },
     upstream: { ...cfg.upstream, auth: cfg.upstream.auth && { user: cfg.upstream.auth.user, pass: mask(cfg.upstream.auth.pass) } },
     shops: cfg.shops.map((s) => ({ ...s, zaikoRobot: { userId: s.zaikoRobot.userId, password: mask(s.zaikoRobot.password) } })),

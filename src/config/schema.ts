@@ -42,6 +42,11 @@ const cidr = z.string().refine((s) => {
   return /^\d+$/.test(bits) && n <= (family === 4 ? 32 : 128);
 }, 'invalid CIDR (e.g. 127.0.0.1/32 or ::1/128)');
 const password = z.string().min(1, 'must not be empty');
+/** "host:port" (IPv6 as "[::1]:26379"), as redis.sentinels lists them. */
+const hostPort = z.string().refine((s) => {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(s);
+  return !!m && Number(m[2]) > 0 && Number(m[2]) <= 65535;
+}, 'must be host:port (e.g. 10.0.0.5:26379 or [::1]:26379)');
 const defaultHost = hostname().replace(/[^A-Za-z0-9._-]/g, '-');
 
 const shop = z.strictObject({
@@ -66,7 +71,12 @@ const shop = z.strictObject({
 export const configSchema = z.strictObject({
   dataDir: z.string().default('./data'),
   instance: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must match [A-Za-z0-9._-]+').default(defaultHost),
-  redis: z.strictObject({ url: z.string().regex(/^$|^(redis|rediss|unix):\/\//, 'must be empty, redis://… or unix://…').default('') }).prefault({}),
+  redis: z.strictObject({
+    url: z.string().regex(/^$|^(redis|rediss|unix):\/\//, 'must be empty, redis://… or unix://…').default(''),
+    sentinels: z.array(hostPort).default([]),
+    masterName: z.string().min(1, 'must not be empty').default('mymaster'),
+    prefix: z.string().regex(/^[^\s:]+$/, 'must be non-empty, without spaces or ":" (for Redis Cluster: {zb})').default('bull'),
+  }).prefault({}),
   log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).prefault({}),
   relay: z.strictObject({
     host: z.string().default('127.0.0.1'),
@@ -120,6 +130,9 @@ export const configSchema = z.strictObject({
   }).prefault({}),
   shops: z.array(shop).default([]),
 }).superRefine((cfg, ctx) => {
+  if (cfg.redis.sentinels.length && cfg.redis.url) {
+    ctx.addIssue({ code: 'custom', path: ['redis', 'url'], message: 'must be empty when redis.sentinels is set (the sentinels name the master)' });
+  }
   const seen = new Map<string, number>();
   cfg.shops.forEach((s, i) => {
     if (seen.has(s.id)) ctx.addIssue({ code: 'custom', path: ['shops', i, 'id'], message: `duplicate shop id ${s.id}` });

@@ -6,7 +6,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
 import type { LedgerStore, Outcome, RecipientStatus } from '../ledger/store.js';
 import type { Spool } from '../relay/spool/spool.js';
-import { createRedis } from '../queue/redis.js';
+import { createRedis, type RedisSpec } from '../queue/redis.js';
 import { WORKER_LOCKS, type MailJobData, type MailJobKind } from '../queue/names.js';
 import { classifyFailure, backoffDelay } from './classify-failure.js';
 import type { DeliveryTransport } from './transport.js';
@@ -23,12 +23,13 @@ export interface MailWorkerDeps {
 export class MailWorker {
   private worker?: Worker<MailJobData>;
   private connection?: Redis;
-  constructor(private readonly queue: Queue<MailJobData>, private readonly redisUrl: string, private readonly d: MailWorkerDeps) {}
+  constructor(private readonly queue: Queue<MailJobData>, private readonly redis: RedisSpec | string, private readonly d: MailWorkerDeps) {}
 
   start(): void {
     const { initial, max } = this.d.cfg.delivery.backoff;
     this.worker = new Worker<MailJobData>(this.queue.name, (job) => this.process(job), {
-      connection: (this.connection = createRedis(this.redisUrl, 'worker')),
+      connection: (this.connection = createRedis(this.redis, 'worker')),
+      prefix: this.d.cfg.redis.prefix,
       concurrency: this.d.cfg.delivery.concurrency,
       ...WORKER_LOCKS,
       // Idle, the worker long-polls Redis this many seconds; close() waits out the poll (5 s by default).

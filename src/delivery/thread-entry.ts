@@ -18,23 +18,22 @@ import { createTransport } from './transport.js';
 import { Bouncer } from './bounce.js';
 import type { DeliveryThreadData, ThreadMessage } from './thread.js';
 
-const { cfg, redisUrl, queueName, logLevel } = workerData as DeliveryThreadData;
+const { cfg, redis: spec, queueName, logLevel } = workerData as DeliveryThreadData;
 const port = parentPort!;
 const log = createLogger(logLevel).child({ thread: 'delivery' });
 // Outcomes commit without fsync: losing the last ones to power loss repeats a delivery, never drops one.
 const db = openDb(cfg.dataDir, 'ledger', { synchronous: 'NORMAL' });
 const ledger = new LedgerStore(db);
 const spool = new Spool(cfg.dataDir);
-const redis = createRedis(redisUrl, 'client');
-redis.on('error', () => {});
-const queue = new Queue<MailJobData>(queueName, { connection: redis });
+const redis = createRedis(spec, 'client');
+const queue = new Queue<MailJobData>(queueName, { connection: redis, prefix: cfg.redis.prefix });
 queue.on('error', () => {});
 // DSNs are accepted here like any message: spooled, committed (and the WAL fsynced), queued.
 const walSync = new WalSync(join(cfg.dataDir, 'ledger.db-wal'));
 const acceptor = new Acceptor(cfg, spool, ledger, queue, log, walSync);
 const transport = createTransport(cfg.upstream, cfg.relay.hostname);
 const post = (m: ThreadMessage) => port.postMessage(m);
-const worker = new MailWorker(queue, redisUrl, {
+const worker = new MailWorker(queue, spec, {
   cfg, ledger, spool, transport, log, bouncer: new Bouncer(cfg, () => acceptor, log),
   onOutcome: (kind, outcome) => post({ type: 'outcome', kind, outcome }),
 });

@@ -8,9 +8,10 @@ import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { MailJobKind } from '../queue/names.js';
 import type { RecipientStatus } from '../ledger/store.js';
+import type { RedisSpec } from '../queue/redis.js';
 
 /** `logLevel`: the main thread's logger level (tests run quiet whatever the config says). */
-export interface DeliveryThreadData { cfg: Config; redisUrl: string; queueName: string; logLevel: string }
+export interface DeliveryThreadData { cfg: Config; redis: RedisSpec; queueName: string; logLevel: string }
 export type ThreadMessage =
   | { type: 'ready' } | { type: 'close' }
   | { type: 'outcome'; kind: MailJobKind; outcome: RecipientStatus };

@@ -1,5 +1,5 @@
-// The one owner of Redis connections: resolves the URL (or the private server's socket), makes
-// clients for queues (fail fast) and for workers (block forever), and checks the eviction policy.
+// The one owner of Redis connections: resolves the URL, the sentinels or the private server's socket,
+// makes clients for queues (fail fast) and for workers (block forever), and checks the eviction policy.
 import { join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Config } from '../config/schema.js';
@@ -10,12 +10,52 @@ import { withTimeout } from '../observe/timeout.js';
 
 export const privateSocketPath = (dataDir: string) => join(dataDir, 'redis.sock');
 
+/**
+ * Where Redis is, in a form that crosses a thread or process boundary (workerData, IPC, env):
+ * a URL, or the sentinels that name the current master.
+ */
+export type RedisSpec = { url: string } | { sentinels: { host: string; port: number }[]; masterName: string };
+
+/** The configured URL or sentinels, or the unix socket of the private server `start` runs for this dataDir. */
+export function redisSpec(cfg: Config): RedisSpec {
+  if (cfg.redis.sentinels.length) {
+    const sentinels = cfg.redis.sentinels.map((hp) => {
+      const i = hp.lastIndexOf(':');
+      return { host: hp.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(hp.slice(i + 1)) };
+    });
+    return { sentinels, masterName: cfg.redis.masterName };
+  }
+  return { url: redisUrl(cfg) };
+}
+
 /** The configured URL, or the unix socket of the private server `start` runs for this dataDir. */
 export function redisUrl(cfg: Config): string {
   return cfg.redis.url || `unix://${privateSocketPath(cfg.dataDir)}`;
 }
 
-function optionsFor(url: string): RedisOptions {
+/** For messages and logs: the masked URL, or "sentinel mymaster via h1:26379,h2:26379". */
+export function describeRedis(target: RedisSpec | string): string {
+  const spec = typeof target === 'string' ? { url: target } : target;
+  if ('url' in spec) return maskUrl(spec.url);
+  return `sentinel ${spec.masterName} via ${spec.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}`;
+}
+
+/** After a failover a client still on the old master (now a replica) gets READONLY: reconnect and resend. */
+const reconnectOnReadonly = (err: Error) => (err.message.startsWith('READONLY') ? 2 : false);
+/** Never give up (null would leave the client in the terminal "end" state: the #4378 dead worker). */
+const backoff = (times: number) => Math.min(times * 200, 2000);
+
+function optionsFor(target: RedisSpec | string): RedisOptions {
+  const spec = typeof target === 'string' ? { url: target } : target;
+  if (!('url' in spec)) {
+    return {
+      sentinels: spec.sentinels, name: spec.masterName, role: 'master',
+      sentinelRetryStrategy: backoff,
+      sentinelCommandTimeout: 2000,
+      failoverDetector: true, // subscribe to +switch-master: move to the new master without waiting for an error
+    };
+  }
+  const url = spec.url;
   if (url.startsWith('unix://')) return { path: url.slice('unix://'.length) };
   const u = new URL(url);
   return {
@@ -30,32 +70,45 @@ function optionsFor(url: string): RedisOptions {
 
 /**
  * kind 'worker': BullMQ workers need maxRetriesPerRequest null (blocking commands wait out outages).
- * kind 'client': commands fail after a short time, so an answer never hangs on a dead Redis.
+ * kind 'client': commands fail after a short time, so an answer never hangs on a dead Redis (adds are
+ * bounded by their callers too: the offline queue only bridges a reconnect, as after a failover).
  */
-export function createRedis(url: string, kind: 'worker' | 'client'): Redis {
-  const client = new Redis({
-    ...optionsFor(url),
+export function createRedis(target: RedisSpec | string, kind: 'worker' | 'client'): Redis {
+  return quiet(new Redis(connectionOptions(target, kind)));
+}
+
+/** The options createRedis uses, for a client class of one's own (the worker watchdog's). */
+export function connectionOptions(target: RedisSpec | string, kind: 'worker' | 'client'): RedisOptions {
+  return {
+    ...optionsFor(target),
     maxRetriesPerRequest: kind === 'worker' ? null : 1,
     connectTimeout: 2000,
-    retryStrategy: (times) => Math.min(times * 200, 2000),
+    retryStrategy: backoff,
+    reconnectOnError: reconnectOnReadonly,
     lazyConnect: false,
-  });
-  // Outages surface as failed commands where they matter; the reconnect loop would only spam stderr.
+  };
+}
+
+/** Outages surface as failed commands where they matter; the reconnect loop would only spam stderr. */
+export function quiet<T extends Redis>(client: T): T {
   client.on('error', () => {});
   return client;
 }
 
-/** Connects once (bounded) and throws REDIS_UNAVAILABLE naming the masked URL. For operator commands. */
-export async function connectOrFail(url: string, timeoutMs = 3000): Promise<Redis> {
-  const client = new Redis({ ...optionsFor(url), maxRetriesPerRequest: 1, lazyConnect: true, retryStrategy: () => null, connectTimeout: timeoutMs });
+/** Connects once (bounded) and throws REDIS_UNAVAILABLE naming the masked URL or the sentinels. For operator commands. */
+export async function connectOrFail(target: RedisSpec | string, timeoutMs = 3000): Promise<Redis> {
+  const client = new Redis({
+    ...optionsFor(target), maxRetriesPerRequest: 1, lazyConnect: true, retryStrategy: () => null, connectTimeout: timeoutMs,
+    sentinelRetryStrategy: () => null, failoverDetector: false,
+  });
   client.on('error', () => {});
   try {
-    await client.connect();
+    await withTimeout(client.connect(), timeoutMs + 1000, 'connect');
     await client.ping();
     return client;
   } catch (err) {
     client.disconnect();
-    throw new BridgeError('REDIS_UNAVAILABLE', `Redis at ${maskUrl(url)} is unreachable: ${(err as Error).message}`, { cause: err });
+    throw new BridgeError('REDIS_UNAVAILABLE', `Redis at ${describeRedis(target)} is unreachable: ${(err as Error).message}`, { cause: err });
   }
 }
 

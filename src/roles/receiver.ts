@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/schema.js';
 import { openDb } from '../db/open.js';
 import type { Logger } from '../observe/logger.js';
-import { closeRedis, createRedis } from '../queue/redis.js';
+import { closeRedis, createRedis, type RedisSpec } from '../queue/redis.js';
 import { STOCK_QUEUE, type ApplyJobData } from '../queue/names.js';
 import { UploadStore } from '../stock/store.js';
 import { UploadHandler } from '../stock/receive/upload-handler.js';
@@ -14,11 +14,10 @@ import { Metrics } from '../observe/metrics.js';
 
 export interface RunningRole { close(): Promise<void>; port?: number }
 
-export async function startReceiver(cfg: Config, redisUrl: string, log: Logger, opts: { queueName?: string; metrics?: Metrics; readyChecks?: (() => string | undefined)[] } = {}): Promise<RunningRole & { metrics: Metrics }> {
+export async function startReceiver(cfg: Config, redisTarget: RedisSpec | string, log: Logger, opts: { queueName?: string; metrics?: Metrics; readyChecks?: (() => string | undefined)[] } = {}): Promise<RunningRole & { metrics: Metrics }> {
   const db = openDb(cfg.dataDir, 'stock');
-  const redis = createRedis(redisUrl, 'client');
-  redis.on('error', () => {});
-  const queue = new Queue<ApplyJobData>(opts.queueName ?? STOCK_QUEUE, { connection: redis });
+  const redis = createRedis(redisTarget, 'client');
+  const queue = new Queue<ApplyJobData>(opts.queueName ?? STOCK_QUEUE, { connection: redis, prefix: cfg.redis.prefix });
   queue.on('error', (err) => log.warn({ err: err.message }, 'stock queue connection error'));
   const metrics = opts.metrics ?? new Metrics();
   metrics.watchQueue(queue);

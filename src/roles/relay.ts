@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/schema.js';
 import { openDb } from '../db/open.js';
 import type { Logger } from '../observe/logger.js';
-import { createRedis } from '../queue/redis.js';
+import { createRedis, type RedisSpec } from '../queue/redis.js';
 import { mailQueueName, type MailJobData } from '../queue/names.js';
 import { LedgerStore } from '../ledger/store.js';
 import { Spool } from '../relay/spool/spool.js';
@@ -22,7 +22,7 @@ import { healthRoutes, healthServer } from '../observe/health.js';
 
 export interface RelayOptions { sweepMs?: number; queueName?: string; metrics?: Metrics }
 
-export async function startRelay(cfg: Config, redisUrl: string, log: Logger, opts: RelayOptions = {}): Promise<RunningRole & { queue: Queue<MailJobData>; ledger: LedgerStore; metrics: Metrics; sweep(): Promise<number>; readiness(): string | undefined }> {
+export async function startRelay(cfg: Config, redisTarget: RedisSpec | string, log: Logger, opts: RelayOptions = {}): Promise<RunningRole & { queue: Queue<MailJobData>; ledger: LedgerStore; metrics: Metrics; sweep(): Promise<number>; readiness(): string | undefined }> {
   // Accepts commit without an fsync on the main thread; WalSync fsyncs the WAL off it before each 250.
   const db = openDb(cfg.dataDir, 'ledger', { synchronous: 'NORMAL' });
   const ledger = new LedgerStore(db);
@@ -30,15 +30,14 @@ export async function startRelay(cfg: Config, redisUrl: string, log: Logger, opt
   const spool = new Spool(cfg.dataDir);
   const orphans = spool.removeOrphans((id) => ledger.spoolKept(id));
   if (orphans) log.info({ count: orphans }, 'removed spool files never acknowledged (crash mid-DATA) or already final');
-  const redis = createRedis(redisUrl, 'client');
-  redis.on('error', () => {});
-  const queue = new Queue<MailJobData>(opts.queueName ?? mailQueueName(cfg.instance), { connection: redis });
+  const redis = createRedis(redisTarget, 'client');
+  const queue = new Queue<MailJobData>(opts.queueName ?? mailQueueName(cfg.instance), { connection: redis, prefix: cfg.redis.prefix });
   queue.on('error', (err) => log.warn({ err: err.message }, 'mail queue connection error'));
   // Run alone, the relay serves its own metrics (relay.metricsPort); under `start` the receiver does.
   const metrics = opts.metrics ?? new Metrics();
   metrics.watchQueue(queue);
   const acceptor = new Acceptor(cfg, spool, ledger, queue, log, walSync, metrics);
-  const delivery = new DeliveryThread({ cfg, redisUrl, queueName: queue.name, logLevel: log.level }, log, metrics);
+  const delivery = new DeliveryThread({ cfg, redis: typeof redisTarget === 'string' ? { url: redisTarget } : redisTarget, queueName: queue.name, logLevel: log.level }, log, metrics);
   await delivery.start();
 
   let sweeping: Promise<number> | undefined;

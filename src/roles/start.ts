@@ -7,7 +7,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
 import { BridgeError } from '../errors/codes.js';
 import { EmbeddedRedis } from '../queue/embedded-redis.js';
-import { connectOrFail, checkEvictionPolicy, redisUrl } from '../queue/redis.js';
+import { connectOrFail, checkEvictionPolicy, redisSpec, type RedisSpec } from '../queue/redis.js';
 import { startReceiver, type RunningRole } from './receiver.js';
 import { startRelay } from './relay.js';
 import { Metrics } from '../observe/metrics.js';
@@ -32,9 +32,10 @@ function takeLock(dataDir: string): () => void {
   return () => rmSync(path, { force: true });
 }
 
-function forkWorker(configPath: string, url: string, log: Logger): ChildProcess {
+/** The worker reads the same config, so it finds the same Redis (private socket, URL or sentinels). */
+function forkWorker(configPath: string, log: Logger): ChildProcess {
   const child = fork(process.argv[1], ['worker', '--config', configPath], {
-    env: { ...process.env, ZAIKO_BRIDGE_REDIS_URL: url },
+    env: process.env,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   child.on('exit', (code, signal) => log.info({ code, signal }, 'stock worker process exited'));
@@ -52,7 +53,8 @@ async function stopChild(child: ChildProcess): Promise<void> {
 
 export async function startAll(cfg: Config, configPath: string, log: Logger): Promise<RunningRole> {
   const release = takeLock(cfg.dataDir);
-  const embedded = cfg.redis.url ? undefined : new EmbeddedRedis(cfg.dataDir, log);
+  // A private Redis only when none is configured: not with redis.url, not with redis.sentinels.
+  const embedded = cfg.redis.url || cfg.redis.sentinels.length ? undefined : new EmbeddedRedis(cfg.dataDir, log);
   const roles: RunningRole[] = [];
   let worker: ChildProcess | undefined;
   const close = async () => {
@@ -62,15 +64,15 @@ export async function startAll(cfg: Config, configPath: string, log: Logger): Pr
     release();
   };
   try {
-    const url = embedded ? await embedded.start() : redisUrl(cfg);
-    const probe = await connectOrFail(url);
+    const spec: RedisSpec = embedded ? { url: await embedded.start() } : redisSpec(cfg);
+    const probe = await connectOrFail(spec);
     await checkEvictionPolicy(probe, log);
     probe.disconnect();
-    worker = forkWorker(configPath, url, log);
+    worker = forkWorker(configPath, log);
     const metrics = new Metrics(); // one registry: the receiver's /metrics shows the relay's too
-    const relay = await startRelay(cfg, url, log, { metrics });
+    const relay = await startRelay(cfg, spec, log, { metrics });
     roles.push(relay);
-    roles.push(await startReceiver(cfg, url, log, { metrics, readyChecks: [relay.readiness] }));
+    roles.push(await startReceiver(cfg, spec, log, { metrics, readyChecks: [relay.readiness] }));
   } catch (err) {
     await close();
     throw err;

@@ -3,12 +3,13 @@
 import type { Config } from '../config/schema.js';
 import { openDb } from '../db/open.js';
 import type { Logger } from '../observe/logger.js';
+import type { RedisSpec } from '../queue/redis.js';
 import { StockWorker, type StockWorkerOptions } from '../stock/apply/worker.js';
 import type { RunningRole } from './receiver.js';
 
-export async function startWorker(cfg: Config, redisUrl: string, log: Logger, opts: StockWorkerOptions = {}): Promise<RunningRole & { worker: StockWorker }> {
+export async function startWorker(cfg: Config, redisTarget: RedisSpec | string, log: Logger, opts: StockWorkerOptions = {}): Promise<RunningRole & { worker: StockWorker }> {
   const db = openDb(cfg.dataDir, 'stock');
-  const worker = new StockWorker(cfg, db, redisUrl, log, opts);
+  const worker = new StockWorker(cfg, db, redisTarget, log, opts);
   await worker.start();
   log.info('stock worker running');
   return {

@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../../config/schema.js';
 import type { DB } from '../../db/open.js';
 import type { Logger } from '../../observe/logger.js';
-import { createRedis, closeRedis } from '../../queue/redis.js';
+import { createRedis, closeRedis, type RedisSpec } from '../../queue/redis.js';
 import { STOCK_QUEUE, applyJobId, WORKER_LOCKS, type ApplyJobData } from '../../queue/names.js';
 import { UploadStore } from '../store.js';
 import { applyUpload, type ApplyResult } from './apply.js';
@@ -22,15 +22,16 @@ export class StockWorker {
   private readonly store: UploadStore;
   private readonly connections: Redis[] = [];
 
-  constructor(private readonly cfg: Config, private readonly db: DB, private readonly redisUrl: string, private readonly log: Logger, private readonly opts: StockWorkerOptions = {}) {
+  constructor(private readonly cfg: Config, private readonly db: DB, private readonly redis: RedisSpec | string, private readonly log: Logger, private readonly opts: StockWorkerOptions = {}) {
     this.store = new UploadStore(db);
-    this.queue = new Queue(opts.queueName ?? STOCK_QUEUE, { connection: this.connect('client') });
+    this.queue = new Queue(opts.queueName ?? STOCK_QUEUE, { connection: this.connect('client'), prefix: cfg.redis.prefix });
     this.queue.on('error', (err) => this.log.warn({ err: err.message }, 'stock queue connection error'));
   }
 
   async start(): Promise<void> {
     this.worker = new Worker<ApplyJobData, ApplyResult>(this.queue.name, async (job) => this.apply(job), {
       connection: this.connect('worker'),
+      prefix: this.cfg.redis.prefix,
       concurrency: 1, // applies are serial SQLite transactions anyway
       ...WORKER_LOCKS,
     });
@@ -48,7 +49,7 @@ export class StockWorker {
 
   /** BullMQ does not close connections it was given: keep them to close ourselves. */
   private connect(kind: 'client' | 'worker'): Redis {
-    const c = createRedis(this.redisUrl, kind);
+    const c = createRedis(this.redis, kind);
     this.connections.push(c);
     return c;
   }
