@@ -1,5 +1,6 @@
 // bench/stock-upload: 100,000 products, one upload of 100,000 items POSTed over HTTP (request → answer),
-// and the apply step alone against a naive item-by-item baseline on the same data, interleaved, median of 3.
+// and the apply step alone against a naive item-by-item baseline on the same data, interleaved, median of 3;
+// and the form parse of a 32 MiB body, a normal one next to the worst of several hostile shapes (issue 11).
 // Prints one line of figures. Run: npm run bench:stock
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +11,8 @@ import { importCatalog } from '../dist/stock/catalog.js';
 import { UploadStore } from '../dist/stock/store.js';
 import { applyUpload } from '../dist/stock/apply/apply.js';
 import { startReceiver } from '../dist/roles/receiver.js';
+import { parseUrlencoded, parseMultipart } from '../dist/stock/receive/form.js';
+import { readUploadRequest } from '../dist/stock/receive/upload-request.js';
 import { startWorker } from '../dist/roles/worker.js';
 import { silentLogger } from '../dist/observe/logger.js';
 import { median, peakRssMb, tempDir, startRedis } from './lib.mjs';
@@ -40,6 +43,44 @@ function naiveApply(db, uploadId) {
     }
     db.prepare("UPDATE uploads SET status = 'applied' WHERE id = ?").run(uploadId);
   })();
+}
+
+/** 32 MiB bodies: a normal upload (items as zaiko Robot sends them) and shapes meant to make a parser rescan. */
+const PARSE_BYTES = 32 * 1024 * 1024;
+const fill = (head, unit, tail = '') => {
+  const units = Math.floor((PARSE_BYTES - head.length - tail.length) / unit.length);
+  return Buffer.from('&'.repeat(PARSE_BYTES - head.length - tail.length - units * unit.length) + head + unit.repeat(units) + tail, 'latin1');
+};
+const mpPart = (name, value) => `--B\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+function normalBody() {
+  const parts = [];
+  for (let i = 0, len = 0; len < PARSE_BYTES; i++) {
+    const p = `product%5B${i}%5D%5Bproduct_code%5D=${code(i)}&product%5B${i}%5D%5Bstock%5D=${i % 1000}&`;
+    parts.push(p);
+    len += p.length;
+  }
+  return Buffer.from(parts.join('').slice(0, PARSE_BYTES));
+}
+const HOSTILE = {
+  no_eq: () => fill('', 'x&'),
+  all_amp: () => fill('', '&'),
+  huge_key: () => fill('', 'k', '=1'),
+  deep_brackets: () => fill('product', '[', '=1'),
+  one_field_repeated: () => fill('', 'product[0][stock]=1&'),
+  multipart_parts: () => fill('', mpPart('x', 'y'), '--B--\r\n'),
+};
+/** Parse + read of one body as the receiver does it (receiver.maxItems at its default); median of 3. */
+function parseMs(make, multipart = false) {
+  const ms = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const body = make();
+    const start = performance.now();
+    try {
+      readUploadRequest(body, (on) => (multipart ? parseMultipart(body, 'B', on) : parseUrlencoded(body, on)), 200_000);
+    } catch { /* a refused body counts the same: the time is what matters here */ }
+    ms.push(performance.now() - start);
+  }
+  return median(ms);
 }
 
 function post(port, body) {
@@ -100,7 +141,9 @@ try {
   await worker.close();
   db.close();
   const e2e = median(e2eMs), set = median(setMs), naive = median(naiveMs);
-  console.log(`stock-upload items=${N} e2e_ms=${e2e.toFixed(0)} e2e_items_per_s=${Math.round(N / (e2e / 1000))} apply_ms=${set.toFixed(0)} apply_items_per_s=${Math.round(N / (set / 1000))} naive_apply_ms=${naive.toFixed(0)} apply_speedup=${(naive / set).toFixed(2)}x peak_rss_mb=${peakRssMb()} answer=${answer}`);
+  const parseNormal = parseMs(normalBody);
+  const [worstShape, parseHostile] = Object.entries(HOSTILE).map(([k, make]) => [k, parseMs(make, k.startsWith('multipart'))]).sort((a, b) => b[1] - a[1])[0];
+  console.log(`stock-upload items=${N} e2e_ms=${e2e.toFixed(0)} e2e_items_per_s=${Math.round(N / (e2e / 1000))} apply_ms=${set.toFixed(0)} apply_items_per_s=${Math.round(N / (set / 1000))} naive_apply_ms=${naive.toFixed(0)} apply_speedup=${(naive / set).toFixed(2)}x parse_32mib_normal_ms=${parseNormal.toFixed(0)} parse_32mib_hostile_ms=${parseHostile.toFixed(0)} (${worstShape}) peak_rss_mb=${peakRssMb()} answer=${answer}`);
 } finally {
   redis.stop();
   t.cleanup();

@@ -1,17 +1,24 @@
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseUrlencoded, parseMultipart, contentTypeParams, FormError } from '../../src/stock/receive/form.js';
+import { parseUrlencoded, parseMultipart, contentTypeParams, FormError, type OnField } from '../../src/stock/receive/form.js';
 import { chooseCharset, decode, encode, CharsetError } from '../../src/stock/receive/charset.js';
 import { readUploadRequest } from '../../src/stock/receive/upload-request.js';
 import { parseStockValue } from '../../src/stock/stock-value.js';
 import { Lockout } from '../../src/security/lockout.js';
 import { FIXTURES } from '../helpers/env.js';
 
+const urlencoded = (body: Buffer) => (onField: OnField) => parseUrlencoded(body, onField);
+const fields = (body: Buffer) => {
+  const out: [string, string][] = [];
+  parseUrlencoded(body, (ns, ne, vs, ve) => { out.push([body.toString('latin1', ns, ne), body.toString('utf8', vs, ve)]); });
+  return out;
+};
 const fixture = (name: string) => readFileSync(join(FIXTURES, 'uploads', name));
 
 function itemsOf(body: Buffer, declared?: string, setting = 'auto') {
-  const req = readUploadRequest(parseUrlencoded(body), 1000);
+  const copy = Buffer.from(body); // parsing decodes in place
+  const req = readUploadRequest(copy, urlencoded(copy), 1000);
   const cs = chooseCharset(declared, setting, req.items!.flatMap((i) => [i.code, i.stock]));
   return { cs, req, items: req.items!.map((i) => [decode(i.code, cs), decode(i.stock, cs)]) };
 }
@@ -41,10 +48,9 @@ describe('form decoding', () => {
   });
 
   it('treats + as a space, decodes escapes to bytes before the charset, refuses broken escapes', () => {
-    const f = parseUrlencoded(Buffer.from('a=x+y%2B&b=%E6%89%8B'));
-    expect(f.map((x) => [x.name, x.value.toString('utf8')])).toEqual([['a', 'x y+'], ['b', '手']]);
-    expect(() => parseUrlencoded(Buffer.from('a=%ZZ'))).toThrow(FormError);
-    expect(() => parseUrlencoded(Buffer.from('a=%4'))).toThrow(FormError);
+    expect(fields(Buffer.from('a=x+y%2B&b=%E6%89%8B&&c&d=&=e'))).toEqual([['a', 'x y+'], ['b', '手'], ['c', ''], ['d', ''], ['', 'e']]);
+    expect(() => fields(Buffer.from('a=%ZZ'))).toThrow(FormError);
+    expect(() => fields(Buffer.from('a=%4'))).toThrow(FormError);
   });
 
   it('refuses bytes that are not in the declared charset', () => {
@@ -56,17 +62,19 @@ describe('form decoding', () => {
     const b = 'XyZ';
     const part = (n: string, v: string) => `--${b}\r\nContent-Disposition: form-data; name="${n}"\r\n\r\n${v}\r\n`;
     const body = Buffer.from(part('sys_id', 'zr') + part('product[b7][product_code]', 'A-1') + part('product[a][product_code]', 'B-2') + part('product[b7][stock]', '3') + part('product[a][stock]', '4') + `--${b}--\r\n`);
-    const req = readUploadRequest(parseMultipart(body, b), 10);
+    const req = readUploadRequest(body, (onField) => parseMultipart(body, b, onField), 10);
     expect(req.items!.map((i) => [i.code.toString(), i.stock.toString()])).toEqual([['A-1', '3'], ['B-2', '4']]);
-    expect(() => parseMultipart(Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="x"\r\n\r\nno end`), b)).toThrow(FormError);
+    expect(() => parseMultipart(Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="x"\r\n\r\nno end`), b, () => {})).toThrow(FormError);
     expect(contentTypeParams('multipart/form-data; boundary="abc"; charset=Shift_JIS')).toEqual({ type: 'multipart/form-data', boundary: 'abc', charset: 'shift_jis' });
   });
 
   it('tells no product field from an empty list, and stops counting past maxItems', () => {
-    expect(readUploadRequest(parseUrlencoded(Buffer.from('sys_id=a&sys_pass=b')), 10).items).toBeNull();
+    const read = (text: string, max: number) => { const body = Buffer.from(text); return readUploadRequest(body, urlencoded(body), max); };
+    expect(read('sys_id=a&sys_pass=b', 10).items).toBeNull();
     const many = Array.from({ length: 5 }, (_, i) => `product[${i}][product_code]=C${i}&product[${i}][stock]=1`).join('&');
-    expect(readUploadRequest(parseUrlencoded(Buffer.from(many)), 4).tooMany).toBe(true);
-    expect(readUploadRequest(parseUrlencoded(Buffer.from(many)), 5).items).toHaveLength(5);
+    expect(read(many, 4).tooMany).toBe(true);
+    expect(read(many, 5).items).toHaveLength(5);
+    expect(read(`product[0][product_code]=A&${'product[0][stock]=1&'.repeat(8)}`, 2).tooMany).toBe(true); // past 4 fields per item allowed
   });
 
   it('encodes answers in the request charset', () => {

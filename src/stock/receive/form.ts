@@ -1,7 +1,10 @@
 // Form bodies as bytes: application/x-www-form-urlencoded (WHATWG rules, strict on escapes) and
 // multipart/form-data. Values stay bytes here; the charset is chosen for the whole request later.
+// Every body is hostile: one pass over the bytes (no rescan from each field), no object per field —
+// each field is handed over as offsets into the body, and the reader keeps only what it uses.
 
-export interface FormField { name: string; value: Buffer }
+/** One field: name bytes body[nameStart, nameEnd), value bytes body[valueStart, valueEnd). Return false to stop. */
+export type OnField = (nameStart: number, nameEnd: number, valueStart: number, valueEnd: number) => boolean | void;
 
 export class FormError extends Error {}
 
@@ -14,64 +17,66 @@ function hexVal(c: number): number {
   return -1;
 }
 
-/** Percent-decodes bytes[start, end) ("+" is a space); a broken escape is an error, not a literal. */
-function unescape(body: Buffer, start: number, end: number): Buffer {
-  const out = Buffer.allocUnsafe(end - start);
-  let n = 0;
-  for (let i = start; i < end; i++) {
-    const c = body[i];
-    if (c === PLUS) out[n++] = 0x20;
+/**
+ * Decodes `body` IN PLACE, field by field, in one pass ("+" is a space, "%XX" a byte; a broken escape is
+ * an error, not a literal); the offsets given to `onField` point into it. Decoded bytes are never more
+ * than their escapes, so writing behind the read position is safe.
+ */
+export function parseUrlencoded(body: Buffer, onField: OnField): void {
+  const length = body.length;
+  let w = 0; // where the next decoded byte goes
+  let fieldStart = 0; // decoded start of the current field's name
+  let valueStart = -1; // decoded start of its value, once its first "=" is seen
+  let rawStart = 0; // its first raw byte: "&&" is no field, "&=&" is one
+  for (let i = 0; i <= length; i++) {
+    const c = i < length ? body[i] : AMP;
+    if (c === AMP) {
+      if (i > rawStart && onField(fieldStart, valueStart < 0 ? w : valueStart, valueStart < 0 ? w : valueStart, w) === false) return;
+      fieldStart = w;
+      valueStart = -1;
+      rawStart = i + 1;
+    } else if (c === EQ && valueStart < 0) valueStart = w;
+    else if (c === PLUS) body[w++] = 0x20;
     else if (c === PERCENT) {
-      const hi = i + 2 < end ? hexVal(body[i + 1]) : -1;
+      const hi = i + 2 < length ? hexVal(body[i + 1]) : -1;
       const lo = hi >= 0 ? hexVal(body[i + 2]) : -1;
       if (lo < 0) throw new FormError(`bad_escape at byte ${i}`);
-      out[n++] = hi * 16 + lo;
+      body[w++] = hi * 16 + lo;
       i += 2;
-    } else out[n++] = c;
+    } else body[w++] = c;
   }
-  return out.subarray(0, n);
-}
-
-export function parseUrlencoded(body: Buffer): FormField[] {
-  const fields: FormField[] = [];
-  let start = 0;
-  while (start <= body.length) {
-    let end = body.indexOf(AMP, start);
-    if (end < 0) end = body.length;
-    if (end > start) {
-      let eq = body.indexOf(EQ, start);
-      if (eq < 0 || eq > end) eq = end;
-      const name = unescape(body, start, eq).toString('latin1');
-      const value = eq < end ? unescape(body, eq + 1, end) : Buffer.alloc(0);
-      fields.push({ name, value });
-    }
-    start = end + 1;
-  }
-  return fields;
 }
 
 const CRLF = Buffer.from('\r\n');
 const HEADER_END = Buffer.from('\r\n\r\n');
+/** A part's header block is a few lines; longer ones are refused before any regex runs over them. */
+const MAX_PART_HEADER_BYTES = 8 * 1024;
+const DISPOSITION = /^content-disposition:[ \t]*form-data[ \t]*;(.*)$/im;
+const NAME = /\bname="((?:[^"\\\r\n]|\\.)*)"/i;
 
-/** multipart/form-data per RFC 7578; field names are taken as bytes (latin1) like the urlencoded ones. */
-export function parseMultipart(body: Buffer, boundary: string): FormField[] {
+/** multipart/form-data per RFC 7578; a field name is its raw bytes between the quotes. */
+export function parseMultipart(body: Buffer, boundary: string, onField: OnField): void {
   const delimiter = Buffer.from(`--${boundary}`);
+  const nextDelimiter = Buffer.concat([CRLF, delimiter]);
   let pos = body.indexOf(delimiter);
   if (pos < 0) throw new FormError('no_multipart_boundary');
-  const fields: FormField[] = [];
   for (;;) {
     pos += delimiter.length;
-    if (body[pos] === 0x2d && body[pos + 1] === 0x2d) return fields; // closing "--boundary--"
-    if (!body.subarray(pos, pos + 2).equals(CRLF)) throw new FormError('broken_multipart');
-    const headerEnd = body.indexOf(HEADER_END, pos);
-    if (headerEnd < 0) throw new FormError('broken_multipart');
-    const headers = body.subarray(pos + 2, headerEnd).toString('latin1');
-    const next = body.indexOf(Buffer.concat([CRLF, delimiter]), headerEnd + 4);
+    if (body[pos] === 0x2d && body[pos + 1] === 0x2d) return; // closing "--boundary--"
+    if (body[pos] !== CRLF[0] || body[pos + 1] !== CRLF[1]) throw new FormError('broken_multipart');
+    const headerWindow = body.subarray(pos, pos + MAX_PART_HEADER_BYTES + HEADER_END.length);
+    const headerLength = headerWindow.indexOf(HEADER_END);
+    if (headerLength < 0) throw new FormError(headerWindow.length > MAX_PART_HEADER_BYTES ? 'multipart_header_too_long' : 'broken_multipart');
+    const headerStart = pos + 2;
+    const headerEnd = pos + headerLength;
+    const next = body.indexOf(nextDelimiter, headerEnd + 4);
     if (next < 0) throw new FormError('unterminated_multipart');
-    const disposition = /^content-disposition:\s*form-data\s*;(.*)$/im.exec(headers);
-    const name = disposition && /\bname="((?:[^"\\]|\\.)*)"/i.exec(disposition[1]);
+    const headers = body.toString('latin1', headerStart, headerEnd); // latin1: one character per byte, so offsets carry over
+    const disposition = DISPOSITION.exec(headers);
+    const name = disposition && NAME.exec(disposition[1]);
     if (!name) throw new FormError('multipart_part_without_name');
-    fields.push({ name: name[1], value: body.subarray(headerEnd + 4, next) });
+    const nameStart = headerStart + disposition.index + disposition[0].length - disposition[1].length + name.index + name[0].indexOf('"') + 1;
+    if (onField(nameStart, nameStart + name[1].length, headerEnd + 4, next) === false) return;
     pos = next + 2;
   }
 }

@@ -7,7 +7,7 @@ import type { Logger } from '../../observe/logger.js';
 import type { ApplyJobData } from '../../queue/names.js';
 import type { UploadStore } from '../store.js';
 import { enqueueApply, waitApplied } from '../apply/enqueue.js';
-import { parseUrlencoded, parseMultipart, contentTypeParams, FormError, type FormField } from './form.js';
+import { parseUrlencoded, parseMultipart, contentTypeParams, FormError, type OnField } from './form.js';
 import { chooseCharset, decode, CharsetError, type Charset } from './charset.js';
 import { readUploadRequest } from './upload-request.js';
 import { Lockout } from '../../security/lockout.js';
@@ -31,13 +31,14 @@ export class UploadHandler {
     this.shopsByUser = new Map(cfg.shops.map((s) => [s.zaikoRobot.userId, s]));
   }
 
-  private parseFields(body: Buffer, contentType: string | undefined): FormField[] {
+  /** The form parser for this Content-Type, bound to the body. */
+  private parser(body: Buffer, contentType: string | undefined): (onField: OnField) => void {
     const ct = contentTypeParams(contentType);
     if (ct.type === 'multipart/form-data') {
       if (!ct.boundary) throw new FormError('no_multipart_boundary');
-      return parseMultipart(body, ct.boundary);
+      return (onField) => parseMultipart(body, ct.boundary!, onField);
     }
-    if (ct.type === 'application/x-www-form-urlencoded' || ct.type === '') return parseUrlencoded(body);
+    if (ct.type === 'application/x-www-form-urlencoded' || ct.type === '') return (onField) => parseUrlencoded(body, onField);
     throw new FormError(`unsupported_content_type ${ct.type}`);
   }
 
@@ -63,7 +64,7 @@ export class UploadHandler {
   private async answer(body: Buffer, contentType: string | undefined, client: string): Promise<Answer> {
     let req;
     try {
-      req = readUploadRequest(this.parseFields(body, contentType), this.cfg.receiver.maxItems);
+      req = readUploadRequest(body, this.parser(body, contentType), this.cfg.receiver.maxItems);
     } catch (err) {
       if (err instanceof FormError) return ng('STOCK_BAD_REQUEST', err.message);
       throw err;
