@@ -10,6 +10,7 @@ import { startRelay } from '../roles/relay.js';
 import type { Logger } from '../observe/logger.js';
 
 const SHUTDOWN_BOUND_MS = 15_000;
+const FAILED_START_EXIT_MS = 2000;
 
 function stopOnSignals(role: RunningRole, log: Logger): void {
   let stopping = false;
@@ -25,6 +26,16 @@ function stopOnSignals(role: RunningRole, log: Logger): void {
   process.on('disconnect', () => stop('parent gone')); // a worker forked by `start` follows its parent
 }
 
+/** A role that fails to start stops what it began; should anything still hold the event loop, exit anyway. */
+async function runRole(log: Logger, start: () => Promise<RunningRole>): Promise<void> {
+  try {
+    stopOnSignals(await start(), log);
+  } catch (err) {
+    setTimeout(() => process.exit(process.exitCode || 1), FAILED_START_EXIT_MS).unref();
+    throw err;
+  }
+}
+
 async function external(cmd: Command): Promise<{ spec: RedisSpec; log: Logger; config: ReturnType<typeof context>['config'] }> {
   const { config, log } = context(cmd);
   const spec = redisSpec(config);
@@ -38,21 +49,21 @@ export function registerRun(program: Command): void {
   program.command('start').description('run every role in one process tree (starts a private Redis when redis.url is empty)')
     .action(async (_o, cmd: Command) => {
       const { config, path, log } = context(cmd);
-      stopOnSignals(await startAll(config, path, log), log);
+      await runRole(log, () => startAll(config, path, log));
     });
   program.command('relay').description('SMTP relay and its delivery workers')
     .action(async (_o, cmd: Command) => {
       const { spec, log, config } = await external(cmd);
-      stopOnSignals(await startRelay(config, spec, log), log);
+      await runRole(log, () => startRelay(config, spec, log));
     });
   program.command('receiver').description('HTTP upload endpoint, /healthz, /readyz')
     .action(async (_o, cmd: Command) => {
       const { spec, log, config } = await external(cmd);
-      stopOnSignals(await startReceiver(config, spec, log), log);
+      await runRole(log, () => startReceiver(config, spec, log));
     });
   program.command('worker').description('stock apply worker and drop-folder watcher')
     .action(async (_o, cmd: Command) => {
       const { config, log } = context(cmd);
-      stopOnSignals(await startWorker(config, redisSpec(config), log), log);
+      await runRole(log, () => startWorker(config, redisSpec(config), log));
     });
 }

@@ -6,6 +6,7 @@ export const EXIT = {
   FAILURE: 1,
   USAGE: 2,
   UNAVAILABLE: 69, // EX_UNAVAILABLE: Redis or SQLite cannot be reached
+  IN_USE: 75, // EX_TEMPFAIL: another process owns this part of the dataDir (src/roles/data-dir-lock.ts)
   CONFIG: 78, // EX_CONFIG
 } as const;
 
@@ -24,7 +25,7 @@ export const ERROR_CODES = {
   SQLITE_UNAVAILABLE: { exit: EXIT.UNAVAILABLE, http: 503 },
   NOT_FOUND: { exit: EXIT.FAILURE },
   BAD_INPUT: { exit: EXIT.FAILURE },
-  ALREADY_RUNNING: { exit: EXIT.FAILURE },
+  DATA_DIR_IN_USE: { exit: EXIT.IN_USE },
   RELAY_ACCESS_DENIED: { smtp: { code: 554, enhanced: '5.7.1' }, exit: EXIT.FAILURE },
   RELAY_AUTH_FAILED: { smtp: { code: 535, enhanced: '5.7.8' }, exit: EXIT.FAILURE },
   RELAY_AUTH_LOCKED: { smtp: { code: 454, enhanced: '4.7.0' }, exit: EXIT.FAILURE },

@@ -22,6 +22,11 @@ export interface MessageRow {
   shop_id: string | null; is_order: number; order_number: string | null; items: string; flags: string; forward: ForwardState; forward_reason: string | null;
 }
 export type DeliveryRow = Pick<MessageRow, 'id' | 'received_at' | 'mail_from' | 'shop_id' | 'spool_path'>;
+/** A message's status, as `mail list` shows it: its least advanced recipient. */
+export function messageStatus(recipients: readonly Pick<RecipientRow, 'status'>[]): 'deferred' | 'queued' | 'failed' | 'sent' {
+  for (const s of ['deferred', 'queued', 'failed'] as const) if (recipients.some((r) => r.status === s)) return s;
+  return 'sent';
+}
 export interface RecordSummary { final: boolean; sent: number; failed: number }
 export interface RecipientRow { message_id: string; kind: MailJobKind; address: string; status: RecipientStatus; attempts: number; response: string | null; updated_at: number; next_attempt_at: number | null }
 

@@ -5,7 +5,7 @@ import { Job, type Queue } from 'bullmq';
 import type { Config } from '../config/schema.js';
 import type { DB } from '../db/open.js';
 import { BridgeError } from '../errors/codes.js';
-import { LedgerStore, type MessageRow } from '../ledger/store.js';
+import { LedgerStore, messageStatus, type MessageRow } from '../ledger/store.js';
 import { forwardClaim, type Classification } from '../relay/classify/classify.js';
 import { mailJobId, type MailJobKind } from '../queue/names.js';
 import { enqueueMail } from '../delivery/enqueue.js';
@@ -29,8 +29,9 @@ export function messageView(ledger: LedgerStore, id: string) {
   const m = ledger.message(id);
   if (!m) return undefined;
   const recipients = ledger.recipients(id);
+  const to = recipients.filter((r) => r.kind === 'deliver').map((r) => r.address).join(', ');
   return {
-    ...messageJson(m), messageId: m.message_id, client: m.client_address, helo: m.client_helo, authUser: m.auth_user, size: m.size,
+    ...messageJson({ ...m, status: messageStatus(recipients), to }), messageId: m.message_id, client: m.client_address, helo: m.client_helo, authUser: m.auth_user, size: m.size,
     spool: m.spool_removed ? null : m.spool_path, items: JSON.parse(m.items ?? '[]') as { code: string; quantity: number }[],
     flags: JSON.parse(m.flags ?? '[]') as string[], forwardReason: m.forward_reason,
     recipients: recipients.map((r) => ({

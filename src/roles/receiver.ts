@@ -11,10 +11,22 @@ import { UploadHandler } from '../stock/receive/upload-handler.js';
 import { createReceiverServer } from '../stock/receive/server.js';
 import { healthRoutes } from '../observe/health.js';
 import { Metrics } from '../observe/metrics.js';
+import { DataDirLock } from './data-dir-lock.js';
 
 export interface RunningRole { close(): Promise<void>; port?: number }
+interface ReceiverOptions { queueName?: string; metrics?: Metrics; readyChecks?: (() => string | undefined)[] }
 
-export async function startReceiver(cfg: Config, redisTarget: RedisSpec | string, log: Logger, opts: { queueName?: string; metrics?: Metrics; readyChecks?: (() => string | undefined)[] } = {}): Promise<RunningRole & { metrics: Metrics }> {
+export async function startReceiver(cfg: Config, redisTarget: RedisSpec | string, log: Logger, opts: ReceiverOptions & { dataDirLocked?: boolean } = {}): Promise<RunningRole & { metrics: Metrics }> {
+  const lock = opts.dataDirLocked ? undefined : DataDirLock.take(cfg.dataDir, ['receiver']);
+  try {
+    return await listen(cfg, redisTarget, log, opts, () => lock?.release());
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
+}
+
+async function listen(cfg: Config, redisTarget: RedisSpec | string, log: Logger, opts: ReceiverOptions, release: () => void): Promise<RunningRole & { metrics: Metrics }> {
   const db = openDb(cfg.dataDir, 'stock');
   const redis = createRedis(redisTarget, 'client');
   const queue = new Queue<ApplyJobData>(opts.queueName ?? STOCK_QUEUE, { connection: redis, prefix: cfg.redis.prefix });
@@ -23,10 +35,17 @@ export async function startReceiver(cfg: Config, redisTarget: RedisSpec | string
   metrics.watchQueue(queue);
   const handler = new UploadHandler(cfg, new UploadStore(db), queue, log, metrics);
   const server = createReceiverServer(cfg, handler, log, healthRoutes({ redis, dbs: [db], metrics, beforeScrape: () => handler.countLateApplies(), checks: opts.readyChecks }));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(cfg.receiver.port, cfg.receiver.host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(cfg.receiver.port, cfg.receiver.host, () => resolve());
+    });
+  } catch (err) { // port taken: nothing of this role may linger
+    await queue.close().catch(() => {});
+    await closeRedis(redis);
+    db.close();
+    throw err;
+  }
   const port = (server.address() as AddressInfo).port;
   log.info({ host: cfg.receiver.host, port, path: cfg.receiver.path }, 'receiver listening');
   return {
@@ -37,6 +56,7 @@ export async function startReceiver(cfg: Config, redisTarget: RedisSpec | string
       await queue.close();
       await closeRedis(redis);
       db.close();
+      release();
     },
   };
 }

@@ -19,25 +19,54 @@ import { DeliveryThread } from '../delivery/thread.js';
 import type { RunningRole } from './receiver.js';
 import { Metrics } from '../observe/metrics.js';
 import { healthRoutes, healthServer } from '../observe/health.js';
+import { DataDirLock } from './data-dir-lock.js';
 
-export interface RelayOptions { sweepMs?: number; queueName?: string; metrics?: Metrics }
+/** `dataDirLocked`: the caller (start) holds the relay part of the dataDir already. */
+export interface RelayOptions { sweepMs?: number; queueName?: string; metrics?: Metrics; dataDirLocked?: boolean }
 
-export async function startRelay(cfg: Config, redisTarget: RedisSpec | string, log: Logger, opts: RelayOptions = {}): Promise<RunningRole & { queue: Queue<MailJobData>; ledger: LedgerStore; metrics: Metrics; sweep(): Promise<number>; readiness(): string | undefined }> {
+export type RunningRelay = RunningRole & { queue: Queue<MailJobData>; ledger: LedgerStore; metrics: Metrics; sweep(): Promise<number>; readiness(): string | undefined };
+type Stops = (() => unknown)[];
+
+/**
+ * Lock first (a second relay on this dataDir must not remove the first one's in-flight spool files as
+ * orphans), then the ledger and spool, delivery, sweep, listeners. Anything that fails on the way
+ * stops what was started, so a relay that cannot listen does not linger half-started.
+ */
+export async function startRelay(cfg: Config, redisTarget: RedisSpec | string, log: Logger, opts: RelayOptions = {}): Promise<RunningRelay> {
+  const lock = opts.dataDirLocked ? undefined : DataDirLock.take(cfg.dataDir, ['relay']);
+  const stops: Stops = [() => lock?.release()]; // run in reverse order
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await Promise.resolve().then(stop).catch((err) => log.warn({ err: (err as Error).message }, 'relay stop step failed'));
+  };
+  try {
+    return await startLocked(cfg, redisTarget, log, opts, stops, stopAll);
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+async function startLocked(cfg: Config, redisTarget: RedisSpec | string, log: Logger, opts: RelayOptions, stops: Stops, stopAll: () => Promise<void>): Promise<RunningRelay> {
   // Accepts commit without an fsync on the main thread; WalSync fsyncs the WAL off it before each 250.
   const db = openDb(cfg.dataDir, 'ledger', { synchronous: 'NORMAL' });
+  stops.push(() => db.close());
   const ledger = new LedgerStore(db);
   const walSync = new WalSync(join(cfg.dataDir, 'ledger.db-wal'));
+  stops.push(() => walSync.close());
   const spool = new Spool(cfg.dataDir);
   const orphans = spool.removeOrphans((id) => ledger.spoolKept(id));
   if (orphans) log.info({ count: orphans }, 'removed spool files never acknowledged (crash mid-DATA) or already final');
   const redis = createRedis(redisTarget, 'client');
+  stops.push(() => redis.disconnect());
   const queue = new Queue<MailJobData>(opts.queueName ?? mailQueueName(cfg.instance), { connection: redis, prefix: cfg.redis.prefix });
   queue.on('error', (err) => log.warn({ err: err.message }, 'mail queue connection error'));
+  stops.push(() => queue.close());
   // Run alone, the relay serves its own metrics (relay.metricsPort); under `start` the receiver does.
   const metrics = opts.metrics ?? new Metrics();
   metrics.watchQueue(queue);
   const acceptor = new Acceptor(cfg, spool, ledger, queue, log, walSync, metrics);
   const delivery = new DeliveryThread({ cfg, redis: typeof redisTarget === 'string' ? { url: redisTarget } : redisTarget, queueName: queue.name, logLevel: log.level }, log, metrics);
+  stops.push(() => delivery.close());
   await delivery.start();
 
   let sweeping: Promise<number> | undefined;
@@ -47,33 +76,23 @@ export async function startRelay(cfg: Config, redisTarget: RedisSpec | string, l
     .finally(() => { sweeping = undefined; }));
   void sweep();
   const timer = setInterval(() => void sweep(), opts.sweepMs ?? 60_000);
+  stops.push(() => sweeping);
+  stops.push(() => clearInterval(timer));
 
   const listener = createSmtpServer(cfg, acceptor, log, metrics);
   const server = listener.server;
   const health = !opts.metrics && cfg.relay.metricsPort !== undefined ? healthServer(healthRoutes({ redis, dbs: [db], metrics, checks: [() => delivery.problem()] })) : undefined;
   if (health) {
+    stops.push(() => health.close());
     await new Promise<void>((resolve, reject) => { health.once('error', reject); health.listen(cfg.relay.metricsPort, cfg.relay.host, () => resolve()); });
     log.info({ port: (health.address() as AddressInfo).port }, 'relay metrics listening');
   }
+  stops.push(() => listener.shutdown());
   await new Promise<void>((resolve, reject) => {
     server.server.once('error', reject);
     server.listen(cfg.relay.port, cfg.relay.host, () => resolve());
   });
   const port = (server.server.address() as AddressInfo).port;
   log.info({ host: cfg.relay.host, port, queue: queue.name, upstream: cfg.upstream.outbox ? `outbox ${cfg.upstream.outbox}` : `${cfg.upstream.host}:${cfg.upstream.port}` }, 'relay listening');
-  return {
-    port, queue, ledger, sweep, metrics,
-    readiness: () => delivery.problem(),
-    async close() {
-      clearInterval(timer);
-      health?.close();
-      await listener.shutdown();
-      await delivery.close();
-      await sweeping;
-      await queue.close();
-      redis.disconnect();
-      await walSync.close();
-      db.close();
-    },
-  };
+  return { port, queue, ledger, sweep, metrics, readiness: () => delivery.problem(), close: stopAll };
 }

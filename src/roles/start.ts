@@ -1,11 +1,9 @@
 // `start`: every role in one process tree. The private Redis (when redis.url is empty) and the stock
 // worker are children; the relay and the receiver run here. Stop order: listeners, worker, Redis.
 import { fork, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync, writeFileSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
-import { BridgeError } from '../errors/codes.js';
+import { DataDirLock } from './data-dir-lock.js';
 import { EmbeddedRedis } from '../queue/embedded-redis.js';
 import { connectOrFail, checkEvictionPolicy, redisSpec, type RedisSpec } from '../queue/redis.js';
 import { startReceiver, type RunningRole } from './receiver.js';
@@ -13,24 +11,6 @@ import { startRelay } from './relay.js';
 import { Metrics } from '../observe/metrics.js';
 
 const WORKER_STOP_MS = 10_000;
-
-/** One `start` per dataDir: a pid lock, taken over when its owner is dead. */
-function takeLock(dataDir: string): () => void {
-  mkdirSync(dataDir, { recursive: true });
-  const path = join(dataDir, 'start.pid');
-  try {
-    const fd = openSync(path, 'wx');
-    writeFileSync(fd, String(process.pid));
-    closeSync(fd);
-  } catch {
-    const pid = Number(readFileSync(path, 'utf8'));
-    let alive = false;
-    try { process.kill(pid, 0); alive = pid !== process.pid; } catch { /* dead */ }
-    if (alive) throw new BridgeError('ALREADY_RUNNING', `zaiko-bridge start is already running for ${dataDir} (pid ${pid})`);
-    writeFileSync(path, String(process.pid));
-  }
-  return () => rmSync(path, { force: true });
-}
 
 /** The worker reads the same config, so it finds the same Redis (private socket, URL or sentinels). */
 function forkWorker(configPath: string, log: Logger): ChildProcess {
@@ -52,7 +32,8 @@ async function stopChild(child: ChildProcess): Promise<void> {
 }
 
 export async function startAll(cfg: Config, configPath: string, log: Logger): Promise<RunningRole> {
-  const release = takeLock(cfg.dataDir);
+  // Every part before anything is touched. The worker part is only checked: the forked worker takes it.
+  const lock = DataDirLock.take(cfg.dataDir, ['relay', 'receiver', 'worker', 'redis']);
   // A private Redis only when none is configured: not with redis.url, not with redis.sentinels.
   const embedded = cfg.redis.url || cfg.redis.sentinels.length ? undefined : new EmbeddedRedis(cfg.dataDir, log);
   const roles: RunningRole[] = [];
@@ -61,18 +42,19 @@ export async function startAll(cfg: Config, configPath: string, log: Logger): Pr
     for (const r of roles.reverse()) await r.close().catch((err) => log.error({ err: (err as Error).message }, 'stop failed'));
     if (worker) await stopChild(worker);
     await embedded?.stop();
-    release();
+    lock.release();
   };
   try {
     const spec: RedisSpec = embedded ? { url: await embedded.start() } : redisSpec(cfg);
     const probe = await connectOrFail(spec);
     await checkEvictionPolicy(probe, log);
     probe.disconnect();
+    lock.releasePart('worker');
     worker = forkWorker(configPath, log);
     const metrics = new Metrics(); // one registry: the receiver's /metrics shows the relay's too
-    const relay = await startRelay(cfg, spec, log, { metrics });
+    const relay = await startRelay(cfg, spec, log, { metrics, dataDirLocked: true });
     roles.push(relay);
-    roles.push(await startReceiver(cfg, spec, log, { metrics, readyChecks: [relay.readiness] }));
+    roles.push(await startReceiver(cfg, spec, log, { metrics, readyChecks: [relay.readiness], dataDirLocked: true }));
   } catch (err) {
     await close();
     throw err;

@@ -6,17 +6,27 @@ import type { Logger } from '../observe/logger.js';
 import type { RedisSpec } from '../queue/redis.js';
 import { StockWorker, type StockWorkerOptions } from '../stock/apply/worker.js';
 import type { RunningRole } from './receiver.js';
+import { DataDirLock } from './data-dir-lock.js';
 
 export async function startWorker(cfg: Config, redisTarget: RedisSpec | string, log: Logger, opts: StockWorkerOptions = {}): Promise<RunningRole & { worker: StockWorker }> {
+  const lock = DataDirLock.take(cfg.dataDir, ['worker']); // the drop folder has one reader
   const db = openDb(cfg.dataDir, 'stock');
   const worker = new StockWorker(cfg, db, redisTarget, log, opts);
-  await worker.start();
+  try {
+    await worker.start();
+  } catch (err) {
+    await worker.close().catch(() => {});
+    db.close();
+    lock.release();
+    throw err;
+  }
   log.info('stock worker running');
   return {
     worker,
     async close() {
       await worker.close();
       db.close();
+      lock.release();
     },
   };
 }

@@ -1,7 +1,7 @@
 // The command line as operators use it: exit codes, messages, JSON shapes, and `start`'s lifecycle
 // with its private redis-server (the real binary).
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
-import { writeFileSync, readFileSync, existsSync, mkdirSync } from 'node:fs';
+import { writeFileSync, readFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -147,7 +147,7 @@ describe('start', () => {
     expect(await exited).toBe(0);
     expect(alive(redisPid)).toBe(false);
     expect(existsSync(join(t.dir, 'data', 'redis.sock'))).toBe(false);
-    expect(existsSync(join(t.dir, 'data', 'start.pid'))).toBe(false);
+    expect(readdirSync(join(t.dir, 'data', 'locks')).filter((f) => f.endsWith('.pid'))).toEqual([]);
   });
 
   it('after a crash, stops the orphaned Redis and starts cleanly; refuses a second start', async () => {
@@ -158,8 +158,8 @@ describe('start', () => {
     const workerPid = JSON.parse(err.split('\n').find((l) => l.includes('stock worker running'))!).pid;
     const orphan = Number(readFileSync(join(t.dir, 'data', 'redis.pid'), 'utf8'));
     const second = run(['start', '--config', config]);
-    expect(second.code).toBe(1);
-    expect(second.stderr).toContain('already running');
+    expect(second.code).toBe(75);
+    expect(second.stderr).toContain(`is in use by pid ${first.pid}`);
     first.kill('SIGKILL');
     await sleep(200);
     expect(alive(orphan)).toBe(true); // the crash left it behind
