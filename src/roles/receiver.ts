@@ -12,11 +12,12 @@ import { createReceiverServer } from '../stock/receive/server.js';
 import { healthRoutes } from '../observe/health.js';
 import { Metrics } from '../observe/metrics.js';
 import { DataDirLock } from './data-dir-lock.js';
+import type { Lockout } from '../security/lockout.js';
 
 export interface RunningRole { close(): Promise<void>; port?: number }
 interface ReceiverOptions { queueName?: string; metrics?: Metrics; readyChecks?: (() => string | undefined)[] }
 
-export async function startReceiver(cfg: Config, redisTarget: RedisSpec | string, log: Logger, opts: ReceiverOptions & { dataDirLocked?: boolean } = {}): Promise<RunningRole & { metrics: Metrics }> {
+export async function startReceiver(cfg: Config, redisTarget: RedisSpec | string, log: Logger, opts: ReceiverOptions & { dataDirLocked?: boolean } = {}): Promise<RunningRole & { metrics: Metrics; lockout: Lockout }> {
   const lock = opts.dataDirLocked ? undefined : DataDirLock.take(cfg.dataDir, ['receiver']);
   try {
     return await listen(cfg, redisTarget, log, opts, () => lock?.release());
@@ -26,7 +27,7 @@ export async function startReceiver(cfg: Config, redisTarget: RedisSpec | string
   }
 }
 
-async function listen(cfg: Config, redisTarget: RedisSpec | string, log: Logger, opts: ReceiverOptions, release: () => void): Promise<RunningRole & { metrics: Metrics }> {
+async function listen(cfg: Config, redisTarget: RedisSpec | string, log: Logger, opts: ReceiverOptions, release: () => void): Promise<RunningRole & { metrics: Metrics; lockout: Lockout }> {
   const db = openDb(cfg.dataDir, 'stock');
   const redis = createRedis(redisTarget, 'client');
   const queue = new Queue<ApplyJobData>(opts.queueName ?? STOCK_QUEUE, { connection: redis, prefix: cfg.redis.prefix });
@@ -51,6 +52,7 @@ async function listen(cfg: Config, redisTarget: RedisSpec | string, log: Logger,
   return {
     port,
     metrics,
+    lockout: handler.lockout,
     async close() {
       await new Promise<void>((r) => { server.close(() => r()); server.closeIdleConnections(); });
       await queue.close();

@@ -11,6 +11,7 @@ import { parseUrlencoded, parseMultipart, contentTypeParams, FormError, type OnF
 import { chooseCharset, decode, CharsetError, type Charset } from './charset.js';
 import { readUploadRequest } from './upload-request.js';
 import { Lockout } from '../../security/lockout.js';
+import { preview } from '../../security/untrusted-text.js';
 import type { Metrics } from '../../observe/metrics.js';
 import { ngAnswer, type StockErrorCode } from '../../errors/codes.js';
 
@@ -21,6 +22,8 @@ const ng = (code: StockErrorCode, detail?: string): Answer => ({ ...ngAnswer(cod
 export class UploadHandler {
   readonly lockout: Lockout;
   private readonly shopsByUser: Map<string, ShopConfig>;
+  /** A longer sys_id cannot be anyone's: refused before any lookup, count or password check. */
+  private readonly longestSysId: number;
 
   /** Uploads answered before they were applied: counted into the item metrics once they are. */
   private readonly unapplied = new Set<number>();
@@ -29,6 +32,7 @@ export class UploadHandler {
     const l = cfg.receiver.lockout;
     this.lockout = new Lockout({ failures: l.failures, windowMs: l.window, durationMs: l.duration });
     this.shopsByUser = new Map(cfg.shops.map((s) => [s.zaikoRobot.userId, s]));
+    this.longestSysId = Math.max(0, ...cfg.shops.map((s) => s.zaikoRobot.userId.length));
   }
 
   /** The form parser for this Content-Type, bound to the body. */
@@ -71,14 +75,18 @@ export class UploadHandler {
     }
     if (req.tooMany) return ng('STOCK_TOO_LARGE');
 
+    if (req.sysId.length > this.longestSysId) {
+      this.log.warn({ client, sysId: preview(req.sysId) }, 'upload refused: sys_id longer than any configured');
+      return ng('STOCK_AUTH_ERROR');
+    }
     const shop = this.shopsByUser.get(req.sysId);
     if (this.lockout.isLocked(client, req.sysId)) {
-      this.log.warn({ client, sysId: req.sysId }, 'upload refused: locked out');
+      this.log.warn({ client, sysId: preview(req.sysId) }, 'upload refused: locked out');
       return ng('STOCK_AUTH_ERROR');
     }
     if (!shop || !verifyPassword(req.sysPass, shop.zaikoRobot.password)) {
       const locked = this.lockout.fail(client, req.sysId);
-      this.log.warn({ client, sysId: req.sysId, locked }, 'upload refused: wrong sys_id or sys_pass');
+      this.log.warn({ client, sysId: preview(req.sysId), locked }, 'upload refused: wrong sys_id or sys_pass');
       return ng('STOCK_AUTH_ERROR');
     }
     this.lockout.succeed(client, req.sysId);
