@@ -85,10 +85,41 @@ export async function classifyFile(path: string, shops: readonly ShopConfig[], e
   }
 }
 
+/** Order mails have a few MIME parts and a few KiB of header: past these bounds a mail is not parsed. */
+export const CLASSIFY_MAX_PARTS = 100;
+export const CLASSIFY_MAX_HEADER_BYTES = 64 * 1024;
+
+/** Why the head is beyond what classification reads, or null; one linear pass, no parsing. */
+export function beyondBounds(head: Buffer): string | null {
+  const text = head.toString('latin1');
+  const end = text.search(/\r?\n\r?\n/);
+  if ((end < 0 ? text.length : end) > CLASSIFY_MAX_HEADER_BYTES) return 'header';
+  const partHeader = /^content-type:/gim; // each MIME part has one (a part without one is rare and small)
+  let parts = 0;
+  while (parts <= CLASSIFY_MAX_PARTS && partHeader.exec(text)) parts++;
+  return parts > CLASSIFY_MAX_PARTS ? 'parts' : null;
+}
+
+/**
+ * A valid mail that classification cannot read (too many parts, a huge header, something the parser
+ * refuses) is still accepted and delivered: it just is nobody's order (flag `unreadable`). The shop
+ * comes from the trusted facts alone. Never a 451, which the sender would retry for days.
+ */
+function unreadable(shops: readonly ShopConfig[], envelopeFrom: string, authUser: string | undefined): Classification {
+  const shop = findShop(shops, envelopeFrom, undefined, authUser);
+  return { shop, headerFrom: undefined, subject: '', messageId: undefined, isOrder: false, orderNumber: undefined, items: [], flags: ['unreadable'] };
+}
+
 /** `head`: the start of the message; the spool hands over at most CLASSIFY_LIMIT_BYTES, and no more is looked at. */
 export async function classify(head: Buffer, shops: readonly ShopConfig[], envelopeFrom: string, authUser: string | undefined): Promise<Classification> {
   const start = head.subarray(0, CLASSIFY_LIMIT_BYTES);
-  const parsed = parseSinglePart(start) ?? await parseWithMailparser(start);
+  if (beyondBounds(start)) return unreadable(shops, envelopeFrom, authUser);
+  let parsed: Parsed;
+  try {
+    parsed = parseSinglePart(start) ?? await parseWithMailparser(start);
+  } catch {
+    return unreadable(shops, envelopeFrom, authUser);
+  }
   const headerFrom = parsed.from?.value[0]?.address;
   const subject = parsed.subject ?? '';
   const shop = findShop(shops, envelopeFrom, headerFrom, authUser);
