@@ -6,7 +6,8 @@ import { connect } from 'node:net';
 async function listening(port, timeoutMs = 15_000) {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
-    const ok = await new Promise((r) => { const s = connect(port, '127.0.0.1', () => { s.destroy(); r(true); }); s.on('error', () => r(false)); });
+    const ok =
+      await new Promise((r) => { const s = connect(port, '127.0.0.1', () => { s.destroy(); r(true); }); s.on('error', () => r(false)); });
     if (ok) return true;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -51,7 +52,8 @@ export async function startPostfix(dir, { port, main, master }) {
   writeFileSync(join(etc, 'main.cf'), [
     'compatibility_level = 3.6', `queue_directory = ${queue}`, `data_directory = ${data}`,
     'command_directory = /usr/sbin', 'daemon_directory = /usr/lib/postfix/sbin', 'mail_owner = postfix', 'setgid_group = postdrop',
-    'inet_interfaces = 127.0.0.1', 'inet_protocols = ipv4', 'myhostname = postfix.bench.local', 'mydestination =', 'mynetworks = 127.0.0.0/8',
+    'inet_interfaces = 127.0.0.1', 'inet_protocols = ipv4', 'myhostname = postfix.bench.local', 'mydestination =',
+      'mynetworks = 127.0.0.0/8',
     'alias_maps =', 'alias_database =', 'local_recipient_maps =', 'maillog_file = /dev/stdout',
     'smtp_tls_security_level = none', 'smtpd_tls_security_level = none', 'smtpd_relay_restrictions = permit_mynetworks, reject',
     ...main, '',
@@ -60,7 +62,8 @@ export async function startPostfix(dir, { port, main, master }) {
   execFileSync('postfix', ['-c', etc, 'set-permissions'], { stdio: 'ignore' });
   const log = openSync(join(dir, 'maillog'), 'a');
   const proc = spawn('postfix', ['-c', etc, 'start-fg'], { stdio: ['ignore', log, log] });
-  if (!(await listening(port))) throw new Error(`postfix did not listen on ${port}: ${readFileSync(join(dir, 'maillog'), 'utf8').slice(-2000)}`);
+  if (!(await listening(port)))
+    throw new Error(`postfix did not listen on ${port}: ${readFileSync(join(dir, 'maillog'), 'utf8').slice(-2000)}`);
   return {
     maillog: join(dir, 'maillog'),
     stop: async () => {

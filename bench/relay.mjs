@@ -26,7 +26,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * until an idle pooled connection times out (100 s), which once looked like a delivery stall.
  */
 async function startSink(port, expect) {
-  const proc = spawn('smtp-sink', ['-u', 'postfix', '-c', '-M', String(expect), `127.0.0.1:${port}`, '1000'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const proc = spawn('smtp-sink', ['-u', 'postfix', '-c', '-M', String(expect), `127.0.0.1:${port}`, '1000'],
+    { stdio: ['ignore', 'pipe', 'ignore'] });
   let mesg = 0;
   proc.stdout.on('data', (d) => { const m = /mesg=(\d+)[^]*$/.exec(String(d)); if (m) mesg = Number(m[1]); });
   const exited = new Promise((r) => proc.once('exit', () => r(true)));
@@ -45,10 +46,13 @@ async function startSink(port, expect) {
 /** Runs smtp-source (async: the relay's stderr must keep draining meanwhile); resolves to its ms. */
 function smtpSource(port, count, size) {
   const start = performance.now();
-  const proc = spawn('smtp-source', ['-s', String(SESSIONS), '-m', String(count), '-l', String(size), '-f', SENDER, '-t', 'customer@example.net', `127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn('smtp-source',
+    ['-s', String(SESSIONS), '-m', String(count), '-l', String(size), '-f', SENDER, '-t', 'customer@example.net', `127.0.0.1:${port}`],
+    { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   proc.stderr.on('data', (d) => (err += d));
-  return new Promise((resolve, reject) => proc.on('exit', (code) => (code === 0 ? resolve(performance.now() - start) : reject(new Error(`smtp-source: ${err}`)))));
+  return new Promise((resolve, reject) => proc.on('exit',
+    (code) => (code === 0 ? resolve(performance.now() - start) : reject(new Error(`smtp-source: ${err}`)))));
 }
 
 function peakRssMb(pid) {
@@ -61,9 +65,11 @@ async function startZaiko(dir, redisUrl, port, sinkPort) {
   writeFileSync(config, JSON.stringify({
     dataDir: join(dir, `data-${port}`), instance: `bench-${port}`, log: { level: process.env.BENCH_LOG ? 'info' : 'error' },
     relay: { port, maxClients: 200 }, upstream: { port: sinkPort, maxConnections: 20 }, delivery: { concurrency: 20 },
-    shops: [{ id: 'bench', senders: [SENDER], forwardTo: IMPORT, forwardOnce: 'off', orderMail: { subject: '.*' }, zaikoRobot: { userId: 'b', password: 'b' } }],
+    shops: [{ id: 'bench', senders: [SENDER], forwardTo: IMPORT, forwardOnce: 'off', orderMail: { subject: '.*' },
+      zaikoRobot: { userId: 'b', password: 'b' } }],
   }));
-  const proc = spawn(process.execPath, ['dist/cli.js', 'relay', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ZAIKO_BRIDGE_REDIS_URL: redisUrl } });
+  const proc = spawn(process.execPath, ['dist/cli.js', 'relay', '--config', config],
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ZAIKO_BRIDGE_REDIS_URL: redisUrl } });
   if (process.env.BENCH_LOG) proc.stderr.on('data', (d) => appendFileSync(process.env.BENCH_LOG, d));
   let err = '';
   proc.stderr.on('data', (d) => (err += d));
@@ -96,7 +102,8 @@ async function round(kind, ctx) {
   const server = kind === 'postfix'
     ? await startPostfix(join(ctx.dir, `pf-${port}`), {
       port,
-      main: [`relayhost = [127.0.0.1]:${sinkPort}`, `always_bcc = ${IMPORT}`, `transport_maps = inline:{zr.example=copy:[127.0.0.1]:${sinkPort}}`, 'default_process_limit = 100'],
+      main: [`relayhost = [127.0.0.1]:${sinkPort}`, `always_bcc = ${IMPORT}`,
+        `transport_maps = inline:{zr.example=copy:[127.0.0.1]:${sinkPort}}`, 'default_process_limit = 100'],
       master: [`127.0.0.1:${port} inet n - n - - smtpd`, 'copy unix - - n - - smtp'],
     })
     : await startZaiko(ctx.dir, ctx.redis.url, port, sinkPort);
@@ -106,7 +113,8 @@ async function round(kind, ctx) {
   const stopStart = performance.now();
   await server.stop();
   const s = (ms) => (ms / 1000).toFixed(1);
-  console.error(`${kind}: cold accepted in ${s(cold.acceptMs)} s, at the sink in ${s(cold.e2eMs)} s; warm ${s(warm.acceptMs)} s, ${s(warm.e2eMs)} s; stopped in ${s(performance.now() - stopStart)} s`);
+  console.error(`${kind}: cold accepted in ${s(cold.acceptMs)} s, at the sink in ${s(cold.e2eMs)} s; `
+    + `warm ${s(warm.acceptMs)} s, ${s(warm.e2eMs)} s; stopped in ${s(performance.now() - stopStart)} s`);
   return { cold, warm, rss };
 }
 
@@ -128,11 +136,13 @@ async function latencyAndLarge(ctx) {
   const large = await smtpSource(port, 200, 1024 * 1024);
   const largeStart = performance.now();
   const all = await sink.waitForAll();
-  console.error(`large: accepted in ${(large / 1000).toFixed(1)} s, ${all ? 'all' : `only ${sink.count()} of 800`} at the sink ${((performance.now() - largeStart) / 1000).toFixed(1)} s later`);
+  console.error(`large: accepted in ${(large / 1000).toFixed(1)} s, ${all ? 'all' : `only ${sink.count()} of 800`} at the sink `
+    + `${((performance.now() - largeStart) / 1000).toFixed(1)} s later`);
   const rss = peakRssMb(relay.pid);
   await relay.stop();
   sink.stop();
-  return { p50: lat[Math.floor(lat.length * 0.5)], p99: lat[Math.floor(lat.length * 0.99)], largeAccept: 200 / (large / 1000), largeRss: rss };
+  return { p50: lat[Math.floor(lat.length * 0.5)], p99: lat[Math.floor(lat.length * 0.99)], largeAccept: 200 / (large / 1000),
+    largeRss: rss };
 }
 
 const t = tempDir('zb-bench-relay-');
@@ -148,11 +158,14 @@ try {
     }
   }
   const m = (kind, k, p = 'warm') => median(results[kind].map((x) => (p ? x[p][k] : x[k])));
-  const pair = (k, p, name) => `zaiko_${name}_msg_s=${m('zaiko', k, p).toFixed(0)} postfix_${name}_msg_s=${m('postfix', k, p).toFixed(0)} ${name}_ratio=${(m('zaiko', k, p) / m('postfix', k, p)).toFixed(2)} `;
+  const pair = (k, p, name) => `zaiko_${name}_msg_s=${m('zaiko', k, p).toFixed(0)} postfix_${name}_msg_s=${m('postfix', k, p).toFixed(0)} `
+    + `${name}_ratio=${(m('zaiko', k, p) / m('postfix', k, p)).toFixed(2)} `;
   const extra = await latencyAndLarge(ctx);
-  const rounds = ROUNDS ? pair('accept', 'warm', 'accept') + pair('e2e', 'warm', 'e2e') + pair('accept', 'cold', 'cold_accept') + pair('e2e', 'cold', 'cold_e2e')
+  const rounds = ROUNDS ? pair('accept', 'warm', 'accept') + pair('e2e', 'warm', 'e2e') + pair('accept', 'cold',
+    'cold_accept') + pair('e2e', 'cold', 'cold_e2e')
     + `zaiko_peak_rss_mb=${m('zaiko', 'rss', null)} ` : ''; // BENCH_ROUNDS=0: latency and large messages only
-  console.log(`relay messages=${MESSAGES} sessions=${SESSIONS} size=5KiB rounds=${ROUNDS} ${rounds}accept_p50_ms=${extra.p50.toFixed(1)} accept_p99_ms=${extra.p99.toFixed(1)} `
+  console.log(`relay messages=${MESSAGES} sessions=${SESSIONS} size=5KiB rounds=${ROUNDS} ${rounds}`
+    + `accept_p50_ms=${extra.p50.toFixed(1)} accept_p99_ms=${extra.p99.toFixed(1)} `
     + `large_1MiB_accept_msg_s=${extra.largeAccept.toFixed(0)} large_1MiB_peak_rss_mb=${extra.largeRss}`);
 } finally {
   await redis.stop();

@@ -21,21 +21,25 @@ const N = Number(process.env.BENCH_ITEMS ?? 100_000);
 const ROUNDS = 3;
 const SHOP = 'bench';
 const code = (i) => `P-${String(i).padStart(6, '0')}`;
-const catalog = Array.from({ length: N }, (_, i) => ({ code: code(i), name: `item ${i}`, stock: 10, unlimited: i % 100 === 0 ? 1 : 0, usesCodes: 0 }));
-const uploadItems = (round) => Array.from({ length: N }, (_, i) => ({ code: i % 50 === 0 ? `NOPE-${i}` : code(i), rawStock: String((i * 7 + round) % 1000) }));
+const catalog = Array.from({ length: N },
+  (_, i) => ({ code: code(i), name: `item ${i}`, stock: 10, unlimited: i % 100 === 0 ? 1 : 0, usesCodes: 0 }));
+const uploadItems = (round) => Array.from({ length: N },
+  (_, i) => ({ code: i % 50 === 0 ? `NOPE-${i}` : code(i), rawStock: String((i * 7 + round) % 1000) }));
 
 /** What a per-row PHP endpoint does: select, update, insert change, update item — one item at a time. */
 function naiveApply(db, uploadId) {
   const items = db.prepare('SELECT seq, code, stock FROM upload_items WHERE upload_id = ? ORDER BY seq').all(uploadId);
   const find = db.prepare('SELECT stock, unlimited, uses_stock_codes, last_upload_id FROM products WHERE shop_id = ? AND code = ?');
   const setStock = db.prepare('UPDATE products SET stock = ?, last_upload_id = ?, updated_at = ? WHERE shop_id = ? AND code = ?');
-  const change = db.prepare('INSERT INTO stock_changes (shop_id, code, old_stock, new_stock, upload_id, changed_at) VALUES (?, ?, ?, ?, ?, ?)');
+  const change =
+    db.prepare('INSERT INTO stock_changes (shop_id, code, old_stock, new_stock, upload_id, changed_at) VALUES (?, ?, ?, ?, ?, ?)');
   const mark = db.prepare('UPDATE upload_items SET outcome = ?, reason = ? WHERE upload_id = ? AND seq = ?');
   db.transaction(() => {
     const now = Date.now();
     for (const it of items) {
       const p = find.get(SHOP, it.code);
-      const reason = it.stock === null ? 'invalid_stock' : !p ? 'unknown_code' : p.unlimited ? 'unlimited_stock' : p.uses_stock_codes ? 'stock_management_code' : p.last_upload_id > uploadId ? 'stale' : null;
+      const reason = it.stock === null ? 'invalid_stock' : !p ? 'unknown_code' : p.unlimited ? 'unlimited_stock'
+        : p.uses_stock_codes ? 'stock_management_code' : p.last_upload_id > uploadId ? 'stale' : null;
       if (reason) { mark.run('skipped', reason, uploadId, it.seq); continue; }
       setStock.run(it.stock, uploadId, now, SHOP, it.code);
       if (p.stock !== it.stock) change.run(SHOP, it.code, p.stock, it.stock, uploadId, now);
@@ -49,7 +53,8 @@ function naiveApply(db, uploadId) {
 const PARSE_BYTES = 32 * 1024 * 1024;
 const fill = (head, unit, tail = '') => {
   const units = Math.floor((PARSE_BYTES - head.length - tail.length) / unit.length);
-  return Buffer.from('&'.repeat(PARSE_BYTES - head.length - tail.length - units * unit.length) + head + unit.repeat(units) + tail, 'latin1');
+  return Buffer.from('&'.repeat(PARSE_BYTES - head.length - tail.length - units * unit.length) + head + unit.repeat(units) + tail,
+    'latin1');
 };
 const mpPart = (name, value) => `--B\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
 function normalBody() {
@@ -85,7 +90,9 @@ function parseMs(make, multipart = false) {
 
 function post(port, body) {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/api/zaikorobot.php', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
+    const req =
+      request({ host: '127.0.0.1', port, method: 'POST', path: '/api/zaikorobot.php',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
       let text = '';
       res.on('data', (c) => (text += c));
       res.on('end', () => resolve({ status: res.statusCode, text }));
@@ -131,7 +138,9 @@ try {
   const e2eMs = [];
   let answer = '';
   for (let r = 1; r <= ROUNDS; r++) {
-    const body = ['sys_id=zr-bench&sys_pass=pw', ...uploadItems(r).map((it, i) => `product%5B${i}%5D%5Bproduct_code%5D=${it.code}&product%5B${i}%5D%5Bstock%5D=${it.rawStock}`)].join('&');
+    const body = ['sys_id=zr-bench&sys_pass=pw',
+      ...uploadItems(r).map((it, i) => `product%5B${i}%5D%5Bproduct_code%5D=${it.code}&product%5B${i}%5D%5Bstock%5D=${it.rawStock}`),
+    ].join('&');
     const start = performance.now();
     const res = await post(receiver.port, body);
     e2eMs.push(performance.now() - start);
@@ -142,8 +151,12 @@ try {
   db.close();
   const e2e = median(e2eMs), set = median(setMs), naive = median(naiveMs);
   const parseNormal = parseMs(normalBody);
-  const [worstShape, parseHostile] = Object.entries(HOSTILE).map(([k, make]) => [k, parseMs(make, k.startsWith('multipart'))]).sort((a, b) => b[1] - a[1])[0];
-  console.log(`stock-upload items=${N} e2e_ms=${e2e.toFixed(0)} e2e_items_per_s=${Math.round(N / (e2e / 1000))} apply_ms=${set.toFixed(0)} apply_items_per_s=${Math.round(N / (set / 1000))} naive_apply_ms=${naive.toFixed(0)} apply_speedup=${(naive / set).toFixed(2)}x parse_32mib_normal_ms=${parseNormal.toFixed(0)} parse_32mib_hostile_ms=${parseHostile.toFixed(0)} (${worstShape}) peak_rss_mb=${peakRssMb()} answer=${answer}`);
+  const [worstShape, parseHostile] =
+    Object.entries(HOSTILE).map(([k, make]) => [k, parseMs(make, k.startsWith('multipart'))]).sort((a, b) => b[1] - a[1])[0];
+  console.log(`stock-upload items=${N} e2e_ms=${e2e.toFixed(0)} e2e_items_per_s=${Math.round(N / (e2e / 1000))} `
+    + `apply_ms=${set.toFixed(0)} apply_items_per_s=${Math.round(N / (set / 1000))} naive_apply_ms=${naive.toFixed(0)} `
+    + `apply_speedup=${(naive / set).toFixed(2)}x parse_32mib_normal_ms=${parseNormal.toFixed(0)} `
+    + `parse_32mib_hostile_ms=${parseHostile.toFixed(0)} (${worstShape}) peak_rss_mb=${peakRssMb()} answer=${answer}`);
 } finally {
   redis.stop();
   t.cleanup();

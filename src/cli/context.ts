@@ -32,7 +32,8 @@ export function printJson(value: unknown): void {
 export function printTable(header: string[], rows: (string | number | null | undefined)[][]): void {
   const cells = [header, ...rows.map((r) => r.map((c) => (c === null || c === undefined ? '-' : String(c))))];
   const widths = header.map((_, i) => Math.max(...cells.map((r) => [...(r[i] ?? '')].length)));
-  for (const r of cells) process.stdout.write(r.map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat(widths[i] - [...c].length))).join('  ') + '\n');
+  for (const r of cells)
+    process.stdout.write(r.map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat(widths[i] - [...c].length))).join('  ') + '\n');
 }
 
 export function parseSince(value: string | undefined): number | undefined {

@@ -22,11 +22,13 @@ export function registerMail(program: Command): void {
 
   mail.command('list').description('messages, newest first (like mailq, with history)')
     .option('--since <when>', 'a date or an age (2h, 7d)').option('--order <number>', 'only this order number')
-    .option('--status <status>', 'queued, deferred, sent or failed').option('--limit <n>', 'at most n', '100').option('--json', 'JSON output')
+    .option('--status <status>', 'queued, deferred, sent or failed').option('--limit <n>', 'at most n', '100')
+    .option('--json', 'JSON output')
     .action((o: { since?: string; order?: string; status?: string; limit: string; json?: boolean }, cmd: Command) => {
       const { config } = context(cmd);
       const db = openDb(config.dataDir, 'ledger');
-      const messages = listMessages(new LedgerStore(db), { since: parseSince(o.since), order: o.order, status: o.status, limit: Number(o.limit) });
+      const messages = listMessages(new LedgerStore(db),
+        { since: parseSince(o.since), order: o.order, status: o.status, limit: Number(o.limit) });
       db.close();
       if (o.json) return printJson({ messages });
       printTable(['id', 'received', 'from', 'to', 'order', 'forward', 'status'],
@@ -49,14 +51,20 @@ export function registerMail(program: Command): void {
       db.close();
       if (!view) throw new BridgeError('NOT_FOUND', `no message ${id} in the ledger`);
       if (o.json) return printJson(view);
-      process.stdout.write(`${view.id}  received ${view.receivedAt}  from <${view.from}>  client ${view.client} (${view.helo})  ${view.size} bytes\n`);
-      process.stdout.write(`subject: ${view.subject}\nshop: ${view.shop ?? '-'}  order mail: ${view.isOrder ? 'yes' : 'no'}  order number: ${view.orderNumber ?? '-'}  flags: ${view.flags.join(', ') || '-'}\n`);
-      process.stdout.write(`items: ${view.items.map((i: any) => `${i.code}×${i.quantity}`).join(', ') || '-'}\nforward: ${view.forward}${view.forwardReason ? ` (${view.forwardReason})` : ''}\n\n`);
-      printTable(['kind', 'recipient', 'status', 'tries', 'next', 'response'], view.recipients.map((r) => [r.kind, r.address, r.status, r.attempts, r.nextAttemptAt, r.response]));
+      process.stdout.write(`${view.id}  received ${view.receivedAt}  from <${view.from}>  client ${view.client} (${view.helo})  `
+        + `${view.size} bytes\n`);
+      process.stdout.write(`subject: ${view.subject}\nshop: ${view.shop ?? '-'}  order mail: ${view.isOrder ? 'yes' : 'no'}  `
+        + `order number: ${view.orderNumber ?? '-'}  flags: ${view.flags.join(', ') || '-'}\n`);
+      process.stdout.write(`items: ${view.items.map((i: any) => `${i.code}×${i.quantity}`).join(', ') || '-'}\n`
+        + `forward: ${view.forward}${view.forwardReason ? ` (${view.forwardReason})` : ''}\n\n`);
+      printTable(['kind', 'recipient', 'status', 'tries', 'next', 'response'],
+        view.recipients.map((r) => [r.kind, r.address, r.status, r.attempts, r.nextAttemptAt, r.response]));
     });
 
-  mail.command('check').description('what the relay would do with a mail: shop, order?, number, items, forward verdict (after editing the cart template)')
-    .argument('<file>', '.eml file').option('--from <address>', 'envelope sender (default: the From header)').option('--json', 'JSON output')
+  mail.command('check')
+    .description('what the relay would do with a mail: shop, order?, number, items, forward verdict (after editing the cart template)')
+    .argument('<file>', '.eml file').option('--from <address>', 'envelope sender (default: the From header)')
+    .option('--json', 'JSON output')
     .action(async (file: string, o: { from?: string; json?: boolean }, cmd: Command) => {
       const { config } = context(cmd);
       if (!existsSync(file)) throw new BridgeError('BAD_INPUT', `${file}: no such file`);
@@ -67,7 +75,8 @@ export function registerMail(program: Command): void {
       try { result = checkVerdict(c, ledgerDb, stockDb); } finally { stockDb.close(); ledgerDb.close(); }
       const { items, reason } = result;
       if (o.json) return printJson(result);
-      process.stdout.write(`shop: ${result.shop ?? '-'}\nsubject: ${c.subject}\norder mail: ${c.isOrder ? 'yes' : 'no'}\norder number: ${result.orderNumber ?? '-'}\n`);
+      process.stdout.write(`shop: ${result.shop ?? '-'}\nsubject: ${c.subject}\norder mail: ${c.isOrder ? 'yes' : 'no'}\n`
+        + `order number: ${result.orderNumber ?? '-'}\n`);
       printTable(['code', 'quantity', 'known'], items.map((i) => [i.code, i.quantity, i.known ? 'yes' : 'NO: not in products']));
       process.stdout.write(`verdict: ${reason}\n`);
     });
@@ -83,7 +92,8 @@ export function registerMail(program: Command): void {
     });
 
   mail.command('resend').description('deliver again on purpose with a fresh job id (bypasses forward-once!)')
-    .argument('<id>', 'queue id').option('--forward', 'send the copy to the shop\'s zaiko Robot address again (zaiko Robot will count the order again)')
+    .argument('<id>', 'queue id').option('--forward',
+      'send the copy to the shop\'s zaiko Robot address again (zaiko Robot will count the order again)')
     .action(async (id: string, o: { forward?: boolean }, cmd: Command) => {
       const { config, queue, connection } = await mailQueue(cmd);
       const db = openDb(config.dataDir, 'ledger');

@@ -10,7 +10,9 @@ import { connectOrFail, redisSpec } from '../queue/redis.js';
 import { openDb } from '../db/open.js';
 import { LedgerStore } from '../ledger/store.js';
 import { UploadStore } from '../stock/store.js';
-import { JOB_STATES, queueName, instanceQueues, findJob, jobJson, queueStats, listJobs, retryJob, retryAllFailed, removeJob } from '../queries/queues.js';
+import {
+  JOB_STATES, queueName, instanceQueues, findJob, jobJson, queueStats, listJobs, retryJob, retryAllFailed, removeJob,
+} from '../queries/queues.js';
 import { context, printJson, printTable } from './context.js';
 
 async function withQueues<T>(cmd: Command, work: (qs: { cfg: Config; get(name: string): Queue; all: Queue[] }) => Promise<T>): Promise<T> {
@@ -37,31 +39,45 @@ export function registerQueue(program: Command): void {
       const queues = await queueStats(all);
       if (o.json) return printJson({ queues });
       printTable(['queue', 'waiting', 'active', 'delayed', 'failed', 'completed', 'paused', 'oldest'],
-        queues.map((q) => [q.name, q.waiting, q.active, q.delayed, q.failed, q.completed, q.paused, q.oldestWaitingMs === null ? '-' : formatAge(q.oldestWaitingMs)]));
+        queues.map((q) => [q.name, q.waiting, q.active, q.delayed, q.failed, q.completed, q.paused,
+          q.oldestWaitingMs === null ? '-' : formatAge(q.oldestWaitingMs)]));
     }));
 
   queue.command('list').description('jobs of a queue').argument('<queue>', 'mail or stock')
-    .option('--state <state>', `one of ${JOB_STATES.join(', ')} (default: all but completed)`).option('--limit <n>', 'at most n', '50').option('--json', 'JSON output')
+    .option('--state <state>', `one of ${JOB_STATES.join(', ')} (default: all but completed)`).option('--limit <n>', 'at most n', '50')
+    .option('--json', 'JSON output')
     .action(async (q: string, o: { state?: string; limit: string; json?: boolean }, cmd: Command) => withQueues(cmd, async (qs) => {
       const jobs = await listJobs(qs.get(queueName(qs.cfg, q)), o.state, Number(o.limit));
       if (o.json) return printJson({ jobs });
       printTable(['id', 'name', 'state', 'age', 'attempts', 'next', 'last error'],
-        jobs.map((j) => [j.id, j.name, j.state, formatAge(Date.now() - Date.parse(j.createdAt!)), j.attempts, j.nextAttemptAt, j.lastError]));
+        jobs.map((j) => [j.id, j.name, j.state, formatAge(Date.now() - Date.parse(j.createdAt!)), j.attempts, j.nextAttemptAt,
+          j.lastError]));
     }));
 
-  queue.command('show').description('one job, with the ledger or upload row it points to').argument('<jobId>').option('--json', 'JSON output')
+  queue.command('show').description('one job, with the ledger or upload row it points to').argument('<jobId>')
+    .option('--json', 'JSON output')
     .action(async (id: string, o: { json?: boolean }, cmd: Command) => withQueues(cmd, async (qs) => {
       const job = await findJob(qs, id);
       const base = { ...(await jobJson(job)), data: job.data, stacktrace: job.stacktrace };
       let record: unknown = null;
-      if (job.data.qid) { const db = openDb(qs.cfg.dataDir, 'ledger'); const l = new LedgerStore(db); record = { message: l.message(job.data.qid) ?? null, recipients: l.recipients(job.data.qid) }; db.close(); }
-      if (job.data.uploadId) { const db = openDb(qs.cfg.dataDir, 'stock'); record = { upload: new UploadStore(db).get(job.data.uploadId) ?? null }; db.close(); }
+      if (job.data.qid) {
+        const db = openDb(qs.cfg.dataDir, 'ledger');
+        const l = new LedgerStore(db);
+        record = { message: l.message(job.data.qid) ?? null, recipients: l.recipients(job.data.qid) };
+        db.close();
+      }
+      if (job.data.uploadId) {
+        const db = openDb(qs.cfg.dataDir, 'stock');
+        record = { upload: new UploadStore(db).get(job.data.uploadId) ?? null };
+        db.close();
+      }
       const view = { jobs: [base], record };
       if (o.json) return printJson(view);
       process.stdout.write(JSON.stringify(view, null, 2) + '\n');
     }));
 
-  queue.command('retry').description('retry failed jobs by id, or every failed job of a queue with --all-failed').argument('<ids...>', 'job ids, or a queue name with --all-failed')
+  queue.command('retry').description('retry failed jobs by id, or every failed job of a queue with --all-failed')
+    .argument('<ids...>', 'job ids, or a queue name with --all-failed')
     .option('--all-failed', 'retry every failed job of the named queue')
     .action(async (ids: string[], o: { allFailed?: boolean }, cmd: Command) => withQueues(cmd, async (qs) => {
       if (o.allFailed) {
@@ -95,7 +111,9 @@ export function registerQueue(program: Command): void {
     .action(async (q: string, o: { state: string; olderThan: string }, cmd: Command) => withQueues(cmd, async (qs) => {
       const grace = parseDurationMs(o.olderThan);
       if (grace === undefined) throw new BridgeError('BAD_INPUT', `--older-than ${o.olderThan}: use an age such as 7d`);
-      if (!['completed', 'failed', 'delayed', 'wait', 'waiting', 'paused'].includes(o.state)) throw new BridgeError('BAD_INPUT', `--state ${o.state}: use completed or failed`);
+      if (!['completed', 'failed', 'delayed', 'wait', 'waiting', 'paused'].includes(o.state)) {
+        throw new BridgeError('BAD_INPUT', `--state ${o.state}: use completed or failed`);
+      }
       const removed = await qs.get(queueName(qs.cfg, q)).clean(grace, 100_000, (o.state === 'waiting' ? 'wait' : o.state) as any);
       process.stdout.write(`${removed.length} job(s) removed\n`);
     }));

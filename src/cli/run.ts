@@ -19,7 +19,8 @@ function stopOnSignals(role: RunningRole, log: Logger): void {
     stopping = true;
     log.info({ signal }, 'stopping');
     setTimeout(() => { log.error('shutdown bound passed; exiting'); process.exit(1); }, SHUTDOWN_BOUND_MS).unref();
-    role.close().then(() => { log.info('stopped'); process.exit(0); }, (err) => { log.error({ err: err.message }, 'stop failed'); process.exit(1); });
+    role.close().then(() => { log.info('stopped'); process.exit(0); },
+      (err) => { log.error({ err: err.message }, 'stop failed'); process.exit(1); });
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

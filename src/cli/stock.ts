@@ -21,14 +21,16 @@ function readInput(file: string): Buffer {
   try {
     return readFileSync(file);
   } catch (err) {
-    throw new BridgeError('BAD_INPUT', `${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    throw new BridgeError('BAD_INPUT',
+      `${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
   }
 }
 
 export function registerStock(program: Command): void {
   const stock = program.command('stock').description('products and their stock (works with Redis down)');
 
-  stock.command('import').description('load the catalog CSV (product_code,name,stock,unlimited,uses_stock_management_code); all rows or none')
+  stock.command('import')
+    .description('load the catalog CSV (product_code,name,stock,unlimited,uses_stock_management_code); all rows or none')
     .option('--shop <id>', 'shop id (may be left out with one shop)')
     .option('--encoding <enc>', 'utf-8 or shift_jis (default: detected)')
     .argument('<file>', 'CSV file')
@@ -70,12 +72,16 @@ export function registerStock(program: Command): void {
       const db = openDb(config.dataDir, 'stock');
       const view = stockView(db, shop.id, code);
       db.close();
-      if (!view) throw new BridgeError('NOT_FOUND', `no product ${code} in shop ${shop.id} (zaiko Robot's uploads of it are skipped as unknown_code)`);
+      if (!view) throw new BridgeError('NOT_FOUND',
+        `no product ${code} in shop ${shop.id} (zaiko Robot's uploads of it are skipped as unknown_code)`);
       if (o.json) return printJson(view);
-      process.stdout.write(`${view.product_code}  ${view.name}\nstock: ${view.unlimited ? 'unlimited (not synced)' : view.stock}${view.uses_stock_management_code ? '  uses 在庫管理コード (not synced)' : ''}\nlast upload: ${view.lastUploadId || '-'}  updated: ${iso(view.updatedAt)}\n\nchanges:\n`);
+      process.stdout.write(`${view.product_code}  ${view.name}\nstock: ${view.unlimited ? 'unlimited (not synced)' : view.stock}`
+        + `${view.uses_stock_management_code ? '  uses 在庫管理コード (not synced)' : ''}\n`
+        + `last upload: ${view.lastUploadId || '-'}  updated: ${iso(view.updatedAt)}\n\nchanges:\n`);
       printTable(['upload', 'old', 'new', 'at'], view.changes.map((c: any) => [c.uploadId, c.oldStock, c.newStock, iso(c.changedAt)]));
       process.stdout.write('\nskips:\n');
-      printTable(['upload', 'reason', 'value', 'at'], view.skips.map((s: any) => [s.uploadId, s.reason, JSON.stringify(s.rawStock), iso(s.receivedAt)]));
+      printTable(['upload', 'reason', 'value', 'at'],
+        view.skips.map((s: any) => [s.uploadId, s.reason, JSON.stringify(s.rawStock), iso(s.receivedAt)]));
     });
 
   stock.command('skipped').description('items zaiko Robot sent that were not applied, newest first')
@@ -87,7 +93,8 @@ export function registerStock(program: Command): void {
       const skips = listSkips(new UploadStore(db), { shop: o.shop, reason: o.reason, since: parseSince(o.since), limit: Number(o.limit) });
       db.close();
       if (o.json) return printJson({ skips });
-      printTable(['upload', 'shop', 'code', 'reason', 'value', 'received'], skips.map((s) => [s.uploadId, s.shop, s.product_code, s.reason, JSON.stringify(s.rawStock), s.receivedAt]));
+      printTable(['upload', 'shop', 'code', 'reason', 'value', 'received'],
+        skips.map((s) => [s.uploadId, s.shop, s.product_code, s.reason, JSON.stringify(s.rawStock), s.receivedAt]));
     });
 
   stock.command('apply-file').description('apply a stock file (product_code,stock) through the queue, as an upload')
@@ -114,7 +121,8 @@ export function registerStock(program: Command): void {
       queue.on('error', () => {});
       try {
         if (store.get(id)?.status !== 'applied' && !(await enqueueApply(queue, id, 3000))) {
-          throw new BridgeError('REDIS_UNAVAILABLE', `stored as upload ${id}, but Redis at ${describeRedis(spec)} is unreachable: the worker applies it once Redis is back`);
+          throw new BridgeError('REDIS_UNAVAILABLE',
+            `stored as upload ${id}, but Redis at ${describeRedis(spec)} is unreachable: the worker applies it once Redis is back`);
         }
         if (!(await waitApplied(store, id, Number(o.wait) * 1000, 50))) {
           process.stdout.write(`upload ${id}: queued; no worker applied it within ${o.wait}s (is the worker running?)\n`);
@@ -142,7 +150,8 @@ export function registerStock(program: Command): void {
       const list = listUploads(new UploadStore(db), { shop: o.shop, limit: Number(o.limit) });
       db.close();
       if (o.json) return printJson({ uploads: list });
-      printTable(['id', 'shop', 'received', 'items', 'applied', 'skipped', 'status'], list.map((u) => [u.id, u.shop, u.receivedAt, u.items, u.applied, u.skipped, u.status]));
+      printTable(['id', 'shop', 'received', 'items', 'applied', 'skipped', 'status'],
+        list.map((u) => [u.id, u.shop, u.receivedAt, u.items, u.applied, u.skipped, u.status]));
     });
   uploads.command('show').description('one upload and what each item did')
     .argument('<id>', 'upload id').option('--json', 'JSON output')
@@ -154,7 +163,9 @@ export function registerStock(program: Command): void {
       if (!view) throw new BridgeError('NOT_FOUND', `no upload ${idText}`);
       if (o.json) return printJson(view);
       const { upload: j, items } = view;
-      process.stdout.write(`upload ${j.id}  shop ${j.shop}  ${j.source} ${j.origin ?? ''}  ${j.charset}\nreceived ${j.receivedAt}  status ${j.status}  items ${j.items}  applied ${j.applied}  skipped ${j.skipped}\n\n`);
-      printTable(['#', 'code', 'value', 'outcome', 'reason'], items.map((i) => [i.seq, i.product_code, JSON.stringify(i.rawStock), i.outcome, i.reason]));
+      process.stdout.write(`upload ${j.id}  shop ${j.shop}  ${j.source} ${j.origin ?? ''}  ${j.charset}\n`
+        + `received ${j.receivedAt}  status ${j.status}  items ${j.items}  applied ${j.applied}  skipped ${j.skipped}\n\n`);
+      printTable(['#', 'code', 'value', 'outcome', 'reason'],
+        items.map((i) => [i.seq, i.product_code, JSON.stringify(i.rawStock), i.outcome, i.reason]));
     });
 }

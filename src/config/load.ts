@@ -75,7 +75,8 @@ export function validateConfig(raw: unknown, baseDir: string, env: NodeJS.Proces
 
 export function loadConfig(flag?: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   const path = findConfigPath(flag, env);
-  if (!existsSync(path)) throw new BridgeError('CONFIG_NOT_FOUND', `${path}: config file not found (give --config FILE or set ZAIKO_BRIDGE_CONFIG)`);
+  if (!existsSync(path)) throw new BridgeError('CONFIG_NOT_FOUND',
+    `${path}: config file not found (give --config FILE or set ZAIKO_BRIDGE_CONFIG)`);
   let raw: unknown;
   try {
     raw = parseYaml(readFileSync(path, 'utf8'));

@@ -131,7 +131,8 @@ export const configSchema = z.strictObject({
   shops: z.array(shop).default([]),
 }).superRefine((cfg, ctx) => {
   if (cfg.redis.sentinels.length && cfg.redis.url) {
-    ctx.addIssue({ code: 'custom', path: ['redis', 'url'], message: 'must be empty when redis.sentinels is set (the sentinels name the master)' });
+    ctx.addIssue({ code: 'custom', path: ['redis', 'url'],
+      message: 'must be empty when redis.sentinels is set (the sentinels name the master)' });
   }
   const seen = new Map<string, number>();
   cfg.shops.forEach((s, i) => {
@@ -140,7 +141,8 @@ export const configSchema = z.strictObject({
   });
   const users = new Set<string>();
   cfg.shops.forEach((s, i) => {
-    if (users.has(s.zaikoRobot.userId)) ctx.addIssue({ code: 'custom', path: ['shops', i, 'zaikoRobot', 'userId'], message: `duplicate userId ${s.zaikoRobot.userId}` });
+    if (users.has(s.zaikoRobot.userId))
+      ctx.addIssue({ code: 'custom', path: ['shops', i, 'zaikoRobot', 'userId'], message: `duplicate userId ${s.zaikoRobot.userId}` });
     users.add(s.zaikoRobot.userId);
   });
 });

@@ -11,7 +11,8 @@ import type { Acceptor } from '../relay/accept.js';
 
 const HEADER_LIMIT_BYTES = 64 * 1024;
 
-export function buildDsn(hostname: string, msg: DeliveryRow, failed: { address: string; response: string }[], originalHeaders: string, now = new Date()): string {
+export function buildDsn(hostname: string, msg: DeliveryRow, failed: { address: string; response: string }[], originalHeaders: string,
+  now = new Date()): string {
   const boundary = `dsn-${randomBytes(8).toString('hex')}`;
   const date = now.toUTCString().replace('GMT', '+0000');
   const perRecipient = failed.map((f) => {

@@ -66,19 +66,22 @@ export class MailWorker {
     const outcomes: Outcome[] = results.map((r) => {
       if (r.ok) return { address: r.address, status: 'sent', response: r.response };
       if (classifyFailure(r) === 'permanent' || expired) {
-        const why = expired && classifyFailure(r) !== 'permanent' ? `gave up after ${Math.round(cfg.delivery.maxLifetime / 3_600_000)}h: ${r.response}` : r.response;
+        const why = expired && classifyFailure(r) !== 'permanent'
+          ? `gave up after ${Math.round(cfg.delivery.maxLifetime / 3_600_000)}h: ${r.response}` : r.response;
         failed.push({ address: r.address, response: why });
         return { address: r.address, status: 'failed', response: why };
       }
       deferred.push(r.address);
-      return { address: r.address, status: 'deferred', response: r.response, nextAttemptAt: now() + backoffDelay(job.attemptsMade + 1, cfg.delivery.backoff.initial, cfg.delivery.backoff.max) };
+      return { address: r.address, status: 'deferred', response: r.response,
+        nextAttemptAt: now() + backoffDelay(job.attemptsMade + 1, cfg.delivery.backoff.initial, cfg.delivery.backoff.max) };
     });
     const removeSpool = cfg.spool.keepDays === 0;
     const summary = ledger.record(qid, kind, outcomes, { removeSpool });
     for (const o of outcomes) {
       this.d.onOutcome?.(kind, o.status);
       const status = o.status === 'failed' ? 'bounced' : o.status;
-      log[o.status === 'failed' ? 'warn' : 'info']({ qid, kind, to: o.address, relay: this.d.transport.name, status, response: o.response }, `${qid}: to=<${o.address}> status=${status}`);
+      log[o.status === 'failed' ? 'warn' : 'info']({ qid, kind, to: o.address, relay: this.d.transport.name, status,
+        response: o.response }, `${qid}: to=<${o.address}> status=${status}`);
     }
     if (failed.length && this.d.bouncer && kind === 'deliver') await this.d.bouncer.bounce(msg, failed);
     if (summary.final) {

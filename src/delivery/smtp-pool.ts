@@ -16,7 +16,8 @@ const IDLE_CLOSE_MS = 5_000;
 
 export interface PoolOptions extends SMTPConnectionOptions { maxConnections: number; auth?: { user: string; pass: string } }
 export interface SendInfo { response: string; rejectedErrors?: SmtpError[] }
-export type SmtpError = Error & { code?: string; responseCode?: number; response?: string; rejectedErrors?: SmtpError[]; recipient?: string };
+export type SmtpError =
+  Error & { code?: string; responseCode?: number; response?: string; rejectedErrors?: SmtpError[]; recipient?: string };
 
 interface Conn { smtp: SMTPConnection; sent: number; idle?: NodeJS.Timeout; gone?: boolean }
 

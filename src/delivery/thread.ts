@@ -22,7 +22,9 @@ const CLOSE_BOUND_MS = 12_000; // a worker waits for its active jobs; SMTP timeo
 /** The compiled entry: under vitest this module is TypeScript, the thread still runs the build. */
 function entryPath(): string {
   const here = fileURLToPath(import.meta.url);
-  const built = here.endsWith('.ts') ? fileURLToPath(new URL('../../dist/delivery/thread-entry.js', import.meta.url)) : here.replace(/thread\.js$/, 'thread-entry.js');
+  const built =
+    here.endsWith('.ts') ? fileURLToPath(new URL('../../dist/delivery/thread-entry.js', import.meta.url)) : here.replace(/thread\.js$/,
+      'thread-entry.js');
   if (!existsSync(built)) throw new Error(`${built} is missing: run npm run build`);
   return built;
 }
@@ -68,7 +70,8 @@ export class DeliveryThread {
     if (!worker) return;
     const exited = new Promise<void>((r) => worker.once('exit', () => r()));
     worker.postMessage({ type: 'close' } satisfies ThreadMessage);
-    const bound = setTimeout(() => { this.log.warn('delivery thread did not stop in time; terminating it'); void worker.terminate(); }, CLOSE_BOUND_MS);
+    const bound = setTimeout(() => { this.log.warn('delivery thread did not stop in time; terminating it'); void worker.terminate(); },
+      CLOSE_BOUND_MS);
     await exited;
     clearTimeout(bound);
   }

@@ -31,7 +31,8 @@ export function smtpTransport(cfg: Config['upstream'], heloName?: string): Deliv
         const rejected = new Map((info.rejectedErrors ?? []).map((e) => [String(e.recipient).toLowerCase(), e]));
         return envelope.to.map((address) => {
           const e = rejected.get(address.toLowerCase());
-          return e ? { address, ok: false, responseCode: e.responseCode, response: e.response ?? e.message } : { address, ok: true, response: info.response };
+          return e ? { address, ok: false, responseCode: e.responseCode, response: e.response ?? e.message } : { address, ok: true,
+            response: info.response };
         });
       } catch (err) {
         const e = err as SmtpError;

@@ -19,7 +19,8 @@ export interface AcceptResult { forward: ForwardState; reason: string | null }
 export interface MessageRow {
   id: string; received_at: number; client_address: string; client_helo: string; auth_user: string | null; mail_from: string;
   header_from: string | null; subject: string; message_id: string | null; size: number; spool_path: string; spool_removed: number;
-  shop_id: string | null; is_order: number; order_number: string | null; items: string; flags: string; forward: ForwardState; forward_reason: string | null;
+  shop_id: string | null; is_order: number; order_number: string | null; items: string; flags: string; forward: ForwardState;
+  forward_reason: string | null;
 }
 export type DeliveryRow = Pick<MessageRow, 'id' | 'received_at' | 'mail_from' | 'shop_id' | 'spool_path'>;
 /** A message's status, as `mail list` shows it: its least advanced recipient. */
@@ -28,7 +29,10 @@ export function messageStatus(recipients: readonly Pick<RecipientRow, 'status'>[
   return 'sent';
 }
 export interface RecordSummary { final: boolean; sent: number; failed: number }
-export interface RecipientRow { message_id: string; kind: MailJobKind; address: string; status: RecipientStatus; attempts: number; response: string | null; updated_at: number; next_attempt_at: number | null }
+export interface RecipientRow {
+  message_id: string; kind: MailJobKind; address: string; status: RecipientStatus; attempts: number; response: string | null;
+  updated_at: number; next_attempt_at: number | null;
+}
 
 export class LedgerStore {
   /** Prepared once per store (see statementCache). */
@@ -69,7 +73,8 @@ export class LedgerStore {
         VALUES (@id, @receivedAt, @clientAddress, @clientHelo, @authUser, @mailFrom, @headerFrom, @subject, @messageId,
           @size, @spoolPath, @shopId, @isOrder, @orderNumber, @items, @flags, @forward, @reason)`)
         .run({ ...m, isOrder: m.isOrder ? 1 : 0, items: JSON.stringify(m.items), flags: JSON.stringify(m.flags), forward, reason });
-      const rcpt = this.sql("INSERT OR IGNORE INTO message_recipients (message_id, kind, address, status, updated_at) VALUES (?, ?, ?, 'queued', ?)");
+      const rcpt =
+        this.sql("INSERT OR IGNORE INTO message_recipients (message_id, kind, address, status, updated_at) VALUES (?, ?, ?, 'queued', ?)");
       for (const to of m.deliverTo) rcpt.run(m.id, 'deliver', to, m.receivedAt);
       if (forward === 'queued') rcpt.run(m.id, 'forward', m.forwardTo, m.receivedAt);
       return { forward, reason };
@@ -86,13 +91,15 @@ export class LedgerStore {
   }
 
   pending(id: string, kind: MailJobKind): string[] {
-    return this.sql("SELECT address FROM message_recipients WHERE message_id = ? AND kind = ? AND status IN ('queued', 'deferred') ORDER BY address")
+    return this.sql(`SELECT address FROM message_recipients
+      WHERE message_id = ? AND kind = ? AND status IN ('queued', 'deferred') ORDER BY address`)
       .pluck().all(id, kind) as string[];
   }
 
   /** What a delivery job needs: the message's envelope facts and the recipients still pending. */
   delivery(id: string, kind: MailJobKind): { msg: DeliveryRow; pending: string[] } | undefined {
-    const msg = this.sql('SELECT id, received_at, mail_from, shop_id, spool_path FROM messages WHERE id = ?').get(id) as DeliveryRow | undefined;
+    const msg =
+      this.sql('SELECT id, received_at, mail_from, shop_id, spool_path FROM messages WHERE id = ?').get(id) as DeliveryRow | undefined;
     return msg && { msg, pending: this.pending(id, kind) };
   }
 
@@ -105,13 +112,17 @@ export class LedgerStore {
   record(id: string, kind: MailJobKind, outcomes: Outcome[], opts: { removeSpool?: boolean; now?: number } = {}): RecordSummary {
     const now = opts.now ?? Date.now();
     return this.db.transaction(() => {
-      const update = this.sql('UPDATE message_recipients SET status = ?, response = ?, attempts = attempts + 1, updated_at = ?, next_attempt_at = ? WHERE message_id = ? AND kind = ? AND address = ?');
+      const update = this.sql(`UPDATE message_recipients
+        SET status = ?, response = ?, attempts = attempts + 1, updated_at = ?, next_attempt_at = ?
+        WHERE message_id = ? AND kind = ? AND address = ?`);
       for (const o of outcomes) {
         update.run(o.status, o.response.slice(0, 1000), now, o.nextAttemptAt ?? null, id, kind, o.address);
-        if (kind === 'forward' && (o.status === 'sent' || o.status === 'failed')) this.sql('UPDATE messages SET forward = ? WHERE id = ?').run(o.status, id);
+        if (kind === 'forward' && (o.status === 'sent' || o.status === 'failed'))
+          this.sql('UPDATE messages SET forward = ? WHERE id = ?').run(o.status, id);
       }
       const t = this.sql(`SELECT COALESCE(SUM(status IN ('queued', 'deferred')), 0) AS open, COALESCE(SUM(status = 'sent'), 0) AS sent,
-          COALESCE(SUM(status = 'failed'), 0) AS failed FROM message_recipients WHERE message_id = ?`).get(id) as { open: number; sent: number; failed: number };
+          COALESCE(SUM(status = 'failed'), 0) AS failed FROM message_recipients WHERE message_id = ?`)
+        .get(id) as { open: number; sent: number; failed: number };
       const final = t.open === 0;
       if (final && opts.removeSpool) this.markSpoolRemoved(id);
       return { final, sent: t.sent, failed: t.failed };
@@ -120,8 +131,10 @@ export class LedgerStore {
 
   /** Re-arms recipients for a resend (`mail resend`): they go back to queued. */
   requeue(id: string, kind: MailJobKind, addresses: string[], now = Date.now()): void {
-    const st = this.sql("UPDATE message_recipients SET status = 'queued', updated_at = ? WHERE message_id = ? AND kind = ? AND address = ?");
-    const ins = this.sql("INSERT OR IGNORE INTO message_recipients (message_id, kind, address, status, updated_at) VALUES (?, ?, ?, 'queued', ?)");
+    const st =
+      this.sql("UPDATE message_recipients SET status = 'queued', updated_at = ? WHERE message_id = ? AND kind = ? AND address = ?");
+    const ins =
+      this.sql("INSERT OR IGNORE INTO message_recipients (message_id, kind, address, status, updated_at) VALUES (?, ?, ?, 'queued', ?)");
     this.db.transaction(() => {
       for (const a of addresses) { ins.run(id, kind, a, now); st.run(now, id, kind, a); }
       if (kind === 'forward') this.sql("UPDATE messages SET forward = 'queued' WHERE id = ?").run(id);
@@ -130,12 +143,14 @@ export class LedgerStore {
 
   /** Messages with a recipient not yet final: what the recovery sweep makes sure is queued. */
   unfinished(): { id: string; kind: MailJobKind }[] {
-    return this.sql("SELECT DISTINCT message_id AS id, kind FROM message_recipients WHERE status IN ('queued', 'deferred') ORDER BY message_id")
+    return this.sql(`SELECT DISTINCT message_id AS id, kind FROM message_recipients
+      WHERE status IN ('queued', 'deferred') ORDER BY message_id`)
       .all() as { id: string; kind: MailJobKind }[];
   }
 
   deferredIds(): { id: string; kind: MailJobKind }[] {
-    return this.sql("SELECT DISTINCT message_id AS id, kind FROM message_recipients WHERE status = 'deferred'").all() as { id: string; kind: MailJobKind }[];
+    return this.sql("SELECT DISTINCT message_id AS id, kind FROM message_recipients WHERE status = 'deferred'")
+      .all() as { id: string; kind: MailJobKind }[];
   }
 
   /** At start: a spool file is kept only while its ledger row exists and does not say it was removed. */
@@ -159,7 +174,8 @@ export class LedgerStore {
     const before = now - mailDays * 86_400_000;
     return this.db.transaction(() => {
       const ids = this.sql(`SELECT id FROM messages m WHERE received_at < ? AND spool_removed = 1
-        AND NOT EXISTS (SELECT 1 FROM message_recipients r WHERE r.message_id = m.id AND r.status IN ('queued', 'deferred'))`).pluck().all(before) as string[];
+        AND NOT EXISTS (SELECT 1 FROM message_recipients r WHERE r.message_id = m.id AND r.status IN ('queued', 'deferred'))`)
+        .pluck().all(before) as string[];
       const del = this.sql('DELETE FROM messages WHERE id = ?');
       for (const id of ids) del.run(id);
       this.sql('DELETE FROM forward_claims WHERE claimed_at < ?').run(before);
@@ -167,7 +183,8 @@ export class LedgerStore {
     })();
   }
 
-  list(opts: { since?: number; order?: string; status?: string; limit: number; offset?: number }): (MessageRow & { status: string; to: string })[] {
+  list(opts: { since?: number; order?: string; status?: string; limit: number; offset?: number })
+    : (MessageRow & { status: string; to: string })[] {
     return this.sql(`SELECT * FROM (
         SELECT m.*,
           (SELECT group_concat(address, ', ') FROM message_recipients r WHERE r.message_id = m.id AND r.kind = 'deliver') AS "to",
@@ -177,6 +194,7 @@ export class LedgerStore {
                ELSE 'sent' END AS status
         FROM messages m WHERE (@since IS NULL OR m.received_at >= @since) AND (@order IS NULL OR m.order_number = @order)
       ) WHERE (@status IS NULL OR status = @status) ORDER BY received_at DESC, id DESC LIMIT @limit OFFSET @offset`)
-      .all({ since: opts.since ?? null, order: opts.order ?? null, status: opts.status ?? null, limit: opts.limit, offset: opts.offset ?? 0 }) as any[];
+      .all({ since: opts.since ?? null, order: opts.order ?? null, status: opts.status ?? null, limit: opts.limit,
+        offset: opts.offset ?? 0 }) as any[];
   }
 }

@@ -10,7 +10,9 @@ import { createServer, type Server } from 'node:http';
 const READY_TIMEOUT_MS = 1000;
 
 /** `checks`: more readiness conditions, each returning a problem or undefined (the relay's delivery thread). */
-export function healthRoutes(deps: { redis: Redis; dbs: DB[]; metrics?: Metrics; beforeScrape?: () => void; checks?: (() => string | undefined)[] }) {
+export function healthRoutes(
+  deps: { redis: Redis; dbs: DB[]; metrics?: Metrics; beforeScrape?: () => void; checks?: (() => string | undefined)[] },
+) {
   return [
     async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
       const path = (req.url ?? '').split('?')[0];
@@ -38,7 +40,8 @@ export function healthRoutes(deps: { redis: Redis; dbs: DB[]; metrics?: Metrics;
         const problem = check();
         if (problem) problems.push(problem);
       }
-      res.writeHead(problems.length ? 503 : 200, { 'content-type': 'text/plain' }).end(problems.length ? problems.join('\n') + '\n' : 'ready\n');
+      res.writeHead(problems.length ? 503 : 200,
+        { 'content-type': 'text/plain' }).end(problems.length ? problems.join('\n') + '\n' : 'ready\n');
       return true;
     },
   ];

@@ -29,4 +29,5 @@ setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as (options: { type: 'major'; execution: 'async' }) => void;
 
 /** Called once per message a thread has streamed through (received or sent); one counter per thread. */
-export const countLargeMessage = largeMessageCounter(() => gc({ type: 'major', execution: 'async' })); // incremental: the thread goes on meanwhile
+export const countLargeMessage =
+  largeMessageCounter(() => gc({ type: 'major', execution: 'async' })); // incremental: the thread goes on meanwhile

@@ -31,7 +31,8 @@ export function messageView(ledger: LedgerStore, id: string) {
   const recipients = ledger.recipients(id);
   const to = recipients.filter((r) => r.kind === 'deliver').map((r) => r.address).join(', ');
   return {
-    ...messageJson({ ...m, status: messageStatus(recipients), to }), messageId: m.message_id, client: m.client_address, helo: m.client_helo, authUser: m.auth_user, size: m.size,
+    ...messageJson({ ...m, status: messageStatus(recipients), to }), messageId: m.message_id, client: m.client_address, helo: m.client_helo,
+    authUser: m.auth_user, size: m.size,
     spool: m.spool_removed ? null : m.spool_path, items: JSON.parse(m.items ?? '[]') as { code: string; quantity: number }[],
     flags: JSON.parse(m.flags ?? '[]') as string[], forwardReason: m.forward_reason,
     recipients: recipients.map((r) => ({
@@ -61,9 +62,11 @@ export function checkVerdict(c: Classification, ledgerDb: DB, stockDb: DB) {
   else if (!c.shop.forwardTo) reason = 'shop has no forwardTo';
   else {
     const claim = forwardClaim(c.shop, c, 'check');
-    const holder = claim && ledgerDb.prepare('SELECT message_id FROM forward_claims WHERE shop_id = ? AND claim = ?').pluck().get(c.shop.id, claim);
+    const holder = claim
+      && ledgerDb.prepare('SELECT message_id FROM forward_claims WHERE shop_id = ? AND claim = ?').pluck().get(c.shop.id, claim);
     wouldForward = !holder;
-    reason = holder ? `forward-once: ${claim} already forwarded with ${holder}` : `would forward to ${c.shop.forwardTo}${claim ? ` (claim ${claim})` : ' (forwardOnce: off)'}`;
+    reason = holder ? `forward-once: ${claim} already forwarded with ${holder}`
+      : `would forward to ${c.shop.forwardTo}${claim ? ` (claim ${claim})` : ' (forwardOnce: off)'}`;
   }
   if (c.flags.length) reason += `; flags: ${c.flags.join(', ')}`;
   return { shop: c.shop?.id ?? null, isOrder: c.isOrder, orderNumber: c.orderNumber ?? null, items, wouldForward, reason };
@@ -82,16 +85,20 @@ export async function flushDeferred(queue: Queue, ledger: LedgerStore): Promise<
 }
 
 /** `mail resend [--forward]`: deliver again on purpose with a fresh job id (a forward bypasses forward-once). */
-export async function resendMessage(config: Config, queue: Queue, ledger: LedgerStore, id: string, forward: boolean): Promise<{ kind: MailJobKind; to: string[] }> {
+export async function resendMessage(config: Config, queue: Queue, ledger: LedgerStore, id: string,
+  forward: boolean): Promise<{ kind: MailJobKind; to: string[] }> {
   const m = ledger.message(id);
   if (!m) throw new BridgeError('NOT_FOUND', `no message ${id} in the ledger`);
-  if (!existsSync(m.spool_path)) throw new BridgeError('NOT_FOUND', `${id}: spool file removed (spool.keepDays=${config.spool.keepDays}); nothing to resend`);
+  if (!existsSync(m.spool_path)) throw new BridgeError('NOT_FOUND',
+    `${id}: spool file removed (spool.keepDays=${config.spool.keepDays}); nothing to resend`);
   const kind: MailJobKind = forward ? 'forward' : 'deliver';
   const shop = config.shops.find((s) => s.id === m.shop_id);
   const to = forward ? (shop?.forwardTo ? [shop.forwardTo] : []) : ledger.recipients(id, 'deliver').map((r) => r.address);
   if (to.length === 0) throw new BridgeError('BAD_INPUT', `${id}: no ${kind} recipients${forward ? ' (the shop has no forwardTo)' : ''}`);
   ledger.requeue(id, kind, to);
   const attempt = Date.now().toString(36);
-  if (!(await enqueueMail(queue, id, [kind], 3000, (q, k) => `${mailJobId(q, k)}-r${attempt}`))) throw new BridgeError('REDIS_UNAVAILABLE', 'could not add the job');
+  if (!(await enqueueMail(queue, id, [kind], 3000, (q, k) => `${mailJobId(q, k)}-r${attempt}`))) {
+    throw new BridgeError('REDIS_UNAVAILABLE', 'could not add the job');
+  }
   return { kind, to };
 }

@@ -19,7 +19,8 @@ export function listUploads(store: UploadStore, opts: { shop?: string; limit: nu
 export function uploadView(store: UploadStore, id: number, page: { limit?: number; offset?: number } = {}) {
   const u = store.get(id);
   if (!u) return undefined;
-  const items = store.items(u.id, page).map((i) => ({ seq: i.seq, product_code: i.code, rawStock: i.raw_stock, stock: i.stock, outcome: i.outcome, reason: i.reason }));
+  const items = store.items(u.id, page)
+    .map((i) => ({ seq: i.seq, product_code: i.code, rawStock: i.raw_stock, stock: i.stock, outcome: i.outcome, reason: i.reason }));
   return { upload: uploadJson(u), items };
 }
 
@@ -29,6 +30,8 @@ export function stockView(db: DB, shop: string, code: string) {
 }
 
 /** `stock skipped`: items not applied, newest first. */
-export function listSkips(store: UploadStore, opts: { shop?: string; code?: string; reason?: string; since?: number; limit: number; offset?: number }) {
-  return store.skips(opts).map((r) => ({ uploadId: r.upload_id, shop: r.shop_id, product_code: r.code, reason: r.reason, rawStock: r.raw_stock, receivedAt: iso(r.received_at) }));
+export function listSkips(store: UploadStore,
+  opts: { shop?: string; code?: string; reason?: string; since?: number; limit: number; offset?: number }) {
+  return store.skips(opts).map((r) => ({ uploadId: r.upload_id, shop: r.shop_id, product_code: r.code, reason: r.reason,
+    rawStock: r.raw_stock, receivedAt: iso(r.received_at) }));
 }

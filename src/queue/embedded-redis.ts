@@ -62,7 +62,8 @@ export class EmbeddedRedis {
   async start(): Promise<string> {
     const which = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
     if (which.error) {
-      throw new BridgeError('REDIS_MISSING_BINARY', 'redis-server is not installed (needed when redis.url is empty): apt-get install -y redis-server');
+      throw new BridgeError('REDIS_MISSING_BINARY',
+        'redis-server is not installed (needed when redis.url is empty): apt-get install -y redis-server');
     }
     mkdirSync(this.dataDir, { recursive: true });
     await this.cleanStale();

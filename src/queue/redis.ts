@@ -108,7 +108,8 @@ export async function connectOrFail(target: RedisSpec | string, timeoutMs = 3000
     return client;
   } catch (err) {
     client.disconnect();
-    throw new BridgeError('REDIS_UNAVAILABLE', `Redis at ${describeRedis(target)} is unreachable: ${(err as Error).message}`, { cause: err });
+    throw new BridgeError('REDIS_UNAVAILABLE', `Redis at ${describeRedis(target)} is unreachable: ${(err as Error).message}`,
+      { cause: err });
   }
 }
 

@@ -17,7 +17,8 @@ import type { Lockout } from '../security/lockout.js';
 export interface RunningRole { close(): Promise<void>; port?: number }
 interface ReceiverOptions { queueName?: string; metrics?: Metrics; readyChecks?: (() => string | undefined)[] }
 
-export async function startReceiver(cfg: Config, redisTarget: RedisSpec | string, log: Logger, opts: ReceiverOptions & { dataDirLocked?: boolean } = {}): Promise<RunningRole & { metrics: Metrics; lockout: Lockout }> {
+export async function startReceiver(cfg: Config, redisTarget: RedisSpec | string, log: Logger,
+  opts: ReceiverOptions & { dataDirLocked?: boolean } = {}): Promise<RunningRole & { metrics: Metrics; lockout: Lockout }> {
   const lock = opts.dataDirLocked ? undefined : DataDirLock.take(cfg.dataDir, ['receiver']);
   try {
     return await listen(cfg, redisTarget, log, opts, () => lock?.release());
@@ -27,7 +28,8 @@ export async function startReceiver(cfg: Config, redisTarget: RedisSpec | string
   }
 }
 
-async function listen(cfg: Config, redisTarget: RedisSpec | string, log: Logger, opts: ReceiverOptions, release: () => void): Promise<RunningRole & { metrics: Metrics; lockout: Lockout }> {
+async function listen(cfg: Config, redisTarget: RedisSpec | string, log: Logger, opts: ReceiverOptions,
+  release: () => void): Promise<RunningRole & { metrics: Metrics; lockout: Lockout }> {
   const db = openDb(cfg.dataDir, 'stock');
   const redis = createRedis(redisTarget, 'client');
   const queue = new Queue<ApplyJobData>(opts.queueName ?? STOCK_QUEUE, { connection: redis, prefix: cfg.redis.prefix });
@@ -35,7 +37,8 @@ async function listen(cfg: Config, redisTarget: RedisSpec | string, log: Logger,
   const metrics = opts.metrics ?? new Metrics();
   metrics.watchQueue(queue);
   const handler = new UploadHandler(cfg, new UploadStore(db), queue, log, metrics);
-  const server = createReceiverServer(cfg, handler, log, healthRoutes({ redis, dbs: [db], metrics, beforeScrape: () => handler.countLateApplies(), checks: opts.readyChecks }));
+  const server = createReceiverServer(cfg, handler, log,
+    healthRoutes({ redis, dbs: [db], metrics, beforeScrape: () => handler.countLateApplies(), checks: opts.readyChecks }));
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

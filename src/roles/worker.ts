@@ -8,7 +8,8 @@ import { StockWorker, type StockWorkerOptions } from '../stock/apply/worker.js';
 import type { RunningRole } from './receiver.js';
 import { DataDirLock } from './data-dir-lock.js';
 
-export async function startWorker(cfg: Config, redisTarget: RedisSpec | string, log: Logger, opts: StockWorkerOptions = {}): Promise<RunningRole & { worker: StockWorker }> {
+export async function startWorker(cfg: Config, redisTarget: RedisSpec | string, log: Logger,
+  opts: StockWorkerOptions = {}): Promise<RunningRole & { worker: StockWorker }> {
   const lock = DataDirLock.take(cfg.dataDir, ['worker']); // the drop folder has one reader
   const db = openDb(cfg.dataDir, 'stock');
   const worker = new StockWorker(cfg, db, redisTarget, log, opts);

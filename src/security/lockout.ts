@@ -14,7 +14,8 @@ export class Lockout {
   private readonly entries = new Map<string, Entry>();
   private readonly maxEntries: number;
 
-  constructor(private readonly opts: { failures: number; windowMs: number; durationMs: number; maxEntries?: number }, private readonly now = () => Date.now()) {
+  constructor(private readonly opts: { failures: number; windowMs: number; durationMs: number; maxEntries?: number },
+    private readonly now = () => Date.now()) {
     this.maxEntries = opts.maxEntries ?? DEFAULT_MAX_ENTRIES;
   }
 

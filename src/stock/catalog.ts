@@ -22,14 +22,16 @@ export function parseCatalog(bytes: Buffer, encoding?: string): CatalogRow[] {
   if (rows.length && rows[0].cells.join(',') === CATALOG_HEADER.join(',')) rows.shift();
   const seen = new Map<string, number>();
   return rows.map(({ line, cells }) => {
-    if (cells.length !== CATALOG_HEADER.length) throw new CatalogError(`line ${line}: expected ${CATALOG_HEADER.length} columns (${CATALOG_HEADER.join(',')}), got ${cells.length}`);
+    if (cells.length !== CATALOG_HEADER.length)
+      throw new CatalogError(`line ${line}: expected ${CATALOG_HEADER.length} columns (${CATALOG_HEADER.join(',')}), got ${cells.length}`);
     const [code, name, stockText, unl, uses] = cells;
     if (code === '') throw new CatalogError(`line ${line}: product_code is empty`);
     if (seen.has(code)) throw new CatalogError(`line ${line}: product_code ${code} already on line ${seen.get(code)}`);
     seen.set(code, line);
     const unlimited = readBool(unl, line, 'unlimited');
     const stock = stockText === '' && unlimited ? null : parseStockValue(stockText);
-    if (stock === null && !unlimited) throw new CatalogError(`line ${line}: stock ${JSON.stringify(stockText)} is not a whole number from 0 to 2147483647`);
+    if (stock === null && !unlimited)
+      throw new CatalogError(`line ${line}: stock ${JSON.stringify(stockText)} is not a whole number from 0 to 2147483647`);
     return { code, name, stock, unlimited, usesCodes: readBool(uses, line, 'uses_stock_management_code') };
   });
 }
@@ -51,18 +53,24 @@ export function importCatalog(db: DB, shopId: string, rows: CatalogRow[], onProg
 
 export function* exportCatalog(db: DB, shopId: string): Generator<string> {
   yield csvLine(CATALOG_HEADER);
-  const rows = db.prepare('SELECT code, name, stock, unlimited, uses_stock_codes FROM products WHERE shop_id = ? ORDER BY code').iterate(shopId) as
+  const rows =
+    db.prepare('SELECT code, name, stock, unlimited, uses_stock_codes FROM products WHERE shop_id = ? ORDER BY code').iterate(shopId) as
     IterableIterator<{ code: string; name: string; stock: number | null; unlimited: number; uses_stock_codes: number }>;
   for (const r of rows) yield csvLine([r.code, r.name, r.unlimited ? null : r.stock, r.unlimited, r.uses_stock_codes]);
 }
 
 export function productView(db: DB, shopId: string, code: string) {
   const p = db.prepare('SELECT * FROM products WHERE shop_id = ? AND code = ?').get(shopId, code) as
-    { code: string; name: string; stock: number | null; unlimited: number; uses_stock_codes: number; last_upload_id: number; updated_at: number } | undefined;
+    {
+      code: string; name: string; stock: number | null; unlimited: number; uses_stock_codes: number; last_upload_id: number;
+      updated_at: number;
+    } | undefined;
   if (!p) return undefined;
-  const changes = db.prepare('SELECT upload_id AS uploadId, old_stock AS oldStock, new_stock AS newStock, changed_at AS changedAt FROM stock_changes WHERE shop_id = ? AND code = ? ORDER BY id DESC LIMIT 20').all(shopId, code);
+  const changes = db.prepare(`SELECT upload_id AS uploadId, old_stock AS oldStock, new_stock AS newStock, changed_at AS changedAt
+    FROM stock_changes WHERE shop_id = ? AND code = ? ORDER BY id DESC LIMIT 20`).all(shopId, code);
   const skips = db.prepare(`SELECT i.upload_id AS uploadId, i.reason, i.raw_stock AS rawStock, u.received_at AS receivedAt
-    FROM upload_items i JOIN uploads u ON u.id = i.upload_id WHERE i.code = ? AND i.outcome = 'skipped' AND u.shop_id = ? ORDER BY i.upload_id DESC LIMIT 20`).all(code, shopId);
+    FROM upload_items i JOIN uploads u ON u.id = i.upload_id
+    WHERE i.code = ? AND i.outcome = 'skipped' AND u.shop_id = ? ORDER BY i.upload_id DESC LIMIT 20`).all(code, shopId);
   return {
     shop: shopId, product_code: p.code, name: p.name, stock: p.stock, unlimited: !!p.unlimited,
     uses_stock_management_code: !!p.uses_stock_codes, lastUploadId: p.last_upload_id, updatedAt: p.updated_at, changes, skips,

@@ -9,7 +9,9 @@ export interface UploadRow {
   id: number; shop_id: string; source: string; origin: string | null; charset: string; received_at: number;
   item_count: number; status: 'stored' | 'applied'; applied_at: number | null; applied_count: number | null; skipped_count: number | null;
 }
-export interface SkipRow { upload_id: number; seq: number; shop_id: string; code: string; raw_stock: string; reason: string; received_at: number }
+export interface SkipRow {
+  upload_id: number; seq: number; shop_id: string; code: string; raw_stock: string; reason: string; received_at: number;
+}
 
 export class UploadStore {
   /** Prepared once per store (see statementCache). */
@@ -30,7 +32,8 @@ export class UploadStore {
     const item = this.sql('INSERT INTO upload_items (upload_id, seq, code, raw_stock, stock, superseded) VALUES (?, ?, ?, ?, ?, ?)');
     return this.db.transaction(() => {
       const id = Number(upload.run(shopId, meta.source, meta.origin ?? null, meta.charset, now, items.length).lastInsertRowid);
-      items.forEach((it, seq) => item.run(id, seq, it.code, it.rawStock, parseStockValue(it.rawStock), lastSeq.get(it.code) === seq ? 0 : 1));
+      items.forEach((it, seq) => item.run(id, seq, it.code, it.rawStock, parseStockValue(it.rawStock),
+        lastSeq.get(it.code) === seq ? 0 : 1));
       return id;
     }).immediate();
   }
@@ -43,12 +46,14 @@ export class UploadStore {
   reportedSkips(id: number, reasons: readonly string[]): { code: string; reason: string }[] {
     if (reasons.length === 0) return [];
     const marks = reasons.map(() => '?').join(',');
-    return this.sql(`SELECT code, reason FROM upload_items WHERE upload_id = ? AND outcome = 'skipped' AND reason IN (${marks}) ORDER BY seq`)
+    return this.sql(`SELECT code, reason FROM upload_items
+      WHERE upload_id = ? AND outcome = 'skipped' AND reason IN (${marks}) ORDER BY seq`)
       .all(id, ...reasons) as { code: string; reason: string }[];
   }
 
   outcomeCounts(id: number): { outcome: string; reason: string | null; count: number }[] {
-    return this.sql('SELECT outcome, reason, COUNT(*) AS count FROM upload_items WHERE upload_id = ? AND outcome IS NOT NULL GROUP BY outcome, reason').all(id) as any[];
+    return this.sql(`SELECT outcome, reason, COUNT(*) AS count FROM upload_items
+      WHERE upload_id = ? AND outcome IS NOT NULL GROUP BY outcome, reason`).all(id) as any[];
   }
 
   pendingIds(): number[] {
@@ -61,8 +66,10 @@ export class UploadStore {
   }
 
   /** Items in request order; a page of them with `limit` (seq is the key's second column, so an offset is a range scan). */
-  items(id: number, page: { limit?: number; offset?: number } = {}): { seq: number; code: string; raw_stock: string; stock: number | null; outcome: string | null; reason: string | null }[] {
-    return this.sql('SELECT seq, code, raw_stock, stock, outcome, reason FROM upload_items WHERE upload_id = ? AND seq >= ? ORDER BY seq LIMIT ?')
+  items(id: number, page: { limit?: number; offset?: number } = {})
+    : { seq: number; code: string; raw_stock: string; stock: number | null; outcome: string | null; reason: string | null }[] {
+    return this.sql(`SELECT seq, code, raw_stock, stock, outcome, reason FROM upload_items
+      WHERE upload_id = ? AND seq >= ? ORDER BY seq LIMIT ?`)
       .all(id, page.offset ?? 0, page.limit ?? -1) as any[];
   }
 
@@ -73,14 +80,16 @@ export class UploadStore {
       WHERE i.outcome = 'skipped' AND (@shop IS NULL OR u.shop_id = @shop) AND (@code IS NULL OR i.code = @code)
         AND (@reason IS NULL OR i.reason = @reason) AND (@since IS NULL OR u.received_at >= @since)
       ORDER BY i.upload_id DESC, i.seq DESC LIMIT @limit OFFSET @offset`)
-      .all({ shop: opts.shop ?? null, code: opts.code ?? null, reason: opts.reason ?? null, since: opts.since ?? null, limit: opts.limit, offset: opts.offset ?? 0 }) as SkipRow[];
+      .all({ shop: opts.shop ?? null, code: opts.code ?? null, reason: opts.reason ?? null, since: opts.since ?? null, limit: opts.limit,
+        offset: opts.offset ?? 0 }) as SkipRow[];
   }
 
   /** Retention: items and changes of uploads older than `days` go; the upload rows stay as a summary. */
   prune(days: number, now = Date.now()): { items: number; changes: number } {
     const before = now - days * 86_400_000;
     return this.db.transaction(() => ({
-      items: this.sql("DELETE FROM upload_items WHERE upload_id IN (SELECT id FROM uploads WHERE received_at < ? AND status = 'applied')").run(before).changes,
+      items: this.sql("DELETE FROM upload_items WHERE upload_id IN (SELECT id FROM uploads WHERE received_at < ? AND status = 'applied')")
+        .run(before).changes,
       changes: this.sql('DELETE FROM stock_changes WHERE changed_at < ?').run(before).changes,
     }))();
   }

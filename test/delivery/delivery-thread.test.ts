@@ -10,11 +10,15 @@ import { log, tempDir, testConfig, uniqueName } from '../helpers/env.js';
 const redisUrl = inject('redisUrl');
 const t = tempDir();
 afterAll(() => t.cleanup());
-const until = async (cond: () => boolean, ms: number) => { const end = Date.now() + ms; while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 20)); };
+const until =
+  async (cond: () => boolean, ms: number) => { const end = Date.now() + ms; while (!cond()
+    && Date.now() < end) await new Promise((r) => setTimeout(r, 20)); };
 
 describe('delivery thread', () => {
   it('comes back after it dies; readiness reports the gap', async () => {
-    const thread = new DeliveryThread({ cfg: testConfig(join(t.dir, 'ok')), redis: { url: redisUrl }, queueName: uniqueName('mail'), logLevel: 'silent' }, log);
+    const thread =
+      new DeliveryThread({ cfg: testConfig(join(t.dir, 'ok')), redis: { url: redisUrl }, queueName: uniqueName('mail'),
+        logLevel: 'silent' }, log);
     await thread.start();
     expect(thread.problem()).toBeUndefined();
     await (thread as unknown as { worker: Worker }).worker.terminate(); // as if it had crashed
@@ -27,7 +31,8 @@ describe('delivery thread', () => {
   it('rejects a first start that fails (the data dir is a file) and does not retry it', async () => {
     const notADir = join(t.dir, 'file');
     writeFileSync(notADir, 'x');
-    const thread = new DeliveryThread({ cfg: testConfig(notADir), redis: { url: redisUrl }, queueName: uniqueName('mail'), logLevel: 'silent' }, log);
+    const thread =
+      new DeliveryThread({ cfg: testConfig(notADir), redis: { url: redisUrl }, queueName: uniqueName('mail'), logLevel: 'silent' }, log);
     await expect(thread.start()).rejects.toThrow(/ENOTDIR|EEXIST|cannot open/);
     await new Promise((r) => setTimeout(r, 1500)); // past the restart delay
     expect(thread.problem()).toMatch(/not running/);

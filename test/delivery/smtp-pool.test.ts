@@ -55,7 +55,8 @@ describe('SMTP pool', () => {
 
   it('streams a message above the in-memory limit unchanged, dot-stuffed lines included', async () => {
     const transport = smtpTransport(upstream(1));
-    const body = Array.from({ length: 12_000 }, (_, i) => (i % 7 === 0 ? `.dot line ${i} ${'x'.repeat(40)}` : `line ${i} ${'y'.repeat(40)}`)).join('\r\n') + '\r\n';
+    const body = Array.from({ length: 12_000 },
+      (_, i) => (i % 7 === 0 ? `.dot line ${i} ${'x'.repeat(40)}` : `line ${i} ${'y'.repeat(40)}`)).join('\r\n') + '\r\n';
     const big = messageFile('big', body);
     expect(big.bytes.length).toBeGreaterThan(256 * 1024);
     const [r] = await transport.send({ from: 'shop@example.jp', to: ['c@example.net'] }, big.path, 'big');
@@ -69,7 +70,8 @@ describe('SMTP pool', () => {
     sink.script.set('gone@example.net', [550]);
     sink.script.set('later@example.net', [451]);
     const f = messageFile('mixed', 'hello\r\n');
-    const results = await transport.send({ from: 'shop@example.jp', to: ['ok@example.net', 'gone@example.net', 'later@example.net'] }, f.path, 'm');
+    const results = await transport.send({ from: 'shop@example.jp', to: ['ok@example.net', 'gone@example.net', 'later@example.net'] },
+      f.path, 'm');
     transport.close();
     expect(results.map((r) => [r.address, r.ok, r.responseCode])).toEqual([
       ['ok@example.net', true, undefined], ['gone@example.net', false, 550], ['later@example.net', false, 451],

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 export const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli.js');
 
 export function run(args: string[], opts: { env?: Record<string, string>; input?: string } = {}) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...opts.env }, input: opts.input, timeout: 60_000 });
+  const r = spawnSync(process.execPath, [CLI, ...args],
+    { encoding: 'utf8', env: { ...process.env, ...opts.env }, input: opts.input, timeout: 60_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -29,7 +29,8 @@ export async function startSink(): Promise<Sink> {
       const codes = script.get(address.address);
       const code = codes?.length ? codes.shift()! : 250;
       if (code === 250) return cb();
-      const err = new Error(`${code >= 500 ? '5.1.1' : '4.2.0'} scripted ${code} for ${address.address}`) as Error & { responseCode: number };
+      const err =
+        new Error(`${code >= 500 ? '5.1.1' : '4.2.0'} scripted ${code} for ${address.address}`) as Error & { responseCode: number };
       err.responseCode = code;
       cb(err);
     },
@@ -37,7 +38,8 @@ export async function startSink(): Promise<Sink> {
       const chunks: Buffer[] = [];
       stream.on('data', (c) => chunks.push(c));
       stream.on('end', () => {
-        messages.push({ from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks) });
+        messages.push({ from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+          to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks) });
         cb(null, 'Ok: sunk');
       });
     },
@@ -52,10 +54,15 @@ export async function startSink(): Promise<Sink> {
   };
 }
 
-export interface SendOptions { port: number; from: string; to: string[]; raw: Buffer | string; localAddress?: string; auth?: { user: string; pass: string }; requireTLS?: boolean }
+export interface SendOptions {
+  port: number; from: string; to: string[]; raw: Buffer | string; localAddress?: string; auth?: { user: string; pass: string };
+  requireTLS?: boolean;
+}
 
 /** Sends one message; resolves with the final reply and refused recipients, rejects with the error (responseCode set). */
-export async function sendMail(o: SendOptions): Promise<{ response: string; rejected: string[]; rejectedErrors?: { responseCode: number }[] }> {
+export async function sendMail(
+  o: SendOptions,
+): Promise<{ response: string; rejected: string[]; rejectedErrors?: { responseCode: number }[] }> {
   const transport = nodemailer.createTransport({
     host: '127.0.0.1', port: o.port, secure: false, localAddress: o.localAddress, auth: o.auth, requireTLS: o.requireTLS,
     ignoreTLS: !o.requireTLS, tls: { rejectUnauthorized: false }, connectionTimeout: 5000,

@@ -37,7 +37,8 @@ describe('shared queries', () => {
   it('pages uploads, an upload\'s items and the skips', () => {
     const db = openDb(tempDir(), 'stock');
     const store = new UploadStore(db);
-    const ids = [1, 2, 3].map(() => store.insert('demo', { source: 'http', charset: 'utf-8' }, Array.from({ length: 7 }, (_, i) => ({ code: `C${i}`, rawStock: String(i) }))));
+    const items = Array.from({ length: 7 }, (_, i) => ({ code: `C${i}`, rawStock: String(i) }));
+    const ids = [1, 2, 3].map(() => store.insert('demo', { source: 'http', charset: 'utf-8' }, items));
     db.prepare("UPDATE upload_items SET outcome = 'skipped', reason = 'unknown_code'").run();
     expect(listUploads(store, { limit: 2, offset: 1 }).map((u) => u.id)).toEqual([ids[1], ids[0]]);
     const page = uploadView(store, ids[0], { limit: 3, offset: 6 })!;

@@ -16,7 +16,8 @@ function capture() {
 describe('redis connections', () => {
   it('warns loudly when the server may evict BullMQ keys, and not when noeviction', async () => {
     const port = await freePort();
-    const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--maxmemory-policy', 'allkeys-lru'], { stdio: 'ignore' });
+    const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--maxmemory-policy', 'allkeys-lru'],
+      { stdio: 'ignore' });
     try {
       await waitForRedis(`redis://127.0.0.1:${port}`);
       const client = await connectOrFail(`redis://127.0.0.1:${port}`);

@@ -18,7 +18,8 @@ import { until } from '../helpers/net.js';
 import { startSentinelTopology, sentinelAvailable, MASTER_NAME, type SentinelTopology } from '../helpers/sentinel.js';
 
 const problems = (raw: Record<string, unknown>) => {
-  try { validateConfig({ shops: [SHOP], ...raw }, '/tmp', {}); return []; } catch (err) { return String((err as Error).message).split('\n'); }
+  try { validateConfig({ shops: [SHOP], ...raw }, '/tmp',
+    {}); return []; } catch (err) { return String((err as Error).message).split('\n'); }
 };
 
 describe('config: redis.sentinels, masterName, prefix', () => {
@@ -58,13 +59,15 @@ describe.skipIf(!sentinelAvailable())('roles and commands through Redis Sentinel
 
   it('relay, receiver and worker work through the sentinels under their own key prefix', async () => {
     const prefix = uniqueName('zbt');
-    const cfg = testConfig(join(t.dir, 'roles'), { upstream: { port: sink.port }, redis: { sentinels: topo.sentinelAddresses, masterName: MASTER_NAME, prefix } });
+    const cfg = testConfig(join(t.dir, 'roles'),
+      { upstream: { port: sink.port }, redis: { sentinels: topo.sentinelAddresses, masterName: MASTER_NAME, prefix } });
     const spec = redisSpec(cfg);
     const relay = await startRelay(cfg, spec, log);
     const receiver = await startReceiver(cfg, spec, log);
     const worker = await startWorker(cfg, spec, log);
     try {
-      await sendMail({ port: relay.port!, from: 'order@croft-zakka.example.jp', to: ['customer@example.net'], raw: 'Subject: hello\r\n\r\nhi\r\n' });
+      await sendMail({ port: relay.port!, from: 'order@croft-zakka.example.jp', to: ['customer@example.net'],
+        raw: 'Subject: hello\r\n\r\nhi\r\n' });
       await until(() => sink.messages.some((m) => m.to.includes('customer@example.net')), 20_000, 'delivery');
       const r = await post(receiver.port!, '/api/zaikorobot.php', form([...auth, ...items([['P1', '3']])]));
       expect(r.status).toBe(200);

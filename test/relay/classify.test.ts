@@ -8,8 +8,10 @@ import { classifyFailure, backoffDelay } from '../../src/delivery/classify-failu
 import { testConfig, tempDir, FIXTURES } from '../helpers/env.js';
 
 const cfg = testConfig('/tmp/unused', { shops: [
-  { id: 'croft-zakka', senders: ['order@croft-zakka.example.jp'], forwardTo: 'import@zr.example', orderMail: { subject: 'ご注文ありがとうございます' }, zaikoRobot: { userId: 'a', password: 'b' } },
-  { id: 'other', senders: ['@other.example'], authUsers: ['other-cart'], forwardOnce: 'message-id', zaikoRobot: { userId: 'c', password: 'd' } },
+  { id: 'croft-zakka', senders: ['order@croft-zakka.example.jp'], forwardTo: 'import@zr.example', orderMail: { subject: 'ご注文ありがとうございます' },
+    zaikoRobot: { userId: 'a', password: 'b' } },
+  { id: 'other', senders: ['@other.example'], authUsers: ['other-cart'], forwardOnce: 'message-id',
+    zaikoRobot: { userId: 'c', password: 'd' } },
 ] });
 const mail = (name: string) => join(FIXTURES, 'mail', name);
 
@@ -37,11 +39,13 @@ describe('classify', () => {
   it('falls back to text/html, and flags an order with no number or items', async () => {
     const t = tempDir();
     const f = join(t.dir, 'h.eml');
-    writeFileSync(f, 'From: x@other.example\r\nSubject: =?UTF-8?B?44GU5rOo5paH?=\r\nMessage-ID: <m1@x>\r\nContent-Type: text/html; charset=UTF-8\r\n\r\n<p>no items here</p>\r\n');
+    writeFileSync(f, 'From: x@other.example\r\nSubject: =?UTF-8?B?44GU5rOo5paH?=\r\nMessage-ID: <m1@x>\r\n'
+      + 'Content-Type: text/html; charset=UTF-8\r\n\r\n<p>no items here</p>\r\n');
     const c = await classifyFile(f, cfg.shops, '', undefined);
     expect(c).toMatchObject({ isOrder: true, flags: ['no_order_number', 'no_items'] });
     expect(forwardClaim(c.shop!, c, 'Q1')).toBe('message-id:<m1@x>');
-    writeFileSync(f, 'From: x@other.example\r\nSubject: =?UTF-8?B?44GU5rOo5paH?=\r\nContent-Type: text/html; charset=UTF-8\r\n\r\n<table><tr><td>商品コード: A-1</td><td>数量：3 個</td></tr></table>\r\n');
+    writeFileSync(f, 'From: x@other.example\r\nSubject: =?UTF-8?B?44GU5rOo5paH?=\r\nContent-Type: text/html; charset=UTF-8\r\n\r\n'
+      + '<table><tr><td>商品コード: A-1</td><td>数量：3 個</td></tr></table>\r\n');
     expect((await classifyFile(f, cfg.shops, '', undefined)).items).toEqual([{ code: 'A-1', quantity: 3 }]);
     t.cleanup();
   });
@@ -54,7 +58,8 @@ describe('classify', () => {
   });
 
   it('pairs each item code with the quantity that follows it', () => {
-    expect(extractItems('商品コード: A\n数量：2\n商品コード: B\n商品コード: C\n数量: 5', cfg.shops[0].orderMail.item.code, cfg.shops[0].orderMail.item.quantity))
+    expect(extractItems('商品コード: A\n数量：2\n商品コード: B\n商品コード: C\n数量: 5', cfg.shops[0].orderMail.item.code,
+      cfg.shops[0].orderMail.item.quantity))
       .toEqual([{ code: 'A', quantity: 2 }, { code: 'B', quantity: 1 }, { code: 'C', quantity: 5 }]);
   });
 });

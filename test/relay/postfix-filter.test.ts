@@ -42,7 +42,8 @@ describe('Postfix content filter', () => {
         await sendMail({ port: front, from: SHOP.senders[0], to: ['customer@example.net'], raw: readFileSync(join(FIXTURES, 'mail', f)) });
       }
       // The same order again (the cart's copy to the shop): delivered, not forwarded a second time.
-      await sendMail({ port: front, from: SHOP.senders[0], to: ['shop@croft-zakka.example.jp'], raw: readFileSync(join(FIXTURES, 'mail', 'order-iso2022jp.eml')) });
+      await sendMail({ port: front, from: SHOP.senders[0], to: ['shop@croft-zakka.example.jp'],
+        raw: readFileSync(join(FIXTURES, 'mail', 'order-iso2022jp.eml')) });
       await until(() => sink.messages.length >= 6, 30_000, 'four deliveries and two forwards at the sink');
       await sleep(1000); // anything looping would show up as extra messages by now
       expect(sink.messages).toHaveLength(6);

@@ -1,5 +1,5 @@
 // The relay end to end: real SMTP in and out, real Redis (BullMQ), real ledger and spool files.
-import { describe, it, expect, beforeAll, afterAll, beforeEach, afterEach, inject } from 'vitest';
+import { describe, it, expect, beforeEach, afterEach, inject } from 'vitest';
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -20,12 +20,15 @@ let relay: Awaited<ReturnType<typeof startRelay>> | undefined;
 let cfg: Config;
 
 async function boot(overrides: Record<string, any> = {}, url = redisUrl) {
-  cfg = testConfig(t.dir, { upstream: { port: sink.port }, ...overrides, ...(overrides.upstream ? { upstream: { port: sink.port, ...overrides.upstream } } : {}) });
+  cfg = testConfig(t.dir,
+    { upstream: { port: sink.port }, ...overrides,
+    ...(overrides.upstream ? { upstream: { port: sink.port, ...overrides.upstream } } : {}) });
   relay = await startRelay(cfg, url, log, { queueName: uniqueName('mail'), sweepMs: 300 });
   return relay.port!;
 }
 /** Our Received: header is the only difference between what came in and what goes out. */
-const withoutOurReceived = (raw: Buffer) => raw.toString('latin1').replace(/^Received: from [^]*?\(zaiko-bridge\)[^]*?;\r\n\t[^\r\n]+\r\n/, '');
+const withoutOurReceived = (raw: Buffer) => raw.toString('latin1').replace(/^Received: from [^]*?\(zaiko-bridge\)[^]*?;\r\n\t[^\r\n]+\r\n/,
+  '');
 
 beforeEach(async () => { t = tempDir(); sink = await startSink(); });
 afterEach(async () => {
@@ -53,7 +56,8 @@ describe('relay: receive, deliver, forward once', () => {
       expect(m.to).toHaveLength(1);
     }
     // Byte for byte: the copy zaiko Robot gets is what the cart sent, plus our Received: on top.
-    const bodies = new Set(['order-iso2022jp.eml', 'order-utf8-multipart.eml'].map((f) => fixture(f).toString('latin1').replace(/\r?\n/g, '\r\n')));
+    const bodies =
+      new Set(['order-iso2022jp.eml', 'order-utf8-multipart.eml'].map((f) => fixture(f).toString('latin1').replace(/\r?\n/g, '\r\n')));
     for (const f of forwards) expect(bodies.has(withoutOurReceived(f.raw))).toBe(true);
     expect(forwards[0].raw.toString('latin1')).toMatch(/^Received: from .*\s+by relay\.test \(zaiko-bridge\) with ESMTP id Q/s);
     const rows = relay!.ledger.list({ limit: 10 });
@@ -87,7 +91,8 @@ describe('relay: receive, deliver, forward once', () => {
 
   it('refuses a client outside allowedClients (554 5.7.1) and relays nothing', async () => {
     const port = await boot({ relay: { allowedClients: ['127.0.0.1/32'] } });
-    await expect(sendMail({ port, from: SENDER, to: ['victim@example.com'], raw: fixture('order-iso2022jp.eml'), localAddress: '127.0.0.2' }))
+    await expect(sendMail({ port, from: SENDER, to: ['victim@example.com'], raw: fixture('order-iso2022jp.eml'),
+      localAddress: '127.0.0.2' }))
       .rejects.toMatchObject({ responseCode: 554, response: expect.stringContaining('5.7.1') });
     expect(relay!.ledger.list({ limit: 10 })).toHaveLength(0);
   });
@@ -95,9 +100,12 @@ describe('relay: receive, deliver, forward once', () => {
   it('lets an outsider relay after AUTH over STARTTLS, and offers AUTH only after STARTTLS', async () => {
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=relay.test', '-days', '1',
       '-keyout', join(t.dir, 'key.pem'), '-out', join(t.dir, 'cert.pem')], { stdio: 'ignore' });
-    const port = await boot({ relay: { allowedClients: ['127.0.0.1/32'], users: [{ name: 'cart', password: 'pw-123' }], tls: { key: join(t.dir, 'key.pem'), cert: join(t.dir, 'cert.pem') } } });
+    const port =
+      await boot({ relay: { allowedClients: ['127.0.0.1/32'], users: [{ name: 'cart', password: 'pw-123' }],
+        tls: { key: join(t.dir, 'key.pem'), cert: join(t.dir, 'cert.pem') } } });
     const base = { port, from: SENDER, to: ['customer@example.net'], raw: fixture('order-iso2022jp.eml'), localAddress: '127.0.0.2' };
-    await expect(sendMail({ ...base, auth: { user: 'cart', pass: 'wrong' }, requireTLS: true })).rejects.toMatchObject({ responseCode: 535 });
+    await expect(sendMail({ ...base, auth: { user: 'cart', pass: 'wrong' },
+      requireTLS: true })).rejects.toMatchObject({ responseCode: 535 });
     expect((await sendMail({ ...base, auth: { user: 'cart', pass: 'pw-123' }, requireTLS: true })).response).toMatch(/^250 /);
     // Without TLS the server does not offer AUTH at all: the client cannot authenticate.
     await expect(sendMail({ ...base, auth: { user: 'cart', pass: 'pw-123' } })).rejects.toThrow();
@@ -113,7 +121,9 @@ describe('relay: receive, deliver, forward once', () => {
 
   it('answers 452 past maxRecipients and takes the message for the recipients it accepted', async () => {
     const port = await boot({ relay: { maxRecipients: 2 } });
-    const r = await sendMail({ port, from: SENDER, to: ['a@x.example', 'b@x.example', 'c@x.example'], raw: fixture('shipping-notice-iso2022jp.eml') });
+    const r =
+      await sendMail({ port, from: SENDER, to: ['a@x.example', 'b@x.example', 'c@x.example'],
+        raw: fixture('shipping-notice-iso2022jp.eml') });
     expect(r.rejected).toEqual(['c@x.example']);
     expect(r.rejectedErrors?.[0].responseCode).toBe(452);
     const [msg] = relay!.ledger.list({ limit: 1 });
@@ -122,8 +132,10 @@ describe('relay: receive, deliver, forward once', () => {
 
   it('refuses a mail loop (100 Received: headers) with 554 5.4.6', async () => {
     const port = await boot();
-    const looped = 'Received: from a by b; Thu, 26 Nov 2026 10:00:00 +0900\r\n'.repeat(100) + fixture('order-iso2022jp.eml').toString('latin1');
-    await expect(sendMail({ port, from: SENDER, to: ['a@example.net'], raw: looped })).rejects.toMatchObject({ responseCode: 554, response: expect.stringContaining('5.4.6') });
+    const looped =
+      'Received: from a by b; Thu, 26 Nov 2026 10:00:00 +0900\r\n'.repeat(100) + fixture('order-iso2022jp.eml').toString('latin1');
+    await expect(sendMail({ port, from: SENDER, to: ['a@example.net'], raw: looped })).rejects.toMatchObject({ responseCode: 554,
+      response: expect.stringContaining('5.4.6') });
   });
 
   it('retries a recipient the upstream defers (4xx) and delivers it once', async () => {
@@ -159,7 +171,8 @@ describe('relay: receive, deliver, forward once', () => {
     const port = await boot({}, own.url);
     await own.stop();
     const started = Date.now();
-    expect((await sendMail({ port, from: SENDER, to: ['customer@example.net'], raw: fixture('order-iso2022jp.eml') })).response).toMatch(/^250 /);
+    expect((await sendMail({ port, from: SENDER, to: ['customer@example.net'],
+      raw: fixture('order-iso2022jp.eml') })).response).toMatch(/^250 /);
     expect(Date.now() - started).toBeLessThan(5000);
     expect(sink.messages).toHaveLength(0);
     const back = await startRedis(port0);
@@ -178,9 +191,12 @@ describe('relay: password guessing', () => {
   afterEach(async () => { await relay?.close(); relay = undefined; await sink.close(); t.cleanup(); });
 
   it('locks an address out after 10 failed AUTHs: even the right password is refused then', async () => {
-    const port = await boot({ relay: { allowedClients: ['127.0.0.1/32'], users: [{ name: 'cart', password: 'pw-123' }], allowInsecureAuth: true } });
-    const base = { port, from: SENDER, to: ['customer@example.net'], raw: fixture('shipping-notice-iso2022jp.eml'), localAddress: '127.0.0.2' };
-    for (let i = 0; i < 10; i++) await expect(sendMail({ ...base, auth: { user: 'cart', pass: `guess-${i}` } })).rejects.toMatchObject({ responseCode: 535 });
+    const port =
+      await boot({ relay: { allowedClients: ['127.0.0.1/32'], users: [{ name: 'cart', password: 'pw-123' }], allowInsecureAuth: true } });
+    const base = { port, from: SENDER, to: ['customer@example.net'], raw: fixture('shipping-notice-iso2022jp.eml'),
+      localAddress: '127.0.0.2' };
+    for (let i = 0; i < 10; i++)
+      await expect(sendMail({ ...base, auth: { user: 'cart', pass: `guess-${i}` } })).rejects.toMatchObject({ responseCode: 535 });
     await expect(sendMail({ ...base, auth: { user: 'cart', pass: 'pw-123' } })).rejects.toMatchObject({ responseCode: 454 });
     // Another address is not affected.
     expect((await sendMail({ ...base, localAddress: '127.0.0.3', auth: { user: 'cart', pass: 'pw-123' } })).response).toMatch(/^250 /);

@@ -33,7 +33,11 @@ function spawnRole(role: string, config: string): Promise<ChildProcess> {
   const ready = role === 'worker' ? 'stock worker running' : 'relay listening';
   return until(() => err.includes(ready) && p, 20_000, `${role} ready`);
 }
-const killed = (p: ChildProcess) => new Promise<void>((r) => { if (p.exitCode !== null || p.signalCode) return r(); p.once('exit', () => r()); p.kill('SIGKILL'); });
+const killed = (p: ChildProcess) => new Promise<void>((r) => {
+  if (p.exitCode !== null || p.signalCode) return r();
+  p.once('exit', () => r());
+  p.kill('SIGKILL');
+});
 
 beforeEach(() => { t = tempDir(); });
 afterEach(async () => {
@@ -49,7 +53,8 @@ describe('crash: stock worker killed mid-apply', () => {
     const data = join(t.dir, 'data');
     const db = openDb(data, 'stock');
     importCatalog(db, SHOP.id, Array.from({ length: N }, (_, i) => ({ code: `P${i}`, name: 'n', stock: 1, unlimited: 0, usesCodes: 0 })));
-    const id = new UploadStore(db).insert(SHOP.id, { source: 'http', charset: 'utf-8' }, Array.from({ length: N }, (_, i) => ({ code: i % 10 ? `P${i}` : `X${i}`, rawStock: String(i % 97) })));
+    const id = new UploadStore(db).insert(SHOP.id, { source: 'http', charset: 'utf-8' },
+      Array.from({ length: N }, (_, i) => ({ code: i % 10 ? `P${i}` : `X${i}`, rawStock: String(i % 97) })));
     db.pragma('wal_checkpoint(TRUNCATE)');
     db.close();
     // The clean run, on a copy.
@@ -69,7 +74,9 @@ describe('crash: stock worker killed mid-apply', () => {
     // twice in a row, 30 ms apart, has caught the worker inside it (start-up work holds it for ~1 ms).
     const probe = openDb(data, 'stock');
     probe.pragma('busy_timeout = 0');
-    const locked = () => { try { probe.prepare('BEGIN IMMEDIATE').run(); probe.prepare('ROLLBACK').run(); return false; } catch { return true; } };
+    const locked = () => {
+      try { probe.prepare('BEGIN IMMEDIATE').run(); probe.prepare('ROLLBACK').run(); return false; } catch { return true; }
+    };
     const worker = await spawnRole('worker', config); // its start-up sweep enqueues the stored upload
     await until(async () => locked() && (await sleep(30), locked()), 20_000, 'the apply transaction to be running');
     await killed(worker);
@@ -92,7 +99,7 @@ describe('crash: relay killed mid-load', () => {
   beforeEach(async () => { sink = await startSink(); });
   afterEach(async () => { await sink.close(); });
 
-  it(`delivers and forwards every message that got 250, at least once (${CRASH_ROUNDS} kill(s) of ${CRASH_MESSAGES} messages)`, async () => {
+  it(`delivers and forwards every message that got 250 at least once (${CRASH_ROUNDS} kill(s) of ${CRASH_MESSAGES} messages)`, async () => {
     const port = await freePort();
     const config = join(t.dir, 'zb.yaml');
     writeFileSync(config, stringify({ dataDir: './data', instance: uniqueName('crash'), relay: { port }, upstream: { port: sink.port },
@@ -107,7 +114,8 @@ describe('crash: relay killed mid-load', () => {
       const sender = async () => {
         while (next < first + CRASH_MESSAGES) {
           const n = next++;
-          const raw = `From: ${SHOP.senders[0]}\r\nTo: c@example.net\r\nSubject: order\r\nMessage-ID: <crash-${n}@test>\r\n\r\n注文番号: N-${n}\r\n商品コード: A-1\r\n数量: 1\r\n`;
+          const raw = `From: ${SHOP.senders[0]}\r\nTo: c@example.net\r\nSubject: order\r\nMessage-ID: <crash-${n}@test>\r\n\r\n`
+            + `注文番号: N-${n}\r\n商品コード: A-1\r\n数量: 1\r\n`;
           try {
             const r = await sendMail({ port, from: SHOP.senders[0], to: ['c@example.net'], raw });
             if (r.response.startsWith('250')) acked.add(n);
@@ -140,7 +148,10 @@ describe('crash: relay killed mid-load', () => {
       const [d, f] = [count('c@example.net'), count(SHOP.forwardTo)];
       const missing = [...acked].filter((n) => !d.has(n) || !f.has(n));
       const ledger = openDb(join(t.dir, 'data'), 'ledger', { readonly: true });
-      const rows = missing.slice(0, 10).map((n) => ({ n, row: ledger.prepare("SELECT m.id, m.forward, group_concat(r.kind || ':' || r.status || ':' || r.attempts || ':' || coalesce(r.response, '')) AS rcpts, m.spool_removed AS removed FROM messages m LEFT JOIN message_recipients r ON r.message_id = m.id WHERE m.message_id = ? GROUP BY m.id").get(`<crash-${n}@test>`) }));
+      const rowOf = ledger.prepare(`SELECT m.id, m.forward, m.spool_removed AS removed,
+          group_concat(r.kind || ':' || r.status || ':' || r.attempts || ':' || coalesce(r.response, '')) AS rcpts
+        FROM messages m LEFT JOIN message_recipients r ON r.message_id = m.id WHERE m.message_id = ? GROUP BY m.id`);
+      const rows = missing.slice(0, 10).map((n) => ({ n, row: rowOf.get(`<crash-${n}@test>`) }));
       ledger.close();
       const spooled = rows.map((r) => (r.row ? existsSync(join(t.dir, 'data', 'spool', `${(r.row as any).id}.eml`)) : null));
       console.log(`crash-relay missing=${missing.length}`, JSON.stringify(rows), 'spool files present:', JSON.stringify(spooled));
@@ -151,7 +162,9 @@ describe('crash: relay killed mid-load', () => {
     const dupDeliveries = [...delivered.values()].filter((c) => c > 1).length;
     const dupForwards = [...forwarded.values()].filter((c) => c > 1).length;
     const unackedDelivered = [...delivered.keys()].filter((n) => !acked.has(n)).length;
-    console.log(`crash-relay: rounds=${CRASH_ROUNDS} sent=${CRASH_ROUNDS * CRASH_MESSAGES} acked=${acked.size} refused=${refused.size} delivered=${delivered.size} duplicate_deliveries=${dupDeliveries} duplicate_forwards=${dupForwards} delivered_without_250=${unackedDelivered} lost=0`);
+    console.log(`crash-relay: rounds=${CRASH_ROUNDS} sent=${CRASH_ROUNDS * CRASH_MESSAGES} acked=${acked.size} refused=${refused.size} `
+      + `delivered=${delivered.size} duplicate_deliveries=${dupDeliveries} duplicate_forwards=${dupForwards} `
+      + `delivered_without_250=${unackedDelivered} lost=0`);
     // A message committed just before the kill may be delivered although its 250 never left (the
     // client retries it): at most one per connection in flight.
     expect(unackedDelivered).toBeLessThanOrEqual(4 * CRASH_ROUNDS);

@@ -20,7 +20,8 @@ describe('Redis outage mid-load', () => {
       const sink = await startSink();
       const port = await freePort();
       let redis = await startRedis(port, keepData ? t.dir : undefined);
-      const relay = await startRelay(testConfig(t.dir, { upstream: { port: sink.port } }), redis.url, log, { queueName: uniqueName('mail'), sweepMs: 300 });
+      const relay = await startRelay(testConfig(t.dir, { upstream: { port: sink.port } }), redis.url, log,
+        { queueName: uniqueName('mail'), sweepMs: 300 });
       try {
         const acked: number[] = [];
         for (let n = 0; n < MESSAGES; n++) {
@@ -61,7 +62,8 @@ describe('upstream down', () => {
       const got: number[] = [];
       let refusals = 3;
       const real = new SMTPServer({
-        authOptional: true, disabledCommands: ['STARTTLS', 'AUTH'], logger: false, disableReverseLookup: true, hideENHANCEDSTATUSCODES: true,
+        authOptional: true, disabledCommands: ['STARTTLS', 'AUTH'], logger: false, disableReverseLookup: true,
+          hideENHANCEDSTATUSCODES: true,
         onRcptTo(_a, _s, cb) {
           if (refusals-- > 0) return cb(Object.assign(new Error('4.3.2 try later'), { responseCode: 421 }));
           cb();

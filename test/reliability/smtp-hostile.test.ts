@@ -19,7 +19,8 @@ const FROM = SHOP.senders[0];
 beforeAll(async () => {
   t = tempDir();
   sink = await startSink();
-  const cfg = testConfig(t.dir, { upstream: { port: sink.port }, relay: { maxRecipients: 100, socketTimeout: '2s', maxMessageBytes: '2MiB' } });
+  const cfg = testConfig(t.dir,
+    { upstream: { port: sink.port }, relay: { maxRecipients: 100, socketTimeout: '2s', maxMessageBytes: '2MiB' } });
   relay = await startRelay(cfg, redisUrl, log, { queueName: uniqueName('mail') });
 });
 afterAll(async () => {
@@ -69,7 +70,8 @@ describe('hostile SMTP input', () => {
       'Subject: nul\r\n\r\nbefore\u0000after\r\n',
       `Subject: long\r\nX-Long: ${'a'.repeat(1_000_000)}\r\n\r\nbody\r\n`,
       'no headers at all, just text\r\n',
-      'Content-Type: multipart/mixed; boundary="never-closed"\r\nSubject: =?ISO-2022-JP?B?broken?=\r\n\r\n--never-closed\r\nContent-Type: text/plain; charset=x-unknown\r\n\r\n\u00ff\u00fe\r\n',
+      'Content-Type: multipart/mixed; boundary="never-closed"\r\nSubject: =?ISO-2022-JP?B?broken?=\r\n\r\n'
+        + '--never-closed\r\nContent-Type: text/plain; charset=x-unknown\r\n\r\n\u00ff\u00fe\r\n',
     ];
     for (const [i, b] of bodies.entries()) {
       const c = await RawSmtp.open(relay.port!);
@@ -88,7 +90,8 @@ describe('hostile SMTP input', () => {
     const c = await RawSmtp.open(relay.port!);
     c.write('EHLO slow');
     await until(() => c.closed, 10_000, 'server to close an idle connection');
-    expect((await sendMail({ port: relay.port!, from: FROM, to: ['after@example.net'], raw: 'Subject: after\r\n\r\nx\r\n' })).response).toMatch(/^250 /);
+    expect((await sendMail({ port: relay.port!, from: FROM, to: ['after@example.net'],
+      raw: 'Subject: after\r\n\r\nx\r\n' })).response).toMatch(/^250 /);
   });
 });
 
@@ -109,7 +112,8 @@ describe('disk full', () => {
       expect(readdirSync(spool)).toEqual([]);
       expect(r.ledger.list({ limit: 5 })).toEqual([]);
       // Space is back (the big one is gone): the next message is accepted and delivered.
-      expect((await sendMail({ port: r.port!, from: FROM, to: ['small@example.net'], raw: 'Subject: small\r\n\r\nok\r\n' })).response).toMatch(/^250 /);
+      expect((await sendMail({ port: r.port!, from: FROM, to: ['small@example.net'],
+        raw: 'Subject: small\r\n\r\nok\r\n' })).response).toMatch(/^250 /);
       await until(() => s.messages.some((m) => m.to.includes('small@example.net')), 15_000, 'small message delivered');
     } finally {
       await r.close();

@@ -41,7 +41,9 @@ describe('soak', () => {
         await Promise.all([
           ...Array.from({ length: RATE_PER_S }, () => sendMail({ port: relay.port!, from: SHOP.senders[0], to: ['c@example.net'],
             raw: `Subject: ご注文ありがとうございます\r\nMessage-ID: <soak-${sent++}@test>\r\n\r\n注文番号: S-${sent}\r\n商品コード: S1\r\n数量: 1\r\n` })),
-          post(receiver.port!, '/api/zaikorobot.php', form([...auth, ...items(Array.from({ length: 20 }, (_, i) => [`S${(second + i) % 100}`, String(second)] as [string, string]))])),
+          post(receiver.port!, '/api/zaikorobot.php',
+            form([...auth,
+            ...items(Array.from({ length: 20 }, (_, i) => [`S${(second + i) % 100}`, String(second)] as [string, string]))])),
         ]);
         samples.push({ rss: rssMb(), fds: fds() });
         await sleep(Math.max(0, 1000 - (Date.now() - tick)));
@@ -49,12 +51,14 @@ describe('soak', () => {
       await until(() => sink.messages.length === 2 * sent, 60_000, 'every delivery and forward');
       for (const name of [mailQueue, stockQueue]) {
         const q = new Queue(name, { connection });
-        await until(async () => { const c = await q.getJobCounts('waiting', 'active', 'delayed'); return c.waiting + c.active + c.delayed === 0; }, 20_000, `${name} to drain`);
+        await until(async () => { const c = await q.getJobCounts('waiting', 'active',
+          'delayed'); return c.waiting + c.active + c.delayed === 0; }, 20_000, `${name} to drain`);
         await q.close();
       }
       const warm = samples[Math.min(4, samples.length - 1)];
       const last = samples[samples.length - 1];
-      console.log(`soak: seconds=${SOAK_S} messages=${sent} uploads=${samples.length} rss_mb_start=${warm.rss.toFixed(0)} rss_mb_end=${last.rss.toFixed(0)} fds_start=${warm.fds} fds_end=${last.fds}`);
+      console.log(`soak: seconds=${SOAK_S} messages=${sent} uploads=${samples.length} rss_mb_start=${warm.rss.toFixed(0)} `
+        + `rss_mb_end=${last.rss.toFixed(0)} fds_start=${warm.fds} fds_end=${last.fds}`);
       expect(last.fds - warm.fds).toBeLessThanOrEqual(10);
       expect(last.rss - warm.rss).toBeLessThan(Math.max(60, warm.rss * 0.5));
     } finally {

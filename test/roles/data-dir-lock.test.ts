@@ -78,7 +78,8 @@ describe('dataDir lock', () => {
     const qid = /queued as (\S+)/.exec(reply!)![1];
     c.close();
     await until(() => sink.messages.some((m) => m.to.includes('customer@example.net')), 15_000, 'the delivery');
-    await until(() => JSON.parse(run(['mail', 'show', qid, '--json', '--config', config]).stdout).status === 'sent', 10_000, 'sent in the ledger');
+    await until(() => JSON.parse(run(['mail', 'show', qid, '--json', '--config', config]).stdout).status === 'sent', 10_000,
+      'sent in the ledger');
 
     // kill -9: the kernel drops the lock with the process; the next relay starts.
     await stop(first.proc, 'SIGKILL');
@@ -100,7 +101,7 @@ describe('dataDir lock', () => {
     }
   });
 
-  it('relay, receiver and worker run side by side on one dataDir; a second of each exits 75; operator commands work beside them', async () => {
+  it('relay, receiver and worker side by side on one dataDir; a second of each exits 75; operator commands work beside them', async () => {
     const relay = await spawnRole('relay', 'relay listening');
     const receiver = await spawnRole('receiver', 'receiver listening');
     const worker = await spawnRole('worker', 'stock worker running');

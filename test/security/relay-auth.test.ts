@@ -18,7 +18,8 @@ let sink: Sink;
 let relay: Awaited<ReturnType<typeof startRelay>> | undefined;
 
 async function boot(relayOverrides: Record<string, unknown>): Promise<number> {
-  const cfg = testConfig(t.dir, { upstream: { port: sink.port }, relay: { allowedClients: ['127.0.0.1/32'], users: [USER], ...relayOverrides } });
+  const cfg = testConfig(t.dir,
+    { upstream: { port: sink.port }, relay: { allowedClients: ['127.0.0.1/32'], users: [USER], ...relayOverrides } });
   relay = await startRelay(cfg, redisUrl, log, { queueName: uniqueName('mail') });
   return relay.port!;
 }
@@ -26,7 +27,9 @@ async function boot(relayOverrides: Record<string, unknown>): Promise<number> {
 function makeCert(): { key: string; cert: string } {
   const key = join(t.dir, 'key.pem');
   const cert = join(t.dir, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=relay.test', '-days', '1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  execFileSync('openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=relay.test', '-days', '1', '-keyout', key, '-out', cert],
+    { stdio: 'ignore' });
   return { key, cert };
 }
 

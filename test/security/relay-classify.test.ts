@@ -27,7 +27,8 @@ afterAll(async () => {
 });
 
 /** Sends one message from an allowed client; while the relay takes it, another client says EHLO. */
-export async function sendWithProbe(port: number, message: Buffer): Promise<{ reply: string | null; probeMs: number; probeReply: string | null }> {
+export async function sendWithProbe(port: number,
+  message: Buffer): Promise<{ reply: string | null; probeMs: number; probeReply: string | null }> {
   const c = await RawSmtp.open(port);
   try {
     expect(await c.cmd('EHLO hostile.test')).toMatch(/^250/);
@@ -42,7 +43,8 @@ export async function sendWithProbe(port: number, message: Buffer): Promise<{ re
   }
 }
 
-const htmlMail = (i: number, html: string) => Buffer.from(`From: <${SHOP.senders[0]}>\r\nTo: <customer@example.net>\r\nSubject: ${SUBJECT}\r\n`
+const htmlMail =
+  (i: number, html: string) => Buffer.from(`From: <${SHOP.senders[0]}>\r\nTo: <customer@example.net>\r\nSubject: ${SUBJECT}\r\n`
   + `Message-ID: <hostile-html-${i}@test>\r\nContent-Type: text/html; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n${html}`);
 
 describe('relay: classification of hostile HTML', () => {

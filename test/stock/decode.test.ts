@@ -42,7 +42,8 @@ describe('form decoding', () => {
 
   it('decodes EUC-JP when declared or set for the shop', () => {
     const code = Buffer.from([0xbc, 0xea, 0xa4, 0xcc, 0xa4, 0xb0, 0xa4, 0xa4]); // 手ぬぐい
-    const body = Buffer.from(`sys_id=a&product[0][product_code]=${[...code].map((b) => '%' + b.toString(16).toUpperCase()).join('')}&product[0][stock]=1`);
+    const escaped = [...code].map((b) => '%' + b.toString(16).toUpperCase()).join('');
+    const body = Buffer.from(`sys_id=a&product[0][product_code]=${escaped}&product[0][stock]=1`);
     expect(itemsOf(body, 'euc-jp').items[0][0]).toBe('手ぬぐい');
     expect(itemsOf(body, undefined, 'euc-jp').items[0][0]).toBe('手ぬぐい');
   });
@@ -61,11 +62,15 @@ describe('form decoding', () => {
   it('reads multipart/form-data with any keys, in the order sent', () => {
     const b = 'XyZ';
     const part = (n: string, v: string) => `--${b}\r\nContent-Disposition: form-data; name="${n}"\r\n\r\n${v}\r\n`;
-    const body = Buffer.from(part('sys_id', 'zr') + part('product[b7][product_code]', 'A-1') + part('product[a][product_code]', 'B-2') + part('product[b7][stock]', '3') + part('product[a][stock]', '4') + `--${b}--\r\n`);
+    const body =
+      Buffer.from(part('sys_id', 'zr') + part('product[b7][product_code]', 'A-1') + part('product[a][product_code]',
+        'B-2') + part('product[b7][stock]', '3') + part('product[a][stock]', '4') + `--${b}--\r\n`);
     const req = readUploadRequest(body, (onField) => parseMultipart(body, b, onField), 10);
     expect(req.items!.map((i) => [i.code.toString(), i.stock.toString()])).toEqual([['A-1', '3'], ['B-2', '4']]);
-    expect(() => parseMultipart(Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="x"\r\n\r\nno end`), b, () => {})).toThrow(FormError);
-    expect(contentTypeParams('multipart/form-data; boundary="abc"; charset=Shift_JIS')).toEqual({ type: 'multipart/form-data', boundary: 'abc', charset: 'shift_jis' });
+    expect(() => parseMultipart(Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="x"\r\n\r\nno end`), b,
+      () => {})).toThrow(FormError);
+    expect(contentTypeParams('multipart/form-data; boundary="abc"; charset=Shift_JIS')).toEqual({ type: 'multipart/form-data',
+      boundary: 'abc', charset: 'shift_jis' });
   });
 
   it('tells no product field from an empty list, and stops counting past maxItems', () => {

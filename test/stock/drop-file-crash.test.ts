@@ -24,7 +24,8 @@ function spawnRole(role: string): { proc: ChildProcess; log: () => string } {
   proc.stderr!.on('data', (d) => (err += d));
   return { proc, log: () => err };
 }
-const exited = (p: ChildProcess) => new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', () => r())));
+const exited =
+  (p: ChildProcess) => new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', () => r())));
 
 beforeEach(async () => {
   t = tempDir();
@@ -49,7 +50,8 @@ describe('a drop-folder file re-read after a worker crash', () => {
     const shopDir = join(t.dir, 'drop', SHOP.id);
     const db = openDb(join(t.dir, 'data'), 'stock');
     const stock = () => db.prepare("SELECT stock FROM products WHERE code = 'TNG-AI-01'").pluck().get();
-    const uploads = () => db.prepare('SELECT id, source, status FROM uploads ORDER BY id').all() as { id: number; source: string; status: string }[];
+    const uploads =
+      () => db.prepare('SELECT id, source, status FROM uploads ORDER BY id').all() as { id: number; source: string; status: string }[];
     try {
       expect(run(['queue', 'pause', 'stock', '--config', config]).code).toBe(0);
       const first = spawnRole('worker');

@@ -31,6 +31,7 @@ describe('systemd units', () => {
     }
     const stop = Number(/^TimeoutStopSec=(\d+)s$/m.exec(text)?.[1]);
     expect(stop).toBeGreaterThan(15);
-    expect(text).toMatch(new RegExp(`^ExecStart=/usr/bin/node /opt/zaiko-bridge/dist/cli.js ${unit.replace('zaiko-bridge-', '').replace('.service', '')}$`, 'm'));
+    const role = unit.replace('zaiko-bridge-', '').replace('.service', '');
+    expect(text).toMatch(new RegExp(`^ExecStart=/usr/bin/node /opt/zaiko-bridge/dist/cli.js ${role}$`, 'm'));
   });
 });

@@ -24,7 +24,8 @@ function senderMatches(senders: readonly string[], address: string | undefined):
   return senders.some((s) => (s.startsWith('@') ? a.endsWith(s.toLowerCase()) : a === s.toLowerCase()));
 }
 
-export function findShop(shops: readonly ShopConfig[], envelopeFrom: string, headerFrom: string | undefined, authUser: string | undefined): ShopConfig | undefined {
+export function findShop(shops: readonly ShopConfig[], envelopeFrom: string, headerFrom: string | undefined,
+  authUser: string | undefined): ShopConfig | undefined {
   return shops.find((s) => (authUser && s.authUsers.includes(authUser)))
     ?? shops.find((s) => senderMatches(s.senders, envelopeFrom))
     ?? shops.find((s) => senderMatches(s.senders, headerFrom));
@@ -74,7 +75,8 @@ export function parseWithMailparser(head: Buffer): Promise<Parsed> {
 }
 
 /** Classifies a message file (`mail check`): its first CLASSIFY_LIMIT_BYTES, as the relay sees them. */
-export async function classifyFile(path: string, shops: readonly ShopConfig[], envelopeFrom: string, authUser: string | undefined): Promise<Classification> {
+export async function classifyFile(path: string, shops: readonly ShopConfig[], envelopeFrom: string,
+  authUser: string | undefined): Promise<Classification> {
   const fh = await open(path, 'r');
   try {
     const buf = Buffer.alloc(CLASSIFY_LIMIT_BYTES);
@@ -111,7 +113,8 @@ function unreadable(shops: readonly ShopConfig[], envelopeFrom: string, authUser
 }
 
 /** `head`: the start of the message; the spool hands over at most CLASSIFY_LIMIT_BYTES, and no more is looked at. */
-export async function classify(head: Buffer, shops: readonly ShopConfig[], envelopeFrom: string, authUser: string | undefined): Promise<Classification> {
+export async function classify(head: Buffer, shops: readonly ShopConfig[], envelopeFrom: string,
+  authUser: string | undefined): Promise<Classification> {
   const start = head.subarray(0, CLASSIFY_LIMIT_BYTES);
   if (beyondBounds(start)) return unreadable(shops, envelopeFrom, authUser);
   let parsed: Parsed;
@@ -123,7 +126,8 @@ export async function classify(head: Buffer, shops: readonly ShopConfig[], envel
   const headerFrom = parsed.from?.value[0]?.address;
   const subject = parsed.subject ?? '';
   const shop = findShop(shops, envelopeFrom, headerFrom, authUser);
-  const out: Classification = { shop, headerFrom, subject, messageId: parsed.messageId, isOrder: false, orderNumber: undefined, items: [], flags: [] };
+  const out: Classification = { shop, headerFrom, subject, messageId: parsed.messageId, isOrder: false, orderNumber: undefined, items: [],
+    flags: [] };
   if (!shop || !new RegExp(shop.orderMail.subject, 'u').test(subject)) return out;
   out.isOrder = true;
   const text = parsed.text?.trim() ? parsed.text : typeof parsed.html === 'string' ? htmlToText(parsed.html) : '';

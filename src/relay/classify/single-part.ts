@@ -20,7 +20,8 @@ interface SplitterNode {
   parseHeaders(): void;
   getDecoder(): Transform;
 }
-const { MimeNode } = createRequire(createRequire(import.meta.url).resolve('mailparser'))('@zone-eu/mailsplit') as { MimeNode: new (parent: null, config: object) => SplitterNode };
+const { MimeNode } = createRequire(createRequire(import.meta.url).resolve('mailparser'))('@zone-eu/mailsplit') as
+  { MimeNode: new (parent: null, config: object) => SplitterNode };
 
 /** mailparser's header decoding and charset decoder, borrowed from one idle instance. */
 const mailparser = new MailParser() as unknown as {
@@ -76,7 +77,8 @@ function readSinglePart(head: Buffer): Parsed | null {
   if (node.encoding === 'base64' && /=[\s=]*[^\s=]/.test(body.toString('latin1'))) return null;
   let bytes = drain(node.getDecoder(), body);
   const charset = node.charset || 'utf-8';
-  if (!UTF8_LIKE.includes(charset.toLowerCase().replace(/[^a-z0-9]+/g, ''))) bytes = drain(mailparser.libmime.createDecodeStream(charset), bytes);
+  if (!UTF8_LIKE.includes(charset.toLowerCase().replace(/[^a-z0-9]+/g, ''))) bytes = drain(mailparser.libmime.createDecodeStream(charset),
+    bytes);
   const content = bytes.toString().replace(/\r?\n/g, '\n');
 
   const headers = mailparser.processHeaders(node.headers.getList());
@@ -86,6 +88,7 @@ function readSinglePart(head: Buffer): Parsed | null {
     messageId: headers.get('message-id') as string | undefined,
   };
   if (content && type === 'text/plain') out.text = content;
-  if (content && type === 'text/html') { out.text = ''; out.html = content; } // mailparser's text of an HTML-only message, with skipHtmlToText
+  if (content
+    && type === 'text/html') { out.text = ''; out.html = content; } // mailparser's text of an HTML-only message, with skipHtmlToText
   return out;
 }

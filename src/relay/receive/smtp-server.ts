@@ -71,7 +71,8 @@ export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger, m
     onAuth(auth: SMTPServerAuthentication, session: SMTPServerSession, cb: Cb) {
       hook(() => {
         // Never reached while smtp-server honours session.disabledCommands; kept in case it stops to.
-        if (!session.secure && !r.allowInsecureAuth) throw smtpError('RELAY_ENCRYPTION_REQUIRED', 'Encryption required for requested authentication mechanism');
+        if (!session.secure && !r.allowInsecureAuth) throw smtpError('RELAY_ENCRYPTION_REQUIRED',
+          'Encryption required for requested authentication mechanism');
         if (lockout.isLocked(session.remoteAddress, '')) {
           throw reject('auth_failed', smtpError('RELAY_AUTH_LOCKED', 'Too many failed authentications; try again later'));
         }
@@ -94,7 +95,8 @@ export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger, m
     onRcptTo(address, session, cb) {
       hook(() => {
         if (!mayRelay(session)) throw reject('relay_denied', smtpError('RELAY_ACCESS_DENIED', 'Relay access denied'));
-        if (session.envelope.rcptTo.length >= r.maxRecipients) throw reject('too_many_recipients', smtpError('RELAY_TOO_MANY_RECIPIENTS', 'Too many recipients'));
+        if (session.envelope.rcptTo.length >= r.maxRecipients) throw reject('too_many_recipients',
+          smtpError('RELAY_TOO_MANY_RECIPIENTS', 'Too many recipients'));
         void address;
       }, cb);
     },
@@ -111,9 +113,11 @@ export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger, m
           }, r.maxMessageBytes);
           return `2.0.0 Ok: queued as ${qid}`;
         } catch (err) {
-          if (err instanceof TooBigError) throw reject('too_big', smtpError('RELAY_TOO_BIG', `Message size exceeds fixed limit of ${r.maxMessageBytes} bytes`));
+          if (err instanceof TooBigError) throw reject('too_big',
+            smtpError('RELAY_TOO_BIG', `Message size exceeds fixed limit of ${r.maxMessageBytes} bytes`));
           if (err instanceof LoopError) throw reject('loop', smtpError('RELAY_LOOP', 'Too many Received: headers: mail loop'));
-          if (err instanceof BridgeError) throw reject('not_stored', smtpError('RELAY_NOT_STORED', 'Local error in processing; try again later'));
+          if (err instanceof BridgeError) throw reject('not_stored',
+            smtpError('RELAY_NOT_STORED', 'Local error in processing; try again later'));
           log.error({ err: (err as Error).message }, 'unexpected error during DATA');
           throw reject('not_stored', smtpError('RELAY_NOT_STORED', 'Local error in processing; try again later'));
         } finally {

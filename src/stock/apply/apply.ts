@@ -33,7 +33,8 @@ const RECORD_CHANGES = `
 const SET_STOCK = `
   INSERT INTO products (shop_id, code, stock, last_upload_id, updated_at)
   SELECT @shop, code, stock, @id, @now FROM upload_items WHERE upload_id = @id AND outcome IS NULL
-  ON CONFLICT (shop_id, code) DO UPDATE SET stock = excluded.stock, last_upload_id = excluded.last_upload_id, updated_at = excluded.updated_at`;
+  ON CONFLICT (shop_id, code) DO UPDATE SET
+    stock = excluded.stock, last_upload_id = excluded.last_upload_id, updated_at = excluded.updated_at`;
 
 const MARK_APPLIED = "UPDATE upload_items SET outcome = 'applied' WHERE upload_id = @id AND outcome IS NULL";
 
@@ -42,7 +43,8 @@ export function applyUpload(db: DB, uploadId: number, now = Date.now()): ApplyRe
     const upload = db.prepare('SELECT shop_id, status, applied_count, skipped_count FROM uploads WHERE id = ?').get(uploadId) as
       { shop_id: string; status: string; applied_count: number; skipped_count: number } | undefined;
     if (!upload) throw new Error(`upload ${uploadId} does not exist`);
-    if (upload.status === 'applied') return { uploadId, applied: upload.applied_count, skipped: upload.skipped_count, alreadyApplied: true };
+    if (upload.status === 'applied') return { uploadId, applied: upload.applied_count, skipped: upload.skipped_count,
+      alreadyApplied: true };
     const id = { id: uploadId };
     const withShop = { id: uploadId, shop: upload.shop_id };
     const all = { ...withShop, now };
@@ -50,7 +52,8 @@ export function applyUpload(db: DB, uploadId: number, now = Date.now()): ApplyRe
     db.prepare(RECORD_CHANGES).run(all);
     db.prepare(SET_STOCK).run(all);
     const applied = db.prepare(MARK_APPLIED).run(id).changes;
-    db.prepare("UPDATE uploads SET status = 'applied', applied_at = ?, applied_count = ?, skipped_count = ? WHERE id = ?").run(now, applied, skipped, uploadId);
+    db.prepare("UPDATE uploads SET status = 'applied', applied_at = ?, applied_count = ?, skipped_count = ? WHERE id = ?").run(now,
+      applied, skipped, uploadId);
     return { uploadId, applied, skipped, alreadyApplied: false };
   }).immediate();
 }

@@ -22,7 +22,8 @@ export class StockWorker {
   private readonly store: UploadStore;
   private readonly connections: Redis[] = [];
 
-  constructor(private readonly cfg: Config, private readonly db: DB, private readonly redis: RedisSpec | string, private readonly log: Logger, private readonly opts: StockWorkerOptions = {}) {
+  constructor(private readonly cfg: Config, private readonly db: DB, private readonly redis: RedisSpec | string,
+    private readonly log: Logger, private readonly opts: StockWorkerOptions = {}) {
     this.store = new UploadStore(db);
     this.queue = new Queue(opts.queueName ?? STOCK_QUEUE, { connection: this.connect('client'), prefix: cfg.redis.prefix });
     this.queue.on('error', (err) => this.log.warn({ err: err.message }, 'stock queue connection error'));
@@ -57,7 +58,8 @@ export class StockWorker {
   private async apply(job: Job<ApplyJobData>): Promise<ApplyResult> {
     const started = performance.now();
     const result = applyUpload(this.db, job.data.uploadId);
-    this.log.info({ uploadId: result.uploadId, applied: result.applied, skipped: result.skipped, again: result.alreadyApplied, ms: Math.round(performance.now() - started) }, 'upload applied');
+    this.log.info({ uploadId: result.uploadId, applied: result.applied, skipped: result.skipped, again: result.alreadyApplied,
+      ms: Math.round(performance.now() - started) }, 'upload applied');
     return result;
   }
 

@@ -4,7 +4,8 @@
 // for an apply, it stores, enqueues and moves what is finished, so Redis being down never stops storing.
 // Only regular files are read, without following symlinks and never more than receiver.maxBytes;
 // anything else goes to failed/ with the reason.
-import { readdirSync, lstatSync, renameSync, mkdirSync, existsSync, rmSync, openSync, writeSync, fsyncSync, closeSync, type Stats } from 'node:fs';
+import { readdirSync, lstatSync, renameSync, mkdirSync, existsSync, rmSync, openSync, writeSync, fsyncSync, closeSync,
+  type Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { Queue } from 'bullmq';
 import type { Config } from '../../config/schema.js';
@@ -32,7 +33,8 @@ export class DropDirWatcher {
   private readonly files: StockFileStore;
   private readonly taken = new Map<string, Taken>();
 
-  constructor(private readonly cfg: Config, private readonly store: UploadStore, private readonly queue: Queue<ApplyJobData>, private readonly log: Logger, private readonly pollMs = 2000) {
+  constructor(private readonly cfg: Config, private readonly store: UploadStore, private readonly queue: Queue<ApplyJobData>,
+    private readonly log: Logger, private readonly pollMs = 2000) {
     this.files = new StockFileStore(store);
   }
 
@@ -90,8 +92,10 @@ export class DropDirWatcher {
     if (!t || t.ino !== st.ino || t.size !== st.size || t.mtimeMs !== st.mtimeMs) {
       const { bytes, stat } = readRegularFile(path, this.cfg.receiver.maxBytes);
       const file = takeStockFile(this.files, shopId, 'drop', name, bytes);
-      this.log.info({ uploadId: file.uploadId, file: path, again: file.again }, file.again ? 'stock file read again: its stored upload' : 'stock file stored');
-      t = { fileId: file.id, uploadId: file.uploadId, takenAt: file.takenAt, enqueued: false, ino: stat.ino, size: stat.size, mtimeMs: stat.mtimeMs };
+      this.log.info({ uploadId: file.uploadId, file: path, again: file.again },
+        file.again ? 'stock file read again: its stored upload' : 'stock file stored');
+      t = { fileId: file.id, uploadId: file.uploadId, takenAt: file.takenAt, enqueued: false, ino: stat.ino, size: stat.size,
+        mtimeMs: stat.mtimeMs };
       this.taken.set(path, t);
     }
     const row = this.store.get(t.uploadId)!;
@@ -100,7 +104,8 @@ export class DropDirWatcher {
       this.finish(folder, name, 'done', [`upload ${t.uploadId}: applied ${row.applied_count}, skipped ${row.skipped_count}`,
         ...this.store.reportedSkips(t.uploadId, SKIP_REASONS).map((s) => `${s.reason}(product_code=${s.code})`)].join('\n'), t.fileId);
     } else if (Date.now() - t.takenAt > APPLY_WAIT_MS) {
-      this.finish(folder, name, 'done', `upload ${t.uploadId}: stored, not yet applied (see: zaiko-bridge uploads show ${t.uploadId})`, t.fileId);
+      this.finish(folder, name, 'done', `upload ${t.uploadId}: stored, not yet applied (see: zaiko-bridge uploads show ${t.uploadId})`,
+        t.fileId);
     }
   }
 

@@ -36,7 +36,8 @@ export class StockFileStore {
       this.db.prepare('UPDATE stock_files SET finished_at = ? WHERE shop_id = ? AND via = ? AND name = ? AND finished_at IS NULL')
         .run(now, key.shopId, key.via, key.name);
       const uploadId = this.uploads.insert(key.shopId, { source: 'file', origin: key.name, charset }, items, now);
-      const id = Number(this.db.prepare('INSERT INTO stock_files (shop_id, via, name, sha256, upload_id, taken_at) VALUES (?, ?, ?, ?, ?, ?)')
+      const id =
+        Number(this.db.prepare('INSERT INTO stock_files (shop_id, via, name, sha256, upload_id, taken_at) VALUES (?, ?, ?, ?, ?, ?)')
         .run(key.shopId, key.via, key.name, key.sha256, uploadId, now).lastInsertRowid);
       return { id, uploadId, takenAt: now, again: false };
     }).immediate();

@@ -66,7 +66,8 @@ export function parseMultipart(body: Buffer, boundary: string, onField: OnField)
     if (body[pos] !== CRLF[0] || body[pos + 1] !== CRLF[1]) throw new FormError('broken_multipart');
     const headerWindow = body.subarray(pos, pos + MAX_PART_HEADER_BYTES + HEADER_END.length);
     const headerLength = headerWindow.indexOf(HEADER_END);
-    if (headerLength < 0) throw new FormError(headerWindow.length > MAX_PART_HEADER_BYTES ? 'multipart_header_too_long' : 'broken_multipart');
+    if (headerLength < 0)
+      throw new FormError(headerWindow.length > MAX_PART_HEADER_BYTES ? 'multipart_header_too_long' : 'broken_multipart');
     const headerStart = pos + 2;
     const headerEnd = pos + headerLength;
     const next = body.indexOf(nextDelimiter, headerEnd + 4);
@@ -75,7 +76,8 @@ export function parseMultipart(body: Buffer, boundary: string, onField: OnField)
     const disposition = DISPOSITION.exec(headers);
     const name = disposition && NAME.exec(disposition[1]);
     if (!name) throw new FormError('multipart_part_without_name');
-    const nameStart = headerStart + disposition.index + disposition[0].length - disposition[1].length + name.index + name[0].indexOf('"') + 1;
+    const nameStart =
+      headerStart + disposition.index + disposition[0].length - disposition[1].length + name.index + name[0].indexOf('"') + 1;
     if (onField(nameStart, nameStart + name[1].length, headerEnd + 4, next) === false) return;
     pos = next + 2;
   }

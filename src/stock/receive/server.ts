@@ -32,7 +32,8 @@ function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
 
 function send(res: ServerResponse, answer: Answer): void {
   const body = encode(answer.lines.join('\n') + '\n', answer.charset);
-  res.writeHead(answer.status, { 'content-type': `text/plain; charset=${answer.charset === 'utf-8' ? 'UTF-8' : answer.charset === 'shift_jis' ? 'Shift_JIS' : 'EUC-JP'}`, 'content-length': body.length });
+  const charset = answer.charset === 'utf-8' ? 'UTF-8' : answer.charset === 'shift_jis' ? 'Shift_JIS' : 'EUC-JP';
+  res.writeHead(answer.status, { 'content-type': `text/plain; charset=${charset}`, 'content-length': body.length });
   res.end(body);
 }
 

@@ -28,7 +28,8 @@ export class UploadHandler {
   /** Uploads answered before they were applied: counted into the item metrics once they are. */
   private readonly unapplied = new Set<number>();
 
-  constructor(private readonly cfg: Config, private readonly store: UploadStore, private readonly queue: Queue<ApplyJobData>, private readonly log: Logger, private readonly metrics?: Metrics) {
+  constructor(private readonly cfg: Config, private readonly store: UploadStore, private readonly queue: Queue<ApplyJobData>,
+    private readonly log: Logger, private readonly metrics?: Metrics) {
     const l = cfg.receiver.lockout;
     this.lockout = new Lockout({ failures: l.failures, windowMs: l.window, durationMs: l.duration });
     this.shopsByUser = new Map(cfg.shops.map((s) => [s.zaikoRobot.userId, s]));
@@ -51,7 +52,8 @@ export class UploadHandler {
     const answer = await this.answer(body, contentType, client);
     timer?.();
     const token = answer.lines[0] === 'OK' ? 'OK' : (answer.lines[1] ?? '').replace(/\(.*$/, '');
-    this.metrics?.uploads.inc({ answer: ['auth_error', 'no_query', 'bad_request', 'too_large', 'unavailable'].includes(token) ? token : answer.lines[0] });
+    this.metrics?.uploads.inc({ answer: ['auth_error', 'no_query', 'bad_request', 'too_large',
+      'unavailable'].includes(token) ? token : answer.lines[0] });
     return answer;
   }
 
@@ -62,7 +64,8 @@ export class UploadHandler {
 
   private countItems(uploadId: number): void {
     this.unapplied.delete(uploadId);
-    for (const r of this.store.outcomeCounts(uploadId)) this.metrics?.uploadItems.inc({ outcome: r.outcome, reason: r.reason ?? '' }, r.count);
+    for (const r of this.store.outcomeCounts(uploadId)) this.metrics?.uploadItems.inc({ outcome: r.outcome, reason: r.reason ?? '' },
+      r.count);
   }
 
   private async answer(body: Buffer, contentType: string | undefined, client: string): Promise<Answer> {
@@ -115,7 +118,8 @@ export class UploadHandler {
     }
     if (!(await waitApplied(this.store, uploadId, this.cfg.receiver.waitMs))) {
       if (this.metrics) this.unapplied.add(uploadId);
-      this.log.warn({ uploadId, waitMs: this.cfg.receiver.waitMs }, 'answered OK before apply: the result is recorded locally only (uploads show)');
+      this.log.warn({ uploadId, waitMs: this.cfg.receiver.waitMs },
+        'answered OK before apply: the result is recorded locally only (uploads show)');
       return { status: 200, lines: ['OK'], charset };
     }
     this.countItems(uploadId);

@@ -72,7 +72,8 @@ export function readUploadRequest(body: Buffer, parse: (onField: OnField) => voi
   const items: RawItem[] = [];
   for (const [key, it] of byKey) {
     if (it.codeStart < 0) throw new FormError(`missing_product_code(product[${key}])`);
-    items.push({ code: body.subarray(it.codeStart, it.codeEnd), stock: it.stockStart < 0 ? Buffer.alloc(0) : body.subarray(it.stockStart, it.stockEnd) });
+    items.push({ code: body.subarray(it.codeStart, it.codeEnd),
+      stock: it.stockStart < 0 ? Buffer.alloc(0) : body.subarray(it.stockStart, it.stockEnd) });
   }
   return { sysId, sysPass, items, tooMany: false };
 }
