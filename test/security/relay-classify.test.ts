@@ -67,7 +67,8 @@ describe('relay: classification of hostile HTML', () => {
   }, 120_000);
 });
 
-const orderHeader = (i: number) => `From: <${SHOP.senders[0]}>\r\nTo: <customer@example.net>\r\nSubject: ${SUBJECT}\r\nMessage-ID: <unusual-${i}@test>\r\n`;
+const orderHeader =
+  (i: number) => `From: <${SHOP.senders[0]}>\r\nTo: <customer@example.net>\r\nSubject: ${SUBJECT}\r\nMessage-ID: <unusual-${i}@test>\r\n`;
 function manyParts(n: number): string {
   let s = `${orderHeader(1)}MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n`;
   for (let i = 0; i < n; i++) s += `--b\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n注文番号：A-1 商品コード：X${i} 数量：1\r\n`;

@@ -109,7 +109,8 @@ export function beyondBounds(head: Buffer): string | null {
  */
 function unreadable(shops: readonly ShopConfig[], envelopeFrom: string, authUser: string | undefined): Classification {
   const shop = findShop(shops, envelopeFrom, undefined, authUser);
-  return { shop, headerFrom: undefined, subject: '', messageId: undefined, isOrder: false, orderNumber: undefined, items: [], flags: ['unreadable'] };
+  return { shop, headerFrom: undefined, subject: '', messageId: undefined, isOrder: false, orderNumber: undefined, items: [],
+    flags: ['unreadable'] };
 }
 
 /** `head`: the start of the message; the spool hands over at most CLASSIFY_LIMIT_BYTES, and no more is looked at. */
