@@ -21,6 +21,6 @@ export function registerConfig(program: Command): void {
   config.command('hash-password').description('print a scrypt hash for relay.users[].password or zaikoRobot.password')
     .argument('[password]', 'the password (read from stdin when left out, so it stays out of shell history)')
     .action(async (password: string | undefined) => {
-      process.stdout.write(hashPassword(password ?? (await readSecret())) + '\n');
+      process.stdout.write((await hashPassword(password ?? (await readSecret()))) + '\n');
     });
 }

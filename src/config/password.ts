@@ -1,11 +1,18 @@
 // Shared secrets in config: plain text or "scrypt$N$r$p$salt$hash" (base64), always compared in constant time.
-import { scryptSync, randomBytes, timingSafeEqual, createHash } from 'node:crypto';
+// scrypt runs on libuv's thread pool (async), never on the event loop, and every check costs one scrypt
+// run whatever it is checked against (a hash, a plain password, nothing: an unknown user), so the time
+// of an answer does not tell a known user from an unknown one.
+import { scrypt as scryptCallback, randomBytes, timingSafeEqual, createHash, type ScryptOptions } from 'node:crypto';
 
 const SCRYPT = { N: 16384, r: 8, p: 1, keyLen: 32 };
 
-export function hashPassword(plain: string): string {
+function scrypt(password: string, salt: Buffer, keyLen: number, options: ScryptOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) => scryptCallback(password, salt, keyLen, options, (err, key) => (err ? reject(err) : resolve(key))));
+}
+
+export async function hashPassword(plain: string): Promise<string> {
   const salt = randomBytes(16);
-  const hash = scryptSync(plain, salt, SCRYPT.keyLen, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p });
+  const hash = await scrypt(plain, salt, SCRYPT.keyLen, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p });
   return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64')}$${hash.toString('base64')}`;
 }
 
@@ -13,14 +20,31 @@ export function isScryptHash(value: string): boolean {
   return /^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/.test(value);
 }
 
-/** Constant-time check of `given` against a configured plain or scrypt password. */
-export function verifyPassword(given: string, configured: string): boolean {
-  if (isScryptHash(configured)) {
-    const [, n, r, p, salt, hash] = configured.split('$');
-    const expected = Buffer.from(hash, 'base64');
-    const actual = scryptSync(given, Buffer.from(salt, 'base64'), expected.length, { N: +n, r: +r, p: +p, maxmem: 256 * +n * +r });
-    return timingSafeEqual(actual, expected);
-  }
+async function matchesScrypt(given: string, hashed: string): Promise<boolean> {
+  const [, n, r, p, salt, hash] = hashed.split('$');
+  const expected = Buffer.from(hash, 'base64');
+  const actual = await scrypt(given, Buffer.from(salt, 'base64'), expected.length, { N: +n, r: +r, p: +p, maxmem: 256 * +n * +r });
+  return timingSafeEqual(actual, expected);
+}
+
+/** A hash of a random secret, made once: what plain passwords and unknown users are checked against. */
+let dummyHash: Promise<string> | undefined;
+
+/** Of the configured passwords, the scrypt hash that costs most to check (what an unknown user should cost). */
+export function costliestHash(configured: string[]): string | undefined {
+  const cost = (h: string) => { const [, n, r, p] = h.split('$'); return +n * +r * +p; };
+  return configured.filter(isScryptHash).sort((a, b) => cost(b) - cost(a))[0];
+}
+
+/**
+ * Constant-time check of `given` against a configured plain or scrypt password. `configured` undefined
+ * (no such user) is false, after checking against `imitate` (give costliestHash() of the configured
+ * passwords) or a dummy hash, so that it costs what a known user does.
+ */
+export async function verifyPassword(given: string, configured: string | undefined, imitate?: string): Promise<boolean> {
+  if (configured !== undefined && isScryptHash(configured)) return matchesScrypt(given, configured);
+  await matchesScrypt(given, configured === undefined && imitate ? imitate : await (dummyHash ??= hashPassword(randomBytes(32).toString('base64'))));
+  if (configured === undefined) return false;
   // Hash both sides first so lengths match and the comparison time does not leak the length.
   const a = createHash('sha256').update(given).digest();
   const b = createHash('sha256').update(configured).digest();

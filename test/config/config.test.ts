@@ -152,12 +152,13 @@ describe('units and passwords', () => {
     expect(formatAge(5 * 86_400_000)).toBe('5d');
   });
 
-  it('verifies plain and scrypt passwords', () => {
-    const h = hashPassword('s3cret');
+  it('verifies plain and scrypt passwords', async () => {
+    const h = await hashPassword('s3cret');
     expect(h).toMatch(/^scrypt\$/);
-    expect(verifyPassword('s3cret', h)).toBe(true);
-    expect(verifyPassword('s3cret!', h)).toBe(false);
-    expect(verifyPassword('plain', 'plain')).toBe(true);
-    expect(verifyPassword('plai', 'plain')).toBe(false);
+    expect(await verifyPassword('s3cret', h)).toBe(true);
+    expect(await verifyPassword('s3cret!', h)).toBe(false);
+    expect(await verifyPassword('plain', 'plain')).toBe(true);
+    expect(await verifyPassword('plai', 'plain')).toBe(false);
+    expect(await verifyPassword('', undefined)).toBe(false);
   });
 });

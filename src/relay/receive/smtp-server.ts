@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession, type SMTPServerAuthentication } from 'smtp-server';
 import type { Config } from '../../config/schema.js';
 import type { Logger } from '../../observe/logger.js';
-import { verifyPassword } from '../../config/password.js';
+import { costliestHash, verifyPassword } from '../../config/password.js';
+import { preview } from '../../security/untrusted-text.js';
 import { smtpError, BridgeError } from '../../errors/codes.js';
 import { allowList } from './client-policy.js';
 import { installGreetingPatch } from './greeting-delay.js';
@@ -32,6 +33,7 @@ export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger, m
   const r = cfg.relay;
   const trusted = allowList(r.allowedClients);
   const users = new Map(r.users.map((u) => [u.name, u.password]));
+  const imitatedHash = costliestHash(r.users.map((u) => u.password)); // what an unknown user is checked against
   const lockout = new Lockout(AUTH_LOCKOUT);
   const mayRelay = (s: SMTPServerSession) => trusted(s.remoteAddress) || !!s.user;
   // No password in clear text: until STARTTLS (and without relay.tls, for the whole session) AUTH is
@@ -69,7 +71,7 @@ export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger, m
       cb();
     },
     onAuth(auth: SMTPServerAuthentication, session: SMTPServerSession, cb: Cb) {
-      hook(() => {
+      hook(async () => {
         // Never reached while smtp-server honours session.disabledCommands; kept in case it stops to.
         if (!session.secure && !r.allowInsecureAuth) throw smtpError('RELAY_ENCRYPTION_REQUIRED',
           'Encryption required for requested authentication mechanism');
@@ -77,9 +79,10 @@ export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger, m
           throw reject('auth_failed', smtpError('RELAY_AUTH_LOCKED', 'Too many failed authentications; try again later'));
         }
         const configured = users.get(auth.username ?? '');
-        if (!configured || !verifyPassword(auth.password ?? '', configured)) {
-          const locked = lockout.fail(session.remoteAddress, '');
-          log.warn({ client: session.remoteAddress, user: auth.username, locked }, 'SMTP AUTH failed');
+        // Counted before the (async) check so parallel sessions cannot outrun the lockout; an unknown user costs a scrypt run too.
+        const locked = lockout.fail(session.remoteAddress, '');
+        if (!(await verifyPassword(auth.password ?? '', configured, imitatedHash))) {
+          log.warn({ client: session.remoteAddress, user: preview(auth.username ?? ''), locked }, 'SMTP AUTH failed');
           throw reject('auth_failed', smtpError('RELAY_AUTH_FAILED', 'Authentication credentials invalid'));
         }
         lockout.succeed(session.remoteAddress, '');

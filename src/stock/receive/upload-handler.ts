@@ -2,7 +2,7 @@
 // Returns status + answer lines; the HTTP plumbing is in server.ts. Answers follow design.md's table.
 import type { Queue } from 'bullmq';
 import type { Config, ShopConfig } from '../../config/schema.js';
-import { verifyPassword } from '../../config/password.js';
+import { costliestHash, verifyPassword } from '../../config/password.js';
 import type { Logger } from '../../observe/logger.js';
 import type { ApplyJobData } from '../../queue/names.js';
 import type { UploadStore } from '../store.js';
@@ -24,6 +24,8 @@ export class UploadHandler {
   private readonly shopsByUser: Map<string, ShopConfig>;
   /** A longer sys_id cannot be anyone's: refused before any lookup, count or password check. */
   private readonly longestSysId: number;
+  /** What an unknown sys_id's password is checked against, so it costs what a known one does. */
+  private readonly imitatedHash: string | undefined;
 
   /** Uploads answered before they were applied: counted into the item metrics once they are. */
   private readonly unapplied = new Set<number>();
@@ -34,6 +36,7 @@ export class UploadHandler {
     this.lockout = new Lockout({ failures: l.failures, windowMs: l.window, durationMs: l.duration });
     this.shopsByUser = new Map(cfg.shops.map((s) => [s.zaikoRobot.userId, s]));
     this.longestSysId = Math.max(0, ...cfg.shops.map((s) => s.zaikoRobot.userId.length));
+    this.imitatedHash = costliestHash(cfg.shops.map((s) => s.zaikoRobot.password));
   }
 
   /** The form parser for this Content-Type, bound to the body. */
@@ -87,8 +90,10 @@ export class UploadHandler {
       this.log.warn({ client, sysId: preview(req.sysId) }, 'upload refused: locked out');
       return ng('STOCK_AUTH_ERROR');
     }
-    if (!shop || !verifyPassword(req.sysPass, shop.zaikoRobot.password)) {
-      const locked = this.lockout.fail(client, req.sysId);
+    // Counted as a failure before the (async) check, so concurrent guesses cannot outrun the lockout;
+    // a success resets it. An unknown sys_id costs one scrypt run too, so the time does not tell.
+    const locked = this.lockout.fail(client, req.sysId);
+    if (!(await verifyPassword(req.sysPass, shop?.zaikoRobot.password, this.imitatedHash)) || !shop) {
       this.log.warn({ client, sysId: preview(req.sysId), locked }, 'upload refused: wrong sys_id or sys_pass');
       return ng('STOCK_AUTH_ERROR');
     }
