@@ -36,13 +36,4 @@ export function printTable(header: string[], rows: (string | number | null | und
     process.stdout.write(r.map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat(widths[i] - [...c].length))).join('  ') + '\n');
 }
 
-export function parseSince(value: string | undefined): number | undefined {
-  if (!value) return undefined;
-  const rel = /^(\d+)([smhd])$/.exec(value);
-  if (rel) return Date.now() - Number(rel[1]) * { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[rel[2] as 's']!;
-  const t = Date.parse(value);
-  if (Number.isNaN(t)) throw new BridgeError('BAD_INPUT', `--since ${value}: use a date (2026-11-26) or an age (30m, 2h, 7d)`);
-  return t;
-}
-
-export { iso } from '../queries/time.js';
+export { iso, parseSince } from '../queries/time.js';

@@ -7,6 +7,8 @@ import { startAll } from '../roles/start.js';
 import { startReceiver, type RunningRole } from '../roles/receiver.js';
 import { startWorker } from '../roles/worker.js';
 import { startRelay } from '../roles/relay.js';
+import { startConsole } from '../roles/console.js';
+import { BridgeError } from '../errors/codes.js';
 import type { Logger } from '../observe/logger.js';
 
 const SHUTDOWN_BOUND_MS = 15_000;
@@ -61,6 +63,12 @@ export function registerRun(program: Command): void {
     .action(async (_o, cmd: Command) => {
       const { spec, log, config } = await external(cmd);
       await runRole(log, () => startReceiver(config, spec, log));
+    });
+  program.command('console').description('the web console for the shop\'s operator (console.host:console.port)')
+    .action(async (_o, cmd: Command) => {
+      const { url, log, config } = await external(cmd);
+      if (!config.console.users.length) throw new BridgeError('BAD_INPUT', 'console.users is empty: add a user with a hash from `zaiko-bridge config hash-password`');
+      stopOnSignals(await startConsole(config, url, log), log);
     });
   program.command('worker').description('stock apply worker and drop-folder watcher')
     .action(async (_o, cmd: Command) => {

@@ -94,6 +94,7 @@ export function maskSecrets(cfg: Config): unknown {
     ...cfg,
     redis: { ...cfg.redis, url: maskUrl(cfg.redis.url) },
     relay: { ...cfg.relay, users: cfg.relay.users.map((u) => ({ name: u.name, password: mask(u.password) })) },
+    console: { ...cfg.console, users: cfg.console.users.map((u) => ({ name: u.name, password: mask(u.password) })) },
     upstream: { ...cfg.upstream, auth: cfg.upstream.auth && { user: cfg.upstream.auth.user, pass: mask(cfg.upstream.auth.pass) } },
     shops: cfg.shops.map((s) => ({ ...s, zaikoRobot: { userId: s.zaikoRobot.userId, password: mask(s.zaikoRobot.password) } })),
   };

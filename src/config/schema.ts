@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseDurationMs, parseSizeBytes } from './units.js';
 import { SKIP_REASONS } from '../stock/skip-reasons.js';
+import { isScryptHash } from './password.js';
 
 const duration = (def: string) =>
   z.union([z.string(), z.number()]).default(def).transform((v, ctx) => {
@@ -123,6 +124,17 @@ export const configSchema = z.strictObject({
       duration: duration('15m'),
     }).prefault({}),
     dropDir: z.string().optional(),
+  }).prefault({}),
+  console: z.strictObject({
+    host: z.string().default('127.0.0.1'),
+    port: port.default(8081),
+    users: z.array(z.strictObject({
+      name: z.string().regex(/^[^\s:]{1,64}$/, 'must be 1-64 characters without spaces or colons'),
+      password: z.string().refine(isScryptHash, 'must be a hash printed by `zaiko-bridge config hash-password`'),
+    })).default([]),
+    timeZone: z.string().default('Asia/Tokyo').refine((tz) => {
+      try { new Intl.DateTimeFormat('en', { timeZone: tz }); return true; } catch { return false; }
+    }, 'unknown time zone (use an IANA name such as Asia/Tokyo)'),
   }).prefault({}),
   retention: z.strictObject({
     uploadDays: z.number().positive().default(90),

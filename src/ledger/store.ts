@@ -183,7 +183,7 @@ export class LedgerStore {
     })();
   }
 
-  list(opts: { since?: number; order?: string; status?: string; limit: number; offset?: number })
+  list(opts: { since?: number; order?: string; status?: string; forward?: string; limit: number; offset?: number })
     : (MessageRow & { status: string; to: string })[] {
     return this.sql(`SELECT * FROM (
         SELECT m.*,
@@ -193,8 +193,9 @@ export class LedgerStore {
                WHEN EXISTS (SELECT 1 FROM message_recipients r WHERE r.message_id = m.id AND r.status = 'failed') THEN 'failed'
                ELSE 'sent' END AS status
         FROM messages m WHERE (@since IS NULL OR m.received_at >= @since) AND (@order IS NULL OR m.order_number = @order)
+          AND (@forward IS NULL OR m.forward = @forward)
       ) WHERE (@status IS NULL OR status = @status) ORDER BY received_at DESC, id DESC LIMIT @limit OFFSET @offset`)
-      .all({ since: opts.since ?? null, order: opts.order ?? null, status: opts.status ?? null, limit: opts.limit,
+      .all({ since: opts.since ?? null, order: opts.order ?? null, status: opts.status ?? null, forward: opts.forward ?? null, limit: opts.limit,
         offset: opts.offset ?? 0 }) as any[];
   }
 }

@@ -17,7 +17,7 @@ export const messageJson = (m: MessageRow & { status?: string; to?: string }) =>
 });
 export type MessageJson = ReturnType<typeof messageJson>;
 
-export interface MessageFilter { since?: number; order?: string; status?: string; limit: number; offset?: number }
+export interface MessageFilter { since?: number; order?: string; status?: string; forward?: string; limit: number; offset?: number }
 
 /** `mail list`: newest first. */
 export function listMessages(ledger: LedgerStore, filter: MessageFilter): MessageJson[] {

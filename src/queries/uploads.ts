@@ -35,3 +35,15 @@ export function listSkips(store: UploadStore,
   return store.skips(opts).map((r) => ({ uploadId: r.upload_id, shop: r.shop_id, product_code: r.code, reason: r.reason,
     rawStock: r.raw_stock, receivedAt: iso(r.received_at) }));
 }
+
+/**
+ * The answer an applied upload gave zaiko Robot: OK, or NG and one line per skipped item whose reason is
+ * in `reportAsNg` (as the receiver writes it); the first `maxLines` item lines and how many more there were.
+ */
+export function uploadAnswer(store: UploadStore, id: number, reportAsNg: readonly string[], maxLines: number): { lines: string[]; more: number } {
+  const reported = store.reportedSkips(id, reportAsNg, maxLines + 1);
+  if (reported.length === 0) return { lines: ['OK'], more: 0 };
+  const lines = reported.slice(0, maxLines).map((s) => `${s.reason === 'unknown_code' ? 'no_product' : s.reason}(product_code=${s.code})`);
+  const more = reported.length > maxLines ? store.reportedSkipCount(id, reportAsNg) - maxLines : 0;
+  return { lines: ['NG', ...lines], more };
+}

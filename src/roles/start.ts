@@ -8,6 +8,7 @@ import { EmbeddedRedis } from '../queue/embedded-redis.js';
 import { connectOrFail, checkEvictionPolicy, redisSpec, type RedisSpec } from '../queue/redis.js';
 import { startReceiver, type RunningRole } from './receiver.js';
 import { startRelay } from './relay.js';
+import { startConsole } from './console.js';
 import { Metrics } from '../observe/metrics.js';
 
 const WORKER_STOP_MS = 10_000;
@@ -55,6 +56,8 @@ export async function startAll(cfg: Config, configPath: string, log: Logger): Pr
     const relay = await startRelay(cfg, spec, log, { metrics, dataDirLocked: true });
     roles.push(relay);
     roles.push(await startReceiver(cfg, spec, log, { metrics, readyChecks: [relay.readiness], dataDirLocked: true }));
+    if (cfg.console.users.length) roles.push(await startConsole(cfg, spec, log));
+    else log.info('console not started: console.users is empty (add a user with a hash from `zaiko-bridge config hash-password`)');
   } catch (err) {
     await close();
     throw err;

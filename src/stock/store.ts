@@ -43,12 +43,19 @@ export class UploadStore {
   }
 
   /** Skipped items whose reason is one of `reasons`, in request order: the lines of an NG answer. */
-  reportedSkips(id: number, reasons: readonly string[]): { code: string; reason: string }[] {
+  reportedSkips(id: number, reasons: readonly string[], limit = -1): { code: string; reason: string }[] {
     if (reasons.length === 0) return [];
     const marks = reasons.map(() => '?').join(',');
     return this.sql(`SELECT code, reason FROM upload_items
-      WHERE upload_id = ? AND outcome = 'skipped' AND reason IN (${marks}) ORDER BY seq`)
-      .all(id, ...reasons) as { code: string; reason: string }[];
+      WHERE upload_id = ? AND outcome = 'skipped' AND reason IN (${marks}) ORDER BY seq LIMIT ?`)
+      .all(id, ...reasons, limit) as { code: string; reason: string }[];
+  }
+
+  reportedSkipCount(id: number, reasons: readonly string[]): number {
+    if (reasons.length === 0) return 0;
+    const marks = reasons.map(() => '?').join(',');
+    return this.sql(`SELECT COUNT(*) FROM upload_items WHERE upload_id = ? AND outcome = 'skipped' AND reason IN (${marks})`)
+      .pluck().get(id, ...reasons) as number;
   }
 
   outcomeCounts(id: number): { outcome: string; reason: string | null; count: number }[] {
