@@ -1,0 +1,106 @@
+// The console's HTTP rules without a browser, against startConsole on real SQLite files and the test Redis:
+// escaping, bodies refused while they arrive, lockout after failed logins, the audit log line.
+import { describe, it, expect, beforeAll, afterAll, inject } from 'vitest';
+import { request } from 'node:http';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { tempDir, testConfig } from '../helpers/env.js';
+import { hashPassword } from '../../src/config/password.js';
+import { startConsole } from '../../src/roles/console.js';
+import type { RunningRole } from '../../src/roles/receiver.js';
+import { html, raw } from '../../src/console/html.js';
+import { chooseLang } from '../../src/console/i18n.js';
+import { openDb } from '../../src/db/open.js';
+import { LedgerStore } from '../../src/ledger/store.js';
+
+const redisUrl = inject('redisUrl');
+let t: ReturnType<typeof tempDir>;
+let role: RunningRole;
+const logLines: string[] = [];
+
+function http(method: string, path: string, opts: { headers?: Record<string, string>; body?: string | Buffer; chunks?: { size: number; count: number } } = {}) {
+  return new Promise<{ status: number; headers: Record<string, any>; text: string; sent: number }>((resolve, reject) => {
+    let sent = 0;
+    const req = request({ host: '127.0.0.1', port: role.port, method, path, headers: opts.headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text, sent }));
+    });
+    req.on('error', (err) => (sent > 0 ? undefined : reject(err)));
+    if (opts.chunks) {
+      const chunk = Buffer.alloc(opts.chunks.size, 'a');
+      const write = (i: number) => {
+        if (i >= opts.chunks!.count || req.destroyed) return req.end();
+        sent += chunk.length;
+        if (req.write(chunk)) setImmediate(() => write(i + 1)); else req.once('drain', () => write(i + 1));
+      };
+      write(0);
+    } else req.end(opts.body);
+  });
+}
+
+async function login(name: string, password: string) {
+  const page = await http('GET', '/login');
+  const csrf = /name="csrf" value="([^"]+)"/.exec(page.text)![1];
+  const res = await http('POST', '/login', { headers: { cookie: `zb_login=${csrf}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: `name=${encodeURIComponent(name)}&password=${encodeURIComponent(password)}&csrf=${csrf}` });
+  const session = /zb_session=([^;]+)/.exec(String(res.headers['set-cookie'] ?? ''))?.[1];
+  return { res, session };
+}
+
+beforeAll(async () => {
+  t = tempDir();
+  const cfg = testConfig(t.dir, { console: { port: 0, users: [{ name: 'sato', password: hashPassword('right-one') }] } });
+  // A message whose subject tries to inject markup: the page must show it as text.
+  const db = openDb(t.dir, 'ledger');
+  new LedgerStore(db).acceptMany([{ id: 'QXSS1', receivedAt: Date.now(), clientAddress: '127.0.0.1', clientHelo: 'x', authUser: null, mailFrom: 'a@b.jp',
+    headerFrom: null, subject: '<script>alert(1)</script>', messageId: null, size: 1, spoolPath: '/nonexistent', shopId: null, isOrder: false,
+    orderNumber: null, items: [], flags: [], deliverTo: ['c@d.jp'], forwardTo: null, claim: null }]);
+  db.close();
+  const log = pino({ level: 'info' }, new Writable({ write(chunk, _e, cb) { logLines.push(String(chunk)); cb(); } }));
+  role = await startConsole(cfg, redisUrl, log);
+});
+afterAll(async () => { await role?.close(); t?.cleanup(); });
+
+describe('console over HTTP', () => {
+  it('escapes by default', async () => {
+    expect(html`<p>${'<b>"x" & \'y\'</b>'}</p>`.text).toBe('<p>&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/b&gt;</p>');
+    expect(html`<p>${raw('<b>ok</b>')}${[1, '<i>']}${null}${false}</p>`.text).toBe('<p><b>ok</b>1&lt;i&gt;</p>');
+    const { session } = await login('sato', 'right-one');
+    const page = await http('GET', '/mail/QXSS1', { headers: { cookie: `zb_session=${session}` } });
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(page.text).not.toContain('<script>');
+    expect(page.headers['content-security-policy']).toContain("default-src 'none'");
+    expect(page.headers['content-security-policy']).not.toContain('unsafe-inline');
+  });
+
+  it('chooses Japanese only when the browser asks for ja first', () => {
+    expect(chooseLang(null, undefined, 'ja,en;q=0.8')).toBe('ja');
+    expect(chooseLang(null, undefined, 'en;q=0.5,ja-JP;q=0.9')).toBe('ja');
+    expect(chooseLang(null, undefined, 'en-US,ja;q=0.9')).toBe('en');
+    expect(chooseLang(null, 'ja', 'en')).toBe('ja');
+    expect(chooseLang('en', 'ja', 'ja')).toBe('en');
+  });
+
+  it('refuses a mail-check body over its bound while it arrives, with 413', async () => {
+    const { session } = await login('sato', 'right-one');
+    const page = await http('GET', '/mail/check', { headers: { cookie: `zb_session=${session}` } });
+    expect(page.status).toBe(200);
+    // 64 × 1 MiB announced as chunked (no Content-Length): the answer comes after ~2 MiB, not after 64.
+    const res = await http('POST', '/mail/check', { headers: { cookie: `zb_session=${session}`, 'content-type': 'multipart/form-data; boundary=x' },
+      chunks: { size: 1024 * 1024, count: 64 } });
+    expect(res.status).toBe(413);
+    expect(res.sent).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it('locks a name out after repeated failures, and logs actions with the user name', async () => {
+    for (let i = 0; i < 5; i++) expect((await login('sato', `wrong-${i}`)).res.status).toBe(i < 4 ? 401 : 429);
+    const locked = await login('sato', 'right-one');
+    expect(locked.res.status).toBe(429);
+    expect(locked.session).toBeUndefined();
+    expect(logLines.join('')).not.toContain('wrong-');
+    expect(logLines.some((l) => l.includes('"user":"sato"') && l.includes('"action":"login"'))).toBe(true);
+  });
+});
