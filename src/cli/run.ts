@@ -1,4 +1,4 @@
-// The long-running commands: start (everything), relay, receiver, worker. SIGINT/SIGTERM stop them
+// The long-running commands: start (everything), relay, receiver, worker, console. SIGINT/SIGTERM stop them
 // in order; a second signal, or the 15 s bound, ends the process at once.
 import type { Command } from 'commander';
 import { context } from './context.js';
@@ -66,9 +66,9 @@ export function registerRun(program: Command): void {
     });
   program.command('console').description('the web console for the shop\'s operator (console.host:console.port)')
     .action(async (_o, cmd: Command) => {
-      const { url, log, config } = await external(cmd);
+      const { spec, log, config } = await external(cmd);
       if (!config.console.users.length) throw new BridgeError('BAD_INPUT', 'console.users is empty: add a user with a hash from `zaiko-bridge config hash-password`');
-      stopOnSignals(await startConsole(config, url, log), log);
+      await runRole(log, () => startConsole(config, spec, log));
     });
   program.command('worker').description('stock apply worker and drop-folder watcher')
     .action(async (_o, cmd: Command) => {
