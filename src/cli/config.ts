@@ -18,7 +18,8 @@ export function registerConfig(program: Command): void {
       const { path, config: cfg } = context(cmd);
       process.stdout.write(`# ${path}: valid\n` + stringify(maskSecrets(cfg)));
     });
-  config.command('hash-password').description('print a scrypt hash for relay.users[].password, console.users[].password or zaikoRobot.password')
+  config.command('hash-password')
+    .description('print a scrypt hash for relay.users[].password, console.users[].password or zaikoRobot.password')
     .argument('[password]', 'the password (read from stdin when left out, so it stays out of shell history)')
     .action(async (password: string | undefined) => {
       process.stdout.write((await hashPassword(password ?? (await readSecret()))) + '\n');

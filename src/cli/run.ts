@@ -67,7 +67,9 @@ export function registerRun(program: Command): void {
   program.command('console').description('the web console for the shop\'s operator (console.host:console.port)')
     .action(async (_o, cmd: Command) => {
       const { spec, log, config } = await external(cmd);
-      if (!config.console.users.length) throw new BridgeError('BAD_INPUT', 'console.users is empty: add a user with a hash from `zaiko-bridge config hash-password`');
+      if (!config.console.users.length) {
+        throw new BridgeError('BAD_INPUT', 'console.users is empty: add a user with a hash from `zaiko-bridge config hash-password`');
+      }
       await runRole(log, () => startConsole(config, spec, log));
     });
   program.command('worker').description('stock apply worker and drop-folder watcher')

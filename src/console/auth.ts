@@ -5,7 +5,12 @@ import { scrypt, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import { Lockout } from '../security/lockout.js';
 
-export interface Session { id: string; user: string; csrf: string; lastSeen: number }
+export interface Session {
+  id: string;
+  user: string;
+  csrf: string;
+  lastSeen: number;
+}
 
 const IDLE_MS = 8 * 3600_000;
 const MAX_SESSIONS = 10_000;
@@ -15,7 +20,9 @@ const DUMMY = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAA
 export const token = () => randomBytes(24).toString('base64url');
 
 function scryptAsync(password: string, salt: Buffer, len: number, o: { N: number; r: number; p: number }): Promise<Buffer> {
-  return new Promise((resolve, reject) => scrypt(password, salt, len, { ...o, maxmem: 256 * o.N * o.r }, (err, key) => (err ? reject(err) : resolve(key))));
+  return new Promise((resolve, reject) =>
+    scrypt(password, salt, len, { ...o, maxmem: 256 * o.N * o.r }, (err, key) => (err ? reject(err) : resolve(key))),
+  );
 }
 
 /** Checks a password against a `scrypt$N$r$p$salt$hash` string (the schema allows only those for console.users). */
@@ -32,7 +39,10 @@ export class Auth {
   private readonly sessions = new Map<string, Session>();
   private readonly lockout = new Lockout({ failures: 5, windowMs: 15 * 60_000, durationMs: 15 * 60_000 });
 
-  constructor(private readonly users: Config['console']['users'], private readonly now = () => Date.now()) {}
+  constructor(
+    private readonly users: Config['console']['users'],
+    private readonly now = () => Date.now(),
+  ) {}
 
   async login(client: string, name: string, password: string): Promise<LoginResult> {
     const key = name.slice(0, 64);
@@ -50,7 +60,10 @@ export class Auth {
   session(id: string | undefined): Session | undefined {
     const s = id ? this.sessions.get(id) : undefined;
     if (!s) return undefined;
-    if (this.now() - s.lastSeen > IDLE_MS) { this.sessions.delete(s.id); return undefined; }
+    if (this.now() - s.lastSeen > IDLE_MS) {
+      this.sessions.delete(s.id);
+      return undefined;
+    }
     s.lastSeen = this.now();
     return s;
   }

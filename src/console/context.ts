@@ -12,25 +12,43 @@ import type { View } from './layout.js';
 import type { Auth, Session } from './auth.js';
 
 export interface ConsoleDeps {
-  cfg: Config; log: Logger; auth: Auth; redis: Redis;
-  ledgerDb: DB; stockDb: DB; ledger: LedgerStore; uploads: UploadStore;
+  cfg: Config;
+  log: Logger;
+  auth: Auth;
+  redis: Redis;
+  ledgerDb: DB;
+  stockDb: DB;
+  ledger: LedgerStore;
+  uploads: UploadStore;
   queues: QueueSet & { all: Queue[] };
 }
 
 export interface Ctx extends View {
-  req: IncomingMessage; res: ServerResponse; deps: ConsoleDeps; params: string[]; client: string; secure: boolean;
+  req: IncomingMessage;
+  res: ServerResponse;
+  deps: ConsoleDeps;
+  params: string[];
+  client: string;
+  secure: boolean;
   session?: Session;
 }
 
 const SECURITY_HEADERS = {
-  'content-security-policy': "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'content-security-policy':
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'same-origin',
   'x-frame-options': 'DENY',
   'cache-control': 'no-store',
 };
 
-export function send(c: Ctx, status: number, body: string | Buffer, type = 'text/html; charset=utf-8', extra: Record<string, string | string[]> = {}): void {
+export function send(
+  c: Ctx,
+  status: number,
+  body: string | Buffer,
+  type = 'text/html; charset=utf-8',
+  extra: Record<string, string | string[]> = {},
+): void {
   c.res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': type, ...extra }).end(body);
 }
 
@@ -39,8 +57,16 @@ export function redirect(c: Ctx, location: string, extra: Record<string, string 
 }
 
 export function cookie(c: Ctx, name: string, value: string, opts: { maxAge?: number; httpOnly?: boolean } = {}): string {
-  return [`${name}=${encodeURIComponent(value)}`, 'Path=/', 'SameSite=Strict', opts.httpOnly === false ? '' : 'HttpOnly',
-    c.secure ? 'Secure' : '', opts.maxAge !== undefined ? `Max-Age=${opts.maxAge}` : ''].filter(Boolean).join('; ');
+  return [
+    `${name}=${encodeURIComponent(value)}`,
+    'Path=/',
+    'SameSite=Strict',
+    opts.httpOnly === false ? '' : 'HttpOnly',
+    c.secure ? 'Secure' : '',
+    opts.maxAge !== undefined ? `Max-Age=${opts.maxAge}` : '',
+  ]
+    .filter(Boolean)
+    .join('; ');
 }
 
 /** Every action is logged with the user's name. */

@@ -3,7 +3,12 @@
 import type { IncomingMessage } from 'node:http';
 
 export class HttpError extends Error {
-  constructor(readonly status: number, message: string) { super(message); }
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 export function cookies(req: IncomingMessage): Record<string, string> {
@@ -37,17 +42,30 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-export interface Form { get(name: string): string | undefined; file(name: string): Promise<Buffer | undefined> }
+export interface Form {
+  get(name: string): string | undefined;
+  file(name: string): Promise<Buffer | undefined>;
+}
 
 export async function readForm(req: IncomingMessage, limit: number): Promise<Form> {
   const type = req.headers['content-type'] ?? '';
   const body = await readBody(req, limit);
   if (type.startsWith('multipart/form-data')) {
     let data: FormData;
-    try { data = await new Response(new Blob([new Uint8Array(body)]), { headers: { 'content-type': type } }).formData(); } catch { throw new HttpError(400, 'malformed form'); }
+    try {
+      data = await new Response(new Blob([new Uint8Array(body)]), { headers: { 'content-type': type } }).formData();
+    } catch {
+      throw new HttpError(400, 'malformed form');
+    }
     return {
-      get: (name) => { const v = data.get(name); return typeof v === 'string' ? v : undefined; },
-      file: async (name) => { const v = data.get(name); return v && typeof v !== 'string' && v.size > 0 ? Buffer.from(await v.arrayBuffer()) : undefined; },
+      get: (name) => {
+        const v = data.get(name);
+        return typeof v === 'string' ? v : undefined;
+      },
+      file: async (name) => {
+        const v = data.get(name);
+        return v && typeof v !== 'string' && v.size > 0 ? Buffer.from(await v.arrayBuffer()) : undefined;
+      },
     };
   }
   const params = new URLSearchParams(body.toString('utf8'));

@@ -3,9 +3,20 @@ import { html, type Html } from './html.js';
 import type { Words, Key } from './i18n.js';
 import type { Session } from './auth.js';
 
-export interface View { w: Words; session?: Session; url: URL }
+export interface View {
+  w: Words;
+  session?: Session;
+  url: URL;
+}
 
-const NAV: [string, Key][] = [['/', 'overview'], ['/mail', 'mail'], ['/uploads', 'uploads'], ['/stock', 'stock'], ['/queues', 'queues'], ['/mail/check', 'check']];
+const NAV: [string, Key][] = [
+  ['/', 'overview'],
+  ['/mail', 'mail'],
+  ['/uploads', 'uploads'],
+  ['/stock', 'stock'],
+  ['/queues', 'queues'],
+  ['/mail/check', 'check'],
+];
 
 /** The current address with `lang` replaced: the switch keeps the page and its filters. */
 function langHref(url: URL, lang: string): string {
@@ -14,29 +25,56 @@ function langHref(url: URL, lang: string): string {
   return u.pathname + u.search;
 }
 
-export const csrfField = (v: View) => html`<input type="hidden" name="csrf" value="${v.session?.csrf ?? ''}">`;
+const navLink = (href: string, on: boolean, label: string) => html`<a href="${href}" class="${on ? 'on' : ''}">${label}</a>`;
+
+export const csrfField = (v: View) => html`<input type="hidden" name="csrf" value="${v.session?.csrf ?? ''}" />`;
 
 export function page(v: View, title: string, body: Html): string {
   const path = v.url.pathname;
-  const on = (href: string) => (href === '/' ? path === '/' : path === href || (path.startsWith(href + '/') && !(href === '/mail' && path === '/mail/check')));
+  const on = (href: string) =>
+    href === '/' ? path === '/' : path === href || (path.startsWith(href + '/') && !(href === '/mail' && path === '/mail/check'));
   const other = v.w.lang === 'ja' ? 'en' : 'ja';
   return html`<!doctype html>
-<html lang="${v.w.lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title} · ${v.w.t('title')}</title><link rel="stylesheet" href="/static/console.css"></head>
-<body><header><span class="brand">zaiko-bridge</span>
-${v.session ? html`<nav>${NAV.map(([href, key]) => html`<a href="${href}" class="${on(href) ? 'on' : ''}">${v.w.t(key)}</a>`)}</nav>` : ''}
-<span class="right"><a href="${langHref(v.url, other)}" hreflang="${other}">${other === 'ja' ? '日本語' : 'English'}</a>
-${v.session ? html`<span>${v.w.t('signedInAs')} ${v.session.user}</span>
-<form method="post" action="/logout">${csrfField(v)}<button type="submit">${v.w.t('logout')}</button></form>` : ''}</span></header>
-<main><h1>${title}</h1>
-${body}</main></body></html>`.text;
+    <html lang="${v.w.lang}">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>${title} · ${v.w.t('title')}</title>
+        <link rel="stylesheet" href="/static/console.css" />
+      </head>
+      <body>
+        <header>
+          <span class="brand">zaiko-bridge</span>
+          ${v.session ? html`<nav>${NAV.map(([href, key]) => navLink(href, on(href), v.w.t(key)))}</nav>` : ''}
+          <span class="right"
+            ><a href="${langHref(v.url, other)}" hreflang="${other}">${other === 'ja' ? '日本語' : 'English'}</a> ${
+              v.session
+                ? html`<span>${v.w.t('signedInAs')} ${v.session.user}</span>
+                    <form method="post" action="/logout">${csrfField(v)}<button type="submit">${v.w.t('logout')}</button></form>`
+                : ''
+            }</span
+          >
+        </header>
+        <main>
+          <h1>${title}</h1>
+          ${body}
+        </main>
+      </body>
+    </html>`.text;
 }
 
 /** Links to the previous and next page of a list, keeping its filters. */
 export function pager(v: View, pageNo: number, hasNext: boolean): Html {
-  const href = (p: number) => { const u = new URL(v.url.href); u.searchParams.set('page', String(p)); u.searchParams.delete('lang'); return u.pathname + u.search; };
-  return html`<div class="pager">${pageNo > 1 ? html`<a href="${href(pageNo - 1)}">← ${v.w.t('prev')}</a>` : ''}
-<span class="muted">${v.w.t('page')} ${pageNo}</span>${hasNext ? html`<a href="${href(pageNo + 1)}">${v.w.t('next')} →</a>` : ''}</div>`;
+  const href = (p: number) => {
+    const u = new URL(v.url.href);
+    u.searchParams.set('page', String(p));
+    u.searchParams.delete('lang');
+    return u.pathname + u.search;
+  };
+  return html`<div class="pager">
+    ${pageNo > 1 ? html`<a href="${href(pageNo - 1)}">← ${v.w.t('prev')}</a>` : ''}
+    <span class="muted">${v.w.t('page')} ${pageNo}</span>${hasNext ? html`<a href="${href(pageNo + 1)}">${v.w.t('next')} →</a>` : ''}
+  </div>`;
 }
 
 export const badge = (state: string | null | undefined) => html`<span class="b ${state ?? ''}">${state ?? '-'}</span>`;

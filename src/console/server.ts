@@ -19,7 +19,13 @@ import { checkGet, checkPost, CHECK_MAX_BYTES } from './pages/check.js';
 
 type Get = (c: Ctx) => Promise<void>;
 type Post = (c: Ctx, form: Form) => Promise<void>;
-interface Route { method: 'GET' | 'POST'; path: RegExp; handler: Get | Post; bodyLimit?: number; public?: boolean }
+interface Route {
+  method: 'GET' | 'POST';
+  path: RegExp;
+  handler: Get | Post;
+  bodyLimit?: number;
+  public?: boolean;
+}
 
 const SMALL_FORM = 16 * 1024;
 const seg = '([^/]+)';
@@ -56,7 +62,8 @@ function match(method: string, pathname: string): { route?: Route; params: strin
     const m = route.path.exec(pathname);
     if (!m) continue;
     methodKnown = true;
-    if (route.method === method || (method === 'HEAD' && route.method === 'GET')) return { route, params: m.slice(1).map(decodeURIComponent), methodKnown };
+    if (route.method === method || (method === 'HEAD' && route.method === 'GET'))
+      return { route, params: m.slice(1).map(decodeURIComponent), methodKnown };
   }
   return { params: [], methodKnown };
 }
@@ -66,16 +73,35 @@ async function handle(deps: ConsoleDeps, req: IncomingMessage, res: ServerRespon
   const jar = cookies(req);
   const lang = chooseLang(url.searchParams.get('lang'), jar.zb_lang, req.headers['accept-language']);
   const secure = !!(req.socket as TLSSocket).encrypted;
-  const c: Ctx = { req, res, deps, url, params: [], client: req.socket.remoteAddress ?? '', secure, w: words(lang, deps.cfg.console.timeZone) };
+  const c: Ctx = {
+    req,
+    res,
+    deps,
+    url,
+    params: [],
+    client: req.socket.remoteAddress ?? '',
+    secure,
+    w: words(lang, deps.cfg.console.timeZone),
+  };
   if (url.pathname === '/static/console.css') {
-    res.writeHead(200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'max-age=3600', 'x-content-type-options': 'nosniff' }).end(CONSOLE_CSS);
+    res
+      .writeHead(200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'max-age=3600', 'x-content-type-options': 'nosniff' })
+      .end(CONSOLE_CSS);
     return;
   }
-  if (url.pathname === '/favicon.ico') { res.writeHead(204, { 'cache-control': 'max-age=86400' }).end(); return; }
-  const langCookie = url.searchParams.get('lang') === lang ? { 'set-cookie': cookie(c, 'zb_lang', lang, { maxAge: 365 * 86400 }) } : undefined;
+  if (url.pathname === '/favicon.ico') {
+    res.writeHead(204, { 'cache-control': 'max-age=86400' }).end();
+    return;
+  }
+  const langCookie =
+    url.searchParams.get('lang') === lang ? { 'set-cookie': cookie(c, 'zb_lang', lang, { maxAge: 365 * 86400 }) } : undefined;
   if (langCookie) res.setHeader('set-cookie', langCookie['set-cookie']);
   let found: ReturnType<typeof match>;
-  try { found = match(req.method ?? 'GET', url.pathname); } catch { found = { params: [], methodKnown: false }; }
+  try {
+    found = match(req.method ?? 'GET', url.pathname);
+  } catch {
+    found = { params: [], methodKnown: false };
+  }
   c.session = deps.auth.session(jar[SESSION_COOKIE]);
   const { route, params } = found;
   if (!route?.public && !c.session) return redirect(c, '/login');
@@ -96,13 +122,28 @@ export function createConsoleServer(deps: ConsoleDeps): Server {
     handle(deps, req, res).catch((err: Error) => {
       const status = err instanceof HttpError ? err.status : 500;
       if (status === 500) deps.log.error({ err: err.message, path: req.url?.split('?')[0] }, 'console request failed');
-      if (res.headersSent) { res.destroy(); return; }
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
       const w = words(chooseLang(null, cookies(req).zb_lang, req.headers['accept-language']), deps.cfg.console.timeZone);
       const text = status === 413 ? `${w.t('tooLarge')}: ${err.message}` : status === 500 ? w.t('error') : err.message;
       // A refused body is not read to its end: close the connection after the answer.
-      res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff',
-        'content-security-policy': "default-src 'none'; style-src 'self'", ...(status === 413 ? { connection: 'close' } : {}) });
-      res.end(page({ w, url: new URL(req.url ?? '/', 'http://console.invalid') }, w.t('error'), html`<p class="warn">${text}</p><p><a href="/">${w.t('back')}</a></p>`));
+      res.writeHead(status, {
+        'content-type': 'text/html; charset=utf-8',
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+        'content-security-policy': "default-src 'none'; style-src 'self'",
+        ...(status === 413 ? { connection: 'close' } : {}),
+      });
+      res.end(
+        page(
+          { w, url: new URL(req.url ?? '/', 'http://console.invalid') },
+          w.t('error'),
+          html`<p class="warn">${text}</p>
+            <p><a href="/">${w.t('back')}</a></p>`,
+        ),
+      );
     });
   });
   server.headersTimeout = 20_000;

@@ -33,14 +33,16 @@ form.filter{display:flex;gap:8px;flex-wrap:wrap;align-items:end;margin-bottom:10
 label{display:flex;flex-direction:column;font-size:12px;color:#5b6575;gap:2px}
 input,select,textarea{font:inherit;padding:4px 6px;border:1px solid #b8c1cc;border-radius:4px;background:#fff}
 textarea{width:100%;min-height:180px;font-family:monospace;font-size:12px}
-button,.button{font:inherit;background:#1f3b57;color:#fff;border:0;border-radius:4px;padding:5px 12px;cursor:pointer;text-decoration:none;display:inline-block}
+button,.button{font:inherit;background:#1f3b57;color:#fff;border:0;border-radius:4px;padding:5px 12px;cursor:pointer;
+  text-decoration:none;display:inline-block}
 button.danger{background:#b42318}
 form.inline{display:inline;margin:0}
 .pager{display:flex;gap:12px;margin:8px 0;align-items:center}
 .note{background:#fff8e1;border-left:4px solid #f0b429;padding:8px 12px;margin:8px 0}
 .warn{background:#fdecec;border-left:4px solid #b42318;padding:8px 12px;margin:8px 0}
 .done{background:#e8f7ee;border-left:4px solid #1e8e3e;padding:8px 12px;margin:8px 0}
-pre{background:#fff;border:1px solid #e2e6ec;padding:10px;overflow:auto;max-height:420px;font-size:12px;white-space:pre-wrap;word-break:break-all}
+pre{background:#fff;border:1px solid #e2e6ec;padding:10px;overflow:auto;max-height:420px;font-size:12px;
+  white-space:pre-wrap;word-break:break-all}
 .muted{color:#5b6575}
 .login{max-width:360px;margin:80px auto;background:#fff;padding:24px;border-radius:8px;border:1px solid #e2e6ec}
 .login form{display:flex;flex-direction:column;gap:10px}

@@ -195,7 +195,7 @@ export class LedgerStore {
         FROM messages m WHERE (@since IS NULL OR m.received_at >= @since) AND (@order IS NULL OR m.order_number = @order)
           AND (@forward IS NULL OR m.forward = @forward)
       ) WHERE (@status IS NULL OR status = @status) ORDER BY received_at DESC, id DESC LIMIT @limit OFFSET @offset`)
-      .all({ since: opts.since ?? null, order: opts.order ?? null, status: opts.status ?? null, forward: opts.forward ?? null, limit: opts.limit,
-        offset: opts.offset ?? 0 }) as any[];
+      .all({ since: opts.since ?? null, order: opts.order ?? null, status: opts.status ?? null, forward: opts.forward ?? null,
+        limit: opts.limit, offset: opts.offset ?? 0 }) as any[];
   }
 }

@@ -12,12 +12,27 @@ import { enqueueMail } from '../delivery/enqueue.js';
 import { iso } from './time.js';
 
 export const messageJson = (m: MessageRow & { status?: string; to?: string }) => ({
-  id: m.id, receivedAt: iso(m.received_at), from: m.mail_from, to: m.to ? m.to.split(', ') : [], subject: m.subject, shop: m.shop_id,
-  isOrder: !!m.is_order, orderNumber: m.order_number, forward: m.forward, status: m.status,
+  id: m.id,
+  receivedAt: iso(m.received_at),
+  from: m.mail_from,
+  to: m.to ? m.to.split(', ') : [],
+  subject: m.subject,
+  shop: m.shop_id,
+  isOrder: !!m.is_order,
+  orderNumber: m.order_number,
+  forward: m.forward,
+  status: m.status,
 });
 export type MessageJson = ReturnType<typeof messageJson>;
 
-export interface MessageFilter { since?: number; order?: string; status?: string; forward?: string; limit: number; offset?: number }
+export interface MessageFilter {
+  since?: number;
+  order?: string;
+  status?: string;
+  forward?: string;
+  limit: number;
+  offset?: number;
+}
 
 /** `mail list`: newest first. */
 export function listMessages(ledger: LedgerStore, filter: MessageFilter): MessageJson[] {
@@ -29,15 +44,29 @@ export function messageView(ledger: LedgerStore, id: string) {
   const m = ledger.message(id);
   if (!m) return undefined;
   const recipients = ledger.recipients(id);
-  const to = recipients.filter((r) => r.kind === 'deliver').map((r) => r.address).join(', ');
+  const to = recipients
+    .filter((r) => r.kind === 'deliver')
+    .map((r) => r.address)
+    .join(', ');
   return {
-    ...messageJson({ ...m, status: messageStatus(recipients), to }), messageId: m.message_id, client: m.client_address, helo: m.client_helo,
-    authUser: m.auth_user, size: m.size,
-    spool: m.spool_removed ? null : m.spool_path, items: JSON.parse(m.items ?? '[]') as { code: string; quantity: number }[],
-    flags: JSON.parse(m.flags ?? '[]') as string[], forwardReason: m.forward_reason,
+    ...messageJson({ ...m, status: messageStatus(recipients), to }),
+    messageId: m.message_id,
+    client: m.client_address,
+    helo: m.client_helo,
+    authUser: m.auth_user,
+    size: m.size,
+    spool: m.spool_removed ? null : m.spool_path,
+    items: JSON.parse(m.items ?? '[]') as { code: string; quantity: number }[],
+    flags: JSON.parse(m.flags ?? '[]') as string[],
+    forwardReason: m.forward_reason,
     recipients: recipients.map((r) => ({
-      kind: r.kind, address: r.address, status: r.status, attempts: r.attempts, response: r.response,
-      updatedAt: iso(r.updated_at), nextAttemptAt: iso(r.next_attempt_at),
+      kind: r.kind,
+      address: r.address,
+      status: r.status,
+      attempts: r.attempts,
+      response: r.response,
+      updatedAt: iso(r.updated_at),
+      nextAttemptAt: iso(r.next_attempt_at),
     })),
   };
 }
@@ -62,10 +91,11 @@ export function checkVerdict(c: Classification, ledgerDb: DB, stockDb: DB) {
   else if (!c.shop.forwardTo) reason = 'shop has no forwardTo';
   else {
     const claim = forwardClaim(c.shop, c, 'check');
-    const holder = claim
-      && ledgerDb.prepare('SELECT message_id FROM forward_claims WHERE shop_id = ? AND claim = ?').pluck().get(c.shop.id, claim);
+    const holder =
+      claim && ledgerDb.prepare('SELECT message_id FROM forward_claims WHERE shop_id = ? AND claim = ?').pluck().get(c.shop.id, claim);
     wouldForward = !holder;
-    reason = holder ? `forward-once: ${claim} already forwarded with ${holder}`
+    reason = holder
+      ? `forward-once: ${claim} already forwarded with ${holder}`
       : `would forward to ${c.shop.forwardTo}${claim ? ` (claim ${claim})` : ' (forwardOnce: off)'}`;
   }
   if (c.flags.length) reason += `; flags: ${c.flags.join(', ')}`;
@@ -78,19 +108,26 @@ export async function flushDeferred(queue: Queue, ledger: LedgerStore): Promise<
   let n = 0;
   for (const { id, kind } of ledger.deferredIds()) {
     const job = await Job.fromId(queue, mailJobId(id, kind));
-    if (job && (await job.isDelayed())) { await job.promote(); n++; }
-    else if (!job && (await enqueueMail(queue, id, [kind], 3000))) n++;
+    if (job && (await job.isDelayed())) {
+      await job.promote();
+      n++;
+    } else if (!job && (await enqueueMail(queue, id, [kind], 3000))) n++;
   }
   return n;
 }
 
 /** `mail resend [--forward]`: deliver again on purpose with a fresh job id (a forward bypasses forward-once). */
-export async function resendMessage(config: Config, queue: Queue, ledger: LedgerStore, id: string,
-  forward: boolean): Promise<{ kind: MailJobKind; to: string[] }> {
+export async function resendMessage(
+  config: Config,
+  queue: Queue,
+  ledger: LedgerStore,
+  id: string,
+  forward: boolean,
+): Promise<{ kind: MailJobKind; to: string[] }> {
   const m = ledger.message(id);
   if (!m) throw new BridgeError('NOT_FOUND', `no message ${id} in the ledger`);
-  if (!existsSync(m.spool_path)) throw new BridgeError('NOT_FOUND',
-    `${id}: spool file removed (spool.keepDays=${config.spool.keepDays}); nothing to resend`);
+  if (!existsSync(m.spool_path))
+    throw new BridgeError('NOT_FOUND', `${id}: spool file removed (spool.keepDays=${config.spool.keepDays}); nothing to resend`);
   const kind: MailJobKind = forward ? 'forward' : 'deliver';
   const shop = config.shops.find((s) => s.id === m.shop_id);
   const to = forward ? (shop?.forwardTo ? [shop.forwardTo] : []) : ledger.recipients(id, 'deliver').map((r) => r.address);

@@ -10,7 +10,10 @@ export const JOB_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'
 /** `queue list` without --state: every state but completed. */
 export const UNFINISHED_STATES: JobType[] = ['waiting', 'prioritized', 'active', 'delayed', 'failed', 'paused'];
 
-export interface QueueSet { cfg: Config; get(name: string): Queue }
+export interface QueueSet {
+  cfg: Config;
+  get(name: string): Queue;
+}
 
 export function queueName(cfg: Config, q: string): string {
   if (q === 'mail') return mailQueueName(cfg.instance);
@@ -32,7 +35,11 @@ export async function findJob(qs: QueueSet, id: string): Promise<Job> {
 export async function jobJson(job: Job) {
   const state = await job.getState();
   return {
-    id: job.id, name: job.name, state, attempts: job.attemptsMade, createdAt: iso(job.timestamp),
+    id: job.id,
+    name: job.name,
+    state,
+    attempts: job.attemptsMade,
+    createdAt: iso(job.timestamp),
     nextAttemptAt: state === 'delayed' ? iso(job.timestamp + (job.delay ?? 0)) : null,
     lastError: job.failedReason ?? null,
   };
@@ -45,9 +52,16 @@ export async function queueStats(queues: Queue[]) {
   for (const q of queues) {
     const c = await q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'paused', 'prioritized');
     const oldest = (await q.getJobs(['waiting', 'prioritized'], -1, -1, true))[0] ?? (await q.getJobs(['waiting'], 0, 0, true))[0];
-    out.push({ name: q.name, waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), active: c.active ?? 0, delayed: c.delayed ?? 0,
+    out.push({
+      name: q.name,
+      waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
+      active: c.active ?? 0,
+      delayed: c.delayed ?? 0,
       failed: c.failed ?? 0,
-      completed: c.completed ?? 0, paused: c.paused ?? 0, oldestWaitingMs: oldest ? Date.now() - oldest.timestamp : null });
+      completed: c.completed ?? 0,
+      paused: c.paused ?? 0,
+      oldestWaitingMs: oldest ? Date.now() - oldest.timestamp : null,
+    });
   }
   return out;
 }
@@ -55,8 +69,8 @@ export type QueueStat = Awaited<ReturnType<typeof queueStats>>[number];
 
 /** `queue list`: jobs of a queue in `state` (default: all but completed), a page of them. */
 export async function listJobs(queue: Queue, state: string | undefined, limit: number, offset = 0): Promise<JobJson[]> {
-  if (state && !(JOB_STATES as readonly string[]).includes(state)) throw new BridgeError('BAD_INPUT',
-    `--state ${state}: use one of ${JOB_STATES.join(', ')}`);
+  if (state && !(JOB_STATES as readonly string[]).includes(state))
+    throw new BridgeError('BAD_INPUT', `--state ${state}: use one of ${JOB_STATES.join(', ')}`);
   const types = (state ? [state] : UNFINISHED_STATES) as JobType[];
   return Promise.all((await queue.getJobs(types, offset, offset + limit - 1)).map(jobJson));
 }

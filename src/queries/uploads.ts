@@ -5,8 +5,16 @@ import { productView } from '../stock/catalog.js';
 import { iso } from './time.js';
 
 export const uploadJson = (u: UploadRow) => ({
-  id: u.id, shop: u.shop_id, receivedAt: iso(u.received_at), items: u.item_count,
-  applied: u.applied_count ?? 0, skipped: u.skipped_count ?? 0, status: u.status, source: u.source, origin: u.origin, charset: u.charset,
+  id: u.id,
+  shop: u.shop_id,
+  receivedAt: iso(u.received_at),
+  items: u.item_count,
+  applied: u.applied_count ?? 0,
+  skipped: u.skipped_count ?? 0,
+  status: u.status,
+  source: u.source,
+  origin: u.origin,
+  charset: u.charset,
 });
 export type UploadJson = ReturnType<typeof uploadJson>;
 
@@ -19,7 +27,8 @@ export function listUploads(store: UploadStore, opts: { shop?: string; limit: nu
 export function uploadView(store: UploadStore, id: number, page: { limit?: number; offset?: number } = {}) {
   const u = store.get(id);
   if (!u) return undefined;
-  const items = store.items(u.id, page)
+  const items = store
+    .items(u.id, page)
     .map((i) => ({ seq: i.seq, product_code: i.code, rawStock: i.raw_stock, stock: i.stock, outcome: i.outcome, reason: i.reason }));
   return { upload: uploadJson(u), items };
 }
@@ -30,17 +39,32 @@ export function stockView(db: DB, shop: string, code: string) {
 }
 
 /** `stock skipped`: items not applied, newest first. */
-export function listSkips(store: UploadStore,
-  opts: { shop?: string; code?: string; reason?: string; since?: number; limit: number; offset?: number }) {
-  return store.skips(opts).map((r) => ({ uploadId: r.upload_id, shop: r.shop_id, product_code: r.code, reason: r.reason,
-    rawStock: r.raw_stock, receivedAt: iso(r.received_at) }));
+export function listSkips(
+  store: UploadStore,
+  opts: { shop?: string; code?: string; reason?: string; since?: number; limit: number; offset?: number },
+) {
+  return store
+    .skips(opts)
+    .map((r) => ({
+      uploadId: r.upload_id,
+      shop: r.shop_id,
+      product_code: r.code,
+      reason: r.reason,
+      rawStock: r.raw_stock,
+      receivedAt: iso(r.received_at),
+    }));
 }
 
 /**
  * The answer an applied upload gave zaiko Robot: OK, or NG and one line per skipped item whose reason is
  * in `reportAsNg` (as the receiver writes it); the first `maxLines` item lines and how many more there were.
  */
-export function uploadAnswer(store: UploadStore, id: number, reportAsNg: readonly string[], maxLines: number): { lines: string[]; more: number } {
+export function uploadAnswer(
+  store: UploadStore,
+  id: number,
+  reportAsNg: readonly string[],
+  maxLines: number,
+): { lines: string[]; more: number } {
   const reported = store.reportedSkips(id, reportAsNg, maxLines + 1);
   if (reported.length === 0) return { lines: ['OK'], more: 0 };
   const lines = reported.slice(0, maxLines).map((s) => `${s.reason === 'unknown_code' ? 'no_product' : s.reason}(product_code=${s.code})`);

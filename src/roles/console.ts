@@ -29,8 +29,15 @@ export async function startConsole(cfg: Config, redisTarget: RedisSpec | string,
     return q;
   };
   const server = createConsoleServer({
-    cfg, log, auth: new Auth(cfg.console.users), redis, ledgerDb, stockDb,
-    ledger: new LedgerStore(ledgerDb), uploads: new UploadStore(stockDb), queues: { cfg, get, all: instanceQueues(cfg).map(get) },
+    cfg,
+    log,
+    auth: new Auth(cfg.console.users),
+    redis,
+    ledgerDb,
+    stockDb,
+    ledger: new LedgerStore(ledgerDb),
+    uploads: new UploadStore(stockDb),
+    queues: { cfg, get, all: instanceQueues(cfg).map(get) },
   });
   try {
     await new Promise<void>((resolve, reject) => {
@@ -49,7 +56,11 @@ export async function startConsole(cfg: Config, redisTarget: RedisSpec | string,
   return {
     port,
     async close() {
-      await new Promise<void>((r) => { server.close(() => r()); server.closeIdleConnections(); setTimeout(() => server.closeAllConnections(), 2000).unref(); });
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), 2000).unref();
+      });
       for (const q of cache.values()) await q.close();
       await closeRedis(redis);
       ledgerDb.close();

@@ -63,10 +63,19 @@ beforeAll(async () => {
   sink = await startSink();
   const hash = run(['config', 'hash-password', PASSWORD]).stdout.trim();
   config = join(t.dir, 'zb.yaml');
-  writeFileSync(config, stringify({
-    dataDir: './data', instance: 'console-test', relay: { port: 0 }, receiver: { port: 0, waitMs: 500 }, upstream: { port: sink.port },
-    spool: { keepDays: 1 }, console: { port: 0, users: [{ name: 'tanaka', password: hash }] }, shops: [SHOP],
-  }));
+  writeFileSync(
+    config,
+    stringify({
+      dataDir: './data',
+      instance: 'console-test',
+      relay: { port: 0 },
+      receiver: { port: 0, waitMs: 500 },
+      upstream: { port: sink.port },
+      spool: { keepDays: 1 },
+      console: { port: 0, users: [{ name: 'tanaka', password: hash }] },
+      shops: [SHOP],
+    }),
+  );
   proc = runAsync(['start', '--config', config]);
   proc.stderr!.on('data', (d) => (stderr += d));
   await until(() => stderr.includes('zaiko-bridge started') && stderr.includes('stock worker running'), 30_000, 'start');
@@ -77,7 +86,11 @@ beforeAll(async () => {
   const smtpPort = logLine('relay listening').port;
   const eml = readFileSync(join(FIXTURES, 'mail', 'order-utf8-multipart.eml'));
   for (let i = 0; i < 2; i++) await sendMail({ port: smtpPort, from: SHOP.senders[0], to: ['sato@example.org'], raw: eml });
-  await until(() => sink.messages.filter((m) => m.to.includes(SHOP.forwardTo)).length === 1 && sink.messages.length === 3, 20_000, 'deliveries');
+  await until(
+    () => sink.messages.filter((m) => m.to.includes(SHOP.forwardTo)).length === 1 && sink.messages.length === 3,
+    20_000,
+    'deliveries',
+  );
   browser = await launchBrowser();
   pg = await browser.newPage();
 }, 90_000);
@@ -95,17 +108,30 @@ afterAll(async () => {
 
 describe('web console', () => {
   it('answers 303 to /login for every page without a session, and refuses a POST without the CSRF token', async () => {
-    for (const path of ['/', '/mail', '/mail/QX', '/mail/check', '/uploads', '/uploads/1', '/stock', '/stock/croft-zakka/A', '/queues', '/queues/stock']) {
+    for (const path of [
+      '/',
+      '/mail',
+      '/mail/QX',
+      '/mail/check',
+      '/uploads',
+      '/uploads/1',
+      '/stock',
+      '/stock/croft-zakka/A',
+      '/queues',
+      '/queues/stock',
+    ]) {
       const r = await raw('GET', path);
       expect([path, r.status, r.location]).toEqual([path, 303, '/login']);
     }
     expect((await raw('GET', '/login')).status).toBe(200);
     expect((await raw('POST', '/mail/flush', { 'content-type': 'application/x-www-form-urlencoded' }, 'x=1')).status).toBe(303);
     // A login form without its token is refused too.
-    expect((await raw('POST', '/login', { 'content-type': 'application/x-www-form-urlencoded' }, `name=tanaka&password=${PASSWORD}`)).status).toBe(403);
+    expect(
+      (await raw('POST', '/login', { 'content-type': 'application/x-www-form-urlencoded' }, `name=tanaka&password=${PASSWORD}`)).status,
+    ).toBe(403);
   });
 
-  it('logs in, imports the catalog, finds the order sent once and its suppressed copy, and resends the forward after a confirmation', async () => {
+  it('logs in, imports the catalog, finds the order sent and its suppressed copy, resends the forward after a confirmation', async () => {
     await go('/login?lang=en');
     await shot('login-en');
     await pg.type('input[name=name]', 'tanaka');
@@ -120,12 +146,20 @@ describe('web console', () => {
     expect(cookie.httpOnly).toBe(true);
     expect(cookie.sameSite).toBe('Strict');
     // With a session, a POST without the page's CSRF token is refused.
-    const refused = await raw('POST', '/mail/flush', { cookie: `zb_session=${cookie.value}`, 'content-type': 'application/x-www-form-urlencoded' }, 'x=1');
+    const refused = await raw(
+      'POST',
+      '/mail/flush',
+      { cookie: `zb_session=${cookie.value}`, 'content-type': 'application/x-www-form-urlencoded' },
+      'x=1',
+    );
     expect(refused.status).toBe(403);
 
     // Catalog CSV through the import form (a real file upload).
     const csv = join(t.dir, 'catalog.csv');
-    writeFileSync(csv, 'product_code,name,stock,unlimited,uses_stock_management_code\nTNG-AI-01,藍の手ぬぐい,10,0,0\nMZR-SET-5,豆皿セット,4,0,0\nUNL-1,定番ふきん,,1,0\n');
+    writeFileSync(
+      csv,
+      'product_code,name,stock,unlimited,uses_stock_management_code\nTNG-AI-01,藍の手ぬぐい,10,0,0\nMZR-SET-5,豆皿セット,4,0,0\nUNL-1,定番ふきん,,1,0\n',
+    );
     await go('/stock/import');
     const input = await pg.$('input[type=file]');
     await (input as any).uploadFile(csv);
@@ -133,7 +167,18 @@ describe('web console', () => {
     expect(await text()).toContain('3 products imported into shop croft-zakka');
 
     // zaiko Robot uploads: one unknown code, one unlimited product.
-    const up = await post(receiverPort, '/api/zaikorobot.php', form([...auth, ...items([['TNG-AI-01', '12'], ['NOPE-404', '3'], ['UNL-1', '5']])]));
+    const up = await post(
+      receiverPort,
+      '/api/zaikorobot.php',
+      form([
+        ...auth,
+        ...items([
+          ['TNG-AI-01', '12'],
+          ['NOPE-404', '3'],
+          ['UNL-1', '5'],
+        ]),
+      ]),
+    );
     expect(up.text).toBe('NG\nno_product(product_code=NOPE-404)\n');
 
     await go(`/mail?order=${ORDER}`);
@@ -142,8 +187,19 @@ describe('web console', () => {
     expect(rows.some((r) => /\tsent\tsent$/.test(r))).toBe(true);
     expect(rows.some((r) => /\tsuppressed\tsent$/.test(r))).toBe(true);
     await shot('mail-en');
-    const suppressedHref = await pg.$$eval('main table tr', (trs) => trs.find((tr) => (tr as HTMLElement).innerText.includes('suppressed'))!.querySelector('a')!.getAttribute('href'));
-    const sentHref = await pg.$$eval('main table tr', (trs) => trs.slice(1).find((tr) => !(tr as HTMLElement).innerText.includes('suppressed'))!.querySelector('a')!.getAttribute('href'));
+    const suppressedHref = await pg.$$eval('main table tr', (trs) =>
+      trs
+        .find((tr) => (tr as HTMLElement).innerText.includes('suppressed'))!
+        .querySelector('a')!
+        .getAttribute('href'),
+    );
+    const sentHref = await pg.$$eval('main table tr', (trs) =>
+      trs
+        .slice(1)
+        .find((tr) => !(tr as HTMLElement).innerText.includes('suppressed'))!
+        .querySelector('a')!
+        .getAttribute('href'),
+    );
     await go(suppressedHref!);
     const firstId = sentHref!.split('/').pop();
     expect(await text()).toContain(`forward-once: order:${ORDER} already forwarded with ${firstId}`);
@@ -197,7 +253,11 @@ describe('web console', () => {
     await shot('queue-en');
     await Promise.all([pg.waitForNavigation(), pg.click(`form[action="/queues/stock/retry"] button`)]);
     expect(await text()).toContain(`apply-${next}: retried`);
-    await until(() => JSON.parse(run(['uploads', 'show', String(next), '--json', '--config', config]).stdout).upload.status === 'applied', 15_000, 'applied after retry');
+    await until(
+      () => JSON.parse(run(['uploads', 'show', String(next), '--json', '--config', config]).stdout).upload.status === 'applied',
+      15_000,
+      'applied after retry',
+    );
     await queue.close();
     redis.disconnect();
   });
@@ -221,8 +281,18 @@ describe('web console', () => {
     const en = await raw('GET', '/', { cookie: `zb_session=${cookie.value}`, 'accept-language': 'en-US,ja;q=0.5' });
     expect(en.text).toContain('<html lang="en">');
     if (SHOTS) {
-      for (const [name, path] of [['overview', '/'], ['mail', `/mail?order=${ORDER}`], ['stock', '/stock?code=TNG'], ['uploads', '/uploads'], ['queues', '/queues'],
-        ['queue', '/queues/stock?state=completed'], ['check', '/mail/check']]) { await go(path); await shot(`${name}-ja`); }
+      for (const [name, path] of [
+        ['overview', '/'],
+        ['mail', `/mail?order=${ORDER}`],
+        ['stock', '/stock?code=TNG'],
+        ['uploads', '/uploads'],
+        ['queues', '/queues'],
+        ['queue', '/queues/stock?state=completed'],
+        ['check', '/mail/check'],
+      ]) {
+        await go(path);
+        await shot(`${name}-ja`);
+      }
       await go(`/mail?order=${ORDER}`);
       await go((await pg.$eval('main table a[href^="/mail/Q"]', (a) => a.getAttribute('href')))!);
       await shot('message-ja');

@@ -18,7 +18,11 @@ let t: ReturnType<typeof tempDir>;
 let role: RunningRole;
 const logLines: string[] = [];
 
-function http(method: string, path: string, opts: { headers?: Record<string, string>; body?: string | Buffer; chunks?: { size: number; count: number } } = {}) {
+function http(
+  method: string,
+  path: string,
+  opts: { headers?: Record<string, string>; body?: string | Buffer; chunks?: { size: number; count: number } } = {},
+) {
   return new Promise<{ status: number; headers: Record<string, any>; text: string; sent: number }>((resolve, reject) => {
     let sent = 0;
     const req = request({ host: '127.0.0.1', port: role.port, method, path, headers: opts.headers }, (res) => {
@@ -33,7 +37,8 @@ function http(method: string, path: string, opts: { headers?: Record<string, str
       const write = (i: number) => {
         if (i >= opts.chunks!.count || req.destroyed) return req.end();
         sent += chunk.length;
-        if (req.write(chunk)) setImmediate(() => write(i + 1)); else req.once('drain', () => write(i + 1));
+        if (req.write(chunk)) setImmediate(() => write(i + 1));
+        else req.once('drain', () => write(i + 1));
       };
       write(0);
     } else req.end(opts.body);
@@ -43,8 +48,10 @@ function http(method: string, path: string, opts: { headers?: Record<string, str
 async function login(name: string, password: string) {
   const page = await http('GET', '/login');
   const csrf = /name="csrf" value="([^"]+)"/.exec(page.text)![1];
-  const res = await http('POST', '/login', { headers: { cookie: `zb_login=${csrf}`, 'content-type': 'application/x-www-form-urlencoded' },
-    body: `name=${encodeURIComponent(name)}&password=${encodeURIComponent(password)}&csrf=${csrf}` });
+  const res = await http('POST', '/login', {
+    headers: { cookie: `zb_login=${csrf}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: `name=${encodeURIComponent(name)}&password=${encodeURIComponent(password)}&csrf=${csrf}`,
+  });
   const session = /zb_session=([^;]+)/.exec(String(res.headers['set-cookie'] ?? ''))?.[1];
   return { res, session };
 }
@@ -54,14 +61,45 @@ beforeAll(async () => {
   const cfg = testConfig(t.dir, { console: { port: 0, users: [{ name: 'sato', password: hashPassword('right-one') }] } });
   // A message whose subject tries to inject markup: the page must show it as text.
   const db = openDb(t.dir, 'ledger');
-  new LedgerStore(db).acceptMany([{ id: 'QXSS1', receivedAt: Date.now(), clientAddress: '127.0.0.1', clientHelo: 'x', authUser: null, mailFrom: 'a@b.jp',
-    headerFrom: null, subject: '<script>alert(1)</script>', messageId: null, size: 1, spoolPath: '/nonexistent', shopId: null, isOrder: false,
-    orderNumber: null, items: [], flags: [], deliverTo: ['c@d.jp'], forwardTo: null, claim: null }]);
+  new LedgerStore(db).acceptMany([
+    {
+      id: 'QXSS1',
+      receivedAt: Date.now(),
+      clientAddress: '127.0.0.1',
+      clientHelo: 'x',
+      authUser: null,
+      mailFrom: 'a@b.jp',
+      headerFrom: null,
+      subject: '<script>alert(1)</script>',
+      messageId: null,
+      size: 1,
+      spoolPath: '/nonexistent',
+      shopId: null,
+      isOrder: false,
+      orderNumber: null,
+      items: [],
+      flags: [],
+      deliverTo: ['c@d.jp'],
+      forwardTo: null,
+      claim: null,
+    },
+  ]);
   db.close();
-  const log = pino({ level: 'info' }, new Writable({ write(chunk, _e, cb) { logLines.push(String(chunk)); cb(); } }));
+  const log = pino(
+    { level: 'info' },
+    new Writable({
+      write(chunk, _e, cb) {
+        logLines.push(String(chunk));
+        cb();
+      },
+    }),
+  );
   role = await startConsole(cfg, redisUrl, log);
 });
-afterAll(async () => { await role?.close(); t?.cleanup(); });
+afterAll(async () => {
+  await role?.close();
+  t?.cleanup();
+});
 
 describe('console over HTTP', () => {
   it('escapes by default', async () => {
@@ -89,8 +127,10 @@ describe('console over HTTP', () => {
     const page = await http('GET', '/mail/check', { headers: { cookie: `zb_session=${session}` } });
     expect(page.status).toBe(200);
     // 64 × 1 MiB announced as chunked (no Content-Length): the answer comes after ~2 MiB, not after 64.
-    const res = await http('POST', '/mail/check', { headers: { cookie: `zb_session=${session}`, 'content-type': 'multipart/form-data; boundary=x' },
-      chunks: { size: 1024 * 1024, count: 64 } });
+    const res = await http('POST', '/mail/check', {
+      headers: { cookie: `zb_session=${session}`, 'content-type': 'multipart/form-data; boundary=x' },
+      chunks: { size: 1024 * 1024, count: 64 },
+    });
     expect(res.status).toBe(413);
     expect(res.sent).toBeLessThan(64 * 1024 * 1024);
   });

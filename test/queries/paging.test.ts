@@ -10,13 +10,35 @@ import { listMessages } from '../../src/queries/mail.js';
 import { listUploads, uploadView, listSkips } from '../../src/queries/uploads.js';
 
 const dirs: string[] = [];
-afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
-const tempDir = () => { const d = mkdtempSync(join(tmpdir(), 'zb-queries-')); dirs.push(d); return d; };
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'zb-queries-'));
+  dirs.push(d);
+  return d;
+};
 
 const message = (i: number): NewMessage => ({
-  id: `Q${String(i).padStart(4, '0')}`, receivedAt: 1_000_000 + i, clientAddress: '127.0.0.1', clientHelo: 'cart', authUser: null,
-  mailFrom: 'shop@example.jp', headerFrom: null, subject: 'ご注文', messageId: null, size: 10, spoolPath: `/nonexistent/${i}`,
-  shopId: 'demo', isOrder: true, orderNumber: `A-${i}`, items: [], flags: [], deliverTo: ['buyer@example.jp'], forwardTo: null, claim: null,
+  id: `Q${String(i).padStart(4, '0')}`,
+  receivedAt: 1_000_000 + i,
+  clientAddress: '127.0.0.1',
+  clientHelo: 'cart',
+  authUser: null,
+  mailFrom: 'shop@example.jp',
+  headerFrom: null,
+  subject: 'ご注文',
+  messageId: null,
+  size: 10,
+  spoolPath: `/nonexistent/${i}`,
+  shopId: 'demo',
+  isOrder: true,
+  orderNumber: `A-${i}`,
+  items: [],
+  flags: [],
+  deliverTo: ['buyer@example.jp'],
+  forwardTo: null,
+  claim: null,
 });
 
 describe('shared queries', () => {
@@ -34,7 +56,7 @@ describe('shared queries', () => {
     db.close();
   });
 
-  it('pages uploads, an upload\'s items and the skips', () => {
+  it("pages uploads, an upload's items and the skips", () => {
     const db = openDb(tempDir(), 'stock');
     const store = new UploadStore(db);
     const items = Array.from({ length: 7 }, (_, i) => ({ code: `C${i}`, rawStock: String(i) }));
@@ -45,7 +67,10 @@ describe('shared queries', () => {
     expect(page.items.map((i) => i.product_code)).toEqual(['C6']);
     expect(uploadView(store, ids[0], { limit: 3, offset: 3 })!.items.map((i) => i.seq)).toEqual([3, 4, 5]);
     expect(uploadView(store, ids[0])!.items).toHaveLength(7);
-    expect(listSkips(store, { limit: 2, offset: 7 }).map((s) => [s.uploadId, s.product_code])).toEqual([[ids[1], 'C6'], [ids[1], 'C5']]);
+    expect(listSkips(store, { limit: 2, offset: 7 }).map((s) => [s.uploadId, s.product_code])).toEqual([
+      [ids[1], 'C6'],
+      [ids[1], 'C5'],
+    ]);
     db.close();
   });
 });

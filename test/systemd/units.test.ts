@@ -10,7 +10,8 @@ const services = units.filter((u) => u.endsWith('.service'));
 
 describe('systemd units', () => {
   it('has one service per role and a target', () => {
-    expect(services.sort()).toEqual(['zaiko-bridge-console.service', 'zaiko-bridge-receiver.service', 'zaiko-bridge-relay.service', 'zaiko-bridge-worker.service']);
+    expect(services.sort()).toEqual(['zaiko-bridge-console.service', 'zaiko-bridge-receiver.service', 'zaiko-bridge-relay.service',
+      'zaiko-bridge-worker.service']);
     expect(units).toContain('zaiko-bridge.target');
   });
 

@@ -13,11 +13,15 @@ function loginForm(c: Ctx, status: number, message?: string): void {
   // Reuse the token a parallel GET (another tab, a favicon request) already set, so it does not void this form.
   const current = cookies(c.req)[LOGIN_COOKIE];
   const csrf = current && /^[\w-]{32}$/.test(current) ? current : token();
-  const body = html`<div class="login">${message ? html`<p class="warn">${message}</p>` : ''}
-<form method="post" action="/login"><input type="hidden" name="csrf" value="${csrf}">
-<label>${c.w.t('name')}<input name="name" autocomplete="username" required autofocus></label>
-<label>${c.w.t('password')}<input name="password" type="password" autocomplete="current-password" required></label>
-<button type="submit">${c.w.t('login')}</button></form></div>`;
+  const body = html`<div class="login">
+    ${message ? html`<p class="warn">${message}</p>` : ''}
+    <form method="post" action="/login">
+      <input type="hidden" name="csrf" value="${csrf}" />
+      <label>${c.w.t('name')}<input name="name" autocomplete="username" required autofocus /></label>
+      <label>${c.w.t('password')}<input name="password" type="password" autocomplete="current-password" required /></label>
+      <button type="submit">${c.w.t('login')}</button>
+    </form>
+  </div>`;
   send(c, status, page(c, c.w.t('login'), body), undefined, { 'set-cookie': cookie(c, LOGIN_COOKIE, csrf, { maxAge: 3600 }) });
 }
 
@@ -28,7 +32,8 @@ export async function getLogin(c: Ctx): Promise<void> {
 
 export async function postLogin(c: Ctx): Promise<void> {
   const form = await readForm(c.req, 8 * 1024);
-  if (!sameToken(form.get('csrf'), cookies(c.req)[LOGIN_COOKIE])) return send(c, 403, page(c, c.w.t('error'), html`<p class="warn">${c.w.t('forbidden')}</p>`));
+  if (!sameToken(form.get('csrf'), cookies(c.req)[LOGIN_COOKIE]))
+    return send(c, 403, page(c, c.w.t('error'), html`<p class="warn">${c.w.t('forbidden')}</p>`));
   const name = form.get('name') ?? '';
   const result = await c.deps.auth.login(c.client, name, form.get('password') ?? '');
   if (!result.ok) {

@@ -10,12 +10,17 @@ import { mailQueueName } from '../../queue/names.js';
 import { BridgeError } from '../../errors/codes.js';
 
 const PAGE = 50;
+const productHref = (shop: string, code: string) => `/stock/${encodeURIComponent(shop)}/${encodeURIComponent(code)}`;
 const RAW_SHOWN = 256 * 1024;
 const STATUSES = ['queued', 'deferred', 'sent', 'failed'];
 const FORWARDS = ['queued', 'sent', 'suppressed', 'none', 'failed'];
 
 function sinceParam(c: Ctx): number | undefined {
-  try { return parseSince(c.url.searchParams.get('since') || undefined); } catch { return undefined; }
+  try {
+    return parseSince(c.url.searchParams.get('since') || undefined);
+  } catch {
+    return undefined;
+  }
 }
 
 export async function mailList(c: Ctx): Promise<void> {
@@ -24,20 +29,53 @@ export async function mailList(c: Ctx): Promise<void> {
   const status = STATUSES.includes(q('status') ?? '') ? q('status') : undefined;
   const forward = FORWARDS.includes(q('forward') ?? '') ? q('forward') : undefined;
   const n = pageNo(c);
-  const rows = listMessages(c.deps.ledger, { order: q('order'), status, forward, since: sinceParam(c), limit: PAGE + 1, offset: (n - 1) * PAGE });
+  const rows = listMessages(c.deps.ledger, {
+    order: q('order'),
+    status,
+    forward,
+    since: sinceParam(c),
+    limit: PAGE + 1,
+    offset: (n - 1) * PAGE,
+  });
   const select = (name: string, values: string[], current: string | undefined) =>
-    html`<select name="${name}"><option value="">${w.t('any')}</option>${values.map((v) => html`<option${current === v ? html` selected` : ''}>${v}</option>`)}</select>`;
+    html`<select name="${name}">
+      <option value="">${w.t('any')}</option>
+      ${values.map((v) => html`<option${current === v ? html` selected` : ''}>${v}</option>`)}
+    </select>`;
   const body = html`<form class="filter" method="get" action="/mail">
-<label>${w.t('orderNumber')}<input name="order" value="${q('order') ?? ''}" size="14"></label>
-<label>${w.t('status')}${select('status', STATUSES, status)}</label><label>${w.t('forward')}${select('forward', FORWARDS, forward)}</label>
-<label>${w.t('since')}<input name="since" value="${q('since') ?? ''}" placeholder="2026-11-26 / 7d" size="12"></label>
-<button type="submit">${w.t('filter')}</button></form>
-<form method="post" action="/mail/flush" class="inline">${csrfField(c)}<button type="submit">${w.t('flush')}</button></form>
-<table><tr><th>${w.t('received')}</th><th>ID</th><th>${w.t('from')}</th><th>${w.t('subject')}</th><th>${w.t('shop')}</th><th>${w.t('orderNumber')}</th>
-<th>${w.t('forward')}</th><th>${w.t('status')}</th></tr>
-${rows.slice(0, PAGE).map((m) => html`<tr><td>${w.date(m.receivedAt)}</td><td><a href="/mail/${m.id}">${m.id}</a></td><td>${m.from || '<>'}</td>
-<td>${m.subject}</td><td>${m.shop ?? '-'}</td><td>${m.orderNumber ?? '-'}</td><td>${badge(m.forward)}</td><td>${badge(m.status)}</td></tr>`)}</table>
-${rows.length === 0 ? html`<p class="muted">${w.t('none')}</p>` : ''}${pager(c, n, rows.length > PAGE)}`;
+      <label>${w.t('orderNumber')}<input name="order" value="${q('order') ?? ''}" size="14" /></label>
+      <label>${w.t('status')}${select('status', STATUSES, status)}</label
+      ><label>${w.t('forward')}${select('forward', FORWARDS, forward)}</label>
+      <label>${w.t('since')}<input name="since" value="${q('since') ?? ''}" placeholder="2026-11-26 / 7d" size="12" /></label>
+      <button type="submit">${w.t('filter')}</button>
+    </form>
+    <form method="post" action="/mail/flush" class="inline">${csrfField(c)}<button type="submit">${w.t('flush')}</button></form>
+    <table>
+      <tr>
+        <th>${w.t('received')}</th>
+        <th>ID</th>
+        <th>${w.t('from')}</th>
+        <th>${w.t('subject')}</th>
+        <th>${w.t('shop')}</th>
+        <th>${w.t('orderNumber')}</th>
+        <th>${w.t('forward')}</th>
+        <th>${w.t('status')}</th>
+      </tr>
+      ${rows.slice(0, PAGE).map(
+        (m) =>
+          html`<tr>
+            <td>${w.date(m.receivedAt)}</td>
+            <td><a href="/mail/${m.id}">${m.id}</a></td>
+            <td>${m.from || '<>'}</td>
+            <td>${m.subject}</td>
+            <td>${m.shop ?? '-'}</td>
+            <td>${m.orderNumber ?? '-'}</td>
+            <td>${badge(m.forward)}</td>
+            <td>${badge(m.status)}</td>
+          </tr>`,
+      )}
+    </table>
+    ${rows.length === 0 ? html`<p class="muted">${w.t('none')}</p>` : ''}${pager(c, n, rows.length > PAGE)}`;
   send(c, 200, page(c, w.t('mail'), body));
 }
 
@@ -49,8 +87,12 @@ async function rawHead(path: string): Promise<{ text: string; size: number } | u
       const buf = Buffer.alloc(Math.min(size, RAW_SHOWN));
       const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
       return { text: buf.subarray(0, bytesRead).toString('utf8'), size };
-    } finally { await fh.close(); }
-  } catch { return undefined; }
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return undefined;
+  }
 }
 
 export async function mailShow(c: Ctx): Promise<void> {
@@ -61,36 +103,116 @@ export async function mailShow(c: Ctx): Promise<void> {
   const shop = v.shop ? c.deps.cfg.shops.find((s) => s.id === v.shop) : undefined;
   const forwardable = !!(raw && shop?.forwardTo);
   const done = c.url.searchParams.get('done') === 'resent' ? html`<p class="done">${w.t('queuedAgain')}</p>` : '';
-  const body = html`${done}<h2>${w.t('envelope')}</h2><dl>
-<dt>ID</dt><dd>${v.id}</dd><dt>${w.t('received')}</dt><dd>${w.date(v.receivedAt)}</dd><dt>${w.t('from')}</dt><dd>&lt;${v.from}&gt;</dd>
-<dt>${w.t('to')}</dt><dd>${v.recipients.filter((r) => r.kind === 'deliver').map((r) => r.address).join(', ') || '-'}</dd>
-<dt>${w.t('client')}</dt><dd>${v.client ?? '-'} (${w.t('helo')} ${v.helo ?? '-'})</dd><dt>${w.t('authUser')}</dt><dd>${v.authUser ?? '-'}</dd>
-<dt>${w.t('messageId')}</dt><dd>${v.messageId ?? '-'}</dd><dt>${w.t('size')}</dt><dd>${v.size.toLocaleString('en')} bytes</dd>
-<dt>${w.t('subject')}</dt><dd>${v.subject}</dd></dl>
-<h2>${w.t('classification')}</h2><dl><dt>${w.t('shop')}</dt><dd>${v.shop ?? '-'} <span class="muted">${v.shop ? w.t('shopWhy') : w.t('shopWhyNone')}</span></dd>
-<dt>${w.t('isOrder')}</dt><dd>${v.isOrder ? w.t('yes') : w.t('no')}</dd><dt>${w.t('orderNumber')}</dt><dd>${v.orderNumber ?? '-'}</dd>
-<dt>${w.t('items')}</dt><dd>${v.items.length ? v.items.map((i) => html`<a href="/stock/${v.shop ?? ''}/${encodeURIComponent(i.code)}">${i.code}</a> × ${i.quantity} `) : '-'}</dd>
-<dt>${w.t('flags')}</dt><dd>${v.flags.join(', ') || '-'}</dd></dl>
-<h2>${w.t('forwardDecision')}</h2><dl><dt>${w.t('forward')}</dt><dd>${badge(v.forward)}</dd><dt>${w.t('why')}</dt><dd>${forwardWhy(v.forward, v.forwardReason, w.lang)}</dd></dl>
-${forwardable ? html`<p><a class="button" href="/mail/${v.id}/resend?forward=1">${w.t('resendForward')}</a>
-<a class="button" href="/mail/${v.id}/resend">${w.t('resendDeliver')}</a></p>` : ''}
-<h2>${w.t('deliveries')}</h2><table><tr><th>${w.t('kind')}</th><th>${w.t('recipient')}</th><th>${w.t('status')}</th><th class="num">${w.t('attempts')}</th>
-<th>${w.t('updated')}</th><th>${w.t('nextAttempt')}</th><th>${w.t('response')}</th></tr>
-${v.recipients.map((r) => html`<tr><td>${r.kind}</td><td>${r.address}</td><td>${badge(r.status)}</td><td class="num">${r.attempts}</td><td>${w.date(r.updatedAt)}</td>
-<td>${w.date(r.nextAttemptAt)}</td><td>${r.response ?? '-'}</td></tr>`)}</table>
-<h2>${w.t('rawSource')}</h2>${raw ? html`<p><a href="/mail/${v.id}/raw">${w.t('download')}</a>${raw.size > RAW_SHOWN ? html` <span class="muted">(${w.t('truncatedAt')} ${RAW_SHOWN} / ${raw.size} bytes)</span>` : ''}</p>
-<pre>${raw.text}</pre>` : html`<p class="muted">${w.t('spoolGone')}</p>`}`;
+  const body = html`${done}
+    <h2>${w.t('envelope')}</h2>
+    <dl>
+      <dt>ID</dt>
+      <dd>${v.id}</dd>
+      <dt>${w.t('received')}</dt>
+      <dd>${w.date(v.receivedAt)}</dd>
+      <dt>${w.t('from')}</dt>
+      <dd>&lt;${v.from}&gt;</dd>
+      <dt>${w.t('to')}</dt>
+      <dd>
+        ${
+          v.recipients
+            .filter((r) => r.kind === 'deliver')
+            .map((r) => r.address)
+            .join(', ') || '-'
+        }
+      </dd>
+      <dt>${w.t('client')}</dt>
+      <dd>${v.client ?? '-'} (${w.t('helo')} ${v.helo ?? '-'})</dd>
+      <dt>${w.t('authUser')}</dt>
+      <dd>${v.authUser ?? '-'}</dd>
+      <dt>${w.t('messageId')}</dt>
+      <dd>${v.messageId ?? '-'}</dd>
+      <dt>${w.t('size')}</dt>
+      <dd>${v.size.toLocaleString('en')} bytes</dd>
+      <dt>${w.t('subject')}</dt>
+      <dd>${v.subject}</dd>
+    </dl>
+    <h2>${w.t('classification')}</h2>
+    <dl>
+      <dt>${w.t('shop')}</dt>
+      <dd>${v.shop ?? '-'} <span class="muted">${v.shop ? w.t('shopWhy') : w.t('shopWhyNone')}</span></dd>
+      <dt>${w.t('isOrder')}</dt>
+      <dd>${v.isOrder ? w.t('yes') : w.t('no')}</dd>
+      <dt>${w.t('orderNumber')}</dt>
+      <dd>${v.orderNumber ?? '-'}</dd>
+      <dt>${w.t('items')}</dt>
+      <dd>
+        ${v.items.length ? v.items.map((i) => html`<a href="${productHref(v.shop ?? '', i.code)}">${i.code}</a> × ${i.quantity} `) : '-'}
+      </dd>
+      <dt>${w.t('flags')}</dt>
+      <dd>${v.flags.join(', ') || '-'}</dd>
+    </dl>
+    <h2>${w.t('forwardDecision')}</h2>
+    <dl>
+      <dt>${w.t('forward')}</dt>
+      <dd>${badge(v.forward)}</dd>
+      <dt>${w.t('why')}</dt>
+      <dd>${forwardWhy(v.forward, v.forwardReason, w.lang)}</dd>
+    </dl>
+    ${
+      forwardable
+        ? html`<p>
+            <a class="button" href="/mail/${v.id}/resend?forward=1">${w.t('resendForward')}</a>
+            <a class="button" href="/mail/${v.id}/resend">${w.t('resendDeliver')}</a>
+          </p>`
+        : ''
+    }
+    <h2>${w.t('deliveries')}</h2>
+    <table>
+      <tr>
+        <th>${w.t('kind')}</th>
+        <th>${w.t('recipient')}</th>
+        <th>${w.t('status')}</th>
+        <th class="num">${w.t('attempts')}</th>
+        <th>${w.t('updated')}</th>
+        <th>${w.t('nextAttempt')}</th>
+        <th>${w.t('response')}</th>
+      </tr>
+      ${v.recipients.map(
+        (r) =>
+          html`<tr>
+            <td>${r.kind}</td>
+            <td>${r.address}</td>
+            <td>${badge(r.status)}</td>
+            <td class="num">${r.attempts}</td>
+            <td>${w.date(r.updatedAt)}</td>
+            <td>${w.date(r.nextAttemptAt)}</td>
+            <td>${r.response ?? '-'}</td>
+          </tr>`,
+      )}
+    </table>
+    <h2>${w.t('rawSource')}</h2>
+    ${
+      raw
+        ? html`<p>
+              <a href="/mail/${v.id}/raw">${w.t('download')}</a
+              >${raw.size > RAW_SHOWN ? html` <span class="muted">(${w.t('truncatedAt')} ${RAW_SHOWN} / ${raw.size} bytes)</span>` : ''}
+            </p>
+            <pre>${raw.text}</pre>`
+        : html`<p class="muted">${w.t('spoolGone')}</p>`
+    }`;
   send(c, 200, page(c, `${w.t('mail')} ${v.id}`, body));
 }
 
 /** The ledger's reason, and for the usual cases a sentence a shop understands. */
 function forwardWhy(forward: string, reason: string | null, lang: string): string {
   const words: Record<string, [string, string]> = {
-    sent: ['zaiko Robot\'s import address accepted the copy.', 'zaiko Robot の取り込みアドレスが受け取りました。'],
+    sent: ["zaiko Robot's import address accepted the copy.", 'zaiko Robot の取り込みアドレスが受け取りました。'],
     queued: ['The copy is waiting to be sent.', '送信待ちです。'],
-    none: ['Not forwarded: not an order mail of a shop with forwardTo.', '転送しません (forwardTo のあるショップの注文メールではありません)。'],
+    none: [
+      'Not forwarded: not an order mail of a shop with forwardTo.',
+      '転送しません (forwardTo のあるショップの注文メールではありません)。',
+    ],
     suppressed: ['Another mail of the same order was already forwarded (forward once).', '同じ注文の別のメールを転送済みです (1注文1回)。'],
-    failed: ['zaiko Robot\'s import address refused the copy; see the answer below.', '取り込みアドレスが受け取りを拒否しました。下の応答を見てください。'],
+    failed: [
+      "zaiko Robot's import address refused the copy; see the answer below.",
+      '取り込みアドレスが受け取りを拒否しました。下の応答を見てください。',
+    ],
   };
   const text = words[forward]?.[lang === 'ja' ? 1 : 0] ?? '';
   return reason ? `${text} (${reason})` : text;
@@ -101,8 +223,13 @@ export async function mailRaw(c: Ctx): Promise<void> {
   if (!v?.spool) throw new HttpError(404, c.w.t('spoolGone'));
   const fh = await open(v.spool, 'r').catch(() => undefined);
   if (!fh) throw new HttpError(404, c.w.t('spoolGone'));
-  c.res.writeHead(200, { 'content-type': 'message/rfc822', 'content-disposition': `attachment; filename="${v.id}.eml"`,
-    'x-content-type-options': 'nosniff', 'cache-control': 'no-store', 'content-security-policy': "default-src 'none'" });
+  c.res.writeHead(200, {
+    'content-type': 'message/rfc822',
+    'content-disposition': `attachment; filename="${v.id}.eml"`,
+    'x-content-type-options': 'nosniff',
+    'cache-control': 'no-store',
+    'content-security-policy': "default-src 'none'",
+  });
   const stream = fh.createReadStream();
   stream.pipe(c.res);
   await new Promise<void>((r) => stream.once('close', () => r()));
@@ -111,7 +238,16 @@ export async function mailRaw(c: Ctx): Promise<void> {
 export async function mailFlush(c: Ctx): Promise<void> {
   const n = await flushDeferred(c.deps.queues.get(mailQueueName(c.deps.cfg.instance)), c.deps.ledger);
   audit(c, 'mail flush', { scheduled: n });
-  send(c, 200, page(c, c.w.t('flush'), html`<p class="done">${n} ${c.w.t('flushed')}</p><p><a href="/mail">${c.w.t('back')}</a></p>`));
+  send(
+    c,
+    200,
+    page(
+      c,
+      c.w.t('flush'),
+      html`<p class="done">${n} ${c.w.t('flushed')}</p>
+        <p><a href="/mail">${c.w.t('back')}</a></p>`,
+    ),
+  );
 }
 
 export async function resendConfirm(c: Ctx): Promise<void> {
@@ -119,10 +255,15 @@ export async function resendConfirm(c: Ctx): Promise<void> {
   const v = messageView(c.deps.ledger, c.params[0]);
   if (!v) throw new HttpError(404, w.t('noSuchPage'));
   const forward = c.url.searchParams.get('forward') === '1';
-  const body = html`<div class="${forward ? 'warn' : 'note'}"><p><strong>${forward ? w.t('confirmResend') : w.t('confirmDeliver')}</strong></p>
-${forward ? html`<p>${w.t('confirmResendText')}</p>` : ''}<p>${v.id} · ${w.t('orderNumber')} ${v.orderNumber ?? '-'} · ${v.subject}</p></div>
-<form method="post" action="/mail/${v.id}/resend">${csrfField(c)}<input type="hidden" name="forward" value="${forward ? '1' : '0'}">
-<button type="submit" class="${forward ? 'danger' : ''}">${w.t('confirm')}</button> <a href="/mail/${v.id}">${w.t('cancel')}</a></form>`;
+  const body = html`<div class="${forward ? 'warn' : 'note'}">
+      <p><strong>${forward ? w.t('confirmResend') : w.t('confirmDeliver')}</strong></p>
+      ${forward ? html`<p>${w.t('confirmResendText')}</p>` : ''}
+      <p>${v.id} · ${w.t('orderNumber')} ${v.orderNumber ?? '-'} · ${v.subject}</p>
+    </div>
+    <form method="post" action="/mail/${v.id}/resend">
+      ${csrfField(c)}<input type="hidden" name="forward" value="${forward ? '1' : '0'}" />
+      <button type="submit" class="${forward ? 'danger' : ''}">${w.t('confirm')}</button> <a href="/mail/${v.id}">${w.t('cancel')}</a>
+    </form>`;
   send(c, 200, page(c, forward ? w.t('resendForward') : w.t('resendDeliver'), body));
 }
 

@@ -19,9 +19,21 @@ export async function queuesPage(c: Ctx): Promise<void> {
   const { w } = c;
   const stats = await queueStats(c.deps.queues.all);
   const cols = ['waiting', 'active', 'delayed', 'failed', 'completed', 'paused'] as const;
-  const body = html`<table><tr><th>${w.t('queue')}</th>${cols.map((k) => html`<th class="num">${w.t(k)}</th>`)}<th>${w.t('oldestWaiting')}</th></tr>
-${stats.map((q) => html`<tr><td><a href="/queues/${q.name}">${q.name}</a></td>${cols.map((k) => html`<td class="num">${q[k] ? html`<a href="/queues/${q.name}?state=${k}">${q[k]}</a>` : 0}</td>`)}
-<td>${q.oldestWaitingMs === null ? '-' : formatAge(q.oldestWaitingMs)}</td></tr>`)}</table>`;
+  const body = html`<table>
+    <tr>
+      <th>${w.t('queue')}</th>
+      ${cols.map((k) => html`<th class="num">${w.t(k)}</th>`)}
+      <th>${w.t('oldestWaiting')}</th>
+    </tr>
+    ${stats.map(
+      (q) =>
+        html`<tr>
+          <td><a href="/queues/${q.name}">${q.name}</a></td>
+          ${cols.map((k) => html`<td class="num">${q[k] ? html`<a href="/queues/${q.name}?state=${k}">${q[k]}</a>` : 0}</td>`)}
+          <td>${q.oldestWaitingMs === null ? '-' : formatAge(q.oldestWaitingMs)}</td>
+        </tr>`,
+    )}
+  </table>`;
   send(c, 200, page(c, w.t('queues'), body));
 }
 
@@ -33,17 +45,51 @@ export async function queuePage(c: Ctx): Promise<void> {
   const n = pageNo(c);
   const jobs = await listJobs(c.deps.queues.get(name), state, PAGE + 1, (n - 1) * PAGE);
   const done = c.url.searchParams.get('done');
-  const action = (path: string, id: string, label: string, danger = false) => html`<form method="post" action="/queues/${name}/${path}" class="inline">${csrfField(c)}
-<input type="hidden" name="id" value="${id}"><button type="submit" class="${danger ? 'danger' : ''}">${label}</button></form>`;
-  const body = html`${done ? html`<p class="done">${done}</p>` : ''}<form class="filter" method="get" action="/queues/${name}"><label>${w.t('state')}<select name="state">
-<option value="">${w.t('any')}</option>${JOB_STATES.map((s) => html`<option${s === state ? html` selected` : ''}>${s}</option>`)}</select></label><button type="submit">${w.t('filter')}</button></form>
-<form method="post" action="/queues/${name}/retry-all" class="inline">${csrfField(c)}<button type="submit">${w.t('retryAll')}</button></form>
-<table><tr><th>${w.t('job')}</th><th>${w.t('state')}</th><th>${w.t('created')}</th><th class="num">${w.t('attempts')}</th><th>${w.t('nextAttempt')}</th>
-<th>${w.t('lastError')}</th><th>${w.t('actions')}</th></tr>
-${jobs.slice(0, PAGE).map((j) => html`<tr><td>${j.id}</td><td>${badge(j.state)}</td><td>${w.date(j.createdAt)}</td><td class="num">${j.attempts}</td>
-<td>${w.date(j.nextAttemptAt)}</td><td>${j.lastError ?? ''}</td>
-<td>${j.state === 'failed' ? action('retry', String(j.id), w.t('retry')) : ''} ${action('remove', String(j.id), w.t('remove'), true)}</td></tr>`)}</table>
-${jobs.length === 0 ? html`<p class="muted">${w.t('none')}</p>` : ''}${pager(c, n, jobs.length > PAGE)}`;
+  const action = (path: string, id: string, label: string, danger = false) =>
+    html`<form method="post" action="/queues/${name}/${path}" class="inline">
+      ${csrfField(c)} <input type="hidden" name="id" value="${id}" /><button type="submit" class="${danger ? 'danger' : ''}">
+        ${label}
+      </button>
+    </form>`;
+  const body = html`${done ? html`<p class="done">${done}</p>` : ''}
+    <form class="filter" method="get" action="/queues/${name}">
+      <label
+        >${w.t('state')}<select name="state">
+          <option value="">${w.t('any')}</option>
+          ${JOB_STATES.map((s) => html`<option${s === state ? html` selected` : ''}>${s}</option>`)}
+        </select></label
+      ><button type="submit">${w.t('filter')}</button>
+    </form>
+    <form method="post" action="/queues/${name}/retry-all" class="inline">
+      ${csrfField(c)}<button type="submit">${w.t('retryAll')}</button>
+    </form>
+    <table>
+      <tr>
+        <th>${w.t('job')}</th>
+        <th>${w.t('state')}</th>
+        <th>${w.t('created')}</th>
+        <th class="num">${w.t('attempts')}</th>
+        <th>${w.t('nextAttempt')}</th>
+        <th>${w.t('lastError')}</th>
+        <th>${w.t('actions')}</th>
+      </tr>
+      ${jobs.slice(0, PAGE).map(
+        (j) =>
+          html`<tr>
+            <td>${j.id}</td>
+            <td>${badge(j.state)}</td>
+            <td>${w.date(j.createdAt)}</td>
+            <td class="num">${j.attempts}</td>
+            <td>${w.date(j.nextAttemptAt)}</td>
+            <td>${j.lastError ?? ''}</td>
+            <td>
+              ${j.state === 'failed' ? action('retry', String(j.id), w.t('retry')) : ''}
+              ${action('remove', String(j.id), w.t('remove'), true)}
+            </td>
+          </tr>`,
+      )}
+    </table>
+    ${jobs.length === 0 ? html`<p class="muted">${w.t('none')}</p>` : ''}${pager(c, n, jobs.length > PAGE)}`;
   send(c, 200, page(c, `${w.t('queue')} ${name}`, body));
 }
 
@@ -60,12 +106,20 @@ async function act(c: Ctx, what: () => Promise<string>): Promise<void> {
 
 export async function retryPost(c: Ctx, form: Form): Promise<void> {
   const id = form.get('id') ?? '';
-  await act(c, async () => { await retryJob(c.deps.queues, id); audit(c, 'queue retry', { job: id }); return `${id}: ${c.w.t('retried')}`; });
+  await act(c, async () => {
+    await retryJob(c.deps.queues, id);
+    audit(c, 'queue retry', { job: id });
+    return `${id}: ${c.w.t('retried')}`;
+  });
 }
 
 export async function removePost(c: Ctx, form: Form): Promise<void> {
   const id = form.get('id') ?? '';
-  await act(c, async () => { await removeJob(c.deps.queues, id); audit(c, 'queue remove', { job: id }); return `${id}: ${c.w.t('removed')}`; });
+  await act(c, async () => {
+    await removeJob(c.deps.queues, id);
+    audit(c, 'queue remove', { job: id });
+    return `${id}: ${c.w.t('removed')}`;
+  });
 }
 
 export async function retryAllPost(c: Ctx): Promise<void> {
