@@ -1,9 +1,10 @@
 // Console logins: console.users with scrypt hashes checked by the async crypto.scrypt (a login never
 // blocks the event loop), a lockout per (client, name), and in-memory sessions that each carry their
 // own CSRF token. A restart logs everybody out, which only costs a login.
-import { scrypt, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import { Lockout } from '../security/lockout.js';
+import { verifyPassword, costliestHash } from '../config/password.js';
 
 export interface Session {
   id: string;
@@ -14,24 +15,8 @@ export interface Session {
 
 const IDLE_MS = 8 * 3600_000;
 const MAX_SESSIONS = 10_000;
-/** A hash to check against when the name is unknown, so both answers take one scrypt. */
-const DUMMY = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
 
 export const token = () => randomBytes(24).toString('base64url');
-
-function scryptAsync(password: string, salt: Buffer, len: number, o: { N: number; r: number; p: number }): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    scrypt(password, salt, len, { ...o, maxmem: 256 * o.N * o.r }, (err, key) => (err ? reject(err) : resolve(key))),
-  );
-}
-
-/** Checks a password against a `scrypt$N$r$p$salt$hash` string (the schema allows only those for console.users). */
-export async function verifyScrypt(given: string, stored: string): Promise<boolean> {
-  const [, n, r, p, salt, hash] = stored.split('$');
-  const expected = Buffer.from(hash, 'base64');
-  const actual = await scryptAsync(given, Buffer.from(salt, 'base64'), expected.length, { N: +n, r: +r, p: +p });
-  return timingSafeEqual(actual, expected);
-}
 
 export type LoginResult = { ok: true; session: Session } | { ok: false; locked: boolean };
 
@@ -48,7 +33,8 @@ export class Auth {
     const key = name.slice(0, 64);
     if (this.lockout.isLocked(client, key)) return { ok: false, locked: true };
     const user = this.users.find((u) => u.name === name);
-    const ok = (await verifyScrypt(password.slice(0, 1024), user?.password ?? DUMMY)) && !!user;
+    // An unknown name costs one scrypt run like a known one (verifyPassword imitates the costliest hash).
+    const ok = await verifyPassword(password.slice(0, 1024), user?.password, costliestHash(this.users.map((u) => u.password)));
     if (!ok) return { ok: false, locked: this.lockout.fail(client, key) };
     this.lockout.succeed(client, key);
     if (this.sessions.size >= MAX_SESSIONS) this.prune();

@@ -58,7 +58,7 @@ async function login(name: string, password: string) {
 
 beforeAll(async () => {
   t = tempDir();
-  const cfg = testConfig(t.dir, { console: { port: 0, users: [{ name: 'sato', password: hashPassword('right-one') }] } });
+  const cfg = testConfig(t.dir, { console: { port: 0, users: [{ name: 'sato', password: await hashPassword('right-one') }] } });
   // A message whose subject tries to inject markup: the page must show it as text.
   const db = openDb(t.dir, 'ledger');
   new LedgerStore(db).acceptMany([
