@@ -116,6 +116,8 @@ export const configSchema = z.strictObject({
     waitMs: duration('10s'),
     maxBytes: size('32MiB'),
     maxItems: z.number().int().positive().default(200_000),
+    maxConnections: z.number().int().positive().default(256),
+    maxInflightBytes: size('128MiB'),
     reportAsNg: z.array(z.enum(SKIP_REASONS))
       .default(['unknown_code', 'invalid_stock']),
     lockout: z.strictObject({

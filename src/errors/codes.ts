@@ -41,6 +41,7 @@ export const ERROR_CODES = {
   STOCK_BAD_REQUEST: { http: 200, ng: 'bad_request', exit: EXIT.FAILURE },
   STOCK_TOO_LARGE: { http: 413, ng: 'too_large', exit: EXIT.FAILURE },
   STOCK_UNAVAILABLE: { http: 503, ng: 'unavailable', exit: EXIT.UNAVAILABLE },
+  STOCK_BUSY: { http: 503, ng: 'busy', exit: EXIT.UNAVAILABLE }, // receiver.maxInflightBytes reached; Retry-After says when
 } as const satisfies Record<string, CodeSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -67,7 +68,7 @@ export function smtpError(code: ErrorCode, text: string): Error & { responseCode
   return err;
 }
 
-export type StockErrorCode = 'STOCK_AUTH_ERROR' | 'STOCK_NO_QUERY' | 'STOCK_BAD_REQUEST' | 'STOCK_TOO_LARGE' | 'STOCK_UNAVAILABLE';
+export type StockErrorCode = 'STOCK_AUTH_ERROR' | 'STOCK_NO_QUERY' | 'STOCK_BAD_REQUEST' | 'STOCK_TOO_LARGE' | 'STOCK_UNAVAILABLE' | 'STOCK_BUSY';
 
 /** The HTTP status and NG lines of an upload refused for `code`; `detail` goes in brackets (bad_request). */
 export function ngAnswer(code: StockErrorCode, detail?: string): { status: number; lines: string[] } {

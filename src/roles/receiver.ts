@@ -8,14 +8,14 @@ import { closeRedis, createRedis, type RedisSpec } from '../queue/redis.js';
 import { STOCK_QUEUE, type ApplyJobData } from '../queue/names.js';
 import { UploadStore } from '../stock/store.js';
 import { UploadHandler } from '../stock/receive/upload-handler.js';
-import { createReceiverServer } from '../stock/receive/server.js';
+import { createReceiverServer, type HttpTimeouts } from '../stock/receive/server.js';
 import { healthRoutes } from '../observe/health.js';
 import { Metrics } from '../observe/metrics.js';
 import { DataDirLock } from './data-dir-lock.js';
 import type { Lockout } from '../security/lockout.js';
 
 export interface RunningRole { close(): Promise<void>; port?: number }
-interface ReceiverOptions { queueName?: string; metrics?: Metrics; readyChecks?: (() => string | undefined)[] }
+interface ReceiverOptions { queueName?: string; metrics?: Metrics; readyChecks?: (() => string | undefined)[]; httpTimeouts?: HttpTimeouts }
 
 export async function startReceiver(cfg: Config, redisTarget: RedisSpec | string, log: Logger,
   opts: ReceiverOptions & { dataDirLocked?: boolean } = {}): Promise<RunningRole & { metrics: Metrics; lockout: Lockout }> {
@@ -38,7 +38,7 @@ async function listen(cfg: Config, redisTarget: RedisSpec | string, log: Logger,
   metrics.watchQueue(queue);
   const handler = new UploadHandler(cfg, new UploadStore(db), queue, log, metrics);
   const server = createReceiverServer(cfg, handler, log,
-    healthRoutes({ redis, dbs: [db], metrics, beforeScrape: () => handler.countLateApplies(), checks: opts.readyChecks }));
+    healthRoutes({ redis, dbs: [db], metrics, beforeScrape: () => handler.countLateApplies(), checks: opts.readyChecks }), opts.httpTimeouts);
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -1,34 +1,22 @@
 // The receiver's HTTP server (node:http: the body must stay bytes until the charset is known, and the
-// size limit must hold while reading). Routes: POST receiver.path, /healthz, /readyz, /metrics.
+// size limits must hold while reading). Routes: POST receiver.path, /healthz, /readyz, /metrics.
+// Bounded against slow or many clients: receiver.maxConnections, receiver.maxInflightBytes, and node's
+// own timeouts for the headers and the whole request, checked every second (node's default is 30 s).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Config } from '../../config/schema.js';
 import type { Logger } from '../../observe/logger.js';
 import { encode } from './charset.js';
 import type { UploadHandler, Answer } from './upload-handler.js';
 import { ngAnswer } from '../../errors/codes.js';
+import { readBody, InflightBudget, TooLarge, Busy, type Body } from './request-body.js';
+
+/** A slow client cannot stretch these: headers within 10 s, the whole request within 60 s of its start. */
+export interface HttpTimeouts { headersMs: number; requestMs: number; checkEveryMs: number }
+export const HTTP_TIMEOUTS: HttpTimeouts = { headersMs: 10_000, requestMs: 60_000, checkEveryMs: 1_000 };
+/** Retry-After of a 503 busy: admitted uploads finish (or time out) well within this. */
+const BUSY_RETRY_AFTER_S = 30;
 
 export type ExtraRoute = (req: IncomingMessage, res: ServerResponse) => Promise<boolean> | boolean;
-
-class TooLarge extends Error {}
-
-function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > maxBytes) return reject(new TooLarge());
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > maxBytes) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(new TooLarge());
-      } else chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
 
 function send(res: ServerResponse, answer: Answer): void {
   const body = encode(answer.lines.join('\n') + '\n', answer.charset);
@@ -37,8 +25,14 @@ function send(res: ServerResponse, answer: Answer): void {
   res.end(body);
 }
 
-export function createReceiverServer(cfg: Config, handler: UploadHandler, log: Logger, extra: ExtraRoute[] = []): Server {
-  const server = createServer(async (req, res) => {
+export function createReceiverServer(cfg: Config, handler: UploadHandler, log: Logger, extra: ExtraRoute[] = [], timeouts = HTTP_TIMEOUTS): Server {
+  const budget = new InflightBudget(cfg.receiver.maxInflightBytes);
+  const refuse = (res: ServerResponse, code: 'STOCK_TOO_LARGE' | 'STOCK_BUSY') => {
+    res.setHeader('connection', 'close'); // node closes the socket after the answer instead of reading the rest
+    if (code === 'STOCK_BUSY') res.setHeader('retry-after', String(BUSY_RETRY_AFTER_S));
+    send(res, { ...ngAnswer(code), charset: 'utf-8' });
+  };
+  const server = createServer({ headersTimeout: timeouts.headersMs, requestTimeout: timeouts.requestMs, connectionsCheckingInterval: timeouts.checkEveryMs }, async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     try {
       for (const route of extra) if (await route(req, res)) return;
@@ -51,24 +45,36 @@ export function createReceiverServer(cfg: Config, handler: UploadHandler, log: L
         return;
       }
       const client = req.socket.remoteAddress ?? 'unknown';
-      let body: Buffer;
+      let body: Body;
       try {
-        body = await readBody(req, cfg.receiver.maxBytes);
+        body = await readBody(req, cfg.receiver.maxBytes, budget);
       } catch (err) {
         if (err instanceof TooLarge) {
           log.warn({ client, maxBytes: cfg.receiver.maxBytes }, 'upload refused: too large');
-          res.setHeader('connection', 'close');
-          return send(res, { ...ngAnswer('STOCK_TOO_LARGE'), charset: 'utf-8' });
+          return refuse(res, 'STOCK_TOO_LARGE');
         }
+        if (err instanceof Busy) {
+          log.warn({ client, inflightBytes: budget.bytes, maxInflightBytes: budget.max }, 'upload refused: busy (receiver.maxInflightBytes)');
+          return refuse(res, 'STOCK_BUSY');
+        }
+        if (req.destroyed) return; // the client went away mid-body: nobody to answer
         throw err;
       }
-      send(res, await handler.handle(body, req.headers['content-type'], client));
+      try {
+        send(res, await handler.handle(body.bytes, req.headers['content-type'], client));
+      } finally {
+        body.release();
+      }
     } catch (err) {
       log.error({ err: (err as Error).message, path: url.pathname }, 'receiver error');
       if (!res.headersSent) send(res, { ...ngAnswer('STOCK_UNAVAILABLE'), charset: 'utf-8' });
       else res.destroy();
     }
   });
-  server.requestTimeout = 5 * 60_000;
+  server.maxConnections = cfg.receiver.maxConnections;
+  let dropped = 0;
+  server.on('drop', () => { // one line a minute at most: a flood must not flood the log too
+    if (dropped++ === 0) setTimeout(() => { log.warn({ dropped, maxConnections: server.maxConnections }, 'connections refused (receiver.maxConnections)'); dropped = 0; }, 60_000).unref();
+  });
   return server;
 }

@@ -1,0 +1,71 @@
+// Reading an upload's body with every limit enforced while the bytes arrive: receiver.maxBytes per request
+// (a Content-Length over it is refused before a byte is read; a chunked body as soon as it passes it) and
+// receiver.maxInflightBytes over all requests at once. A body with a Content-Length takes its whole size
+// from the budget up front (so admitted uploads can always finish, and the budget is never shared out in
+// slivers); a chunked one takes each chunk as it comes.
+
+export class TooLarge extends Error {}
+export class Busy extends Error {}
+class Aborted extends Error {}
+
+/** Request body bytes held at once over all requests. */
+export class InflightBudget {
+  private used = 0;
+  constructor(readonly max: number) {}
+  get bytes(): number { return this.used; }
+  take(n: number): boolean {
+    if (this.used + n > this.max) return false;
+    this.used += n;
+    return true;
+  }
+  give(n: number): void { this.used -= n; }
+}
+
+export interface Body { bytes: Buffer; release(): void }
+
+/** Rejects with TooLarge or Busy (answer and close), or another error when the client went away. */
+export function readBody(req: import('node:http').IncomingMessage, maxBytes: number, budget: InflightBudget): Promise<Body> {
+  return new Promise((resolve, reject) => {
+    let held = 0;
+    let settled = false;
+    const release = () => { budget.give(held); held = 0; };
+    const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      release();
+      req.removeListener('data', onData);
+      reject(err);
+    };
+    const header = req.headers['content-length'];
+    const declared = header === undefined ? undefined : Number(header); // node's parser has checked its syntax
+    let whole: Buffer | undefined;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    if (declared !== undefined) {
+      if (declared > maxBytes) return fail(new TooLarge());
+      if (!budget.take(declared)) return fail(new Busy());
+      held = declared;
+      whole = Buffer.allocUnsafe(declared); // its pages are only touched as the bytes arrive
+    }
+    function onData(c: Buffer): void {
+      if (whole) {
+        c.copy(whole, size); // the parser never passes more than Content-Length
+        size += c.length;
+        return;
+      }
+      size += c.length;
+      if (size > maxBytes) return fail(new TooLarge());
+      if (!budget.take(c.length)) return fail(new Busy());
+      held += c.length;
+      chunks.push(c);
+    }
+    req.on('data', onData);
+    req.on('end', () => {
+      if (settled) return;
+      settled = true;
+      resolve({ bytes: whole ? whole.subarray(0, size) : Buffer.concat(chunks, size), release });
+    });
+    req.on('error', fail);
+    req.on('close', () => { if (!req.complete) fail(new Aborted('client went away')); });
+  });
+}
