@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { context } from './context.js';
 import { redisSpec, connectOrFail, checkEvictionPolicy, type RedisSpec } from '../queue/redis.js';
-import { startAll } from '../roles/start.js';
+import { startAll, type WorkerReport } from '../roles/start.js';
 import { startReceiver, type RunningRole } from '../roles/receiver.js';
 import { startWorker } from '../roles/worker.js';
 import { startRelay } from '../roles/relay.js';
@@ -75,6 +75,12 @@ export function registerRun(program: Command): void {
   program.command('worker').description('stock apply worker and drop-folder watcher')
     .action(async (_o, cmd: Command) => {
       const { config, log } = context(cmd);
-      await runRole(log, () => startWorker(config, redisSpec(config), log));
+      // Forked by `start`: the watchdog's findings go to the parent, whose /metrics and /readyz show them.
+      const send = process.send?.bind(process);
+      const watchdog = send && {
+        onRecreated: () => send({ type: 'worker-recreated' } satisfies WorkerReport),
+        onProblem: (problem: string | undefined) => send({ type: 'worker-problem', problem } satisfies WorkerReport),
+      };
+      await runRole(log, () => startWorker(config, redisSpec(config), log, { watchdog }));
     });
 }

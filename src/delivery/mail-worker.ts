@@ -1,12 +1,12 @@
 // Deliver and forward jobs: send the spooled bytes to the recipients still pending, record each
 // outcome the moment the upstream answers, retry the deferred ones with backoff until maxLifetime.
-import { Worker, Queue, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Queue, Job } from 'bullmq';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
 import type { LedgerStore, Outcome, RecipientStatus } from '../ledger/store.js';
 import type { Spool } from '../relay/spool/spool.js';
-import { createRedis, type RedisSpec } from '../queue/redis.js';
+import type { RedisSpec } from '../queue/redis.js';
+import { WatchedWorker, type WatchedWorkerOptions } from '../queue/watched-worker.js';
 import { WORKER_LOCKS, type MailJobData, type MailJobKind } from '../queue/names.js';
 import { classifyFailure, backoffDelay } from './classify-failure.js';
 import type { DeliveryTransport } from './transport.js';
@@ -18,25 +18,32 @@ export interface MailWorkerDeps {
   cfg: Config; ledger: LedgerStore; spool: Spool; transport: DeliveryTransport; log: Logger; bouncer?: Bouncer; now?: () => number;
   /** Called once per recipient attempt (the metrics live in the main thread). */
   onOutcome?: (kind: MailJobKind, outcome: RecipientStatus) => void;
+  /** The watchdog's reports (recreations, readiness) and, for tests, its bounds. */
+  watchdog?: Partial<Pick<WatchedWorkerOptions, 'onRecreated' | 'onProblem' | 'staleMs' | 'checkMs'>>;
 }
 
 export class MailWorker {
-  private worker?: Worker<MailJobData>;
-  private connection?: Redis;
+  private worker?: WatchedWorker<MailJobData, string>;
   constructor(private readonly queue: Queue<MailJobData>, private readonly redis: RedisSpec | string, private readonly d: MailWorkerDeps) {}
 
   start(): void {
     const { initial, max } = this.d.cfg.delivery.backoff;
-    this.worker = new Worker<MailJobData>(this.queue.name, (job) => this.process(job), {
-      connection: (this.connection = createRedis(this.redis, 'worker')),
+    this.worker = new WatchedWorker<MailJobData, string>(this.queue.name, (job) => this.process(job), {
       prefix: this.d.cfg.redis.prefix,
       concurrency: this.d.cfg.delivery.concurrency,
       ...WORKER_LOCKS,
       // Idle, the worker long-polls Redis this many seconds; close() waits out the poll (5 s by default).
       drainDelay: 1,
       settings: { backoffStrategy: (attemptsMade: number) => backoffDelay(attemptsMade, initial, max) },
+    }, this.redis, { label: 'mail', log: this.d.log, ...this.d.watchdog }, (w) => {
+      w.on('error', (err) => this.d.log.warn({ err: err.message }, 'mail worker connection error'));
     });
-    this.worker.on('error', (err) => this.d.log.warn({ err: err.message }, 'mail worker connection error'));
+    this.worker.start();
+  }
+
+  /** The watched worker (for /readyz and tests). */
+  get watched(): WatchedWorker<MailJobData, string> | undefined {
+    return this.worker;
   }
 
   async process(job: Job<MailJobData>): Promise<string> {
@@ -96,6 +103,5 @@ export class MailWorker {
 
   async close(): Promise<void> {
     await this.worker?.close();
-    this.connection?.disconnect(); // BullMQ leaves connections it was given open
   }
 }

@@ -18,7 +18,7 @@ import { createTransport } from './transport.js';
 import { Bouncer } from './bounce.js';
 import type { DeliveryThreadData, ThreadMessage } from './thread.js';
 
-const { cfg, redis: spec, queueName, logLevel } = workerData as DeliveryThreadData;
+const { cfg, redis: spec, queueName, logLevel, watchdog } = workerData as DeliveryThreadData;
 const port = parentPort!;
 const log = createLogger(logLevel).child({ thread: 'delivery' });
 // Outcomes commit without fsync: losing the last ones to power loss repeats a delivery, never drops one.
@@ -36,6 +36,7 @@ const post = (m: ThreadMessage) => port.postMessage(m);
 const worker = new MailWorker(queue, spec, {
   cfg, ledger, spool, transport, log, bouncer: new Bouncer(cfg, () => acceptor, log),
   onOutcome: (kind, outcome) => post({ type: 'outcome', kind, outcome }),
+  watchdog: { ...watchdog, onRecreated: () => post({ type: 'recreated' }), onProblem: (problem) => post({ type: 'problem', problem }) },
 });
 worker.start();
 

@@ -11,10 +11,15 @@ import type { RecipientStatus } from '../ledger/store.js';
 import type { RedisSpec } from '../queue/redis.js';
 
 /** `logLevel`: the main thread's logger level (tests run quiet whatever the config says). */
-export interface DeliveryThreadData { cfg: Config; redis: RedisSpec; queueName: string; logLevel: string }
+export interface DeliveryThreadData {
+  cfg: Config; redis: RedisSpec; queueName: string; logLevel: string;
+  /** The mail worker watchdog's bounds (tests shorten them). */
+  watchdog?: { staleMs?: number; checkMs?: number };
+}
 export type ThreadMessage =
   | { type: 'ready' } | { type: 'close' }
-  | { type: 'outcome'; kind: MailJobKind; outcome: RecipientStatus };
+  | { type: 'outcome'; kind: MailJobKind; outcome: RecipientStatus }
+  | { type: 'recreated' } | { type: 'problem'; problem: string | undefined };
 
 const RESTART_DELAY_MS = 1000;
 const CLOSE_BOUND_MS = 12_000; // a worker waits for its active jobs; SMTP timeouts are longer
@@ -35,6 +40,7 @@ export class DeliveryThread {
   private everUp = false;
   private closing = false;
   private restartTimer?: NodeJS.Timeout;
+  private workerProblem?: string;
 
   constructor(private readonly data: DeliveryThreadData, private readonly log: Logger, private readonly metrics?: Metrics) {}
 
@@ -45,10 +51,13 @@ export class DeliveryThread {
       worker.on('message', (m: ThreadMessage) => {
         if (m.type === 'ready') { this.up = this.everUp = true; resolve(); }
         else if (m.type === 'outcome') this.metrics?.deliveries.inc({ kind: m.kind, outcome: m.outcome });
+        else if (m.type === 'recreated') this.metrics?.workerRecreated.inc({ worker: 'mail' });
+        else if (m.type === 'problem') this.workerProblem = m.problem;
       });
       worker.once('error', (err) => { this.log.error({ err: err.message, stack: err.stack }, 'delivery thread failed'); reject(err); });
       worker.once('exit', (code) => {
         this.up = false;
+        this.workerProblem = undefined;
         if (this.worker === worker) this.worker = undefined;
         if (this.closing || !this.everUp) return; // a first start that failed is its caller's to report
         this.log.error({ code }, `delivery thread exited; restarting in ${RESTART_DELAY_MS} ms`);
@@ -60,7 +69,7 @@ export class DeliveryThread {
 
   /** For /readyz: why mail is not being delivered right now, if it is not. */
   problem(): string | undefined {
-    return this.up ? undefined : 'delivery thread not running (restarting)';
+    return this.up ? this.workerProblem : 'delivery thread not running (restarting)';
   }
 
   async close(): Promise<void> {

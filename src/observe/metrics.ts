@@ -35,6 +35,9 @@ export class Metrics {
   readonly uploadSeconds =
     new Histogram({ name: `${P}upload_answer_seconds`, help: 'Upload request body received to answer (store, enqueue, apply wait)',
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
+  readonly workerRecreated =
+    new Counter({ name: `${P}worker_recreated_total`, help: 'Queue workers found not polling and made anew (BullMQ #4378)',
+      labelNames: ['worker'], registers: [this.registry] });
   private readonly queues: Queue[] = [];
 
   constructor() {
@@ -43,6 +46,7 @@ export class Metrics {
     for (const kind of ['deliver', 'forward']) for (const outcome of ['sent', 'deferred', 'failed']) this.deliveries.inc({ kind, outcome },
       0);
     for (const answer of UPLOAD_ANSWERS) this.uploads.inc({ answer }, 0);
+    for (const worker of ['mail', 'stock']) this.workerRecreated.inc({ worker }, 0);
     this.uploadItems.inc({ outcome: 'applied', reason: '' }, 0);
     for (const reason of SKIP_REASONS) this.uploadItems.inc({ outcome: 'skipped', reason }, 0);
     const queues = this.queues;

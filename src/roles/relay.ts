@@ -15,14 +15,16 @@ import { Spool } from '../relay/spool/spool.js';
 import { Acceptor } from '../relay/accept.js';
 import { createSmtpServer } from '../relay/receive/smtp-server.js';
 import { recoverMail, cleanSpool } from '../delivery/recovery.js';
-import { DeliveryThread } from '../delivery/thread.js';
+import { DeliveryThread, type DeliveryThreadData } from '../delivery/thread.js';
 import type { RunningRole } from './receiver.js';
 import { Metrics } from '../observe/metrics.js';
 import { healthRoutes, healthServer } from '../observe/health.js';
 import { DataDirLock } from './data-dir-lock.js';
 
 /** `dataDirLocked`: the caller (start) holds the relay part of the dataDir already. */
-export interface RelayOptions { sweepMs?: number; queueName?: string; metrics?: Metrics; dataDirLocked?: boolean }
+export interface RelayOptions {
+  sweepMs?: number; queueName?: string; metrics?: Metrics; dataDirLocked?: boolean; watchdog?: DeliveryThreadData['watchdog'];
+}
 
 export type RunningRelay = RunningRole & {
   queue: Queue<MailJobData>; ledger: LedgerStore; metrics: Metrics; sweep(): Promise<number>; readiness(): string | undefined;
@@ -72,7 +74,7 @@ async function startLocked(cfg: Config, redisTarget: RedisSpec | string, log: Lo
   const acceptor = new Acceptor(cfg, spool, ledger, queue, log, walSync, metrics);
   const delivery =
     new DeliveryThread({ cfg, redis: typeof redisTarget === 'string' ? { url: redisTarget } : redisTarget, queueName: queue.name,
-      logLevel: log.level }, log, metrics);
+      logLevel: log.level, watchdog: opts.watchdog }, log, metrics);
   stops.push(() => delivery.close());
   await delivery.start();
 

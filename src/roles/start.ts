@@ -13,13 +13,20 @@ import { Metrics } from '../observe/metrics.js';
 
 const WORKER_STOP_MS = 10_000;
 
+/** What the forked stock worker tells `start` (its watchdog's findings). */
+export type WorkerReport = { type: 'worker-recreated' } | { type: 'worker-problem'; problem: string | undefined };
+
 /** The worker reads the same config, so it finds the same Redis (private socket, URL or sentinels). */
-function forkWorker(configPath: string, log: Logger): ChildProcess {
+function forkWorker(configPath: string, log: Logger, metrics: Metrics, health: { problem?: string }): ChildProcess {
   const child = fork(process.argv[1], ['worker', '--config', configPath], {
     env: process.env,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  child.on('exit', (code, signal) => log.info({ code, signal }, 'stock worker process exited'));
+  child.on('exit', (code, signal) => { health.problem = undefined; log.info({ code, signal }, 'stock worker process exited'); });
+  child.on('message', (m: WorkerReport) => {
+    if (m?.type === 'worker-recreated') metrics.workerRecreated.inc({ worker: 'stock' });
+    else if (m?.type === 'worker-problem') health.problem = m.problem;
+  });
   return child;
 }
 
@@ -51,11 +58,13 @@ export async function startAll(cfg: Config, configPath: string, log: Logger): Pr
     await checkEvictionPolicy(probe, log);
     probe.disconnect();
     lock.releasePart('worker');
-    worker = forkWorker(configPath, log);
-    const metrics = new Metrics(); // one registry: the receiver's /metrics shows the relay's too
+    const metrics = new Metrics(); // one registry: the receiver's /metrics shows the relay's and the worker's too
+    const stockHealth: { problem?: string } = {};
+    worker = forkWorker(configPath, log, metrics, stockHealth);
     const relay = await startRelay(cfg, spec, log, { metrics, dataDirLocked: true });
     roles.push(relay);
-    roles.push(await startReceiver(cfg, spec, log, { metrics, readyChecks: [relay.readiness], dataDirLocked: true }));
+    const readyChecks = [relay.readiness, () => stockHealth.problem];
+    roles.push(await startReceiver(cfg, spec, log, { metrics, readyChecks, dataDirLocked: true }));
     if (cfg.console.users.length) roles.push(await startConsole(cfg, spec, log));
     else log.info('console not started: console.users is empty (add a user with a hash from `zaiko-bridge config hash-password`)');
   } catch (err) {

@@ -1,21 +1,26 @@
 // The stock worker role: consumes apply jobs, re-enqueues stored-but-unapplied uploads at start and
 // every minute, prunes old history once a day, and (with receiver.dropDir) watches for stock files.
-import { Queue, Worker, Job } from 'bullmq';
+import { Queue, Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config/schema.js';
 import type { DB } from '../../db/open.js';
 import type { Logger } from '../../observe/logger.js';
 import { createRedis, closeRedis, type RedisSpec } from '../../queue/redis.js';
 import { STOCK_QUEUE, applyJobId, WORKER_LOCKS, type ApplyJobData } from '../../queue/names.js';
+import { WatchedWorker, type WatchedWorkerOptions } from '../../queue/watched-worker.js';
 import { UploadStore } from '../store.js';
 import { applyUpload, type ApplyResult } from './apply.js';
 import { enqueueApply } from './enqueue.js';
 import { DropDirWatcher } from '../files/drop-dir.js';
 
-export interface StockWorkerOptions { sweepMs?: number; pruneMs?: number; dropPollMs?: number; queueName?: string }
+export interface StockWorkerOptions {
+  sweepMs?: number; pruneMs?: number; dropPollMs?: number; queueName?: string;
+  /** The watchdog's reports (recreations, readiness) and, for tests, its bounds. */
+  watchdog?: Partial<Pick<WatchedWorkerOptions, 'onRecreated' | 'onProblem' | 'staleMs' | 'checkMs'>>;
+}
 
 export class StockWorker {
-  private worker?: Worker<ApplyJobData, ApplyResult>;
+  private worker?: WatchedWorker<ApplyJobData, ApplyResult>;
   readonly queue: Queue<ApplyJobData>;
   private timers: NodeJS.Timeout[] = [];
   private dropDir?: DropDirWatcher;
@@ -30,14 +35,16 @@ export class StockWorker {
   }
 
   async start(): Promise<void> {
-    this.worker = new Worker<ApplyJobData, ApplyResult>(this.queue.name, async (job) => this.apply(job), {
-      connection: this.connect('worker'),
+    this.worker = new WatchedWorker<ApplyJobData, ApplyResult>(this.queue.name, async (job) => this.apply(job), {
       prefix: this.cfg.redis.prefix,
       concurrency: 1, // applies are serial SQLite transactions anyway
       ...WORKER_LOCKS,
+      drainDelay: 1, // idle, it polls every second: the watchdog's heartbeat, and a quick close()
+    }, this.redis, { label: 'stock', log: this.log, ...this.opts.watchdog }, (w) => {
+      w.on('error', (err) => this.log.warn({ err: err.message }, 'stock worker connection error'));
+      w.on('failed', (job, err) => this.log.error({ uploadId: job?.data.uploadId, err: err.message }, 'apply failed'));
     });
-    this.worker.on('error', (err) => this.log.warn({ err: err.message }, 'stock worker connection error'));
-    this.worker.on('failed', (job, err) => this.log.error({ uploadId: job?.data.uploadId, err: err.message }, 'apply failed'));
+    this.worker.start();
     await this.sweep();
     this.timers.push(setInterval(() => void this.sweep(), this.opts.sweepMs ?? 60_000));
     this.timers.push(setInterval(() => this.prune(), this.opts.pruneMs ?? 86_400_000));
@@ -48,8 +55,13 @@ export class StockWorker {
     }
   }
 
+  /** The watched worker (for /readyz and tests). */
+  get watched(): WatchedWorker<ApplyJobData, ApplyResult> | undefined {
+    return this.worker;
+  }
+
   /** BullMQ does not close connections it was given: keep them to close ourselves. */
-  private connect(kind: 'client' | 'worker'): Redis {
+  private connect(kind: 'client'): Redis {
     const c = createRedis(this.redis, kind);
     this.connections.push(c);
     return c;
