@@ -107,7 +107,8 @@ export class WatchedWorker<D, R> {
     if (this.connection.blocking.some((c) => c.status === 'end')) return 'its blocking Redis connection ended';
     const concurrency = this.workerOpts.concurrency ?? 1;
     const silent = Date.now() - this.lastBeat;
-    if (this.inFlight < concurrency && silent > (this.o.staleMs ?? WATCHDOG.staleMs)) return `no poll for jobs in ${Math.round(silent / 1000)} s`;
+    const staleMs = this.o.staleMs ?? WATCHDOG.staleMs;
+    if (this.inFlight < concurrency && silent > staleMs) return `no poll for jobs in ${Math.round(silent / 1000)} s`;
     return undefined;
   }
 

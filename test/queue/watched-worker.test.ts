@@ -43,7 +43,8 @@ describe('worker watchdog', () => {
     const metrics = new Metrics();
     const problems: (string | undefined)[] = [];
     const worker = await startWorker(cfg, redisUrl, log, {
-      queueName, watchdog: { ...FAST, onRecreated: () => metrics.workerRecreated.inc({ worker: 'stock' }), onProblem: (p) => problems.push(p) },
+      queueName,
+      watchdog: { ...FAST, onRecreated: () => metrics.workerRecreated.inc({ worker: 'stock' }), onProblem: (p) => problems.push(p) },
     });
     cleanups.push(() => worker.close());
     const watched = worker.worker.watched!;
@@ -65,13 +66,13 @@ describe('worker watchdog', () => {
     expect((await upload('P2')).status).toBe(200);
     const store = new UploadStore(openDb(cfg.dataDir, 'stock'));
     await until(() => store.get(2)?.status === 'applied', 15_000, 'upload 2 applied');
-    await until(async () => (await metrics.registry.getSingleMetricAsString('zaiko_bridge_worker_recreated_total')).includes('worker="stock"} 1'), 10_000, 'metric');
+    const recreatedMetric = () => metrics.registry.getSingleMetricAsString('zaiko_bridge_worker_recreated_total');
+    await until(async () => (await recreatedMetric()).includes('worker="stock"} 1'), 10_000, 'metric');
     expect(watched.blockingClients().some((c) => before.includes(c))).toBe(false);
     await until(async () => (await send(receiver.port!, 'GET', '/readyz')).status === 200, 10_000, '/readyz ready again');
     expect(problems[0]).toContain('its blocking Redis connection ended');
     expect(problems.at(-1)).toBeUndefined();
-    const metric = await metrics.registry.getSingleMetricAsString('zaiko_bridge_worker_recreated_total');
-    expect(metric).toContain('worker="mail"} 0');
+    expect(await recreatedMetric()).toContain('worker="mail"} 0');
   });
 
   it('mail worker: recreated after its blocking connection dies; the next job is processed', async () => {
@@ -87,7 +88,8 @@ describe('worker watchdog', () => {
     const transport = createTransport(cfg.upstream, 'relay.test');
     cleanups.push(() => transport.close());
     const mail = new MailWorker(queue, redisUrl, {
-      cfg, ledger: new LedgerStore(db), spool: new Spool(cfg.dataDir), transport, log, watchdog: { ...FAST, onRecreated: () => recreated++ },
+      cfg, ledger: new LedgerStore(db), spool: new Spool(cfg.dataDir), transport, log,
+      watchdog: { ...FAST, onRecreated: () => recreated++ },
     });
     mail.start();
     cleanups.push(() => mail.close());
@@ -108,7 +110,8 @@ describe('worker watchdog', () => {
     t = tempDir();
     const queueName = uniqueName('stock');
     let recreated = 0;
-    const worker = await startWorker(testConfig(t.dir), redisUrl, log, { queueName, watchdog: { ...FAST, onRecreated: () => recreated++ } });
+    const watchdog = { ...FAST, onRecreated: () => recreated++ };
+    const worker = await startWorker(testConfig(t.dir), redisUrl, log, { queueName, watchdog });
     cleanups.push(() => worker.close());
     await new Promise((r) => setTimeout(r, FAST.staleMs * 3));
     expect(worker.worker.watched!.problem()).toBeUndefined();
