@@ -31,6 +31,10 @@ export const ERROR_CODES = {
   RELAY_AUTH_LOCKED: { smtp: { code: 454, enhanced: '4.7.0' }, exit: EXIT.FAILURE },
   RELAY_ENCRYPTION_REQUIRED: { smtp: { code: 538, enhanced: '5.7.11' }, exit: EXIT.FAILURE }, // RFC 4954: AUTH without TLS
   RELAY_SHUTTING_DOWN: { smtp: { code: 421, enhanced: '4.3.2' }, exit: EXIT.FAILURE },
+  RELAY_BUSY: { smtp: { code: 421, enhanced: '4.3.2' }, exit: EXIT.FAILURE }, // no session slot left for this client
+  RELAY_TOO_MANY_CONNECTIONS: { smtp: { code: 421, enhanced: '4.7.0' }, exit: EXIT.FAILURE }, // relay.maxClientsPerAddress
+  RELAY_JUNK_COMMANDS: { smtp: { code: 421, enhanced: '4.7.0' }, exit: EXIT.FAILURE }, // relay.junkCommandLimit
+  RELAY_SESSION_TOO_LONG: { smtp: { code: 421, enhanced: '4.4.2' }, exit: EXIT.FAILURE }, // relay.maxSessionTime
   RELAY_TOO_MANY_RECIPIENTS: { smtp: { code: 452, enhanced: '4.5.3' }, exit: EXIT.FAILURE },
   RELAY_TOO_BIG: { smtp: { code: 552, enhanced: '5.3.4' }, exit: EXIT.FAILURE },
   RELAY_LOOP: { smtp: { code: 554, enhanced: '5.4.6' }, exit: EXIT.FAILURE },

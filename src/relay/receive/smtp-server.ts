@@ -9,6 +9,7 @@ import { preview } from '../../security/untrusted-text.js';
 import { smtpError, BridgeError } from '../../errors/codes.js';
 import { allowList } from './client-policy.js';
 import { installGreetingPatch } from './greeting-delay.js';
+import { SessionLimits } from './session-limits.js';
 import { Lockout } from '../../security/lockout.js';
 import type { Acceptor } from '../accept.js';
 import { TooBigError, LoopError } from '../accept.js';
@@ -41,6 +42,9 @@ export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger, m
   // a plain session when STARTTLS is off; session.disabledCommands replaces the list per session.
   const disabledCommands = [...(r.tls ? [] : ['STARTTLS']), ...(users.size ? [] : ['AUTH'])];
   const beforeTls = r.allowInsecureAuth ? disabledCommands : [...new Set([...disabledCommands, 'AUTH'])];
+  const limits = new SessionLimits({
+    maxClients: r.maxClients, maxClientsPerAddress: r.maxClientsPerAddress, junkCommandLimit: r.junkCommandLimit, maxSessionMs: r.maxSessionTime,
+  }, trusted, log);
   if (!installGreetingPatch()) log.warn('smtp-server changed: trusted clients get the 100 ms early-talker delay too');
   const options: SMTPServerOptions & { greetAtOnce: (address: string) => boolean } = {
     greetAtOnce: trusted,
@@ -54,17 +58,21 @@ export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger, m
     disabledCommands,
     hideENHANCEDSTATUSCODES: true, // our replies carry their own enhanced codes (errors/codes.ts)
     hideDSN: true,
-    maxClients: r.maxClients,
+    // Sockets, including those being refused: the sessions themselves are counted by SessionLimits.
+    maxClients: r.maxClients * 2,
     socketTimeout: r.socketTimeout,
     closeTimeout: 1000, // idle sessions at shutdown: DATA in flight was already waited for (shutdown())
     disableReverseLookup: true,
-    logger: false,
+    logger: limits.smtpLogger, // its per-command entries drive the junk-command and session-time limits
     ...(r.tls ? { key: readFileSync(r.tls.key), cert: readFileSync(r.tls.cert) } : {}),
 
     onConnect(session, cb) {
       if (closing) return cb(smtpError('RELAY_SHUTTING_DOWN', `${r.hostname} shutting down; try again later`));
       if (!session.secure) session.disabledCommands = beforeTls;
-      cb();
+      cb(limits.admit(session.id, session.remoteAddress));
+    },
+    onClose(session) {
+      limits.release(session.id);
     },
     onSecure(_socket, session, cb) {
       session.disabledCommands = disabledCommands;
@@ -86,10 +94,12 @@ export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger, m
           throw reject('auth_failed', smtpError('RELAY_AUTH_FAILED', 'Authentication credentials invalid'));
         }
         lockout.succeed(session.remoteAddress, '');
+        limits.authenticated(session.id);
         return { user: auth.username };
       }, cb);
     },
     onMailFrom(address, session, cb) {
+      limits.checkReported(session.id);
       hook(() => {
         if (!mayRelay(session)) throw reject('relay_denied', smtpError('RELAY_ACCESS_DENIED', 'Relay access denied'));
         void address;
@@ -125,11 +135,13 @@ export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger, m
           throw reject('not_stored', smtpError('RELAY_NOT_STORED', 'Local error in processing; try again later'));
         } finally {
           inFlight--;
+          limits.messageDone(session.id);
         }
       }, cb);
     },
   };
   const server = new SMTPServer(options);
+  limits.attach(server);
   server.on('error', (err) => log.warn({ err: err.message }, 'SMTP connection error'));
   return {
     server,
