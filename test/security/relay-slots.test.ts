@@ -60,7 +60,8 @@ describe('relay: connection slots', () => {
     expect(greetings.filter((g) => g.startsWith('220')).length).toBe(8); // 10 minus the fifth kept for allowedClients
     expect(greetings.filter((g) => g === '421 4.3.2').length).toBe(4);
     await expectEhloAnswered(port);
-    const r = await sendMail({ port, from: SHOP.senders[0], to: ['customer@example.net'], raw: 'Subject: still served\r\n\r\nx\r\n', localAddress: '127.0.0.1' });
+    const raw = 'Subject: still served\r\n\r\nx\r\n';
+    const r = await sendMail({ port, from: SHOP.senders[0], to: ['customer@example.net'], raw, localAddress: '127.0.0.1' });
     expect(r.response).toMatch(/^250 /);
   });
 });

@@ -35,7 +35,11 @@ export class SessionLimits {
   private warned = false;
   private server?: SMTPServer;
 
-  constructor(private readonly o: SessionLimitOptions, private readonly trusted: (address: string) => boolean, private readonly log: Logger) {
+  constructor(
+    private readonly o: SessionLimitOptions,
+    private readonly trusted: (address: string) => boolean,
+    private readonly log: Logger,
+  ) {
     this.outsiderSlots = Math.max(1, o.maxClients - Math.max(1, Math.floor(o.maxClients / 5)));
   }
 
@@ -58,7 +62,9 @@ export class SessionLimits {
       return smtpError('RELAY_BUSY', 'Too many connected clients, try again in a moment');
     }
     const mine = this.perAddress.get(address) ?? 0;
-    if (outsider && mine >= this.o.maxClientsPerAddress) return smtpError('RELAY_TOO_MANY_CONNECTIONS', `Too many connections from ${address}`);
+    if (outsider && mine >= this.o.maxClientsPerAddress) {
+      return smtpError('RELAY_TOO_MANY_CONNECTIONS', `Too many connections from ${address}`);
+    }
     this.sessions.set(id, { address, outsider, mayRelay: !outsider, junk: 0, started: Date.now(), commands: 0 });
     if (outsider) { this.outsiders++; this.perAddress.set(address, mine + 1); }
     return null;

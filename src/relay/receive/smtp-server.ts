@@ -43,7 +43,8 @@ export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger, m
   const disabledCommands = [...(r.tls ? [] : ['STARTTLS']), ...(users.size ? [] : ['AUTH'])];
   const beforeTls = r.allowInsecureAuth ? disabledCommands : [...new Set([...disabledCommands, 'AUTH'])];
   const limits = new SessionLimits({
-    maxClients: r.maxClients, maxClientsPerAddress: r.maxClientsPerAddress, junkCommandLimit: r.junkCommandLimit, maxSessionMs: r.maxSessionTime,
+    maxClients: r.maxClients, maxClientsPerAddress: r.maxClientsPerAddress,
+    junkCommandLimit: r.junkCommandLimit, maxSessionMs: r.maxSessionTime,
   }, trusted, log);
   if (!installGreetingPatch()) log.warn('smtp-server changed: trusted clients get the 100 ms early-talker delay too');
   const options: SMTPServerOptions & { greetAtOnce: (address: string) => boolean } = {
