@@ -53,7 +53,8 @@ export function registerMail(program: Command): void {
       if (o.json) return printJson(view);
       process.stdout.write(`${view.id}  received ${view.receivedAt}  from <${view.from}>  client ${view.client} (${view.helo})  `
         + `${view.size} bytes\n`);
-      process.stdout.write(`subject: ${view.subject}\nshop: ${view.shop ?? '-'}  order mail: ${view.isOrder ? 'yes' : 'no'}  `
+      const shop = view.shop ? `${view.shop} (by ${view.shopBy})` : '-';
+      process.stdout.write(`subject: ${view.subject}\nshop: ${shop}  order mail: ${view.isOrder ? 'yes' : 'no'}  `
         + `order number: ${view.orderNumber ?? '-'}  flags: ${view.flags.join(', ') || '-'}\n`);
       process.stdout.write(`items: ${view.items.map((i: any) => `${i.code}×${i.quantity}`).join(', ') || '-'}\n`
         + `forward: ${view.forward}${view.forwardReason ? ` (${view.forwardReason})` : ''}\n\n`);
@@ -64,18 +65,23 @@ export function registerMail(program: Command): void {
   mail.command('check')
     .description('what the relay would do with a mail: shop, order?, number, items, forward verdict (after editing the cart template)')
     .argument('<file>', '.eml file').option('--from <address>', 'envelope sender (default: the From header)')
+    .option('--auth-user <name>', 'SMTP AUTH user the cart logs in as')
+    .option('--client <address>', 'the cart\'s address (needed when shops[].clients is set)')
     .option('--json', 'JSON output')
-    .action(async (file: string, o: { from?: string; json?: boolean }, cmd: Command) => {
+    .action(async (file: string, o: { from?: string; authUser?: string; client?: string; json?: boolean }, cmd: Command) => {
       const { config } = context(cmd);
       if (!existsSync(file)) throw new BridgeError('BAD_INPUT', `${file}: no such file`);
-      const c = await classifyFile(file, config.shops, o.from ?? '', undefined);
+      const facts = { envelopeFrom: o.from ?? '', authUser: o.authUser, client: o.client };
+      // Without --from, the cart is assumed to send with its From as envelope sender.
+      if (o.from === undefined) facts.envelopeFrom = (await classifyFile(file, config.shops, facts)).headerFrom ?? '';
+      const c = await classifyFile(file, config.shops, facts);
       const stockDb = openDb(config.dataDir, 'stock');
       const ledgerDb = openDb(config.dataDir, 'ledger');
       let result;
       try { result = checkVerdict(c, ledgerDb, stockDb); } finally { stockDb.close(); ledgerDb.close(); }
       const { items, reason } = result;
       if (o.json) return printJson(result);
-      process.stdout.write(`shop: ${result.shop ?? '-'}\nsubject: ${c.subject}\norder mail: ${c.isOrder ? 'yes' : 'no'}\n`
+      process.stdout.write(`shop: ${c.shopWhy}\nsubject: ${c.subject}\norder mail: ${c.isOrder ? 'yes' : 'no'}\n`
         + `order number: ${result.orderNumber ?? '-'}\n`);
       printTable(['code', 'quantity', 'known'], items.map((i) => [i.code, i.quantity, i.known ? 'yes' : 'NO: not in products']));
       process.stdout.write(`verdict: ${reason}\n`);

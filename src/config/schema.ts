@@ -54,6 +54,7 @@ const shop = z.strictObject({
   id: z.string().regex(/^[a-z0-9-]+$/, 'must match [a-z0-9-]+'),
   senders: z.array(z.string().regex(/^([^\s@<>]+@[^\s@<>]+|@[^\s@<>]+)$/, 'must be an address or @domain')).default([]),
   authUsers: z.array(z.string()).default([]),
+  clients: z.array(cidr).default([]), // when set: only mail from these (original) clients is this shop's
   forwardTo: email.optional(),
   forwardEnvelopeFrom: email.optional(),
   forwardOnce: z.enum(['order-number', 'message-id', 'off']).default('order-number'),
@@ -84,6 +85,7 @@ export const configSchema = z.strictObject({
     port: port.default(2525),
     hostname: z.string().default(hostname()),
     allowedClients: z.array(cidr).default(['127.0.0.1/32', '::1/128']),
+    xforwardClients: z.array(cidr).default([]), // may send XFORWARD (the local Postfix of the content filter)
     users: z.array(z.strictObject({ name: z.string().min(1), password })).default([]),
     allowInsecureAuth: z.boolean().default(false),
     tls: z.strictObject({ key: z.string(), cert: z.string() }).optional(),

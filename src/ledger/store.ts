@@ -9,7 +9,7 @@ export type ForwardState = 'none' | 'queued' | 'sent' | 'suppressed' | 'failed';
 export interface NewMessage {
   id: string; receivedAt: number; clientAddress: string; clientHelo: string; authUser: string | null;
   mailFrom: string; headerFrom: string | null; subject: string; messageId: string | null; size: number; spoolPath: string;
-  shopId: string | null; isOrder: boolean; orderNumber: string | null; items: unknown[]; flags: string[];
+  shopId: string | null; shopBy?: string | null; isOrder: boolean; orderNumber: string | null; items: unknown[]; flags: string[];
   deliverTo: string[]; forwardTo: string | null; claim: string | null;
 }
 
@@ -19,8 +19,8 @@ export interface AcceptResult { forward: ForwardState; reason: string | null }
 export interface MessageRow {
   id: string; received_at: number; client_address: string; client_helo: string; auth_user: string | null; mail_from: string;
   header_from: string | null; subject: string; message_id: string | null; size: number; spool_path: string; spool_removed: number;
-  shop_id: string | null; is_order: number; order_number: string | null; items: string; flags: string; forward: ForwardState;
-  forward_reason: string | null;
+  shop_id: string | null; shop_by: string | null; is_order: number; order_number: string | null; items: string; flags: string;
+  forward: ForwardState; forward_reason: string | null;
 }
 export type DeliveryRow = Pick<MessageRow, 'id' | 'received_at' | 'mail_from' | 'shop_id' | 'spool_path'>;
 /** A message's status, as `mail list` shows it: its least advanced recipient. */
@@ -69,10 +69,11 @@ export class LedgerStore {
         }
       }
       this.sql(`INSERT INTO messages (id, received_at, client_address, client_helo, auth_user, mail_from, header_from, subject, message_id,
-          size, spool_path, shop_id, is_order, order_number, items, flags, forward, forward_reason)
+          size, spool_path, shop_id, shop_by, is_order, order_number, items, flags, forward, forward_reason)
         VALUES (@id, @receivedAt, @clientAddress, @clientHelo, @authUser, @mailFrom, @headerFrom, @subject, @messageId,
-          @size, @spoolPath, @shopId, @isOrder, @orderNumber, @items, @flags, @forward, @reason)`)
-        .run({ ...m, isOrder: m.isOrder ? 1 : 0, items: JSON.stringify(m.items), flags: JSON.stringify(m.flags), forward, reason });
+          @size, @spoolPath, @shopId, @shopBy, @isOrder, @orderNumber, @items, @flags, @forward, @reason)`)
+        .run({ ...m, shopBy: m.shopBy ?? null, isOrder: m.isOrder ? 1 : 0, items: JSON.stringify(m.items),
+          flags: JSON.stringify(m.flags), forward, reason });
       const rcpt =
         this.sql("INSERT OR IGNORE INTO message_recipients (message_id, kind, address, status, updated_at) VALUES (?, ?, ?, 'queued', ?)");
       for (const to of m.deliverTo) rcpt.run(m.id, 'deliver', to, m.receivedAt);

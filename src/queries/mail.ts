@@ -50,6 +50,7 @@ export function messageView(ledger: LedgerStore, id: string) {
     .join(', ');
   return {
     ...messageJson({ ...m, status: messageStatus(recipients), to }),
+    shopBy: m.shop_by,
     messageId: m.message_id,
     client: m.client_address,
     helo: m.client_helo,
@@ -86,7 +87,7 @@ export function checkVerdict(c: Classification, ledgerDb: DB, stockDb: DB) {
   const items = c.items.map((i) => ({ ...i, known: !!(c.shop && known.get(c.shop.id, i.code)) }));
   let wouldForward = false;
   let reason: string;
-  if (!c.shop) reason = 'no shop recognises this sender (shops[].senders / authUsers)';
+  if (!c.shop) reason = c.shopWhy;
   else if (!c.isOrder) reason = `subject does not match orderMail.subject ${JSON.stringify(c.shop.orderMail.subject)}`;
   else if (!c.shop.forwardTo) reason = 'shop has no forwardTo';
   else {
@@ -99,7 +100,8 @@ export function checkVerdict(c: Classification, ledgerDb: DB, stockDb: DB) {
       : `would forward to ${c.shop.forwardTo}${claim ? ` (claim ${claim})` : ' (forwardOnce: off)'}`;
   }
   if (c.flags.length) reason += `; flags: ${c.flags.join(', ')}`;
-  return { shop: c.shop?.id ?? null, isOrder: c.isOrder, orderNumber: c.orderNumber ?? null, items, wouldForward, reason };
+  return { shop: c.shop?.id ?? null, shopBy: c.shopBy ?? null, isOrder: c.isOrder, orderNumber: c.orderNumber ?? null, items,
+    wouldForward, reason };
 }
 export type CheckVerdict = ReturnType<typeof checkVerdict>;
 

@@ -74,7 +74,8 @@ export class Acceptor {
       const durable =
         spooled.durable.catch((err: Error) => { throw new BridgeError('RELAY_NOT_STORED', `spool fsync failed: ${err.message}`,
           { cause: err }); });
-      const [c] = await Promise.all([classify(spooled.head, this.cfg.shops, env.mailFrom, session.authUser), durable]);
+      const facts = { envelopeFrom: env.mailFrom, authUser: session.authUser, client: session.clientAddress };
+      const [c] = await Promise.all([classify(spooled.head, this.cfg.shops, facts), durable]);
       const shop = c.shop;
       const forwardTo = shop?.forwardTo && c.isOrder ? shop.forwardTo : null;
       if (c.isOrder && c.items.length === 0) this.log.warn({ qid, shop: shop?.id, subject: c.subject },
@@ -83,14 +84,16 @@ export class Acceptor {
         id: qid, receivedAt: now.getTime(), clientAddress: session.clientAddress, clientHelo: session.helo,
           authUser: session.authUser ?? null,
         mailFrom: env.mailFrom, headerFrom: c.headerFrom ?? null, subject: c.subject, messageId: c.messageId ?? null, size: spooled.size,
-        spoolPath: spooled.path, shopId: shop?.id ?? null, isOrder: c.isOrder, orderNumber: c.orderNumber ?? null, items: c.items,
+        spoolPath: spooled.path, shopId: shop?.id ?? null, shopBy: c.shopBy ?? null, isOrder: c.isOrder,
+          orderNumber: c.orderNumber ?? null, items: c.items,
           flags: c.flags,
         deliverTo: env.rcptTo, forwardTo, claim: shop && forwardTo ? forwardClaim(shop, c, qid) : null,
       });
       const { forward, reason } = await accepted; // committed and fsynced: now we may say 250
       const kinds: MailJobKind[] = env.rcptTo.length ? ['deliver'] : [];
       if (forward === 'queued') kinds.push('forward');
-      this.log.info({ qid, from: env.mailFrom, nrcpt: env.rcptTo.length, size: spooled.size, client: session.clientAddress, shop: shop?.id,
+      this.log.info({ qid, from: env.mailFrom, nrcpt: env.rcptTo.length, size: spooled.size, client: session.clientAddress,
+        shop: shop?.id, shopBy: c.shopBy,
         order: c.orderNumber, forward, reason, messageId: c.messageId },
         `${qid}: from=<${env.mailFrom}> size=${spooled.size} nrcpt=${env.rcptTo.length} forward=${forward}`);
       if (!(await this.jobs.add(qid, kinds))) this.log.warn({ qid },

@@ -112,7 +112,7 @@ describe('stock and uploads commands', () => {
     run(['stock', 'import', csv, '--config', config]);
     const r = JSON.parse(run(['mail', 'check', join(FIXTURES, 'mail', 'order-iso2022jp.eml'), '--json', '--config', config]).stdout);
     expect(r).toEqual({
-      shop: 'croft-zakka', isOrder: true, orderNumber: '20261126-0001',
+      shop: 'croft-zakka', shopBy: 'sender', isOrder: true, orderNumber: '20261126-0001',
       items: [{ code: 'TNG-AI-01', quantity: 2, known: true }, { code: 'MZR-SET-5', quantity: 1, known: false }],
       wouldForward: true, reason: 'would forward to import-croft@zaikorobot.example (claim order:20261126-0001)',
     });

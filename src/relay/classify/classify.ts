@@ -1,14 +1,30 @@
-// What a spooled message is: whose shop (envelope sender, From, or AUTH user), whether it is an order
-// mail (subject rule on the decoded subject), its order number and items (from the decoded text part).
+// What a spooled message is: whose shop (by trusted facts only: AUTH user, envelope sender, original
+// client; the header From may only tell two such shops apart), whether it is an order mail (subject
+// rule on the decoded subject), its order number and items (from the decoded text part).
 import { open } from 'node:fs/promises';
 import { MailParser, type AddressObject, type AttachmentStream, type MessageText } from 'mailparser';
 import { parseSinglePart, type Parsed } from './single-part.js';
 import { htmlToText } from './html-text.js';
 import type { ShopConfig } from '../../config/schema.js';
+import { allowList } from '../receive/client-policy.js';
 
 export interface OrderItem { code: string; quantity: number }
+/** What the relay knows about a mail from outside the message: the message itself can claim anything. */
+export interface SenderFacts {
+  envelopeFrom: string;
+  authUser?: string;
+  /** The original client: the peer, or behind Postfix the address its XFORWARD ADDR= names. */
+  client?: string;
+}
+/** Which fact made the mail the shop's. */
+export type ShopBy = 'auth' | 'sender' | 'client';
+export interface ShopMatch { shop: ShopConfig | undefined; by: ShopBy | undefined; why: string }
+
 export interface Classification {
   shop: ShopConfig | undefined;
+  shopBy: ShopBy | undefined;
+  /** How the shop was (or was not) recognised, in words (mail check, logs). */
+  shopWhy: string;
   headerFrom: string | undefined;
   subject: string;
   messageId: string | undefined;
@@ -24,11 +40,45 @@ function senderMatches(senders: readonly string[], address: string | undefined):
   return senders.some((s) => (s.startsWith('@') ? a.endsWith(s.toLowerCase()) : a === s.toLowerCase()));
 }
 
-export function findShop(shops: readonly ShopConfig[], envelopeFrom: string, headerFrom: string | undefined,
-  authUser: string | undefined): ShopConfig | undefined {
-  return shops.find((s) => (authUser && s.authUsers.includes(authUser)))
-    ?? shops.find((s) => senderMatches(s.senders, envelopeFrom))
-    ?? shops.find((s) => senderMatches(s.senders, headerFrom));
+const clientLists = new WeakMap<ShopConfig, (address: string) => boolean>();
+function clientAllowed(shop: ShopConfig, client: string | undefined): boolean {
+  if (shop.clients.length === 0) return true;
+  let inList = clientLists.get(shop);
+  if (!inList) clientLists.set(shop, (inList = allowList(shop.clients)));
+  return client !== undefined && inList(client);
+}
+
+/** The fact that ties a mail to this shop, if one does; shops[].clients, when set, must hold as well. */
+function trustedFact(shop: ShopConfig, f: SenderFacts): ShopBy | undefined {
+  if (!clientAllowed(shop, f.client)) return undefined;
+  if (f.authUser && shop.authUsers.includes(f.authUser)) return 'auth';
+  if (senderMatches(shop.senders, f.envelopeFrom)) return 'sender';
+  // A shop known by its clients alone (no senders, no AUTH users): every mail from them is its own.
+  if (shop.clients.length && !shop.senders.length && !shop.authUsers.length) return 'client';
+  return undefined;
+}
+
+/**
+ * The shop of a mail, by trusted facts only: AUTH user, then envelope sender, then client. The header
+ * From only picks between shops those facts leave equal; a mail tied to a shop by its From alone is not
+ * that shop's (anyone can write any From).
+ */
+export function findShop(shops: readonly ShopConfig[], f: SenderFacts, headerFrom: string | undefined): ShopMatch {
+  for (const by of ['auth', 'sender', 'client'] as const) {
+    const candidates = shops.filter((s) => trustedFact(s, f) === by);
+    if (!candidates.length) continue;
+    const shop = candidates.find((s) => senderMatches(s.senders, headerFrom)) ?? candidates[0];
+    const fact = by === 'auth' ? `AUTH user ${f.authUser}` : by === 'sender' ? `envelope sender <${f.envelopeFrom}>` : `client ${f.client}`;
+    const from = by !== 'client' && shop.clients.length ? ` from client ${f.client}` : '';
+    return { shop, by, why: `${shop.id} by ${fact}${from}` };
+  }
+  const byFrom = shops.find((s) => senderMatches(s.senders, headerFrom));
+  const blocked = shops.find((s) => !clientAllowed(s, f.client)
+    && (senderMatches(s.senders, f.envelopeFrom) || (f.authUser && s.authUsers.includes(f.authUser))));
+  const why = blocked ? `not ${blocked.id}'s: client ${f.client ?? 'unknown'} is not in its shops[].clients`
+    : byFrom ? `not ${byFrom.id}'s: only the header From <${headerFrom}> names it; the envelope sender, AUTH user and client do not`
+      : 'no shop recognises this sender (shops[].senders / authUsers / clients)';
+  return { shop: undefined, by: undefined, why };
 }
 
 /** Items: every match of the code rule, each paired with the first quantity match before the next code. */
@@ -75,13 +125,12 @@ export function parseWithMailparser(head: Buffer): Promise<Parsed> {
 }
 
 /** Classifies a message file (`mail check`): its first CLASSIFY_LIMIT_BYTES, as the relay sees them. */
-export async function classifyFile(path: string, shops: readonly ShopConfig[], envelopeFrom: string,
-  authUser: string | undefined): Promise<Classification> {
+export async function classifyFile(path: string, shops: readonly ShopConfig[], facts: SenderFacts): Promise<Classification> {
   const fh = await open(path, 'r');
   try {
     const buf = Buffer.alloc(CLASSIFY_LIMIT_BYTES);
     const { bytesRead } = await fh.read(buf, 0, CLASSIFY_LIMIT_BYTES, 0);
-    return await classify(buf.subarray(0, bytesRead), shops, envelopeFrom, authUser);
+    return await classify(buf.subarray(0, bytesRead), shops, facts);
   } finally {
     await fh.close();
   }
@@ -107,28 +156,28 @@ export function beyondBounds(head: Buffer): string | null {
  * refuses) is still accepted and delivered: it just is nobody's order (flag `unreadable`). The shop
  * comes from the trusted facts alone. Never a 451, which the sender would retry for days.
  */
-function unreadable(shops: readonly ShopConfig[], envelopeFrom: string, authUser: string | undefined): Classification {
-  const shop = findShop(shops, envelopeFrom, undefined, authUser);
-  return { shop, headerFrom: undefined, subject: '', messageId: undefined, isOrder: false, orderNumber: undefined, items: [],
+function unreadable(shops: readonly ShopConfig[], facts: SenderFacts): Classification {
+  const { shop, by, why } = findShop(shops, facts, undefined);
+  return { shop, shopBy: by, shopWhy: why, headerFrom: undefined, subject: '', messageId: undefined, isOrder: false,
+    orderNumber: undefined, items: [],
     flags: ['unreadable'] };
 }
 
 /** `head`: the start of the message; the spool hands over at most CLASSIFY_LIMIT_BYTES, and no more is looked at. */
-export async function classify(head: Buffer, shops: readonly ShopConfig[], envelopeFrom: string,
-  authUser: string | undefined): Promise<Classification> {
+export async function classify(head: Buffer, shops: readonly ShopConfig[], facts: SenderFacts): Promise<Classification> {
   const start = head.subarray(0, CLASSIFY_LIMIT_BYTES);
-  if (beyondBounds(start)) return unreadable(shops, envelopeFrom, authUser);
+  if (beyondBounds(start)) return unreadable(shops, facts);
   let parsed: Parsed;
   try {
     parsed = parseSinglePart(start) ?? await parseWithMailparser(start);
   } catch {
-    return unreadable(shops, envelopeFrom, authUser);
+    return unreadable(shops, facts);
   }
   const headerFrom = parsed.from?.value[0]?.address;
   const subject = parsed.subject ?? '';
-  const shop = findShop(shops, envelopeFrom, headerFrom, authUser);
-  const out: Classification = { shop, headerFrom, subject, messageId: parsed.messageId, isOrder: false, orderNumber: undefined, items: [],
-    flags: [] };
+  const { shop, by, why } = findShop(shops, facts, headerFrom);
+  const out: Classification = { shop, shopBy: by, shopWhy: why, headerFrom, subject, messageId: parsed.messageId, isOrder: false,
+    orderNumber: undefined, items: [], flags: [] };
   if (!shop || !new RegExp(shop.orderMail.subject, 'u').test(subject)) return out;
   out.isOrder = true;
   const text = parsed.text?.trim() ? parsed.text : typeof parsed.html === 'string' ? htmlToText(parsed.html) : '';

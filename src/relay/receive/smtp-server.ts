@@ -7,7 +7,7 @@ import type { Logger } from '../../observe/logger.js';
 import { costliestHash, verifyPassword } from '../../config/password.js';
 import { preview } from '../../security/untrusted-text.js';
 import { smtpError, BridgeError } from '../../errors/codes.js';
-import { allowList } from './client-policy.js';
+import { allowList, xforwardOption } from './client-policy.js';
 import { installGreetingPatch } from './greeting-delay.js';
 import { SessionLimits } from './session-limits.js';
 import { Lockout } from '../../security/lockout.js';
@@ -36,7 +36,11 @@ export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger, m
   const users = new Map(r.users.map((u) => [u.name, u.password]));
   const imitatedHash = costliestHash(r.users.map((u) => u.password)); // what an unknown user is checked against
   const lockout = new Lockout(AUTH_LOCKOUT);
-  const mayRelay = (s: SMTPServerSession) => trusted(s.remoteAddress) || !!s.user;
+  const xforwarders = allowList(r.xforwardClients);
+  // XFORWARD ADDR= replaces remoteAddress with the original client; who may relay is still decided by
+  // the peer that connected (the local Postfix), which smtp-server keeps as ADDR:DEFAULT.
+  const peerOf = (s: SMTPServerSession) => (s.xForward?.get('ADDR:DEFAULT') as string | undefined) ?? s.remoteAddress;
+  const mayRelay = (s: SMTPServerSession) => trusted(peerOf(s)) || !!s.user;
   // No password in clear text: until STARTTLS (and without relay.tls, for the whole session) AUTH is
   // neither offered nor accepted, unless allowInsecureAuth. smtp-server alone would let AUTH through on
   // a plain session when STARTTLS is off; session.disabledCommands replaces the list per session.
@@ -64,6 +68,7 @@ export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger, m
     socketTimeout: r.socketTimeout,
     closeTimeout: 1000, // idle sessions at shutdown: DATA in flight was already waited for (shutdown())
     disableReverseLookup: true,
+    useXForward: xforwardOption(r.xforwardClients),
     logger: limits.smtpLogger, // its per-command entries drive the junk-command and session-time limits
     ...(r.tls ? { key: readFileSync(r.tls.key), cert: readFileSync(r.tls.cert) } : {}),
 
@@ -102,6 +107,9 @@ export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger, m
     onMailFrom(address, session, cb) {
       limits.checkReported(session.id);
       hook(() => {
+        if (session.xForward?.size && !xforwarders(peerOf(session))) {
+          throw reject('relay_denied', smtpError('RELAY_ACCESS_DENIED', 'XFORWARD is not allowed from this client'));
+        }
         if (!mayRelay(session)) throw reject('relay_denied', smtpError('RELAY_ACCESS_DENIED', 'Relay access denied'));
         void address;
       }, cb);
