@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import { parseDurationMs, formatAge } from '../config/units.js';
 import { BridgeError } from '../errors/codes.js';
-import { connectOrFail, redisSpec } from '../queue/redis.js';
+import { closeRedis, connectOrFail, redisSpec } from '../queue/redis.js';
 import { openDb } from '../db/open.js';
 import { LedgerStore } from '../ledger/store.js';
 import { UploadStore } from '../stock/store.js';
@@ -27,7 +27,7 @@ async function withQueues<T>(cmd: Command, work: (qs: { cfg: Config; get(name: s
     return await work({ cfg: config, get, all: instanceQueues(config).map(get) });
   } finally {
     for (const q of cache.values()) await q.close();
-    connection.disconnect();
+    await closeRedis(connection);
   }
 }
 

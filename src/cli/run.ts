@@ -2,7 +2,7 @@
 // in order; a second signal, or the 15 s bound, ends the process at once.
 import type { Command } from 'commander';
 import { context } from './context.js';
-import { redisSpec, connectOrFail, checkEvictionPolicy, type RedisSpec } from '../queue/redis.js';
+import { redisSpec, connectOrFail, checkEvictionPolicy, closeRedis, type RedisSpec } from '../queue/redis.js';
 import { startAll, type WorkerReport } from '../roles/start.js';
 import { startReceiver, type RunningRole } from '../roles/receiver.js';
 import { startWorker } from '../roles/worker.js';
@@ -44,7 +44,7 @@ async function external(cmd: Command): Promise<{ spec: RedisSpec; log: Logger; c
   const spec = redisSpec(config);
   const probe = await connectOrFail(spec);
   await checkEvictionPolicy(probe, log);
-  probe.disconnect();
+  await closeRedis(probe);
   return { spec, log, config };
 }
 

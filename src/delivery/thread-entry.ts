@@ -9,7 +9,7 @@ import { createLogger } from '../observe/logger.js';
 import { openDb } from '../db/open.js';
 import { LedgerStore } from '../ledger/store.js';
 import { WalSync } from '../ledger/wal-sync.js';
-import { createRedis } from '../queue/redis.js';
+import { closeRedis, createRedis } from '../queue/redis.js';
 import type { MailJobData } from '../queue/names.js';
 import { Spool } from '../relay/spool/spool.js';
 import { Acceptor } from '../relay/accept.js';
@@ -45,7 +45,7 @@ port.on('message', async (m: ThreadMessage) => {
   await worker.close();
   transport.close();
   await queue.close();
-  redis.disconnect();
+  await closeRedis(redis);
   await walSync.close();
   db.close();
   port.close(); // nothing left to run: the thread exits, which is what the main thread waits for

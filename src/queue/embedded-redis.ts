@@ -5,7 +5,7 @@ import { existsSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BridgeError } from '../errors/codes.js';
 import type { Logger } from '../observe/logger.js';
-import { privateSocketPath } from './redis.js';
+import { closeRedis, privateSocketPath } from './redis.js';
 import { Redis } from 'ioredis';
 
 const READY_TIMEOUT_MS = 10_000;
@@ -32,7 +32,7 @@ async function pings(socket: string): Promise<boolean> {
   if (!existsSync(socket)) return false;
   const c = new Redis({ path: socket, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
   c.on('error', () => {});
-  try { await c.connect(); return (await c.ping()) === 'PONG'; } catch { return false; } finally { c.disconnect(); }
+  try { await c.connect(); return (await c.ping()) === 'PONG'; } catch { return false; } finally { await closeRedis(c); }
 }
 
 export class EmbeddedRedis {

@@ -146,6 +146,8 @@ export class WatchedWorker<D, R> {
   private async closeWorker(): Promise<void> {
     const { worker, connection } = this;
     await withTimeout(worker.close(), CLOSE_BOUND_MS, 'worker close').catch(() => worker.close(true).catch(() => {}));
+    // A blocking connection's BZPOPMIN would hold QUIT until its timeout; nothing else waits on it.
+    // eslint-disable-next-line no-restricted-properties
     for (const c of connection.blocking) c.disconnect();
     await closeRedis(connection);
   }

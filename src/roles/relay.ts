@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/schema.js';
 import { openDb } from '../db/open.js';
 import type { Logger } from '../observe/logger.js';
-import { createRedis, type RedisSpec } from '../queue/redis.js';
+import { closeRedis, createRedis, type RedisSpec } from '../queue/redis.js';
 import { mailQueueName, type MailJobData } from '../queue/names.js';
 import { LedgerStore } from '../ledger/store.js';
 import { Spool } from '../relay/spool/spool.js';
@@ -64,7 +64,7 @@ async function startLocked(cfg: Config, redisTarget: RedisSpec | string, log: Lo
   const orphans = spool.removeOrphans((id) => ledger.spoolKept(id));
   if (orphans) log.info({ count: orphans }, 'removed spool files never acknowledged (crash mid-DATA) or already final');
   const redis = createRedis(redisTarget, 'client');
-  stops.push(() => redis.disconnect());
+  stops.push(() => closeRedis(redis));
   const queue = new Queue<MailJobData>(opts.queueName ?? mailQueueName(cfg.instance), { connection: redis, prefix: cfg.redis.prefix });
   queue.on('error', (err) => log.warn({ err: err.message }, 'mail queue connection error'));
   stops.push(() => queue.close());

@@ -5,7 +5,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { EmbeddedRedis } from '../queue/embedded-redis.js';
-import { connectOrFail, checkEvictionPolicy, redisSpec, type RedisSpec } from '../queue/redis.js';
+import { connectOrFail, checkEvictionPolicy, closeRedis, redisSpec, type RedisSpec } from '../queue/redis.js';
 import { startReceiver, type RunningRole } from './receiver.js';
 import { startRelay } from './relay.js';
 import { startConsole } from './console.js';
@@ -56,7 +56,7 @@ export async function startAll(cfg: Config, configPath: string, log: Logger): Pr
     const spec: RedisSpec = embedded ? { url: await embedded.start() } : redisSpec(cfg);
     const probe = await connectOrFail(spec);
     await checkEvictionPolicy(probe, log);
-    probe.disconnect();
+    await closeRedis(probe);
     lock.releasePart('worker');
     const metrics = new Metrics(); // one registry: the receiver's /metrics shows the relay's and the worker's too
     const stockHealth: { problem?: string } = {};

@@ -1,10 +1,11 @@
-// The Redis module against real servers: the eviction-policy warning and a fail-fast connect.
-import { describe, it, expect } from 'vitest';
+// The Redis module against real servers: the eviction-policy warning, a fail-fast connect, a bounded close.
+import { describe, it, expect, inject } from 'vitest';
 import { spawn } from 'node:child_process';
 import { pino } from 'pino';
 import { Writable } from 'node:stream';
-import { connectOrFail, checkEvictionPolicy } from '../../src/queue/redis.js';
-import { freePort, waitForRedis } from '../helpers/net.js';
+import { Redis } from 'ioredis';
+import { connectOrFail, checkEvictionPolicy, closeRedis } from '../../src/queue/redis.js';
+import { freePort, waitForRedis, startRedis } from '../helpers/net.js';
 import { BridgeError } from '../../src/errors/codes.js';
 
 function capture() {
@@ -41,5 +42,32 @@ describe('redis connections', () => {
     expect(err).toBeInstanceOf(BridgeError);
     expect(err.exitCode).toBe(69);
     expect(Date.now() - started).toBeLessThan(4000);
+  });
+
+  it('closeRedis lets a reply still in flight arrive, then ends the client', async () => {
+    const client = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 1 });
+    await client.ping();
+    // A blocking pop on a key nobody fills: its reply (null) comes 0.3 s later, while the client is being closed.
+    const inFlight = client.blpop(`close-test-${process.pid}`, 0.3);
+    await closeRedis(client);
+    await expect(inFlight).resolves.toBeNull();
+    expect(client.status).toBe('end');
+  });
+
+  it('closeRedis returns on a Redis that never answers, and the socket is gone after ioredis\'s own bound', async () => {
+    const redis = await startRedis(await freePort());
+    const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    client.on('error', () => {});
+    try {
+      await client.ping();
+      redis.proc.kill('SIGSTOP'); // the server keeps the socket open and answers nothing, QUIT included
+      await closeRedis(client, 300);
+      // disconnect() half-closes; ioredis destroys the socket after disconnectTimeout (2 s) if the server never closes.
+      await new Promise<void>((r) => (client.status === 'end' ? r() : client.once('end', () => r())));
+      expect(client.status).toBe('end');
+    } finally {
+      redis.proc.kill('SIGCONT');
+      await redis.stop();
+    }
   });
 });
