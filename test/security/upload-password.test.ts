@@ -33,7 +33,8 @@ describe('upload password checks', () => {
 
   beforeAll(async () => {
     t = tempDir();
-    const cfg = testConfig(t.dir, { receiver: { lockout: { failures: 1000 } }, shops: [{ ...SHOP, zaikoRobot: { userId: 'zr-croft01', password: costlyHash('right') } }] });
+    const cfg = testConfig(t.dir, { receiver: { lockout: { failures: 1000 } },
+      shops: [{ ...SHOP, zaikoRobot: { userId: 'zr-croft01', password: costlyHash('right') } }] });
     receiver = await startReceiver(cfg, inject('redisUrl'), log, { queueName: uniqueName('stock') });
   }, 60_000);
   afterAll(async () => {
