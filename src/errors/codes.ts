@@ -72,7 +72,8 @@ export function smtpError(code: ErrorCode, text: string): Error & { responseCode
   return err;
 }
 
-export type StockErrorCode = 'STOCK_AUTH_ERROR' | 'STOCK_NO_QUERY' | 'STOCK_BAD_REQUEST' | 'STOCK_TOO_LARGE' | 'STOCK_UNAVAILABLE' | 'STOCK_BUSY';
+export type StockErrorCode =
+  'STOCK_AUTH_ERROR' | 'STOCK_NO_QUERY' | 'STOCK_BAD_REQUEST' | 'STOCK_TOO_LARGE' | 'STOCK_UNAVAILABLE' | 'STOCK_BUSY';
 
 /** The HTTP status and NG lines of an upload refused for `code`; `detail` goes in brackets (bad_request). */
 export function ngAnswer(code: StockErrorCode, detail?: string): { status: number; lines: string[] } {

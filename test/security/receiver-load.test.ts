@@ -37,7 +37,8 @@ function unfinishedUpload(port: number): Upload {
   socket.on('error', () => {});
   socket.on('close', () => (u.closed = true));
   const chunk = Buffer.alloc(MiB, 'a');
-  socket.write(`POST ${PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${DECLARED}\r\n\r\n`);
+  socket.write(`POST ${PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n`
+    + `Content-Length: ${DECLARED}\r\n\r\n`);
   const pump = () => {
     while (!u.closed && u.sent < SENT) {
       u.sent += chunk.length;
@@ -74,7 +75,8 @@ describe('twenty unfinished 30 MiB uploads against start', () => {
     proc = runAsync(['start', '--config', config]);
     let err = '';
     proc.stderr!.on('data', (d) => (err += d));
-    await until(async () => (await post(receiverPort, '/healthz', '').catch(() => undefined))?.status === 200, 30_000, `start answering (${err})`);
+    await until(async () => (await post(receiverPort, '/healthz', '').catch(() => undefined))?.status === 200, 30_000,
+      `start answering (${err})`);
   }, 60_000);
 
   afterAll(async () => {
@@ -101,7 +103,8 @@ describe('twenty unfinished 30 MiB uploads against start', () => {
     const after = memoryMb(proc.pid!);
     const busy = uploads.filter((u) => /^HTTP\/1\.1 503 /.test(u.answer));
     const open = uploads.filter((u) => !u.closed && u.answer === '');
-    console.log(`${UPLOADS} unfinished ${DECLARED / MiB} MiB uploads: RSS ${before.rss} MB before, ${after.rss} MB after, peak ${after.peak} MB ` +
+    console.log(`${UPLOADS} unfinished ${DECLARED / MiB} MiB uploads: RSS ${before.rss} MB before, ${after.rss} MB after, ` +
+      `peak ${after.peak} MB ` +
       `(+${after.peak - before.rss} MB); ${open.length} admitted and waiting, ${busy.length} answered 503 busy; ` +
       `a normal upload meanwhile: ${normalAnswer.status}; EHLO answered in ${ehlo.toFixed(0)} ms`);
 

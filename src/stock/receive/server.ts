@@ -25,14 +25,18 @@ function send(res: ServerResponse, answer: Answer): void {
   res.end(body);
 }
 
-export function createReceiverServer(cfg: Config, handler: UploadHandler, log: Logger, extra: ExtraRoute[] = [], timeouts = HTTP_TIMEOUTS): Server {
+export function createReceiverServer(cfg: Config, handler: UploadHandler, log: Logger, extra: ExtraRoute[] = [],
+  timeouts = HTTP_TIMEOUTS): Server {
   const budget = new InflightBudget(cfg.receiver.maxInflightBytes);
   const refuse = (res: ServerResponse, code: 'STOCK_TOO_LARGE' | 'STOCK_BUSY') => {
     res.setHeader('connection', 'close'); // node closes the socket after the answer instead of reading the rest
     if (code === 'STOCK_BUSY') res.setHeader('retry-after', String(BUSY_RETRY_AFTER_S));
     send(res, { ...ngAnswer(code), charset: 'utf-8' });
   };
-  const server = createServer({ headersTimeout: timeouts.headersMs, requestTimeout: timeouts.requestMs, connectionsCheckingInterval: timeouts.checkEveryMs }, async (req, res) => {
+  const httpOptions = {
+    headersTimeout: timeouts.headersMs, requestTimeout: timeouts.requestMs, connectionsCheckingInterval: timeouts.checkEveryMs,
+  };
+  const server = createServer(httpOptions, async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     try {
       for (const route of extra) if (await route(req, res)) return;
@@ -54,7 +58,8 @@ export function createReceiverServer(cfg: Config, handler: UploadHandler, log: L
           return refuse(res, 'STOCK_TOO_LARGE');
         }
         if (err instanceof Busy) {
-          log.warn({ client, inflightBytes: budget.bytes, maxInflightBytes: budget.max }, 'upload refused: busy (receiver.maxInflightBytes)');
+          log.warn({ client, inflightBytes: budget.bytes, maxInflightBytes: budget.max },
+            'upload refused: busy (receiver.maxInflightBytes)');
           return refuse(res, 'STOCK_BUSY');
         }
         if (req.destroyed) return; // the client went away mid-body: nobody to answer
@@ -74,7 +79,12 @@ export function createReceiverServer(cfg: Config, handler: UploadHandler, log: L
   server.maxConnections = cfg.receiver.maxConnections;
   let dropped = 0;
   server.on('drop', () => { // one line a minute at most: a flood must not flood the log too
-    if (dropped++ === 0) setTimeout(() => { log.warn({ dropped, maxConnections: server.maxConnections }, 'connections refused (receiver.maxConnections)'); dropped = 0; }, 60_000).unref();
+    if (dropped++ === 0) {
+      setTimeout(() => {
+        log.warn({ dropped, maxConnections: server.maxConnections }, 'connections refused (receiver.maxConnections)');
+        dropped = 0;
+      }, 60_000).unref();
+    }
   });
   return server;
 }
