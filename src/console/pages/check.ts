@@ -37,7 +37,10 @@ export async function checkPost(c: Ctx, f: Form): Promise<void> {
   const pasted = f.get('source') ?? '';
   const bytes = file ?? Buffer.from(pasted.replace(/\r?\n/g, '\r\n'), 'utf8');
   const from = (f.get('from') ?? '').trim().slice(0, 320);
-  const cl = await classify(bytes.subarray(0, CLASSIFY_LIMIT_BYTES), deps.cfg.shops, from, undefined);
+  const head = bytes.subarray(0, CLASSIFY_LIMIT_BYTES);
+  // As `mail check`: without an envelope sender, the cart is assumed to send with its From.
+  const envelopeFrom = from || ((await classify(head, deps.cfg.shops, { envelopeFrom: '' })).headerFrom ?? '');
+  const cl = await classify(head, deps.cfg.shops, { envelopeFrom });
   const v = checkVerdict(cl, deps.ledgerDb, deps.stockDb);
   audit(c, 'mail check', { bytes: bytes.length, shop: v.shop, orderNumber: v.orderNumber });
   const result = html`<h2>${w.t('verdict')}</h2>
