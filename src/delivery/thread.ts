@@ -27,9 +27,9 @@ const CLOSE_BOUND_MS = 12_000; // a worker waits for its active jobs; SMTP timeo
 /** The compiled entry: under vitest this module is TypeScript, the thread still runs the build. */
 function entryPath(): string {
   const here = fileURLToPath(import.meta.url);
-  const built =
-    here.endsWith('.ts') ? fileURLToPath(new URL('../../dist/delivery/thread-entry.js', import.meta.url)) : here.replace(/thread\.js$/,
-      'thread-entry.js');
+  const built = here.endsWith('.ts')
+    ? fileURLToPath(new URL('../../dist/delivery/thread-entry.js', import.meta.url))
+    : here.replace(/thread\.js$/, 'thread-entry.js');
   if (!existsSync(built)) throw new Error(`${built} is missing: run npm run build`);
   return built;
 }

@@ -3,16 +3,26 @@
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import type { Worker } from 'node:worker_threads';
+import { pino } from 'pino';
 import { DeliveryThread } from '../../src/delivery/thread.js';
 import { log, tempDir, testConfig, uniqueName } from '../helpers/env.js';
+import { sleep } from '../helpers/net.js';
 
 const redisUrl = inject('redisUrl');
 const t = tempDir();
 afterAll(() => t.cleanup());
-const until =
-  async (cond: () => boolean, ms: number) => { const end = Date.now() + ms; while (!cond()
-    && Date.now() < end) await new Promise((r) => setTimeout(r, 20)); };
+const until = async (cond: () => boolean, ms: number) => {
+  const end = Date.now() + ms;
+  while (!cond() && Date.now() < end) await sleep(20);
+};
+/** The messages the main thread logs. */
+function capture() {
+  const msgs: string[] = [];
+  const logger = pino({ level: 'info' }, new Writable({ write(c, _e, cb) { msgs.push(JSON.parse(String(c)).msg); cb(); } }));
+  return { logger, msgs };
+}
 
 describe('delivery thread', () => {
   it('comes back after it dies; readiness reports the gap', async () => {
@@ -31,10 +41,15 @@ describe('delivery thread', () => {
   it('rejects a first start that fails (the data dir is a file) and does not retry it', async () => {
     const notADir = join(t.dir, 'file');
     writeFileSync(notADir, 'x');
+    const { logger, msgs } = capture();
     const thread =
-      new DeliveryThread({ cfg: testConfig(notADir), redis: { url: redisUrl }, queueName: uniqueName('mail'), logLevel: 'silent' }, log);
+      new DeliveryThread({ cfg: testConfig(notADir), redis: { url: redisUrl }, queueName: uniqueName('mail'), logLevel: 'silent' }, logger);
     await expect(thread.start()).rejects.toThrow(/ENOTDIR|EEXIST|cannot open/);
-    await new Promise((r) => setTimeout(r, 1500)); // past the restart delay
+    await sleep(2500); // past the restart delay (1 s) and a second start's failure
+    // A retry would log "restarting" at the exit and fail again: one failure, no restart, no thread.
+    expect(msgs.filter((m) => m === 'delivery thread failed')).toHaveLength(1);
+    expect(msgs.filter((m) => /restarting/.test(m))).toEqual([]);
+    expect((thread as unknown as { worker?: Worker }).worker).toBeUndefined();
     expect(thread.problem()).toMatch(/not running/);
     await thread.close();
   });

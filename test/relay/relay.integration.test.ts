@@ -8,6 +8,7 @@ import { startRelay } from '../../src/roles/relay.js';
 import { tempDir, testConfig, uniqueName, log, FIXTURES } from '../helpers/env.js';
 import { startSink, sendMail, type Sink } from '../helpers/smtp.js';
 import { until, freePort, startRedis } from '../helpers/net.js';
+import { RawSmtp } from '../helpers/raw-smtp.js';
 
 const fixture = (name: string) => readFileSync(join(FIXTURES, 'mail', name));
 const SENDER = 'order@croft-zakka.example.jp';
@@ -107,8 +108,17 @@ describe('relay: receive, deliver, forward once', () => {
     await expect(sendMail({ ...base, auth: { user: 'cart', pass: 'wrong' },
       requireTLS: true })).rejects.toMatchObject({ responseCode: 535 });
     expect((await sendMail({ ...base, auth: { user: 'cart', pass: 'pw-123' }, requireTLS: true })).response).toMatch(/^250 /);
-    // Without TLS the server does not offer AUTH at all: the client cannot authenticate.
-    await expect(sendMail({ ...base, auth: { user: 'cart', pass: 'pw-123' } })).rejects.toThrow();
+    // Without TLS the server does not offer AUTH: the client sends none and, an outsider, is refused at MAIL FROM.
+    await expect(sendMail({ ...base, auth: { user: 'cart', pass: 'pw-123' } }))
+      .rejects.toMatchObject({ responseCode: 554, response: expect.stringContaining('5.7.1 Relay access denied') });
+    // A client that tries AUTH on the plain session anyway is refused for good (smtp-server: 500 not recognized; 538 would do too).
+    const raw = await RawSmtp.open(port, '127.0.0.2');
+    try {
+      expect(await raw.cmd('EHLO outsider.example')).not.toMatch(/AUTH/);
+      expect(await raw.cmd(`AUTH PLAIN ${Buffer.from('\0cart\0pw-123').toString('base64')}`)).toMatch(/^(500|538) /);
+    } finally {
+      raw.close();
+    }
     await until(() => sink.messages.length === 2, 15_000, 'delivery and forward of the authenticated mail');
   });
 
@@ -209,7 +219,6 @@ describe('relay: shutdown', () => {
 
   it('answers 421 to new connections, lets DATA in flight finish with 250, then closes', async () => {
     const port = await boot();
-    const { RawSmtp } = await import('../helpers/raw-smtp.js');
     const c = await RawSmtp.open(port);
     await c.cmd('EHLO inflight.test');
     await c.cmd(`MAIL FROM:<${SENDER}>`);
