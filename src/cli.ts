@@ -9,6 +9,7 @@ import { registerDb } from './cli/db.js';
 import { registerStock } from './cli/stock.js';
 import { registerMail } from './cli/mail.js';
 import { registerQueue } from './cli/queue.js';
+import { debugOutput } from './cli/context.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     .version(pkg.version)
     .option('-c, --config <file>', 'config file (default: $ZAIKO_BRIDGE_CONFIG or config/zaiko-bridge.yaml)')
     .option('--log-level <level>', 'override log.level (trace, debug, info, warn, error, silent)')
+    .option('--debug', 'print the stack trace of an unexpected error')
     .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError()
     .exitOverride();
@@ -49,8 +51,13 @@ async function main(): Promise<void> {
       process.exitCode = err.exitCode;
       return;
     }
-    process.stderr.write(`zaiko-bridge: ${(err as Error).stack ?? err}\n`);
-    process.exitCode = EXIT.FAILURE;
+    // Anything else is our bug or the system's: one line for the operator, the stack on request.
+    const e = err instanceof Error ? err : new Error(String(err));
+    const kind = e.name && e.name !== 'Error' ? ` (${e.name})` : '';
+    process.stderr.write(`zaiko-bridge: ${e.message.split('\n')[0]}${kind}\n`);
+    if (debugOutput.on) process.stderr.write(`${e.stack}\n`);
+    else process.stderr.write('zaiko-bridge: run again with --debug for the stack trace\n');
+    process.exitCode = e.name === 'SqliteError' ? EXIT.UNAVAILABLE : EXIT.FAILURE;
   }
 }
 

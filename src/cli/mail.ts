@@ -1,43 +1,65 @@
 // `mail list|show|flush|resend|check`: the ledger, as mailq / postcat / postqueue -f would show it.
 import type { Command } from 'commander';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, openSync, readSync, closeSync } from 'node:fs';
 import { Queue } from 'bullmq';
 import { openDb } from '../db/open.js';
 import { BridgeError } from '../errors/codes.js';
 import { LedgerStore } from '../ledger/store.js';
 import { classifyFile } from '../relay/classify/classify.js';
-import { closeRedis, connectOrFail, redisSpec } from '../queue/redis.js';
+import { closeRedis } from '../queue/redis.js';
 import { mailQueueName } from '../queue/names.js';
-import { listMessages, messageView, spoolPathOf, checkVerdict, flushDeferred, resendMessage } from '../queries/mail.js';
-import { context, printJson, printTable, parseSince } from './context.js';
+import { listMessages, messageView, spoolPathOf, spoolGone, checkVerdict, flushDeferred, resendMessage } from '../queries/mail.js';
+import { context, connectCli, printJson, printTable, pageOptions, morePages } from './context.js';
+import { oneOf, since } from './options.js';
+
+const MAIL_STATUSES = ['queued', 'deferred', 'sent', 'failed'] as const;
+
+/** Undefined when the file starts like a mail (header fields up to a blank line), else what is wrong. */
+function notAMail(file: string): string | undefined {
+  const buf = Buffer.alloc(64 * 1024);
+  const fd = openSync(file, 'r');
+  let n: number;
+  try { n = readSync(fd, buf, 0, buf.length, 0); } finally { closeSync(fd); }
+  if (n === 0) return 'the file is empty';
+  const head = buf.subarray(0, n).toString('latin1');
+  const end = head.search(/\r?\n\r?\n/);
+  const lines = (end === -1 ? head : head.slice(0, end)).split(/\r?\n/);
+  if (end === -1 && n === buf.length) lines.pop(); // a header cut by the 64 KiB read
+  const bad = lines.findIndex((l, i) => !(/^[!-9;-~]+:/.test(l) || (i > 0 && /^[ \t]/.test(l))));
+  if (bad !== -1) return `line ${bad + 1} is not a header field`;
+  const names = new Set(lines.map((l) => /^([!-9;-~]+):/.exec(l)?.[1].toLowerCase()).filter(Boolean));
+  if (!['from', 'to', 'subject', 'date', 'message-id'].some((h) => names.has(h))) return 'no From, To, Subject, Date or Message-ID header';
+  return undefined;
+}
 
 async function mailQueue(cmd: Command) {
   const { config } = context(cmd);
-  const connection = await connectOrFail(redisSpec(config));
+  const connection = await connectCli(config);
   return { config, queue: new Queue(mailQueueName(config.instance), { connection, prefix: config.redis.prefix }), connection };
 }
 
 export function registerMail(program: Command): void {
   const mail = program.command('mail').description('the mail ledger (works with Redis down, except flush and resend)');
 
-  mail.command('list').description('messages, newest first (like mailq, with history)')
-    .option('--since <when>', 'a date or an age (2h, 7d)').option('--order <number>', 'only this order number')
-    .option('--status <status>', 'queued, deferred, sent or failed').option('--limit <n>', 'at most n', '100')
-    .option('--json', 'JSON output')
-    .action((o: { since?: string; order?: string; status?: string; limit: string; json?: boolean }, cmd: Command) => {
+  pageOptions(mail.command('list').description('messages, newest first (like mailq, with history)'), 100)
+    .option('--since <when>', 'a date or an age (2h, 7d)', since()).option('--order <number>', 'only this order number')
+    .option('--status <status>', MAIL_STATUSES.join(', '), oneOf('--status', MAIL_STATUSES)).option('--json', 'JSON output')
+    .action((o: { since?: number; order?: string; status?: string; limit: number; offset: number; json?: boolean }, cmd: Command) => {
       const { config } = context(cmd);
       const db = openDb(config.dataDir, 'ledger');
       const messages = listMessages(new LedgerStore(db),
-        { since: parseSince(o.since), order: o.order, status: o.status, limit: Number(o.limit) });
+        { since: o.since, order: o.order, status: o.status, limit: o.limit, offset: o.offset });
       db.close();
       if (o.json) return printJson({ messages });
       printTable(['id', 'received', 'from', 'to', 'order', 'forward', 'status'],
-        messages.map((m) => [m.id, m.receivedAt, m.from || '<>', m.to.join(','), m.orderNumber, m.forward, m.status]));
+        messages.map((m) => [m.id, m.receivedAt, m.from || '<>', m.to.join(','), m.orderNumber, m.forward, m.status]), 'no messages');
+      morePages(messages.length, o);
     });
 
-  mail.command('show').description('one message: envelope, classification, every recipient outcome (--raw: the spooled bytes)')
+  pageOptions(mail.command('show')
+    .description('one message: envelope, classification, every recipient outcome (--raw: the spooled bytes)'), 1000)
     .argument('<id>', 'queue id').option('--raw', 'print the spooled message as it will be sent').option('--json', 'JSON output')
-    .action((id: string, o: { raw?: boolean; json?: boolean }, cmd: Command) => {
+    .action((id: string, o: { raw?: boolean; json?: boolean; limit: number; offset: number }, cmd: Command) => {
       const { config } = context(cmd);
       const db = openDb(config.dataDir, 'ledger');
       const ledger = new LedgerStore(db);
@@ -47,7 +69,7 @@ export function registerMail(program: Command): void {
         process.stdout.write(readFileSync(path));
         return;
       }
-      const view = messageView(ledger, id);
+      const view = messageView(ledger, id, o);
       db.close();
       if (!view) throw new BridgeError('NOT_FOUND', `no message ${id} in the ledger`);
       if (o.json) return printJson(view);
@@ -57,9 +79,10 @@ export function registerMail(program: Command): void {
       process.stdout.write(`subject: ${view.subject}\nshop: ${shop}  order mail: ${view.isOrder ? 'yes' : 'no'}  `
         + `order number: ${view.orderNumber ?? '-'}  flags: ${view.flags.join(', ') || '-'}\n`);
       process.stdout.write(`items: ${view.items.map((i: any) => `${i.code}×${i.quantity}`).join(', ') || '-'}\n`
-        + `forward: ${view.forward}${view.forwardReason ? ` (${view.forwardReason})` : ''}\n\n`);
+        + `forward: ${view.forward}${view.forwardReason ? ` (${view.forwardReason})` : ''}\n`);
+      process.stdout.write(`spool: ${view.spool ?? spoolGone(config.spool.keepDays)}\n\n`);
       printTable(['kind', 'recipient', 'status', 'tries', 'next', 'response'],
-        view.recipients.map((r) => [r.kind, r.address, r.status, r.attempts, r.nextAttemptAt, r.response]));
+        view.recipients.map((r) => [r.kind, r.address, r.status, r.attempts, r.nextAttemptAt, r.response]), 'no recipients');
     });
 
   mail.command('check')
@@ -71,6 +94,8 @@ export function registerMail(program: Command): void {
     .action(async (file: string, o: { from?: string; authUser?: string; client?: string; json?: boolean }, cmd: Command) => {
       const { config } = context(cmd);
       if (!existsSync(file)) throw new BridgeError('BAD_INPUT', `${file}: no such file`);
+      const notMail = notAMail(file);
+      if (notMail) throw new BridgeError('BAD_INPUT', `${file}: not a mail (${notMail}); give the .eml file of a message, headers first`);
       const facts = { envelopeFrom: o.from ?? '', authUser: o.authUser, client: o.client };
       // Without --from, the cart is assumed to send with its From as envelope sender.
       if (o.from === undefined) facts.envelopeFrom = (await classifyFile(file, config.shops, facts)).headerFrom ?? '';
@@ -83,7 +108,8 @@ export function registerMail(program: Command): void {
       if (o.json) return printJson(result);
       process.stdout.write(`shop: ${c.shopWhy}\nsubject: ${c.subject}\norder mail: ${c.isOrder ? 'yes' : 'no'}\n`
         + `order number: ${result.orderNumber ?? '-'}\n`);
-      printTable(['code', 'quantity', 'known'], items.map((i) => [i.code, i.quantity, i.known ? 'yes' : 'NO: not in products']));
+      printTable(['code', 'quantity', 'known'], items.map((i) => [i.code, i.quantity, i.known ? 'yes' : 'NO: not in products']),
+        'no items found');
       process.stdout.write(`verdict: ${reason}\n`);
     });
 

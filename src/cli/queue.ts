@@ -4,20 +4,20 @@ import type { Command } from 'commander';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
-import { parseDurationMs, formatAge } from '../config/units.js';
-import { BridgeError } from '../errors/codes.js';
-import { closeRedis, connectOrFail, redisSpec } from '../queue/redis.js';
+import { formatAge } from '../config/units.js';
+import { closeRedis } from '../queue/redis.js';
 import { openDb } from '../db/open.js';
 import { LedgerStore } from '../ledger/store.js';
 import { UploadStore } from '../stock/store.js';
 import {
-  JOB_STATES, queueName, instanceQueues, findJob, jobJson, queueStats, listJobs, retryJob, retryAllFailed, removeJob,
+  JOB_STATES, queueName, instanceQueues, findJob, jobJson, queueStats, finishedInDatabases, listJobs, retryJob, retryAllFailed, removeJob,
 } from '../queries/queues.js';
-import { context, printJson, printTable } from './context.js';
+import { context, connectCli, printJson, printTable, pageOptions, morePages } from './context.js';
+import { oneOf, age } from './options.js';
 
 async function withQueues<T>(cmd: Command, work: (qs: { cfg: Config; get(name: string): Queue; all: Queue[] }) => Promise<T>): Promise<T> {
   const { config } = context(cmd);
-  const connection: Redis = await connectOrFail(redisSpec(config));
+  const connection: Redis = await connectCli(config);
   const cache = new Map<string, Queue>();
   const get = (name: string) => {
     if (!cache.has(name)) cache.set(name, new Queue(name, { connection, prefix: config.redis.prefix }));
@@ -35,24 +35,26 @@ export function registerQueue(program: Command): void {
   const queue = program.command('queue').description('inspect and act on the job queues (needs Redis)');
 
   queue.command('stats').description('per queue: jobs in each state, oldest waiting age').option('--json', 'JSON output')
-    .action(async (o: { json?: boolean }, cmd: Command) => withQueues(cmd, async ({ all }) => {
-      const queues = await queueStats(all);
+    .action(async (o: { json?: boolean }, cmd: Command) => withQueues(cmd, async ({ cfg, all }) => {
+      const queues = await queueStats(all, (name) => finishedInDatabases(cfg, name));
       if (o.json) return printJson({ queues });
       printTable(['queue', 'waiting', 'active', 'delayed', 'failed', 'completed', 'paused', 'oldest'],
-        queues.map((q) => [q.name, q.waiting, q.active, q.delayed, q.failed, q.completed, q.paused,
-          q.oldestWaitingMs === null ? '-' : formatAge(q.oldestWaitingMs)]));
+        queues.map((q) => [q.isPaused ? `${q.name} (PAUSED: queue resume)` : q.name, q.waiting, q.active, q.delayed, q.failed, q.completed,
+          q.paused, q.oldestWaitingMs === null ? '-' : formatAge(q.oldestWaitingMs)]), 'no queues');
     }));
 
-  queue.command('list').description('jobs of a queue').argument('<queue>', 'mail or stock')
-    .option('--state <state>', `one of ${JOB_STATES.join(', ')} (default: all but completed)`).option('--limit <n>', 'at most n', '50')
+  pageOptions(queue.command('list').description('jobs of a queue').argument('<queue>', 'mail or stock'), 50)
+    .option('--state <state>', `one of ${JOB_STATES.join(', ')} (default: all but completed)`, oneOf('--state', JOB_STATES))
     .option('--json', 'JSON output')
-    .action(async (q: string, o: { state?: string; limit: string; json?: boolean }, cmd: Command) => withQueues(cmd, async (qs) => {
-      const jobs = await listJobs(qs.get(queueName(qs.cfg, q)), o.state, Number(o.limit));
-      if (o.json) return printJson({ jobs });
-      printTable(['id', 'name', 'state', 'age', 'attempts', 'next', 'last error'],
-        jobs.map((j) => [j.id, j.name, j.state, formatAge(Date.now() - Date.parse(j.createdAt!)), j.attempts, j.nextAttemptAt,
-          j.lastError]));
-    }));
+    .action(async (q: string, o: { state?: string; limit: number; offset: number; json?: boolean }, cmd: Command) =>
+      withQueues(cmd, async (qs) => {
+        const jobs = await listJobs(qs.get(queueName(qs.cfg, q)), o.state, o.limit, o.offset);
+        if (o.json) return printJson({ jobs });
+        printTable(['id', 'name', 'state', 'age', 'attempts', 'next', 'last error'],
+          jobs.map((j) => [j.id, j.name, j.state, formatAge(Date.now() - Date.parse(j.createdAt!)), j.attempts, j.nextAttemptAt,
+            j.lastError]), 'no jobs');
+        morePages(jobs.length, o);
+      }));
 
   queue.command('show').description('one job, with the ledger or upload row it points to').argument('<jobId>')
     .option('--json', 'JSON output')
@@ -107,14 +109,10 @@ export function registerQueue(program: Command): void {
   }
 
   queue.command('clean').description('delete finished jobs older than an age').argument('<queue>', 'mail or stock')
-    .requiredOption('--state <state>', 'completed or failed').requiredOption('--older-than <age>', 'e.g. 7d')
-    .action(async (q: string, o: { state: string; olderThan: string }, cmd: Command) => withQueues(cmd, async (qs) => {
-      const grace = parseDurationMs(o.olderThan);
-      if (grace === undefined) throw new BridgeError('BAD_INPUT', `--older-than ${o.olderThan}: use an age such as 7d`);
-      if (!['completed', 'failed', 'delayed', 'wait', 'waiting', 'paused'].includes(o.state)) {
-        throw new BridgeError('BAD_INPUT', `--state ${o.state}: use completed or failed`);
-      }
-      const removed = await qs.get(queueName(qs.cfg, q)).clean(grace, 100_000, (o.state === 'waiting' ? 'wait' : o.state) as any);
+    .requiredOption('--state <state>', 'completed or failed', oneOf('--state', ['completed', 'failed'] as const))
+    .requiredOption('--older-than <age>', 'e.g. 7d', age('--older-than'))
+    .action(async (q: string, o: { state: 'completed' | 'failed'; olderThan: number }, cmd: Command) => withQueues(cmd, async (qs) => {
+      const removed = await qs.get(queueName(qs.cfg, q)).clean(o.olderThan, 100_000, o.state);
       process.stdout.write(`${removed.length} job(s) removed\n`);
     }));
 }

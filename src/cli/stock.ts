@@ -6,7 +6,8 @@ import { Queue } from 'bullmq';
 import { openDb } from '../db/open.js';
 import { BridgeError } from '../errors/codes.js';
 import { parseCatalog, importCatalog, exportCatalog, CatalogError } from '../stock/catalog.js';
-import { encode } from '../stock/csv.js';
+import { encode, CsvError } from '../stock/csv.js';
+import { CharsetError } from '../stock/receive/charset.js';
 import { UploadStore } from '../stock/store.js';
 import { listUploads, uploadView, stockView, listSkips } from '../queries/uploads.js';
 import { takeStockFile, StockFileError } from '../stock/files/stock-file.js';
@@ -15,7 +16,18 @@ import { enqueueApply, waitApplied } from '../stock/apply/enqueue.js';
 import { closeRedis, createRedis, describeRedis, redisSpec } from '../queue/redis.js';
 import { STOCK_QUEUE } from '../queue/names.js';
 import { SKIP_REASONS } from '../stock/skip-reasons.js';
-import { context, pickShop, printJson, printTable, parseSince, iso } from './context.js';
+import { context, pickShop, printJson, printTable, pageOptions, morePages, iso } from './context.js';
+import { oneOf, since, wholeNumber } from './options.js';
+
+const ENCODINGS = ['utf-8', 'shift_jis'] as const;
+const encodingOption = oneOf('--encoding', ENCODINGS, { utf8: 'utf-8', 'utf-8': 'utf-8', 'shift-jis': 'shift_jis', shift_jis: 'shift_jis',
+  sjis: 'shift_jis', cp932: 'shift_jis', 'windows-31j': 'shift_jis' });
+
+/** "line 3: problem" from the CSV readers becomes "file:3: problem", the way compilers and grep name a place. */
+function atLine(file: string, err: Error): string {
+  const m = /^line (\d+): (.*)$/s.exec(err.message);
+  return m ? `${file}:${m[1]}: ${m[2]}` : `${file}: ${err.message}`;
+}
 
 function readInput(file: string): Buffer {
   try {
@@ -32,7 +44,7 @@ export function registerStock(program: Command): void {
   stock.command('import')
     .description('load the catalog CSV (product_code,name,stock,unlimited,uses_stock_management_code); all rows or none')
     .option('--shop <id>', 'shop id (may be left out with one shop)')
-    .option('--encoding <enc>', 'utf-8 or shift_jis (default: detected)')
+    .option('--encoding <enc>', 'utf-8 or shift_jis (default: detected)', encodingOption)
     .argument('<file>', 'CSV file')
     .action((file: string, o: { shop?: string; encoding?: string }, cmd: Command) => {
       const { config } = context(cmd);
@@ -41,7 +53,12 @@ export function registerStock(program: Command): void {
       try {
         rows = parseCatalog(readInput(file), o.encoding);
       } catch (err) {
-        if (err instanceof CatalogError) throw new BridgeError('BAD_INPUT', `${file}: ${err.message}; nothing imported`);
+        if (err instanceof CharsetError) {
+          throw new BridgeError('BAD_INPUT', `${file}: not ${o.encoding} text (${err.message}); nothing imported`);
+        }
+        if (err instanceof CatalogError || err instanceof CsvError) {
+          throw new BridgeError('BAD_INPUT', `${atLine(file, err)}; nothing imported`);
+        }
         throw err;
       }
       const db = openDb(config.dataDir, 'stock');
@@ -53,24 +70,23 @@ export function registerStock(program: Command): void {
     });
 
   stock.command('export').description('print the catalog as CSV on stdout')
-    .option('--shop <id>', 'shop id').option('--encoding <enc>', 'utf-8 (default) or shift_jis', 'utf-8')
+    .option('--shop <id>', 'shop id').option('--encoding <enc>', 'utf-8 (default) or shift_jis', encodingOption, 'utf-8')
     .action((o: { shop?: string; encoding: string }, cmd: Command) => {
       const { config } = context(cmd);
       const shop = pickShop(config.shops, o.shop);
       const db = openDb(config.dataDir, 'stock');
-      const sjis = /^(shift_jis|sjis|cp932|windows-31j)$/i.test(o.encoding);
-      if (!sjis && !/^utf-?8$/i.test(o.encoding)) throw new BridgeError('BAD_INPUT', `--encoding ${o.encoding}: use utf-8 or shift_jis`);
+      const sjis = o.encoding === 'shift_jis';
       for (const line of exportCatalog(db, shop.id)) process.stdout.write(sjis ? encode(line, 'shift_jis') : line);
       db.close();
     });
 
-  stock.command('show').description('a product, its last changes and skips: why is it (not) in sync?')
+  pageOptions(stock.command('show').description('a product, its last changes and skips: why is it (not) in sync?'), 20)
     .option('--shop <id>', 'shop id').option('--json', 'JSON output').argument('<code>', 'product code')
-    .action((code: string, o: { shop?: string; json?: boolean }, cmd: Command) => {
+    .action((code: string, o: { shop?: string; json?: boolean; limit: number; offset: number }, cmd: Command) => {
       const { config } = context(cmd);
       const shop = pickShop(config.shops, o.shop);
       const db = openDb(config.dataDir, 'stock');
-      const view = stockView(db, shop.id, code);
+      const view = stockView(db, shop.id, code, { limit: o.limit, offset: o.offset });
       db.close();
       if (!view) throw new BridgeError('NOT_FOUND',
         `no product ${code} in shop ${shop.id} (zaiko Robot's uploads of it are skipped as unknown_code)`);
@@ -78,28 +94,33 @@ export function registerStock(program: Command): void {
       process.stdout.write(`${view.product_code}  ${view.name}\nstock: ${view.unlimited ? 'unlimited (not synced)' : view.stock}`
         + `${view.uses_stock_management_code ? '  uses 在庫管理コード (not synced)' : ''}\n`
         + `last upload: ${view.lastUploadId || '-'}  updated: ${iso(view.updatedAt)}\n\nchanges:\n`);
-      printTable(['upload', 'old', 'new', 'at'], view.changes.map((c: any) => [c.uploadId, c.oldStock, c.newStock, iso(c.changedAt)]));
+      printTable(['upload', 'old', 'new', 'at'], view.changes.map((c: any) => [c.uploadId, c.oldStock, c.newStock, iso(c.changedAt)]),
+        'no changes');
       process.stdout.write('\nskips:\n');
       printTable(['upload', 'reason', 'value', 'at'],
-        view.skips.map((s: any) => [s.uploadId, s.reason, JSON.stringify(s.rawStock), iso(s.receivedAt)]));
+        view.skips.map((s: any) => [s.uploadId, s.reason, JSON.stringify(s.rawStock), iso(s.receivedAt)]), 'no skips');
     });
 
-  stock.command('skipped').description('items zaiko Robot sent that were not applied, newest first')
-    .option('--shop <id>', 'shop id').option('--reason <reason>', 'only this reason').option('--since <when>', 'a date or an age (7d)')
-    .option('--limit <n>', 'at most n rows', '100').option('--json', 'JSON output')
-    .action((o: { shop?: string; reason?: string; since?: string; limit: string; json?: boolean }, cmd: Command) => {
+  pageOptions(stock.command('skipped').description('items zaiko Robot sent that were not applied, newest first'), 100)
+    .option('--shop <id>', 'shop id')
+    .option('--reason <reason>', `only this reason: ${SKIP_REASONS.join(', ')}`, oneOf('--reason', SKIP_REASONS))
+    .option('--since <when>', 'a date or an age (7d)', since()).option('--json', 'JSON output')
+    .action((o: { shop?: string; reason?: string; since?: number; limit: number; offset: number; json?: boolean }, cmd: Command) => {
       const { config } = context(cmd);
+      if (o.shop) pickShop(config.shops, o.shop);
       const db = openDb(config.dataDir, 'stock');
-      const skips = listSkips(new UploadStore(db), { shop: o.shop, reason: o.reason, since: parseSince(o.since), limit: Number(o.limit) });
+      const skips = listSkips(new UploadStore(db), { shop: o.shop, reason: o.reason, since: o.since, limit: o.limit, offset: o.offset });
       db.close();
       if (o.json) return printJson({ skips });
       printTable(['upload', 'shop', 'code', 'reason', 'value', 'received'],
-        skips.map((s) => [s.uploadId, s.shop, s.product_code, s.reason, JSON.stringify(s.rawStock), s.receivedAt]));
+        skips.map((s) => [s.uploadId, s.shop, s.product_code, s.reason, JSON.stringify(s.rawStock), s.receivedAt]), 'no skipped items');
+      morePages(skips.length, o);
     });
 
   stock.command('apply-file').description('apply a stock file (product_code,stock) through the queue, as an upload')
-    .option('--shop <id>', 'shop id').option('--wait <seconds>', 'how long to wait for the worker', '60').argument('<file>', 'CSV file')
-    .action(async (file: string, o: { shop?: string; wait: string }, cmd: Command) => {
+    .option('--shop <id>', 'shop id').option('--wait <seconds>', 'how long to wait for the worker', wholeNumber('--wait', 0), 60)
+    .argument('<file>', 'CSV file')
+    .action(async (file: string, o: { shop?: string; wait: number }, cmd: Command) => {
       const { config } = context(cmd);
       const shop = pickShop(config.shops, o.shop);
       const db = openDb(config.dataDir, 'stock');
@@ -110,7 +131,9 @@ export function registerStock(program: Command): void {
         // Run again before its result was reported (a crash, the wait ran out), the file is its first upload.
         taken = takeStockFile(files, shop.id, 'cli', basename(file), readInput(file));
       } catch (err) {
-        if (err instanceof StockFileError) throw new BridgeError('BAD_INPUT', `${file}: ${err.message}; nothing stored`);
+        if (err instanceof StockFileError || err instanceof CsvError) {
+          throw new BridgeError('BAD_INPUT', `${atLine(file, err)}; nothing stored`);
+        }
         throw err;
       }
       const id = taken.uploadId;
@@ -124,7 +147,7 @@ export function registerStock(program: Command): void {
           throw new BridgeError('REDIS_UNAVAILABLE',
             `stored as upload ${id}, but Redis at ${describeRedis(spec)} is unreachable: the worker applies it once Redis is back`);
         }
-        if (!(await waitApplied(store, id, Number(o.wait) * 1000, 50))) {
+        if (!(await waitApplied(store, id, o.wait * 1000, 50))) {
           process.stdout.write(`upload ${id}: queued; no worker applied it within ${o.wait}s (is the worker running?)\n`);
           return;
         }
@@ -142,23 +165,26 @@ export function registerStock(program: Command): void {
     });
 
   const uploads = program.command('uploads').description('zaiko Robot uploads received');
-  uploads.command('list').description('newest first')
-    .option('--shop <id>', 'shop id').option('--limit <n>', 'at most n', '50').option('--json', 'JSON output')
-    .action((o: { shop?: string; limit: string; json?: boolean }, cmd: Command) => {
+  pageOptions(uploads.command('list').description('newest first'), 50)
+    .option('--shop <id>', 'shop id').option('--json', 'JSON output')
+    .action((o: { shop?: string; limit: number; offset: number; json?: boolean }, cmd: Command) => {
       const { config } = context(cmd);
+      if (o.shop) pickShop(config.shops, o.shop);
       const db = openDb(config.dataDir, 'stock');
-      const list = listUploads(new UploadStore(db), { shop: o.shop, limit: Number(o.limit) });
+      const list = listUploads(new UploadStore(db), { shop: o.shop, limit: o.limit, offset: o.offset });
       db.close();
       if (o.json) return printJson({ uploads: list });
       printTable(['id', 'shop', 'received', 'items', 'applied', 'skipped', 'status'],
-        list.map((u) => [u.id, u.shop, u.receivedAt, u.items, u.applied, u.skipped, u.status]));
+        list.map((u) => [u.id, u.shop, u.receivedAt, u.items, u.applied, u.skipped, u.status]), 'no uploads');
+      morePages(list.length, o);
     });
-  uploads.command('show').description('one upload and what each item did')
+  pageOptions(uploads.command('show').description('one upload and what each item did (--limit/--offset page through its items)'), 1_000_000)
     .argument('<id>', 'upload id').option('--json', 'JSON output')
-    .action((idText: string, o: { json?: boolean }, cmd: Command) => {
+    .action((idText: string, o: { json?: boolean; limit: number; offset: number }, cmd: Command) => {
+      const id = wholeNumber('<id>', 1)(idText);
       const { config } = context(cmd);
       const db = openDb(config.dataDir, 'stock');
-      const view = uploadView(new UploadStore(db), Number(idText));
+      const view = uploadView(new UploadStore(db), id, { limit: o.limit, offset: o.offset });
       db.close();
       if (!view) throw new BridgeError('NOT_FOUND', `no upload ${idText}`);
       if (o.json) return printJson(view);
@@ -166,6 +192,6 @@ export function registerStock(program: Command): void {
       process.stdout.write(`upload ${j.id}  shop ${j.shop}  ${j.source} ${j.origin ?? ''}  ${j.charset}\n`
         + `received ${j.receivedAt}  status ${j.status}  items ${j.items}  applied ${j.applied}  skipped ${j.skipped}\n\n`);
       printTable(['#', 'code', 'value', 'outcome', 'reason'],
-        items.map((i) => [i.seq, i.product_code, JSON.stringify(i.rawStock), i.outcome, i.reason]));
+        items.map((i) => [i.seq, i.product_code, JSON.stringify(i.rawStock), i.outcome, i.reason]), 'no items');
     });
 }

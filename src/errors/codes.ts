@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   REDIS_MISSING_BINARY: { exit: EXIT.UNAVAILABLE },
   SQLITE_UNAVAILABLE: { exit: EXIT.UNAVAILABLE, http: 503 },
   NOT_FOUND: { exit: EXIT.FAILURE },
+  USAGE: { exit: EXIT.USAGE }, // an option value a command cannot use: refused before any work
   BAD_INPUT: { exit: EXIT.FAILURE },
   DATA_DIR_IN_USE: { exit: EXIT.IN_USE },
   RELAY_ACCESS_DENIED: { smtp: { code: 554, enhanced: '5.7.1' }, exit: EXIT.FAILURE },

@@ -184,6 +184,12 @@ export class LedgerStore {
     })();
   }
 
+  /** Delivery and forward jobs with no recipient left queued or deferred (the mail queue forgets them on completion). */
+  finishedJobCount(): number {
+    return this.sql(`SELECT COUNT(*) FROM (SELECT 1 FROM message_recipients GROUP BY message_id, kind
+      HAVING SUM(status IN ('queued', 'deferred')) = 0)`).pluck().get() as number;
+  }
+
   list(opts: { since?: number; order?: string; status?: string; forward?: string; limit: number; offset?: number })
     : (MessageRow & { status: string; to: string })[] {
     return this.sql(`SELECT * FROM (

@@ -40,16 +40,18 @@ export function listMessages(ledger: LedgerStore, filter: MessageFilter): Messag
 }
 
 /** `mail show`: the message, its envelope, classification and every recipient's outcome; undefined when unknown. */
-export function messageView(ledger: LedgerStore, id: string) {
+export function messageView(ledger: LedgerStore, id: string, page: { limit?: number; offset?: number } = {}) {
   const m = ledger.message(id);
   if (!m) return undefined;
-  const recipients = ledger.recipients(id);
-  const to = recipients
+  const all = ledger.recipients(id);
+  const to = all
     .filter((r) => r.kind === 'deliver')
     .map((r) => r.address)
     .join(', ');
+  const offset = page.offset ?? 0;
+  const recipients = all.slice(offset, page.limit === undefined ? undefined : offset + page.limit);
   return {
-    ...messageJson({ ...m, status: messageStatus(recipients), to }),
+    ...messageJson({ ...m, status: messageStatus(all), to }),
     shopBy: m.shop_by,
     messageId: m.message_id,
     client: m.client_address,
@@ -73,11 +75,18 @@ export function messageView(ledger: LedgerStore, id: string) {
 }
 export type MessageView = NonNullable<ReturnType<typeof messageView>>;
 
+/** Why a message's spool file is gone, and what that means for `mail show --raw` and `mail resend`. */
+export function spoolGone(keepDays: number): string {
+  return keepDays === 0
+    ? 'spool file removed once delivered (spool.keepDays: 0): mail show --raw and mail resend need spool.keepDays above 0'
+    : `spool file removed (kept ${keepDays} day(s) after delivery: spool.keepDays)`;
+}
+
 /** The spool file of a message while the spool keeps it (`mail show --raw`); throws NOT_FOUND otherwise. */
 export function spoolPathOf(ledger: LedgerStore, id: string, keepDays: number): string {
   const m = ledger.message(id);
   if (!m) throw new BridgeError('NOT_FOUND', `no message ${id} in the ledger`);
-  if (!existsSync(m.spool_path)) throw new BridgeError('NOT_FOUND', `${id}: spool file removed (spool.keepDays=${keepDays})`);
+  if (!existsSync(m.spool_path)) throw new BridgeError('NOT_FOUND', `${id}: ${spoolGone(keepDays)}`);
   return m.spool_path;
 }
 
@@ -128,8 +137,7 @@ export async function resendMessage(
 ): Promise<{ kind: MailJobKind; to: string[] }> {
   const m = ledger.message(id);
   if (!m) throw new BridgeError('NOT_FOUND', `no message ${id} in the ledger`);
-  if (!existsSync(m.spool_path))
-    throw new BridgeError('NOT_FOUND', `${id}: spool file removed (spool.keepDays=${config.spool.keepDays}); nothing to resend`);
+  if (!existsSync(m.spool_path)) throw new BridgeError('NOT_FOUND', `${id}: ${spoolGone(config.spool.keepDays)}; nothing to resend`);
   const kind: MailJobKind = forward ? 'forward' : 'deliver';
   const shop = config.shops.find((s) => s.id === m.shop_id);
   const to = forward ? (shop?.forwardTo ? [shop.forwardTo] : []) : ledger.recipients(id, 'deliver').map((r) => r.address);

@@ -5,6 +5,9 @@ import type { Config } from '../config/schema.js';
 import { BridgeError } from '../errors/codes.js';
 import { mailQueueName, STOCK_QUEUE } from '../queue/names.js';
 import { iso } from './time.js';
+import { openDb } from '../db/open.js';
+import { LedgerStore } from '../ledger/store.js';
+import { UploadStore } from '../stock/store.js';
 
 export const JOB_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed', 'paused', 'prioritized', 'waiting-children'] as const;
 /** `queue list` without --state: every state but completed. */
@@ -46,21 +49,45 @@ export async function jobJson(job: Job) {
 }
 export type JobJson = Awaited<ReturnType<typeof jobJson>>;
 
-/** `queue stats`: per queue, jobs in each state and the oldest waiting job's age. */
-export async function queueStats(queues: Queue[]) {
+/** The oldest job still waiting: BullMQ LPUSHes, so in ascending order it is the first one. */
+async function oldestWaiting(q: Queue): Promise<Job | undefined> {
+  const [waiting] = await q.getJobs(['waiting'], 0, 0, true);
+  const [prioritized] = await q.getJobs(['prioritized'], 0, 0, true);
+  return [waiting, prioritized].filter((j): j is Job => !!j).sort((a, b) => a.timestamp - b.timestamp)[0];
+}
+
+/**
+ * Finished jobs as the databases record them: mail jobs are removed from Redis when they complete and
+ * stock jobs after an hour, so BullMQ's own count says little.
+ */
+export function finishedInDatabases(cfg: Config, queueName: string): number {
+  if (queueName === STOCK_QUEUE) {
+    const db = openDb(cfg.dataDir, 'stock');
+    try { return new UploadStore(db).appliedCount(); } finally { db.close(); }
+  }
+  const db = openDb(cfg.dataDir, 'ledger');
+  try { return new LedgerStore(db).finishedJobCount(); } finally { db.close(); }
+}
+
+/**
+ * `queue stats`: per queue, jobs in each state, whether it is paused and the oldest waiting job's age.
+ * `completed` is the larger of BullMQ's count and `finished(queue name)` (what the databases know).
+ */
+export async function queueStats(queues: Queue[], finished: (queueName: string) => number = () => 0) {
   const out = [];
   for (const q of queues) {
     const c = await q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'paused', 'prioritized');
-    const oldest = (await q.getJobs(['waiting', 'prioritized'], -1, -1, true))[0] ?? (await q.getJobs(['waiting'], 0, 0, true))[0];
+    const oldest = await oldestWaiting(q);
     out.push({
       name: q.name,
       waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
       active: c.active ?? 0,
       delayed: c.delayed ?? 0,
       failed: c.failed ?? 0,
-      completed: c.completed ?? 0,
+      completed: Math.max(c.completed ?? 0, finished(q.name)),
       paused: c.paused ?? 0,
-      oldestWaitingMs: oldest ? Date.now() - oldest.timestamp : null,
+      oldestWaitingMs: oldest ? Math.max(0, Date.now() - oldest.timestamp) : null,
+      isPaused: await q.isPaused(),
     });
   }
   return out;

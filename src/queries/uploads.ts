@@ -34,8 +34,8 @@ export function uploadView(store: UploadStore, id: number, page: { limit?: numbe
 }
 
 /** `stock show`: a product, its last changes and skips; undefined when the shop has no such product. */
-export function stockView(db: DB, shop: string, code: string) {
-  return productView(db, shop, code);
+export function stockView(db: DB, shop: string, code: string, page = { limit: 20, offset: 0 }) {
+  return productView(db, shop, code, page);
 }
 
 /** `stock skipped`: items not applied, newest first. */

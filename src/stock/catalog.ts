@@ -59,7 +59,7 @@ export function* exportCatalog(db: DB, shopId: string): Generator<string> {
   for (const r of rows) yield csvLine([r.code, r.name, r.unlimited ? null : r.stock, r.unlimited, r.uses_stock_codes]);
 }
 
-export function productView(db: DB, shopId: string, code: string) {
+export function productView(db: DB, shopId: string, code: string, page = { limit: 20, offset: 0 }) {
   const p = db.prepare('SELECT * FROM products WHERE shop_id = ? AND code = ?').get(shopId, code) as
     {
       code: string; name: string; stock: number | null; unlimited: number; uses_stock_codes: number; last_upload_id: number;
@@ -67,10 +67,11 @@ export function productView(db: DB, shopId: string, code: string) {
     } | undefined;
   if (!p) return undefined;
   const changes = db.prepare(`SELECT upload_id AS uploadId, old_stock AS oldStock, new_stock AS newStock, changed_at AS changedAt
-    FROM stock_changes WHERE shop_id = ? AND code = ? ORDER BY id DESC LIMIT 20`).all(shopId, code);
+    FROM stock_changes WHERE shop_id = ? AND code = ? ORDER BY id DESC LIMIT ? OFFSET ?`).all(shopId, code, page.limit, page.offset);
   const skips = db.prepare(`SELECT i.upload_id AS uploadId, i.reason, i.raw_stock AS rawStock, u.received_at AS receivedAt
     FROM upload_items i JOIN uploads u ON u.id = i.upload_id
-    WHERE i.code = ? AND i.outcome = 'skipped' AND u.shop_id = ? ORDER BY i.upload_id DESC LIMIT 20`).all(code, shopId);
+    WHERE i.code = ? AND i.outcome = 'skipped' AND u.shop_id = ? ORDER BY i.upload_id DESC LIMIT ? OFFSET ?`)
+    .all(code, shopId, page.limit, page.offset);
   return {
     shop: shopId, product_code: p.code, name: p.name, stock: p.stock, unlimited: !!p.unlimited,
     uses_stock_management_code: !!p.uses_stock_codes, lastUploadId: p.last_upload_id, updatedAt: p.updated_at, changes, skips,

@@ -4,6 +4,9 @@ import { chooseCharset, decode, encode, type Charset } from './receive/charset.j
 
 export interface CsvRow { line: number; cells: string[] }
 
+/** A file that is not CSV as RFC 4180 writes it; the message starts with `line N:`. */
+export class CsvError extends Error {}
+
 export function parseCsv(text: string): CsvRow[] {
   const rows: CsvRow[] = [];
   let cells: string[] = [];
@@ -35,7 +38,7 @@ export function parseCsv(text: string): CsvRow[] {
       rowLine = line;
     } else cell += c;
   }
-  if (quoted) throw new Error(`line ${rowLine}: unterminated quoted field`);
+  if (quoted) throw new CsvError(`line ${rowLine}: unterminated quoted field`);
   if (cell !== '' || cells.length > 0) endRow();
   return rows;
 }

@@ -63,6 +63,11 @@ export class UploadStore {
       WHERE upload_id = ? AND outcome IS NOT NULL GROUP BY outcome, reason`).all(id) as any[];
   }
 
+  /** Uploads the worker has applied (the stock queue keeps its completed jobs for an hour only). */
+  appliedCount(): number {
+    return this.sql("SELECT COUNT(*) FROM uploads WHERE status = 'applied'").pluck().get() as number;
+  }
+
   pendingIds(): number[] {
     return (this.sql("SELECT id FROM uploads WHERE status = 'stored' ORDER BY id").pluck().all() as number[]);
   }

@@ -90,7 +90,7 @@ describe('stock and uploads commands', () => {
     writeFileSync(csv, 'B,b,1,0,0\nC,c,x,0,0\n');
     const bad = run(['stock', 'import', csv, '--config', config]);
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toContain('line 2: stock "x"');
+    expect(bad.stderr).toContain('c.csv:2: stock "x"');
     expect(run(['stock', 'show', 'B', '--config', config]).code).toBe(1);
   });
 

@@ -54,7 +54,8 @@ describe('queue commands', () => {
     const { queues } = json('queue', 'stats');
     expect(queues.map((q: any) => q.name)).toEqual([mailName, 'stock']);
     const mail = queues[0];
-    expect(Object.keys(mail)).toEqual(['name', 'waiting', 'active', 'delayed', 'failed', 'completed', 'paused', 'oldestWaitingMs']);
+    expect(Object.keys(mail))
+      .toEqual(['name', 'waiting', 'active', 'delayed', 'failed', 'completed', 'paused', 'oldestWaitingMs', 'isPaused']);
     expect(mail).toMatchObject({ waiting: 1, active: 1, delayed: 1, failed: 2, completed: 1 });
     expect(mail.oldestWaitingMs).toBeGreaterThanOrEqual(0);
     expect(cli('queue', 'stats').stdout).toMatch(/^queue\s+waiting\s+active/);
@@ -72,11 +73,11 @@ describe('queue commands', () => {
     expect(shown.record).toEqual({ message: null, recipients: [] });
   });
 
-  it('exits 1 naming an unknown job, and for a bad state', () => {
+  it('exits 1 naming an unknown job or queue, 2 for a bad state', () => {
     const r = cli('queue', 'show', 'QNOPE-deliver');
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('no job QNOPE-deliver');
-    expect(cli('queue', 'list', 'mail', '--state', 'sleeping').code).toBe(1);
+    expect(cli('queue', 'list', 'mail', '--state', 'sleeping').code).toBe(2);
     expect(cli('queue', 'list', 'nosuchqueue').code).toBe(1);
   });
 
@@ -91,6 +92,6 @@ describe('queue commands', () => {
     expect(cli('queue', 'resume', 'mail').code).toBe(0);
     expect(await queue.isPaused()).toBe(false);
     expect(cli('queue', 'clean', 'mail', '--state', 'completed', '--older-than', '0s').stdout).toBe('1 job(s) removed\n');
-    expect(cli('queue', 'clean', 'mail', '--state', 'completed', '--older-than', 'soon').code).toBe(1);
+    expect(cli('queue', 'clean', 'mail', '--state', 'completed', '--older-than', 'soon').code).toBe(2);
   });
 });
