@@ -75,9 +75,9 @@ describe('twenty unfinished 30 MiB uploads against start', () => {
     proc = runAsync(['start', '--config', config]);
     let err = '';
     proc.stderr!.on('data', (d) => (err += d));
-    await until(async () => (await post(receiverPort, '/healthz', '').catch(() => undefined))?.status === 200, 30_000,
+    await until(async () => (await post(receiverPort, '/healthz', '').catch(() => undefined))?.status === 200, 60_000,
       `start answering (${err})`);
-  }, 60_000);
+  }, 90_000);
 
   afterAll(async () => {
     if (proc && proc.exitCode === null) {

@@ -1,6 +1,7 @@
 // One charset per request: the Content-Type's, else the shop's setting; "auto" is UTF-8 unless the
 // bytes are not valid UTF-8, then Shift_JIS. Shift_JIS means Windows-31J (WHATWG), as carts send it.
 import iconv from 'iconv-lite';
+import { clip } from '../../security/untrusted-text.js';
 
 export type Charset = 'utf-8' | 'shift_jis' | 'euc-jp';
 
@@ -36,7 +37,7 @@ function validIn(charset: Charset, values: Buffer[]): boolean {
 export function chooseCharset(declared: string | undefined, setting: string, values: Buffer[]): Charset {
   if (declared) {
     const cs = charsetFromLabel(declared);
-    if (!cs) throw new CharsetError(`unsupported_charset ${declared}`);
+    if (!cs) throw new CharsetError(`unsupported_charset ${clip(declared)}`);
     return cs;
   }
   if (setting !== 'auto') return charsetFromLabel(setting)!;

@@ -8,16 +8,17 @@ import type { ApplyJobData } from '../../queue/names.js';
 import type { UploadStore } from '../store.js';
 import { enqueueApply, waitApplied } from '../apply/enqueue.js';
 import { parseUrlencoded, parseMultipart, contentTypeParams, FormError, type OnField } from './form.js';
-import { chooseCharset, decode, CharsetError, type Charset } from './charset.js';
+import { chooseCharset, decode, encode, CharsetError, type Charset } from './charset.js';
 import { readUploadRequest } from './upload-request.js';
 import { Lockout } from '../../security/lockout.js';
-import { preview } from '../../security/untrusted-text.js';
+import { preview, escapeLineText, asciiDetail, clip } from '../../security/untrusted-text.js';
 import type { Metrics } from '../../observe/metrics.js';
 import { ngAnswer, type StockErrorCode } from '../../errors/codes.js';
 
 export interface Answer { status: number; lines: string[]; charset: Charset }
 
-const ng = (code: StockErrorCode, detail?: string): Answer => ({ ...ngAnswer(code, detail), charset: 'utf-8' });
+/** A refusal; a `bad_request(…)` text is ASCII with every other byte as %XX, so it stays one line. */
+const ng = (code: StockErrorCode, detail?: string): Answer => ({ ...ngAnswer(code, detail === undefined ? undefined : asciiDetail(detail)), charset: 'utf-8' });
 
 export class UploadHandler {
   readonly lockout: Lockout;
@@ -47,7 +48,7 @@ export class UploadHandler {
       return (onField) => parseMultipart(body, ct.boundary!, onField);
     }
     if (ct.type === 'application/x-www-form-urlencoded' || ct.type === '') return (onField) => parseUrlencoded(body, onField);
-    throw new FormError(`unsupported_content_type ${ct.type}`);
+    throw new FormError(`unsupported_content_type ${clip(ct.type)}`);
   }
 
   async handle(body: Buffer, contentType: string | undefined, client: string): Promise<Answer> {
@@ -133,7 +134,8 @@ export class UploadHandler {
     return {
       status: 200,
       charset,
-      lines: ['NG', ...reported.map((s) => `${s.reason === 'unknown_code' ? 'no_product' : s.reason}(product_code=${s.code})`)],
+      // A code's control bytes (and "%") as %XX in the answer's charset: one item is always one line.
+      lines: ['NG', ...reported.map((s) => `${s.reason === 'unknown_code' ? 'no_product' : s.reason}(product_code=${escapeLineText(s.code, (c) => encode(c, charset))})`)],
     };
   }
 }

@@ -3,6 +3,7 @@
 // Fields arrive as byte offsets (form.ts); names are matched on the bytes, and only an item's K becomes a
 // string (once per run of fields with the same K), so a body of many fields costs no object per field.
 import { FormError, type OnField } from './form.js';
+import { clip } from '../../security/untrusted-text.js';
 
 export interface RawItem { code: Buffer; stock: Buffer }
 export interface UploadRequest { sysId: string; sysPass: string; items: RawItem[] | null }
@@ -71,7 +72,7 @@ export function readUploadRequest(body: Buffer, parse: (onField: OnField) => voi
   if (!sawProduct) return { sysId, sysPass, items: null, tooMany: false };
   const items: RawItem[] = [];
   for (const [key, it] of byKey) {
-    if (it.codeStart < 0) throw new FormError(`missing_product_code(product[${key}])`);
+    if (it.codeStart < 0) throw new FormError(`missing_product_code(product[${clip(key)}])`);
     items.push({ code: body.subarray(it.codeStart, it.codeEnd),
       stock: it.stockStart < 0 ? Buffer.alloc(0) : body.subarray(it.stockStart, it.stockEnd) });
   }
