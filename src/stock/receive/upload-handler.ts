@@ -18,7 +18,8 @@ import { ngAnswer, type StockErrorCode } from '../../errors/codes.js';
 export interface Answer { status: number; lines: string[]; charset: Charset }
 
 /** A refusal; a `bad_request(…)` text is ASCII with every other byte as %XX, so it stays one line. */
-const ng = (code: StockErrorCode, detail?: string): Answer => ({ ...ngAnswer(code, detail === undefined ? undefined : asciiDetail(detail)), charset: 'utf-8' });
+const ng = (code: StockErrorCode, detail?: string): Answer =>
+  ({ ...ngAnswer(code, detail === undefined ? undefined : asciiDetail(detail)), charset: 'utf-8' });
 
 export class UploadHandler {
   readonly lockout: Lockout;
@@ -135,7 +136,10 @@ export class UploadHandler {
       status: 200,
       charset,
       // A code's control bytes (and "%") as %XX in the answer's charset: one item is always one line.
-      lines: ['NG', ...reported.map((s) => `${s.reason === 'unknown_code' ? 'no_product' : s.reason}(product_code=${escapeLineText(s.code, (c) => encode(c, charset))})`)],
+      lines: ['NG', ...reported.map((s) => {
+        const code = escapeLineText(s.code, (c) => encode(c, charset));
+        return `${s.reason === 'unknown_code' ? 'no_product' : s.reason}(product_code=${code})`;
+      })],
     };
   }
 }
