@@ -6,6 +6,7 @@ import { redisSpec, connectOrFail, checkEvictionPolicy, closeRedis, type RedisSp
 import { startAll, type WorkerReport } from '../roles/start.js';
 import { startReceiver, type RunningRole } from '../roles/receiver.js';
 import { startWorker } from '../roles/worker.js';
+import { READY_MESSAGE } from '../roles/supervise.js';
 import { startRelay } from '../roles/relay.js';
 import { startConsole } from '../roles/console.js';
 import { BridgeError } from '../errors/codes.js';
@@ -82,5 +83,6 @@ export function registerRun(program: Command): void {
         onProblem: (problem: string | undefined) => send({ type: 'worker-problem', problem } satisfies WorkerReport),
       };
       await runRole(log, () => startWorker(config, redisSpec(config), log, { watchdog }));
+      process.send?.(READY_MESSAGE); // under `start`: its supervisor counts it as running from now
     });
 }

@@ -1,5 +1,5 @@
 // The relay's delivery thread, seen from the main thread: start it, count its outcomes in this
-// process's metrics, restart it if it dies, stop it in order.
+// process's metrics, restart it with backoff if it dies (counted as worker="delivery"), stop it in order.
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +9,7 @@ import type { Metrics } from '../observe/metrics.js';
 import type { MailJobKind } from '../queue/names.js';
 import type { RecipientStatus } from '../ledger/store.js';
 import type { RedisSpec } from '../queue/redis.js';
+import { RestartBackoff } from '../roles/supervise.js';
 
 /** `logLevel`: the main thread's logger level (tests run quiet whatever the config says). */
 export interface DeliveryThreadData {
@@ -21,7 +22,6 @@ export type ThreadMessage =
   | { type: 'outcome'; kind: MailJobKind; outcome: RecipientStatus }
   | { type: 'recreated' } | { type: 'problem'; problem: string | undefined };
 
-const RESTART_DELAY_MS = 1000;
 const CLOSE_BOUND_MS = 12_000; // a worker waits for its active jobs; SMTP timeouts are longer
 
 /** The compiled entry: under vitest this module is TypeScript, the thread still runs the build. */
@@ -41,6 +41,8 @@ export class DeliveryThread {
   private closing = false;
   private restartTimer?: NodeJS.Timeout;
   private workerProblem?: string;
+  private upSince = 0;
+  private readonly backoff = new RestartBackoff();
 
   constructor(private readonly data: DeliveryThreadData, private readonly log: Logger, private readonly metrics?: Metrics) {}
 
@@ -49,19 +51,24 @@ export class DeliveryThread {
     const worker = (this.worker = new Worker(entryPath(), { workerData: this.data }));
     const ready = new Promise<void>((resolve, reject) => {
       worker.on('message', (m: ThreadMessage) => {
-        if (m.type === 'ready') { this.up = this.everUp = true; resolve(); }
+        if (m.type === 'ready') { this.up = this.everUp = true; this.upSince = Date.now(); resolve(); }
         else if (m.type === 'outcome') this.metrics?.deliveries.inc({ kind: m.kind, outcome: m.outcome });
         else if (m.type === 'recreated') this.metrics?.workerRecreated.inc({ worker: 'mail' });
         else if (m.type === 'problem') this.workerProblem = m.problem;
       });
       worker.once('error', (err) => { this.log.error({ err: err.message, stack: err.stack }, 'delivery thread failed'); reject(err); });
       worker.once('exit', (code) => {
+        const upMs = this.up ? Date.now() - this.upSince : 0;
         this.up = false;
         this.workerProblem = undefined;
         if (this.worker === worker) this.worker = undefined;
         if (this.closing || !this.everUp) return; // a first start that failed is its caller's to report
-        this.log.error({ code }, `delivery thread exited; restarting in ${RESTART_DELAY_MS} ms`);
-        this.restartTimer = setTimeout(() => this.start().catch(() => {}), RESTART_DELAY_MS);
+        const delay = this.backoff.delay(upMs);
+        this.log.error({ code, restartInMs: delay }, `delivery thread exited; restarting in ${delay} ms`);
+        this.restartTimer = setTimeout(() => {
+          this.metrics?.workerRestarts.inc({ worker: 'delivery' });
+          this.start().catch(() => {});
+        }, delay);
       });
     });
     return ready;

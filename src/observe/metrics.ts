@@ -8,6 +8,7 @@ import { SKIP_REASONS } from '../stock/skip-reasons.js';
 const P = 'zaiko_bridge_';
 export const REJECT_REASONS = ['relay_denied', 'auth_failed', 'too_big', 'too_many_recipients', 'loop', 'not_stored'] as const;
 export const UPLOAD_ANSWERS = ['OK', 'NG', 'auth_error', 'no_query', 'bad_request', 'too_large', 'unavailable'] as const;
+export const SUPERVISED_WORKERS = ['stock', 'delivery'] as const;
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed', 'paused'] as const;
 
 export class Metrics {
@@ -38,6 +39,10 @@ export class Metrics {
   readonly workerRecreated =
     new Counter({ name: `${P}worker_recreated_total`, help: 'Queue workers found not polling and made anew (BullMQ #4378)',
       labelNames: ['worker'], registers: [this.registry] });
+  readonly workerRestarts =
+    new Counter({ name: `${P}worker_restarts_total`,
+      help: 'Workers started again under start after they died (stock: the worker process; delivery: the relay thread)',
+      labelNames: ['worker'], registers: [this.registry] });
   private readonly queues: Queue[] = [];
 
   constructor() {
@@ -47,6 +52,7 @@ export class Metrics {
       0);
     for (const answer of UPLOAD_ANSWERS) this.uploads.inc({ answer }, 0);
     for (const worker of ['mail', 'stock']) this.workerRecreated.inc({ worker }, 0);
+    for (const worker of SUPERVISED_WORKERS) this.workerRestarts.inc({ worker }, 0);
     this.uploadItems.inc({ outcome: 'applied', reason: '' }, 0);
     for (const reason of SKIP_REASONS) this.uploadItems.inc({ outcome: 'skipped', reason }, 0);
     const queues = this.queues;

@@ -1,6 +1,5 @@
 // `start`: every role in one process tree. The private Redis (when redis.url is empty) and the stock
 // worker are children; the relay and the receiver run here. Stop order: listeners, worker, Redis.
-import { fork, type ChildProcess } from 'node:child_process';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
 import { DataDirLock } from './data-dir-lock.js';
@@ -10,34 +9,10 @@ import { startReceiver, type RunningRole } from './receiver.js';
 import { startRelay } from './relay.js';
 import { startConsole } from './console.js';
 import { Metrics } from '../observe/metrics.js';
-
-const WORKER_STOP_MS = 10_000;
+import { SupervisedProcess } from './supervise.js';
 
 /** What the forked stock worker tells `start` (its watchdog's findings). */
 export type WorkerReport = { type: 'worker-recreated' } | { type: 'worker-problem'; problem: string | undefined };
-
-/** The worker reads the same config, so it finds the same Redis (private socket, URL or sentinels). */
-function forkWorker(configPath: string, log: Logger, metrics: Metrics, health: { problem?: string }): ChildProcess {
-  const child = fork(process.argv[1], ['worker', '--config', configPath], {
-    env: process.env,
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  child.on('exit', (code, signal) => { health.problem = undefined; log.info({ code, signal }, 'stock worker process exited'); });
-  child.on('message', (m: WorkerReport) => {
-    if (m?.type === 'worker-recreated') metrics.workerRecreated.inc({ worker: 'stock' });
-    else if (m?.type === 'worker-problem') health.problem = m.problem;
-  });
-  return child;
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const gone = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGTERM');
-  const t = setTimeout(() => child.kill('SIGKILL'), WORKER_STOP_MS);
-  await gone;
-  clearTimeout(t);
-}
 
 export async function startAll(cfg: Config, configPath: string, log: Logger): Promise<RunningRole> {
   // Every part before anything is touched. The worker part is only checked: the forked worker takes it.
@@ -45,10 +20,11 @@ export async function startAll(cfg: Config, configPath: string, log: Logger): Pr
   // A private Redis only when none is configured: not with redis.url, not with redis.sentinels.
   const embedded = cfg.redis.url || cfg.redis.sentinels.length ? undefined : new EmbeddedRedis(cfg.dataDir, log);
   const roles: RunningRole[] = [];
-  let worker: ChildProcess | undefined;
+  let worker: SupervisedProcess | undefined;
   const close = async () => {
+    worker?.stopRestarting();
     for (const r of roles.reverse()) await r.close().catch((err) => log.error({ err: (err as Error).message }, 'stop failed'));
-    if (worker) await stopChild(worker);
+    await worker?.close();
     await embedded?.stop();
     lock.release();
   };
@@ -59,11 +35,19 @@ export async function startAll(cfg: Config, configPath: string, log: Logger): Pr
     await closeRedis(probe);
     lock.releasePart('worker');
     const metrics = new Metrics(); // one registry: the receiver's /metrics shows the relay's and the worker's too
-    const stockHealth: { problem?: string } = {};
-    worker = forkWorker(configPath, log, metrics, stockHealth);
+    // The worker reads the same config, so it finds the same Redis (private socket, URL or sentinels).
+    let watchdogProblem: string | undefined;
+    const stock = new SupervisedProcess('stock', ['worker', '--config', configPath], process.env, log, metrics, {
+      onMessage: (m: WorkerReport) => {
+        if (m?.type === 'worker-recreated') metrics.workerRecreated.inc({ worker: 'stock' });
+        else if (m?.type === 'worker-problem') watchdogProblem = m.problem;
+      },
+      onExit: () => { watchdogProblem = undefined; },
+    });
+    (worker = stock).start();
     const relay = await startRelay(cfg, spec, log, { metrics, dataDirLocked: true });
     roles.push(relay);
-    const readyChecks = [relay.readiness, () => stockHealth.problem];
+    const readyChecks = [relay.readiness, () => stock.problem() ?? watchdogProblem];
     roles.push(await startReceiver(cfg, spec, log, { metrics, readyChecks, dataDirLocked: true }));
     if (cfg.console.users.length) roles.push(await startConsole(cfg, spec, log));
     else log.info('console not started: console.users is empty (add a user with a hash from `zaiko-bridge config hash-password`)');

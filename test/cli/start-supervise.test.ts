@@ -1,0 +1,64 @@
+// `start` keeps its stock worker process running (issue 12 case 4), with the real binary: its private
+// redis-server, the worker child it forks, real HTTP. kill -9 of the worker: /readyz answers 503 naming it
+// until it runs again, the restart is counted, and an upload answered while it was down is applied.
+import { describe, it, expect, beforeEach, afterEach } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { stringify } from 'yaml';
+import { tempDir, SHOP } from '../helpers/env.js';
+import { run, runAsync } from '../helpers/cli.js';
+import { until } from '../helpers/net.js';
+import { post, send, form, auth, items } from '../helpers/http.js';
+
+let t: ReturnType<typeof tempDir>;
+let config: string;
+let proc: ChildProcess | undefined;
+
+beforeEach(() => {
+  t = tempDir();
+  config = join(t.dir, 'zb.yaml');
+  writeFileSync(config, stringify({ dataDir: './data', log: { level: 'info' }, relay: { port: 0 }, receiver: { port: 0, waitMs: 300 },
+    upstream: { outbox: './outbox' }, shops: [SHOP] }));
+  writeFileSync(join(t.dir, 'catalog.csv'), 'TNG-AI-01,藍,20,0,0\n');
+  expect(run(['stock', 'import', join(t.dir, 'catalog.csv'), '--config', config]).code).toBe(0);
+});
+afterEach(async () => {
+  if (proc && proc.exitCode === null && proc.signalCode === null) {
+    const gone = new Promise((r) => proc!.once('exit', r));
+    proc.kill('SIGTERM');
+    await gone;
+  }
+  t.cleanup();
+});
+
+const lines = (log: string, msg: string) => log.split('\n').filter((l) => l.includes(msg)).map((l) => JSON.parse(l));
+const stockOf = () => JSON.parse(run(['stock', 'show', 'TNG-AI-01', '--json', '--config', config]).stdout).stock;
+
+describe('start supervises its stock worker', () => {
+  it('restarts a killed worker; /readyz is 503 naming it meanwhile; an upload made then is applied after', async () => {
+    proc = runAsync(['start', '--config', config]);
+    let err = '';
+    proc.stderr!.on('data', (d) => (err += d));
+    await until(() => err.includes('zaiko-bridge started') && err.includes('stock worker running'), 30_000, 'start');
+    const port = lines(err, 'receiver listening')[0].port;
+    await until(async () => (await send(port, 'GET', '/readyz')).status === 200, 15_000, 'ready');
+    const metrics = async () => (await send(port, 'GET', '/metrics')).text;
+    expect(await metrics()).toContain('zaiko_bridge_worker_restarts_total{worker="stock"} 0');
+    expect(await metrics()).toContain('zaiko_bridge_worker_restarts_total{worker="delivery"} 0');
+
+    const firstPid = lines(err, 'stock worker running')[0].pid;
+    process.kill(firstPid, 'SIGKILL');
+    const down = await until(async () => { const r = await send(port, 'GET', '/readyz'); return r.status === 503 && r; }, 15_000, '503');
+    expect(down.text).toContain('stock worker not running');
+    const res = await post(port, '/api/zaikorobot.php', form([...auth, ...items([['TNG-AI-01', '7']])]));
+    expect([res.status, res.text]).toEqual([200, 'OK\n']);
+
+    await until(() => lines(err, 'stock worker running').length === 2, 30_000, 'worker restarted');
+    expect(lines(err, 'stock worker running')[1].pid).not.toBe(firstPid);
+    expect(lines(err, 'stock process died')[0]).toMatchObject({ signal: 'SIGKILL', restartInMs: 1000 });
+    await until(async () => (await send(port, 'GET', '/readyz')).status === 200, 15_000, 'ready again');
+    await until(() => stockOf() === 7, 30_000, 'upload applied by the restarted worker');
+    expect(await metrics()).toContain('zaiko_bridge_worker_restarts_total{worker="stock"} 1');
+  });
+});
