@@ -16,7 +16,8 @@ let config: string;
 let port: number;
 const procs: ChildProcess[] = [];
 const stops: (() => Promise<void>)[] = [];
-const exited = (p: ChildProcess) => new Promise<number | null>((r) => (p.exitCode !== null || p.signalCode !== null ? r(p.exitCode) : p.once('exit', (c) => r(c))));
+const exited = (p: ChildProcess) =>
+  new Promise<number | null>((r) => (p.exitCode !== null || p.signalCode !== null ? r(p.exitCode) : p.once('exit', (c) => r(c))));
 
 function writeConfig(dropDir: string) {
   writeFileSync(config, stringify({ dataDir: './data', redis: { url: `redis://127.0.0.1:${port}` }, log: { level: 'info' }, receiver: { dropDir }, shops: [SHOP] }));
@@ -49,7 +50,8 @@ describe('the worker role', () => {
     utimesSync(join(shopDir, 'a.csv'), new Date(Date.now() - 10_000), new Date(Date.now() - 10_000));
     const db = openDb(join(t.dir, 'data'), 'stock');
     try {
-      await until(() => db.prepare("SELECT status FROM uploads WHERE source = 'file'").pluck().get() === 'stored', 20_000, 'stored while Redis is down');
+      const fileUpload = () => db.prepare("SELECT status FROM uploads WHERE source = 'file'").pluck().get();
+      await until(() => fileUpload() === 'stored', 20_000, 'stored while Redis is down');
       expect(proc.exitCode).toBe(null);
       const redis = await startRedis(port);
       stops.push(redis.stop);
