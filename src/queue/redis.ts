@@ -89,6 +89,12 @@ export function connectionOptions(target: RedisSpec | string, kind: 'worker' | '
   };
 }
 
+/** Calls `fn` each time the client is ready again after losing its connection (a reconnect, a failover). */
+export function onReconnect(client: Redis, fn: () => void): void {
+  let seen = client.status === 'ready';
+  client.on('ready', () => { if (seen) fn(); seen = true; });
+}
+
 /** Outages surface as failed commands where they matter; the reconnect loop would only spam stderr. */
 export function quiet<T extends Redis>(client: T): T {
   client.on('error', () => {});

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/schema.js';
 import { openDb } from '../db/open.js';
 import type { Logger } from '../observe/logger.js';
-import { closeRedis, createRedis, type RedisSpec } from '../queue/redis.js';
+import { closeRedis, onReconnect, createRedis, type RedisSpec } from '../queue/redis.js';
 import { mailQueueName, type MailJobData } from '../queue/names.js';
 import { LedgerStore } from '../ledger/store.js';
 import { Spool } from '../relay/spool/spool.js';
@@ -85,6 +85,9 @@ async function startLocked(cfg: Config, redisTarget: RedisSpec | string, log: Lo
     .finally(() => { sweeping = undefined; }));
   void sweep();
   const timer = setInterval(() => void sweep(), opts.sweepMs ?? 60_000);
+  // Back after an outage or a failover (replication is asynchronous: the old master's last jobs may be
+  // gone): sweep at once instead of within the minute.
+  onReconnect(redis, () => void sweep());
   stops.push(() => sweeping);
   stops.push(() => clearInterval(timer));
 

@@ -10,7 +10,9 @@ import { DataDirLock } from './data-dir-lock.js';
 
 export async function startWorker(cfg: Config, redisTarget: RedisSpec | string, log: Logger,
   opts: StockWorkerOptions = {}): Promise<RunningRole & { worker: StockWorker }> {
-  const lock = DataDirLock.take(cfg.dataDir, ['worker']); // the drop folder has one reader
+  // The drop folder has one reader. Without one, several workers may share this stock.db (two on one
+  // host, for throughput or a rolling restart): an apply is one idempotent transaction.
+  const lock = DataDirLock.take(cfg.dataDir, cfg.receiver.dropDir ? ['worker'] : []);
   const db = openDb(cfg.dataDir, 'stock');
   const worker = new StockWorker(cfg, db, redisTarget, log, opts);
   try {

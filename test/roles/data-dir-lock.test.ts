@@ -43,7 +43,7 @@ beforeEach(async () => {
   config = join(t.dir, 'zb.yaml');
   writeFileSync(config, stringify({
     dataDir: './data', instance: uniqueName('lock'), redis: { url: redisUrl }, log: { level: 'info' },
-    relay: { port: relayPort }, receiver: { port: 0 }, upstream: { port: sink.port }, shops: [SHOP],
+    relay: { port: relayPort }, receiver: { port: 0, dropDir: './drop' }, upstream: { port: sink.port }, shops: [SHOP],
   }));
 });
 

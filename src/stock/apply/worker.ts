@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../../config/schema.js';
 import type { DB } from '../../db/open.js';
 import type { Logger } from '../../observe/logger.js';
-import { createRedis, closeRedis, type RedisSpec } from '../../queue/redis.js';
+import { onReconnect, createRedis, closeRedis, type RedisSpec } from '../../queue/redis.js';
 import { STOCK_QUEUE, applyJobId, WORKER_LOCKS, type ApplyJobData } from '../../queue/names.js';
 import { WatchedWorker, type WatchedWorkerOptions } from '../../queue/watched-worker.js';
 import { UploadStore } from '../store.js';
@@ -47,6 +47,8 @@ export class StockWorker {
     this.worker.start();
     await this.sweep();
     this.timers.push(setInterval(() => void this.sweep(), this.opts.sweepMs ?? 60_000));
+    // After an outage or a failover (the old master's last jobs may be gone), at once.
+    onReconnect(this.connections[0], () => void this.sweep());
     this.timers.push(setInterval(() => this.prune(), this.opts.pruneMs ?? 86_400_000));
     this.prune();
     if (this.cfg.receiver.dropDir) {
