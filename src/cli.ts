@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { BridgeError, EXIT } from './errors/codes.js';
+import { tightenUmask } from './security/file-modes.js';
 import { registerRun } from './cli/run.js';
 import { registerConfig } from './cli/config.js';
 import { registerDb } from './cli/db.js';
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
 }
 
 async function main(): Promise<void> {
+  tightenUmask(); // nothing we create is readable by others, whatever umask we were started with
   // `zaiko-bridge mail list | head`: the reader went away; that is not an error of ours.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(0); throw err; });
   try {

@@ -1,10 +1,11 @@
 // Opens the two SQLite files (ledger.db: mail; stock.db: products and uploads) and applies their
 // numbered migrations, so every command that opens a database finds the schema it expects.
 import Database from 'better-sqlite3';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BridgeError } from '../errors/codes.js';
+import { createPrivateFile, makePrivateDir } from '../security/file-modes.js';
 
 export type DB = Database.Database;
 export type DbName = 'ledger' | 'stock';
@@ -38,7 +39,8 @@ export function migrate(db: DB, name: DbName): number {
  */
 export function openDb(dataDir: string, name: DbName, options: { readonly?: boolean; synchronous?: 'FULL' | 'NORMAL' } = {}): DB {
   try {
-    mkdirSync(dataDir, { recursive: true });
+    makePrivateDir(dataDir);
+    if (!options.readonly) createPrivateFile(join(dataDir, `${name}.db`));
     const db = new Database(join(dataDir, `${name}.db`));
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${options.synchronous ?? (name === 'ledger' ? 'FULL' : 'NORMAL')}`);

@@ -1,6 +1,6 @@
 // How bytes leave: pooled SMTP connections to the smarthost (smtp-pool.ts), or an outbox folder (demo, staging).
 // Both take the spool file as it is and report per-recipient results; neither rewrites the message.
-import { mkdirSync } from 'node:fs';
+import { makePrivateDir, PRIVATE_FILE_MODE } from '../security/file-modes.js';
 import { copyFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SmtpPool, type SmtpError } from './smtp-pool.js';
@@ -53,14 +53,14 @@ export function smtpTransport(cfg: Config['upstream'], heloName?: string): Deliv
 
 /** Writes <tag>.eml (the bytes, unchanged) and <tag>.json (the envelope) into a folder. */
 export function outboxTransport(dir: string): DeliveryTransport {
-  mkdirSync(dir, { recursive: true });
+  makePrivateDir(dir);
   return {
     name: 'outbox',
     async send(envelope, spoolPath, tag) {
       const tmp = join(dir, `.${tag}.tmp`);
       await copyFile(spoolPath, tmp);
       await rename(tmp, join(dir, `${tag}.eml`));
-      await writeFile(join(dir, `${tag}.json`), JSON.stringify(envelope, null, 2) + '\n');
+      await writeFile(join(dir, `${tag}.json`), JSON.stringify(envelope, null, 2) + '\n', { mode: PRIVATE_FILE_MODE });
       return envelope.to.map((address) => ({ address, ok: true, response: `250 written to ${dir}` }));
     },
     close() {},

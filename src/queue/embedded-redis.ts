@@ -1,9 +1,10 @@
 // The private redis-server that `start` runs when redis.url is empty: a direct child on a unix
 // socket in dataDir, AOF on, no eviction. A stale socket or an orphan left by a crash is cleaned first.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BridgeError } from '../errors/codes.js';
+import { makePrivateDir } from '../security/file-modes.js';
 import type { Logger } from '../observe/logger.js';
 import { closeRedis, privateSocketPath } from './redis.js';
 import { Redis } from 'ioredis';
@@ -65,10 +66,10 @@ export class EmbeddedRedis {
       throw new BridgeError('REDIS_MISSING_BINARY',
         'redis-server is not installed (needed when redis.url is empty): apt-get install -y redis-server');
     }
-    mkdirSync(this.dataDir, { recursive: true });
+    makePrivateDir(this.dataDir); // redis-server's AOF files follow the umask tightened at start
     await this.cleanStale();
     const args = [
-      '--port', '0', '--unixsocket', this.socket, '--unixsocketperm', '700',
+      '--port', '0', '--unixsocket', this.socket, '--unixsocketperm', '600',
       '--dir', this.dataDir, '--pidfile', this.pidFile, '--daemonize', 'no',
       '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec',
       '--maxmemory-policy', 'noeviction', '--loglevel', 'warning', '--logfile', '',

@@ -3,12 +3,13 @@
 // it is what makes it a message (then we may say 250). A file without a ledger row (a crash
 // mid-DATA, a refused message) was never acknowledged: it is removed.
 // Like Postfix, one fsync of the file per message; no rename, so no directory fsync is needed either.
-import { mkdirSync, rmSync, readdirSync } from 'node:fs';
+import { rmSync, readdirSync } from 'node:fs';
 import { open, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { CLASSIFY_LIMIT_BYTES } from '../classify/classify.js';
 import { countLargeMessage } from '../../observe/large-message-gc.js';
+import { makePrivateDir, PRIVATE_FILE_MODE } from '../../security/file-modes.js';
 
 const HEADER_SCAN_LIMIT_BYTES = 1024 * 1024; // Received: headers are counted in the first MiB only
 export const LOOP_RECEIVED_COUNT = 100;
@@ -61,7 +62,7 @@ export class Spool {
 
   constructor(dataDir: string) {
     this.dir = join(dataDir, 'spool');
-    mkdirSync(this.dir, { recursive: true });
+    makePrivateDir(this.dir);
   }
 
   pathOf(id: string): string {
@@ -77,7 +78,7 @@ export class Spool {
    */
   async write(id: string, receivedHeader: string, stream: Readable, maxBytes = Infinity): Promise<SpoolResult> {
     const path = this.pathOf(id);
-    const fh = await open(path, 'wx');
+    const fh = await open(path, 'wx', PRIVATE_FILE_MODE);
     const failed = async (err: unknown): Promise<never> => {
       await fh.close().catch(() => {});
       await rm(path, { force: true });
