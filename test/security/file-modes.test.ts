@@ -45,7 +45,8 @@ describe('file modes', () => {
       await until(() => err.includes('zaiko-bridge started'), 30_000, 'start');
       const raw = 'Subject: modes\r\n\r\nx\r\n';
       expect((await sendMail({ port: relayPort, from: SHOP.senders[0], to: ['customer@example.net'], raw })).response).toMatch(/^250 /);
-      await until(() => existsSync(join(data, 'outbox')) && readdirSync(join(data, 'outbox')).some((f) => f.endsWith('.json')), 20_000, 'delivery');
+      const delivered = () => existsSync(join(data, 'outbox')) && readdirSync(join(data, 'outbox')).some((f) => f.endsWith('.json'));
+      await until(delivered, 20_000, 'delivery');
       const probe = await probeEhlo(relayPort);
       expect(probe.ms).toBeLessThan(EHLO_WITHIN_MS);
 
