@@ -123,6 +123,7 @@ export const configSchema = z.strictObject({
     maxItems: z.number().int().positive().default(200_000),
     maxConnections: z.number().int().positive().default(256),
     maxInflightBytes: size('128MiB'),
+    adminClients: z.array(cidr).default(['127.0.0.1/32', '::1/128']),
     reportAsNg: z.array(z.enum(SKIP_REASONS))
       .default(['unknown_code', 'invalid_stock']),
     lockout: z.strictObject({

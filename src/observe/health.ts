@@ -1,23 +1,46 @@
 // /healthz (the process answers), /readyz (Redis and SQLite answer, and every extra check passes) and
-// /metrics, as extra HTTP routes.
+// /metrics, as extra HTTP routes. /healthz is open to anyone; /metrics and /readyz only to
+// receiver.adminClients (others get 403), and /readyz's body says only "ready" or "not ready": what is
+// wrong (socket paths, error texts) goes to the log, once per change.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Redis } from 'ioredis';
 import type { DB } from '../db/open.js';
 import type { Metrics } from './metrics.js';
 import { withTimeout } from './timeout.js';
 import { createServer, type Server } from 'node:http';
+import type { Logger } from './logger.js';
+import { allowList } from '../relay/receive/client-policy.js';
 
 const READY_TIMEOUT_MS = 1000;
 
-/** `checks`: more readiness conditions, each returning a problem or undefined (the relay's delivery thread). */
-export function healthRoutes(
-  deps: { redis: Redis; dbs: DB[]; metrics?: Metrics; beforeScrape?: () => void; checks?: (() => string | undefined)[] },
-) {
+export interface HealthDeps {
+  redis: Redis;
+  dbs: DB[];
+  log: Logger;
+  /** CIDRs that may read /metrics and /readyz (receiver.adminClients). */
+  adminClients: readonly string[];
+  /** The client's address (behind a trusted proxy, the one it forwarded); default: the socket's peer. */
+  clientOf?: (req: IncomingMessage) => string;
+  metrics?: Metrics;
+  beforeScrape?: () => void;
+  /** More readiness conditions, each returning a problem or undefined (the relay's delivery thread). */
+  checks?: (() => string | undefined)[];
+}
+
+export function healthRoutes(deps: HealthDeps) {
+  const isAdmin = allowList(deps.adminClients);
+  const clientOf = deps.clientOf ?? ((req: IncomingMessage) => req.socket.remoteAddress ?? '');
+  let lastProblems = '';
   return [
     async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
       const path = (req.url ?? '').split('?')[0];
       if (path === '/healthz') {
         res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+        return true;
+      }
+      if (path !== '/metrics' && path !== '/readyz') return false;
+      if (!isAdmin(clientOf(req))) {
+        res.writeHead(403, { 'content-type': 'text/plain' }).end('forbidden\n');
         return true;
       }
       if (path === '/metrics' && deps.metrics) {
@@ -40,8 +63,12 @@ export function healthRoutes(
         const problem = check();
         if (problem) problems.push(problem);
       }
-      res.writeHead(problems.length ? 503 : 200,
-        { 'content-type': 'text/plain' }).end(problems.length ? problems.join('\n') + '\n' : 'ready\n');
+      if (problems.join('\n') !== lastProblems) { // each change once, not once per probe
+        if (problems.length) deps.log.warn({ problems }, 'not ready');
+        else deps.log.info('ready again');
+        lastProblems = problems.join('\n');
+      }
+      res.writeHead(problems.length ? 503 : 200, { 'content-type': 'text/plain' }).end(problems.length ? 'not ready\n' : 'ready\n');
       return true;
     },
   ];

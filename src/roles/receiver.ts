@@ -38,7 +38,8 @@ async function listen(cfg: Config, redisTarget: RedisSpec | string, log: Logger,
   metrics.watchQueue(queue);
   const handler = new UploadHandler(cfg, new UploadStore(db), queue, log, metrics);
   const server = createReceiverServer(cfg, handler, log,
-    healthRoutes({ redis, dbs: [db], metrics, beforeScrape: () => handler.countLateApplies(), checks: opts.readyChecks }),
+    healthRoutes({ redis, dbs: [db], log, adminClients: cfg.receiver.adminClients, metrics,
+      beforeScrape: () => handler.countLateApplies(), checks: opts.readyChecks }),
       opts.httpTimeouts);
   try {
     await new Promise<void>((resolve, reject) => {

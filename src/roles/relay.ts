@@ -94,8 +94,8 @@ async function startLocked(cfg: Config, redisTarget: RedisSpec | string, log: Lo
   const listener = createSmtpServer(cfg, acceptor, log, metrics);
   const server = listener.server;
   const health = !opts.metrics
-    && cfg.relay.metricsPort !== undefined ? healthServer(healthRoutes({ redis, dbs: [db], metrics,
-    checks: [() => delivery.problem()] })) : undefined;
+    && cfg.relay.metricsPort !== undefined ? healthServer(healthRoutes({ redis, dbs: [db], metrics, log,
+    adminClients: cfg.receiver.adminClients, checks: [() => delivery.problem()] })) : undefined;
   if (health) {
     stops.push(() => health.close());
     await new Promise<void>((resolve, reject) => { health.once('error', reject); health.listen(cfg.relay.metricsPort, cfg.relay.host,
