@@ -84,6 +84,10 @@ export class MailWorker {
     });
     const removeSpool = cfg.spool.keepDays === 0;
     const summary = ledger.record(qid, kind, outcomes, { removeSpool });
+    if (summary.releasedClaim) {
+      const claim = summary.releasedClaim;
+      log.warn({ qid, claim }, `${qid}: forward failed for good; claim ${claim} released for a later mail of the order`);
+    }
     for (const o of outcomes) {
       this.d.onOutcome?.(kind, o.status);
       const status = o.status === 'failed' ? 'bounced' : o.status;

@@ -28,7 +28,8 @@ export function messageStatus(recipients: readonly Pick<RecipientRow, 'status'>[
   for (const s of ['deferred', 'queued', 'failed'] as const) if (recipients.some((r) => r.status === s)) return s;
   return 'sent';
 }
-export interface RecordSummary { final: boolean; sent: number; failed: number }
+/** `releasedClaim`: the forward-once claim this failed forward gave up, so a later mail of the order forwards. */
+export interface RecordSummary { final: boolean; sent: number; failed: number; releasedClaim?: string }
 export interface RecipientRow {
   message_id: string; kind: MailJobKind; address: string; status: RecipientStatus; attempts: number; response: string | null;
   updated_at: number; next_attempt_at: number | null;
@@ -116,18 +117,34 @@ export class LedgerStore {
       const update = this.sql(`UPDATE message_recipients
         SET status = ?, response = ?, attempts = attempts + 1, updated_at = ?, next_attempt_at = ?
         WHERE message_id = ? AND kind = ? AND address = ?`);
+      let releasedClaim: string | undefined;
       for (const o of outcomes) {
         update.run(o.status, o.response.slice(0, 1000), now, o.nextAttemptAt ?? null, id, kind, o.address);
         if (kind === 'forward' && (o.status === 'sent' || o.status === 'failed'))
           this.sql('UPDATE messages SET forward = ? WHERE id = ?').run(o.status, id);
+        if (kind === 'forward' && o.status === 'failed') releasedClaim = this.releaseClaim(id, o.response) ?? releasedClaim;
       }
       const t = this.sql(`SELECT COALESCE(SUM(status IN ('queued', 'deferred')), 0) AS open, COALESCE(SUM(status = 'sent'), 0) AS sent,
           COALESCE(SUM(status = 'failed'), 0) AS failed FROM message_recipients WHERE message_id = ?`)
         .get(id) as { open: number; sent: number; failed: number };
       const final = t.open === 0;
       if (final && opts.removeSpool) this.markSpoolRemoved(id);
-      return { final, sent: t.sent, failed: t.failed };
+      return { final, sent: t.sent, failed: t.failed, releasedClaim };
     })();
+  }
+
+  /**
+   * A forward that failed for good gives its forward-once claim back (in the transaction that records
+   * the failure): zaiko Robot never got this order, so a later mail of it is forwarded. The ledger
+   * says so in forward_reason. `mail resend --forward` stays the explicit way to send this one again.
+   */
+  private releaseClaim(id: string, response: string): string | undefined {
+    const claim = this.sql('SELECT claim FROM forward_claims WHERE message_id = ?').pluck().get(id) as string | undefined;
+    if (claim === undefined) return undefined;
+    this.sql('DELETE FROM forward_claims WHERE message_id = ?').run(id);
+    const why = `forward failed: ${response.slice(0, 300)}; claim ${claim} released: a later mail of this order will be forwarded`;
+    this.sql('UPDATE messages SET forward_reason = ? WHERE id = ?').run(why, id);
+    return claim;
   }
 
   /** Re-arms recipients for a resend (`mail resend`): they go back to queued. */
