@@ -53,8 +53,16 @@ async function main(): Promise<void> {
       process.exitCode = err.exitCode;
       return;
     }
-    // Anything else is our bug or the system's: one line for the operator, the stack on request.
     const e = err instanceof Error ? err : new Error(String(err));
+    const sys = e as NodeJS.ErrnoException & { address?: string; port?: number };
+    if (sys.syscall === 'listen' && (sys.code === 'EADDRINUSE' || sys.code === 'EACCES')) {
+      const why = sys.code === 'EADDRINUSE' ? 'the address is already in use (another zaiko-bridge, or another server?)'
+        : 'permission denied (ports below 1024 need CAP_NET_BIND_SERVICE)';
+      process.stderr.write(`zaiko-bridge: cannot listen on ${sys.address}:${sys.port}: ${why}\n`);
+      process.exitCode = EXIT.FAILURE;
+      return;
+    }
+    // Anything else is our bug or the system's: one line for the operator, the stack on request.
     const kind = e.name && e.name !== 'Error' ? ` (${e.name})` : '';
     process.stderr.write(`zaiko-bridge: ${e.message.split('\n')[0]}${kind}\n`);
     if (debugOutput.on) process.stderr.write(`${e.stack}\n`);

@@ -15,11 +15,17 @@ import type { Logger } from '../observe/logger.js';
 const SHUTDOWN_BOUND_MS = 15_000;
 const FAILED_START_EXIT_MS = 2000;
 
+/** A second signal this soon after the first is the same request: Ctrl-C reaches `npm start`'s whole group and is passed on too. */
+const SAME_REQUEST_MS = 1000;
+
 function stopOnSignals(role: RunningRole, log: Logger): void {
-  let stopping = false;
+  let stoppingSince = 0;
   const stop = (signal: string) => {
-    if (stopping) process.exit(1);
-    stopping = true;
+    if (stoppingSince) {
+      if (Date.now() - stoppingSince > SAME_REQUEST_MS) process.exit(1);
+      return;
+    }
+    stoppingSince = Date.now();
     log.info({ signal }, 'stopping');
     setTimeout(() => { log.error('shutdown bound passed; exiting'); process.exit(1); }, SHUTDOWN_BOUND_MS).unref();
     role.close().then(() => { log.info('stopped'); process.exit(0); },
@@ -27,7 +33,7 @@ function stopOnSignals(role: RunningRole, log: Logger): void {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('disconnect', () => stop('parent gone')); // a worker forked by `start` follows its parent
+  process.on('disconnect', () => stop('parent gone')); // forked by `start` or scripts/start.mjs: follow the parent
 }
 
 /** A role that fails to start stops what it began; should anything still hold the event loop, exit anyway. */

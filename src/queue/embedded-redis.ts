@@ -74,7 +74,8 @@ export class EmbeddedRedis {
       '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec',
       '--maxmemory-policy', 'noeviction', '--loglevel', 'warning', '--logfile', '',
     ];
-    const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Its own process group: Ctrl-C on `npm start` must not stop Redis before the roles that use it; we stop it last.
+    const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     this.child = child;
     // However this process ends (the 15 s shutdown bound calls process.exit), Redis is told to stop
     // too: it shuts down cleanly on its own (AOF flushed) instead of living on as an orphan.
