@@ -9,6 +9,7 @@ import { STOCK_QUEUE, type ApplyJobData } from '../queue/names.js';
 import { UploadStore } from '../stock/store.js';
 import { UploadHandler } from '../stock/receive/upload-handler.js';
 import { createReceiverServer, type HttpTimeouts } from '../stock/receive/server.js';
+import { clientAddress } from '../stock/receive/client-address.js';
 import { healthRoutes } from '../observe/health.js';
 import { Metrics } from '../observe/metrics.js';
 import { DataDirLock } from './data-dir-lock.js';
@@ -38,8 +39,8 @@ async function listen(cfg: Config, redisTarget: RedisSpec | string, log: Logger,
   metrics.watchQueue(queue);
   const handler = new UploadHandler(cfg, new UploadStore(db), queue, log, metrics);
   const server = createReceiverServer(cfg, handler, log,
-    healthRoutes({ redis, dbs: [db], log, adminClients: cfg.receiver.adminClients, metrics,
-      beforeScrape: () => handler.countLateApplies(), checks: opts.readyChecks }),
+    healthRoutes({ redis, dbs: [db], log, metrics, adminClients: cfg.receiver.adminClients,
+      clientOf: clientAddress(cfg.receiver.trustedProxies), beforeScrape: () => handler.countLateApplies(), checks: opts.readyChecks }),
       opts.httpTimeouts);
   try {
     await new Promise<void>((resolve, reject) => {

@@ -9,6 +9,7 @@ import { encode } from './charset.js';
 import type { UploadHandler, Answer } from './upload-handler.js';
 import { ngAnswer } from '../../errors/codes.js';
 import { readBody, InflightBudget, TooLarge, Busy, type Body } from './request-body.js';
+import { clientAddress } from './client-address.js';
 
 /** A slow client cannot stretch these: headers within 10 s, the whole request within 60 s of its start. */
 export interface HttpTimeouts { headersMs: number; requestMs: number; checkEveryMs: number }
@@ -28,6 +29,7 @@ function send(res: ServerResponse, answer: Answer): void {
 export function createReceiverServer(cfg: Config, handler: UploadHandler, log: Logger, extra: ExtraRoute[] = [],
   timeouts = HTTP_TIMEOUTS): Server {
   const budget = new InflightBudget(cfg.receiver.maxInflightBytes);
+  const clientOf = clientAddress(cfg.receiver.trustedProxies);
   const refuse = (res: ServerResponse, code: 'STOCK_TOO_LARGE' | 'STOCK_BUSY') => {
     res.setHeader('connection', 'close'); // node closes the socket after the answer instead of reading the rest
     if (code === 'STOCK_BUSY') res.setHeader('retry-after', String(BUSY_RETRY_AFTER_S));
@@ -48,7 +50,7 @@ export function createReceiverServer(cfg: Config, handler: UploadHandler, log: L
         res.writeHead(405, { 'content-type': 'text/plain', allow: 'POST' }).end('method not allowed\n');
         return;
       }
-      const client = req.socket.remoteAddress ?? 'unknown';
+      const client = clientOf(req);
       let body: Body;
       try {
         body = await readBody(req, cfg.receiver.maxBytes, budget);
