@@ -10,12 +10,14 @@ import { openDb } from '../db/open.js';
 import { LedgerStore } from '../ledger/store.js';
 import { UploadStore } from '../stock/store.js';
 import {
-  JOB_STATES, queueName, instanceQueues, findJob, jobJson, queueStats, finishedInDatabases, listJobs, retryJob, retryAllFailed, removeJob,
+  JOB_STATES, queueName, instanceQueues, discoverQueues, findJob, jobJson, queueStats, finishedInDatabases, listJobs, retryJob,
+  retryAllFailed, removeJob,
 } from '../queries/queues.js';
 import { context, connectCli, printJson, printTable, pageOptions, morePages } from './context.js';
 import { oneOf, age } from './options.js';
 
-async function withQueues<T>(cmd: Command, work: (qs: { cfg: Config; get(name: string): Queue; all: Queue[] }) => Promise<T>): Promise<T> {
+type Queues = { cfg: Config; get(name: string): Queue; all: Queue[]; connection: Redis };
+async function withQueues<T>(cmd: Command, work: (qs: Queues) => Promise<T>): Promise<T> {
   const { config } = context(cmd);
   const connection: Redis = await connectCli(config);
   const cache = new Map<string, Queue>();
@@ -24,7 +26,7 @@ async function withQueues<T>(cmd: Command, work: (qs: { cfg: Config; get(name: s
     return cache.get(name)!;
   };
   try {
-    return await work({ cfg: config, get, all: instanceQueues(config).map(get) });
+    return await work({ cfg: config, get, all: instanceQueues(config).map(get), connection });
   } finally {
     for (const q of cache.values()) await q.close();
     await closeRedis(connection);
@@ -35,7 +37,9 @@ export function registerQueue(program: Command): void {
   const queue = program.command('queue').description('inspect and act on the job queues (needs Redis)');
 
   queue.command('stats').description('per queue: jobs in each state, oldest waiting age').option('--json', 'JSON output')
-    .action(async (o: { json?: boolean }, cmd: Command) => withQueues(cmd, async ({ cfg, all }) => {
+    .action(async (o: { json?: boolean }, cmd: Command) => withQueues(cmd, async ({ cfg, get, connection }) => {
+      // Every relay's mail queue on this Redis, not only this instance's.
+      const all = (await discoverQueues(cfg, connection)).map(get);
       const queues = await queueStats(all, (name) => finishedInDatabases(cfg, name));
       if (o.json) return printJson({ queues });
       printTable(['queue', 'waiting', 'active', 'delayed', 'failed', 'completed', 'paused', 'oldest'],

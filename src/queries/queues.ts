@@ -1,6 +1,7 @@
 // Queue queries and actions shared by the `queue …` commands and the web console. "mail" means this
 // instance's mail queue; "stock" the shared stock queue.
 import { Job, type JobType, type Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import { BridgeError } from '../errors/codes.js';
 import { mailQueueName, STOCK_QUEUE } from '../queue/names.js';
@@ -26,6 +27,29 @@ export function queueName(cfg: Config, q: string): string {
 
 /** The queues of this instance: its mail queue and the stock queue. */
 export const instanceQueues = (cfg: Config) => [mailQueueName(cfg.instance), STOCK_QUEUE];
+
+const SCAN_LIMIT = 10_000; // SCAN rounds: a Redis of millions of keys still answers in bounded work
+
+/**
+ * Every relay's mail queue on this Redis and prefix (each relay has its own, mail-<instance>), found by
+ * a key scan, then the stock queue: what `queue stats` shows when several relays share one Redis.
+ */
+export async function discoverQueues(cfg: Config, redis: Redis): Promise<string[]> {
+  const head = `${cfg.redis.prefix}:`;
+  const pattern = `${head.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}mail-*`;
+  const names = new Set([mailQueueName(cfg.instance)]);
+  let cursor = '0';
+  for (let i = 0; i < SCAN_LIMIT; i++) {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    for (const key of keys) {
+      const name = key.slice(head.length).split(':')[0];
+      if (/^mail-[A-Za-z0-9._-]+$/.test(name)) names.add(name);
+    }
+    cursor = next;
+    if (cursor === '0') break;
+  }
+  return [...[...names].sort(), STOCK_QUEUE];
+}
 
 /** A job id names its queue: apply-N is stock, anything else this instance's mail queue. */
 export async function findJob(qs: QueueSet, id: string): Promise<Job> {
@@ -65,6 +89,7 @@ export function finishedInDatabases(cfg: Config, queueName: string): number {
     const db = openDb(cfg.dataDir, 'stock');
     try { return new UploadStore(db).appliedCount(); } finally { db.close(); }
   }
+  if (queueName !== mailQueueName(cfg.instance)) return 0; // another relay's: its ledger is on its host
   const db = openDb(cfg.dataDir, 'ledger');
   try { return new LedgerStore(db).finishedJobCount(); } finally { db.close(); }
 }
