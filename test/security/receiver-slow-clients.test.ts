@@ -103,6 +103,7 @@ describe('size and load limits', () => {
     expect(second.answer).toMatch(/^HTTP\/1\.1 503 [^]*\r\nretry-after: 30\r\n[^]*\r\n\r\nNG\nbusy\n$/i);
     const small = await post(port, PATH, form([...auth, ...items([['NOPE', '1']])]));
     expect(small.status).toBe(200);
+    expect((await post(port, '/metrics', '')).text).toContain('zaiko_bridge_uploads_total{answer="busy"} 1');
     big.socket.destroy(); // gives its 200 KiB back
     await sleep(200);
     const third = open(port);

@@ -33,6 +33,7 @@ export function createReceiverServer(cfg: Config, handler: UploadHandler, log: L
   const refuse = (res: ServerResponse, code: 'STOCK_TOO_LARGE' | 'STOCK_BUSY') => {
     res.setHeader('connection', 'close'); // node closes the socket after the answer instead of reading the rest
     if (code === 'STOCK_BUSY') res.setHeader('retry-after', String(BUSY_RETRY_AFTER_S));
+    handler.countRefused(code === 'STOCK_BUSY' ? 'busy' : 'too_large');
     send(res, { ...ngAnswer(code), charset: 'utf-8' });
   };
   const httpOptions = {

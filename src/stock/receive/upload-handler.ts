@@ -62,6 +62,11 @@ export class UploadHandler {
     return answer;
   }
 
+  /** Uploads the HTTP layer refused before a handler saw them (size by Content-Length, receiver.maxInflightBytes). */
+  countRefused(answer: 'too_large' | 'busy'): void {
+    this.metrics?.uploads.inc({ answer });
+  }
+
   /** Item metrics of uploads applied after their answer (called before each scrape). */
   countLateApplies(): void {
     for (const id of this.unapplied) if (this.store.get(id)?.status === 'applied') this.countItems(id);
