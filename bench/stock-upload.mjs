@@ -2,7 +2,7 @@
 // and the apply step alone against a naive item-by-item baseline on the same data, interleaved, median of 3;
 // and the form parse of a 32 MiB body, a normal one next to the worst of several hostile shapes (issue 11).
 // Prints one line of figures. Run: npm run bench:stock
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import { validateConfig } from '../dist/config/load.js';
@@ -19,6 +19,7 @@ import { median, peakRssMb, tempDir, startRedis } from './lib.mjs';
 
 const N = Number(process.env.BENCH_ITEMS ?? 100_000);
 const ROUNDS = 3;
+const SMALL = Number(process.env.BENCH_SMALL_UPLOADS ?? 200);
 const SHOP = 'bench';
 const code = (i) => `P-${String(i).padStart(6, '0')}`;
 const catalog = Array.from({ length: N },
@@ -88,6 +89,11 @@ function parseMs(make, multipart = false) {
   return median(ms);
 }
 
+function quantile(values, q) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
 function post(port, body) {
   return new Promise((resolve, reject) => {
     const req =
@@ -121,7 +127,7 @@ try {
     for (const [kind, fn, out] of [['set', (d) => applyUpload(d, applyId), setMs], ['naive', (d) => naiveApply(d, applyId), naiveMs]]) {
       const dir = join(t.dir, `${kind}-${r}`);
       const file = join(dir, 'stock.db');
-      (await import('node:fs')).mkdirSync(dir);
+      mkdirSync(dir);
       copyFileSync(prepared, file);
       const d = openDb(dir, 'stock');
       const start = performance.now();
@@ -131,6 +137,21 @@ try {
     }
   }
   db.prepare("UPDATE uploads SET status = 'applied' WHERE id = ?").run(applyId);
+
+  // What durability costs: storing a 10-item upload (one commit) with synchronous=FULL (fsync of the WAL
+  // before the commit returns: what the receiver does before it answers) against NORMAL, interleaved.
+  const commitMs = { FULL: [], NORMAL: [] };
+  for (const mode of ['FULL', 'NORMAL']) mkdirSync(join(t.dir, `sync-${mode}`));
+  const syncDbs = Object.fromEntries(['FULL', 'NORMAL'].map((mode) => [mode, openDb(join(t.dir, `sync-${mode}`), 'stock', { synchronous: mode })]));
+  for (let r = 0; r < SMALL; r++) {
+    for (const mode of r % 2 ? ['FULL', 'NORMAL'] : ['NORMAL', 'FULL']) {
+      const items = Array.from({ length: 10 }, (_, i) => ({ code: code(i), rawStock: String(r) }));
+      const start = performance.now();
+      new UploadStore(syncDbs[mode]).insert(SHOP, { source: 'http', charset: 'utf-8' }, items);
+      commitMs[mode].push(performance.now() - start);
+    }
+  }
+  for (const d of Object.values(syncDbs)) d.close();
 
   // End to end over HTTP: receiver and worker as `start` runs them (the worker here in-process).
   const receiver = await startReceiver(cfg, redis.url, silentLogger);
@@ -146,6 +167,17 @@ try {
     e2eMs.push(performance.now() - start);
     answer = res.text.split('\n')[0] + ` (${res.text.split('\n').length - 2} NG lines)`;
   }
+  // Small uploads one after another (zaiko Robot's usual case): each answer waits for two stock.db commits,
+  // the upload's and the apply's, so this is where their fsyncs show.
+  const smallMs = [];
+  for (let r = 0; r < SMALL; r++) {
+    const body = ['sys_id=zr-bench&sys_pass=pw',
+      ...Array.from({ length: 10 }, (_, i) => `product%5B${i}%5D%5Bproduct_code%5D=${code(r * 10 + i)}&product%5B${i}%5D%5Bstock%5D=${r % 997}`),
+    ].join('&');
+    const start = performance.now();
+    await post(receiver.port, body);
+    smallMs.push(performance.now() - start);
+  }
   await receiver.close();
   await worker.close();
   db.close();
@@ -156,7 +188,9 @@ try {
   console.log(`stock-upload items=${N} e2e_ms=${e2e.toFixed(0)} e2e_items_per_s=${Math.round(N / (e2e / 1000))} `
     + `apply_ms=${set.toFixed(0)} apply_items_per_s=${Math.round(N / (set / 1000))} naive_apply_ms=${naive.toFixed(0)} `
     + `apply_speedup=${(naive / set).toFixed(2)}x parse_32mib_normal_ms=${parseNormal.toFixed(0)} `
-    + `parse_32mib_hostile_ms=${parseHostile.toFixed(0)} (${worstShape}) peak_rss_mb=${peakRssMb()} answer=${answer}`);
+    + `parse_32mib_hostile_ms=${parseHostile.toFixed(0)} (${worstShape}) small_uploads=${SMALL} `
+    + `upload_commit_ms_full=${median(commitMs.FULL).toFixed(2)} upload_commit_ms_normal=${median(commitMs.NORMAL).toFixed(2)} `
+    + `small_upload_ms_p50=${median(smallMs).toFixed(1)} small_upload_ms_p90=${quantile(smallMs, 0.9).toFixed(1)} peak_rss_mb=${peakRssMb()} answer=${answer}`);
 } finally {
   redis.stop();
   t.cleanup();

@@ -33,9 +33,10 @@ export function migrate(db: DB, name: DbName): number {
 }
 
 /**
- * `synchronous`: FULL by default for the ledger (its commit is the 250), NORMAL for stock.db. A
- * NORMAL ledger connection (delivery outcomes) survives a process crash; after power loss its last
- * commits may be lost, which only means a delivery is repeated.
+ * `synchronous`: FULL by default for both files: a ledger commit is a 250, a stock.db commit an upload
+ * answered OK (or a drop-folder file about to be moved), so each must be on disk before we say so (WAL
+ * mode: the WAL is fsynced at every commit). A NORMAL ledger connection (delivery outcomes) survives a
+ * process crash; after power loss its last commits may be lost, which only means a delivery is repeated.
  */
 export function openDb(dataDir: string, name: DbName, options: { readonly?: boolean; synchronous?: 'FULL' | 'NORMAL' } = {}): DB {
   try {
@@ -43,7 +44,7 @@ export function openDb(dataDir: string, name: DbName, options: { readonly?: bool
     if (!options.readonly) createPrivateFile(join(dataDir, `${name}.db`));
     const db = new Database(join(dataDir, `${name}.db`));
     db.pragma('journal_mode = WAL');
-    db.pragma(`synchronous = ${options.synchronous ?? (name === 'ledger' ? 'FULL' : 'NORMAL')}`);
+    db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     db.pragma('foreign_keys = ON');
     // 64 MiB of page cache (default 2 MiB): a 100,000-item apply touches more pages than that.

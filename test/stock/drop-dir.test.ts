@@ -69,6 +69,24 @@ describe('a stock file is one upload while it is open', () => {
     expect([stock('TNG-AI-01'), uploadCount()]).toEqual([99, 2]);
   });
 
+  it('a file moved before a crash could finish its row: the row is finished at start, a new delivery is a new upload', async () => {
+    const files = new StockFileStore(new UploadStore(db));
+    const first = takeStockFile(files, SHOP.id, 'drop', 'm.csv', Buffer.from('TNG-AI-01,5\n')); // stored, row open
+    applyUpload(db, first.uploadId);
+    mkdirSync(join(shopDir, 'done'));
+    writeFileSync(join(shopDir, 'done', 'm.csv'), 'TNG-AI-01,5\n'); // moved; then the crash, before finish()
+    await worker();
+    await until(() => files.open('drop').length === 0, 10_000, 'open row finished at start');
+    dropFile('m.csv', 'TNG-AI-01,5\n'); // the same file delivered again later is a new delivery
+    await until(() => existsSync(join(shopDir, 'done', 'm.csv.1.result')), 10_000, 'new delivery done');
+    expect(uploadCount()).toBe(2);
+  });
+
+  it('stock.db commits fsync (synchronous=FULL): an upload is on disk before it is answered or its file moved', () => {
+    expect(db.pragma('synchronous', { simple: true })).toBe(2); // FULL
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+  });
+
   it('the same name and content delivered again after the first was moved is a new upload', async () => {
     await worker();
     dropFile('s.csv', 'TNG-AI-01,5\n');
