@@ -142,7 +142,8 @@ try {
   // before the commit returns: what the receiver does before it answers) against NORMAL, interleaved.
   const commitMs = { FULL: [], NORMAL: [] };
   for (const mode of ['FULL', 'NORMAL']) mkdirSync(join(t.dir, `sync-${mode}`));
-  const syncDbs = Object.fromEntries(['FULL', 'NORMAL'].map((mode) => [mode, openDb(join(t.dir, `sync-${mode}`), 'stock', { synchronous: mode })]));
+  const syncDbs = Object.fromEntries(['FULL', 'NORMAL']
+    .map((mode) => [mode, openDb(join(t.dir, `sync-${mode}`), 'stock', { synchronous: mode })]));
   for (let r = 0; r < SMALL; r++) {
     for (const mode of r % 2 ? ['FULL', 'NORMAL'] : ['NORMAL', 'FULL']) {
       const items = Array.from({ length: 10 }, (_, i) => ({ code: code(i), rawStock: String(r) }));
@@ -172,7 +173,8 @@ try {
   const smallMs = [];
   for (let r = 0; r < SMALL; r++) {
     const body = ['sys_id=zr-bench&sys_pass=pw',
-      ...Array.from({ length: 10 }, (_, i) => `product%5B${i}%5D%5Bproduct_code%5D=${code(r * 10 + i)}&product%5B${i}%5D%5Bstock%5D=${r % 997}`),
+      ...Array.from({ length: 10 },
+        (_, i) => `product%5B${i}%5D%5Bproduct_code%5D=${code(r * 10 + i)}&product%5B${i}%5D%5Bstock%5D=${r % 997}`),
     ].join('&');
     const start = performance.now();
     await post(receiver.port, body);
@@ -190,7 +192,8 @@ try {
     + `apply_speedup=${(naive / set).toFixed(2)}x parse_32mib_normal_ms=${parseNormal.toFixed(0)} `
     + `parse_32mib_hostile_ms=${parseHostile.toFixed(0)} (${worstShape}) small_uploads=${SMALL} `
     + `upload_commit_ms_full=${median(commitMs.FULL).toFixed(2)} upload_commit_ms_normal=${median(commitMs.NORMAL).toFixed(2)} `
-    + `small_upload_ms_p50=${median(smallMs).toFixed(1)} small_upload_ms_p90=${quantile(smallMs, 0.9).toFixed(1)} peak_rss_mb=${peakRssMb()} answer=${answer}`);
+    + `small_upload_ms_p50=${median(smallMs).toFixed(1)} small_upload_ms_p90=${quantile(smallMs, 0.9).toFixed(1)} `
+    + `peak_rss_mb=${peakRssMb()} answer=${answer}`);
 } finally {
   redis.stop();
   t.cleanup();
