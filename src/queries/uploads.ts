@@ -57,17 +57,17 @@ export function listSkips(
 
 /**
  * The answer an applied upload gave zaiko Robot: OK, or NG and one line per skipped item whose reason is
- * in `reportAsNg` (as the receiver writes it); the first `maxLines` item lines and how many more there were.
+ * in `reportAsNg` (as the receiver writes it); the first `maxLines` item lines and whether more followed.
  */
 export function uploadAnswer(
   store: UploadStore,
   id: number,
   reportAsNg: readonly string[],
   maxLines: number,
-): { lines: string[]; more: number } {
+): { lines: string[]; more: boolean } {
   const reported = store.reportedSkips(id, reportAsNg, maxLines + 1);
-  if (reported.length === 0) return { lines: ['OK'], more: 0 };
+  if (reported.length === 0) return { lines: ['OK'], more: false };
   const lines = reported.slice(0, maxLines).map((s) => `${s.reason === 'unknown_code' ? 'no_product' : s.reason}(product_code=${s.code})`);
-  const more = reported.length > maxLines ? store.reportedSkipCount(id, reportAsNg) - maxLines : 0;
-  return { lines: ['NG', ...lines], more };
+  // Whether more lines follow, not how many: counting them scans every item of a 200,000-item upload (~35 ms).
+  return { lines: ['NG', ...lines], more: reported.length > maxLines };
 }

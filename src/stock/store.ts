@@ -51,13 +51,6 @@ export class UploadStore {
       .all(id, ...reasons, limit) as { code: string; reason: string }[];
   }
 
-  reportedSkipCount(id: number, reasons: readonly string[]): number {
-    if (reasons.length === 0) return 0;
-    const marks = reasons.map(() => '?').join(',');
-    return this.sql(`SELECT COUNT(*) FROM upload_items WHERE upload_id = ? AND outcome = 'skipped' AND reason IN (${marks})`)
-      .pluck().get(id, ...reasons) as number;
-  }
-
   outcomeCounts(id: number): { outcome: string; reason: string | null; count: number }[] {
     return this.sql(`SELECT outcome, reason, COUNT(*) AS count FROM upload_items
       WHERE upload_id = ? AND outcome IS NOT NULL GROUP BY outcome, reason`).all(id) as any[];

@@ -53,6 +53,24 @@ describe('shared queries', () => {
     expect(second.map((m) => m.id)).toEqual(Array.from({ length: 10 }, (_, i) => `Q${String(14 - i).padStart(4, '0')}`));
     expect(last).toHaveLength(5);
     expect(listMessages(ledger, { limit: 10, order: 'A-3' }).map((m) => m.id)).toEqual(['Q0003']);
+    // Each status filter (its own SQL and index) agrees with the status shown.
+    ledger.record('Q0005', 'deliver', [{ address: 'buyer@example.jp', status: 'failed', response: '550 no' }]);
+    ledger.record('Q0006', 'deliver', [{ address: 'buyer@example.jp', status: 'deferred', response: '451 later' }]);
+    ledger.record('Q0007', 'deliver', [{ address: 'buyer@example.jp', status: 'sent', response: '250 ok' }]);
+    const ids = (status: string) => listMessages(ledger, { limit: 100, status }).map((m) => m.id);
+    expect(ids('failed')).toEqual(['Q0005']);
+    expect(ids('deferred')).toEqual(['Q0006']);
+    expect(ids('sent')).toEqual(['Q0007']);
+    expect(ids('queued')).toHaveLength(22);
+    expect(listMessages(ledger, { limit: 100, status: 'queued', since: 1_000_020 }).map((m) => m.id)).toEqual([
+      'Q0024',
+      'Q0023',
+      'Q0022',
+      'Q0021',
+      'Q0020',
+    ]);
+    expect(listMessages(ledger, { limit: 100, forward: 'none' })).toHaveLength(25);
+    expect(listMessages(ledger, { limit: 100, forward: 'sent' })).toHaveLength(0);
     db.close();
   });
 

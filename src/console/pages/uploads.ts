@@ -78,7 +78,7 @@ export async function uploadShow(c: Ctx): Promise<void> {
     <h2>${w.t('answer')}</h2>
     ${
       answer
-        ? html`<pre>${answer.lines.join('\n')}${answer.more ? `\n… ${answer.more} ${w.t('moreLines')}` : ''}</pre>`
+        ? html`<pre>${answer.lines.join('\n')}${answer.more ? `\n… ${w.t('moreLines')} (${w.t('skipped')}: ${u.skipped})` : ''}</pre>`
         : html`<p class="muted">${w.t('answerPending')}</p>`
     }
     <h2>${w.t('items')}</h2>
