@@ -135,7 +135,7 @@ export async function mailShow(c: Ctx): Promise<void> {
     <h2>${w.t('classification')}</h2>
     <dl>
       <dt>${w.t('shop')}</dt>
-      <dd>${v.shop ?? '-'} <span class="muted">${v.shop ? w.t('shopWhy') : w.t('shopWhyNone')}</span></dd>
+      <dd>${v.shop ?? '-'} <span class="muted">${v.shop ? shopWhy(v.shopBy, w.lang) : w.t('shopWhyNone')}</span></dd>
       <dt>${w.t('isOrder')}</dt>
       <dd>${v.isOrder ? w.t('yes') : w.t('no')}</dd>
       <dt>${w.t('orderNumber')}</dt>
@@ -197,6 +197,16 @@ export async function mailShow(c: Ctx): Promise<void> {
         : html`<p class="muted">${w.t('spoolGone')}</p>`
     }`;
   send(c, 200, page(c, `${w.t('mail')} ${v.id}`, body));
+}
+
+/** Which trusted fact made the mail its shop's (messages.shop_by). */
+function shopWhy(by: string | null | undefined, lang: string): string {
+  const words: Record<string, [string, string]> = {
+    auth: ['The cart logged in with one of this shop\'s SMTP users (authUsers).', 'このショップの SMTP ユーザー (authUsers) でログインして送られました。'],
+    sender: ['The envelope sender is one of this shop\'s senders.', 'エンベロープ送信者がこのショップの senders に一致しました。'],
+    client: ['It came from one of this shop\'s client addresses (clients).', 'このショップの送信元アドレス (clients) から届きました。'],
+  };
+  return words[by ?? '']?.[lang === 'ja' ? 1 : 0] ?? '';
 }
 
 /** The ledger's reason, and for the usual cases a sentence a shop understands. */
