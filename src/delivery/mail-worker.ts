@@ -16,6 +16,8 @@ export class DeferredError extends Error {}
 
 export interface MailWorkerDeps {
   cfg: Config; ledger: LedgerStore; spool: Spool; transport: DeliveryTransport; log: Logger; bouncer?: Bouncer; now?: () => number;
+  /** Makes the ledger's commits so far durable (a WAL fsync): the mark that a spool file is final must be, before it is unlinked. */
+  durable: () => Promise<void>;
   /** Called once per recipient attempt (the metrics live in the main thread). */
   onOutcome?: (kind: MailJobKind, outcome: RecipientStatus) => void;
   /** The watchdog's reports (recreations, readiness) and, for tests, its bounds. */
@@ -99,7 +101,11 @@ export class MailWorker {
       // Every job of the message is final: one summary line; the spool file goes unless kept
       // (after the bounce above, which quotes the original headers from it).
       log.info({ qid, sent: summary.sent, failed: summary.failed }, `${qid}: done sent=${summary.sent} failed=${summary.failed}`);
-      if (removeSpool) await this.d.spool.remove(qid);
+      if (removeSpool) {
+        // The outcome committed without fsync: after a power cut the file must not be gone while its row is not final.
+        await this.d.durable();
+        await this.d.spool.remove(qid);
+      }
     }
     if (deferred.length) throw new DeferredError(`${deferred.length} recipient(s) deferred: ${results.find((r) => !r.ok)?.response}`);
     return `${kind}: ${results.filter((r) => r.ok).length} sent, ${failed.length} failed`;

@@ -23,13 +23,15 @@ export async function recoverMail(queue: Queue<MailJobData>, ledger: LedgerStore
   return added;
 }
 
-export async function cleanSpool(cfg: Config, ledger: LedgerStore, spool: Spool, log: Logger): Promise<void> {
-  // Mark, then unlink, as the delivery worker does: a crash in between leaves a file marked removed,
-  // which start-up deletes (Spool.removeOrphans), never a row pointing at a file that is gone.
-  for (const id of ledger.removableSpool(cfg.spool.keepDays)) {
-    ledger.markSpoolRemoved(id);
-    await spool.remove(id);
-  }
+/** `durable`: fsyncs the ledger's WAL, so the marks are on disk before any file goes. */
+export async function cleanSpool(cfg: Config, ledger: LedgerStore, spool: Spool, log: Logger, durable: () => Promise<void>): Promise<void> {
+  // Mark, make the marks durable, then unlink, as the delivery worker does: a crash in between leaves
+  // a file marked removed, which start-up deletes (Spool.removeOrphans), never a row pointing at a file
+  // that is gone (the marks commit without fsync; one WAL fsync covers the batch).
+  const ids = ledger.removableSpool(cfg.spool.keepDays);
+  for (const id of ids) ledger.markSpoolRemoved(id);
+  if (ids.length) await durable();
+  for (const id of ids) await spool.remove(id);
   const pruned = ledger.prune(cfg.retention.mailDays);
   if (pruned) log.info({ count: pruned }, 'pruned old ledger rows');
 }

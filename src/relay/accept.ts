@@ -46,7 +46,11 @@ export class Acceptor {
     walSync: WalSync,
     private readonly metrics?: Metrics,
   ) {
-    this.commits = new GroupCommit((messages) => ledger.acceptMany(messages), () => walSync.sync());
+    // One WAL fsync and one spool-directory fsync per group: the rows and the files' names are durable
+    // before any message of the group is answered 250.
+    this.commits = new GroupCommit((messages) => ledger.acceptMany(messages), async () => {
+      await Promise.all([walSync.sync(), spool.syncDir()]);
+    });
     this.jobs = new MailEnqueuer(queue);
   }
 

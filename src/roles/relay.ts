@@ -80,7 +80,7 @@ async function startLocked(cfg: Config, redisTarget: RedisSpec | string, log: Lo
 
   let sweeping: Promise<number> | undefined;
   const sweep = () => (sweeping ??= recoverMail(queue, ledger, log)
-    .then(async (n) => { await cleanSpool(cfg, ledger, spool, log); return n; })
+    .then(async (n) => { await cleanSpool(cfg, ledger, spool, log, () => walSync.sync()); return n; })
     .catch((err) => { log.warn({ err: (err as Error).message }, 'recovery sweep failed (Redis down?); will try again'); return 0; })
     .finally(() => { sweeping = undefined; }));
   void sweep();

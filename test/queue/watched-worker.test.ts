@@ -89,6 +89,7 @@ describe('worker watchdog', () => {
     cleanups.push(() => transport.close());
     const mail = new MailWorker(queue, redisUrl, {
       cfg, ledger: new LedgerStore(db), spool: new Spool(cfg.dataDir), transport, log,
+      durable: () => Promise.resolve(), // no spool file is removed here: only unknown messages
       watchdog: { ...FAST, onRecreated: () => recreated++ },
     });
     mail.start();

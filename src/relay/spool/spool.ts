@@ -2,7 +2,9 @@
 // fdatasynced (while the caller classifies the head kept in memory); the ledger row committed after
 // it is what makes it a message (then we may say 250). A file without a ledger row (a crash
 // mid-DATA, a refused message) was never acknowledged: it is removed.
-// Like Postfix, one fsync of the file per message; no rename, so no directory fsync is needed either.
+// Like Postfix, one fsync of the file per message. The file's name is a new directory entry, which
+// POSIX makes durable only by an fsync of the directory: syncDir() runs once per group commit, after
+// the group's files were created and before any of them is answered 250 (docs/RELIABILITY.md).
 import { rmSync, readdirSync } from 'node:fs';
 import { open, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -121,6 +123,16 @@ export class Spool {
     const durable = fh.datasync().then(() => fh.close(), failed);
     durable.catch(() => {}); // the caller may stop before awaiting it (a refused message)
     return { path, size, received: counter.received, head: Buffer.concat(head, Math.min(headBytes, HEAD_BYTES)), durable, tooBig };
+  }
+
+  /** Makes the directory entries of the files created so far durable (one fsync for a whole group). */
+  async syncDir(): Promise<void> {
+    const dir = await open(this.dir, 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
   }
 
   /** Removes a spool file; one already gone is fine (a repeated job, a crash after the unlink). */
