@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { maskSecrets } from '../config/load.js';
 import { hashPassword } from '../config/password.js';
+import { configWarnings, unitsAsWritten } from '../config/check.js';
 import { context } from './context.js';
 
 async function readSecret(): Promise<string> {
@@ -15,8 +16,9 @@ export function registerConfig(program: Command): void {
   const config = program.command('config').description('check the configuration, hash passwords');
   config.command('check').description('validate the config file and print the effective config, secrets masked')
     .action((_o, cmd: Command) => {
-      const { path, config: cfg } = context(cmd);
-      process.stdout.write(`# ${path}: valid\n` + stringify(maskSecrets(cfg)));
+      const { path, config: cfg, raw } = context(cmd);
+      for (const w of configWarnings(cfg, raw, path)) process.stderr.write(`warning: ${w}\n`);
+      process.stdout.write(`# ${path}: valid\n` + stringify(unitsAsWritten(maskSecrets(cfg) as Record<string, unknown>, raw)));
     });
   config.command('hash-password')
     .description('print a scrypt hash for relay.users[].password, console.users[].password or zaikoRobot.password')

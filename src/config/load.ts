@@ -11,7 +11,14 @@ import { BridgeError } from '../errors/codes.js';
 export interface LoadedConfig {
   path: string;
   config: Config;
+  /** The parsed YAML document as written (for `config check`: units as written, warnings). */
+  raw?: unknown;
 }
+
+const TYPE_NAMES: Record<string, string> = {
+  number: 'a number', string: 'a string', boolean: 'true or false', array: 'a list', object: 'a mapping', int: 'a whole number',
+};
+const shown = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : v === null ? 'nothing (null)' : JSON.stringify(v) ?? String(v));
 
 export function findConfigPath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   return resolve(flag ?? env.ZAIKO_BRIDGE_CONFIG ?? 'config/zaiko-bridge.yaml');
@@ -29,6 +36,14 @@ export function formatIssues(issues: z.core.$ZodIssue[]): string[] {
       for (const key of issue.keys) lines.push(`${formatPath([...issue.path, key])}: unknown key`);
     } else if (issue.code === 'invalid_type' && issue.input === undefined) {
       lines.push(`${at}: required`);
+    } else if (issue.code === 'invalid_type') {
+      lines.push(`${at || '(top)'}: expected ${TYPE_NAMES[issue.expected] ?? issue.expected}, got ${shown(issue.input)}`);
+    } else if (issue.code === 'invalid_union') {
+      const expected = [...new Set(issue.errors.flat().map((e) => (e.code === 'invalid_type' ? TYPE_NAMES[e.expected] ?? e.expected : '')))]
+        .filter(Boolean);
+      lines.push(`${at}: expected ${expected.join(' or ') || 'another value'}, got ${shown(issue.input)}`);
+    } else if (issue.code === 'invalid_value') {
+      lines.push(`${at}: expected one of ${issue.values.map((v) => String(v)).join(', ')}, got ${shown(issue.input)}`);
     } else {
       lines.push(`${at || '(top)'}: ${issue.message}`);
     }
@@ -62,7 +77,7 @@ export function validateConfig(raw: unknown, baseDir: string, env: NodeJS.Proces
   const doc = (raw ?? {}) as Record<string, any>;
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new BridgeError('CONFIG_INVALID', '(top): must be a mapping of keys');
   applyEnv(doc, env);
-  const result = configSchema.safeParse(doc);
+  const result = configSchema.safeParse(doc, { reportInput: true });
   if (!result.success) throw new BridgeError('CONFIG_INVALID', formatIssues(result.error.issues).join('\n'));
   const cfg = result.data;
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
@@ -73,6 +88,15 @@ export function validateConfig(raw: unknown, baseDir: string, env: NodeJS.Proces
   return deepFreeze(cfg);
 }
 
+/** `file:line:column: not valid YAML: why`, then the line as written and a caret under the column. */
+function yamlProblem(path: string, text: string, err: Error): string {
+  const why = err.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+  if (!(err instanceof YAMLParseError) || !err.linePos) return `${path}: not valid YAML: ${why}`;
+  const { line, col } = err.linePos[0];
+  const source = (text.split(/\r?\n/)[line - 1] ?? '').slice(0, 200);
+  return `${path}:${line}:${col}: not valid YAML: ${why}\n  ${source}\n  ${' '.repeat(Math.max(0, col - 1))}^`;
+}
+
 export function loadConfig(flag?: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   const path = findConfigPath(flag, env);
   if (!existsSync(path)) throw new BridgeError('CONFIG_NOT_FOUND',
@@ -81,10 +105,10 @@ export function loadConfig(flag?: string, env: NodeJS.ProcessEnv = process.env):
   try {
     raw = parseYaml(readFileSync(path, 'utf8'));
   } catch (err) {
-    const where = err instanceof YAMLParseError && err.linePos ? ` line ${err.linePos[0].line}` : '';
-    throw new BridgeError('CONFIG_INVALID', `${path}${where}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+    throw new BridgeError('CONFIG_INVALID', yamlProblem(path, readFileSync(path, 'utf8'), err as Error));
   }
-  return { path, config: validateConfig(raw, dirname(path), env) };
+  const config = validateConfig(structuredClone(raw), dirname(path), env);
+  return { path, config, raw };
 }
 
 /** The config with every secret replaced, for `config check` and logs. */

@@ -28,9 +28,14 @@ const size = (def: string) =>
   });
 
 const regex = (def: string) =>
-  z.string().default(def).refine((s) => {
-    try { new RegExp(s, 'u'); return true; } catch { return false; }
-  }, 'invalid regular expression');
+  z.string().default(def).superRefine((s, ctx) => {
+    try {
+      new RegExp(s, 'u');
+    } catch (err) {
+      // V8 says why: "Invalid regular expression: /(/u: Unterminated group"
+      ctx.addIssue({ code: 'custom', message: `invalid regular expression: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}` });
+    }
+  });
 
 const email = z.string().regex(/^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/, 'invalid email');
 const port = z.number().int().min(0).max(65535);

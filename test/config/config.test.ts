@@ -93,7 +93,7 @@ describe('config', () => {
       expect.stringMatching(/^relay\.socketTimeout: invalid duration/),
       'shops[0].id: must match [a-z0-9-]+',
       'shops[0].forwardTo: invalid email',
-      'shops[0].orderMail.subject: invalid regular expression',
+      'shops[0].orderMail.subject: invalid regular expression: /(/u: Unterminated group',
       'shops[0].zaikoRobot.password: required',
     ]));
     expect(lines).toHaveLength(9);
