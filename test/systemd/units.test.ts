@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
 const DIR = join(import.meta.dirname, '..', '..', 'systemd');
-const units = readdirSync(DIR);
+const units = readdirSync(DIR).filter((u) => /\.(service|target)$/.test(u));
 const services = units.filter((u) => u.endsWith('.service'));
 
 describe('systemd units', () => {
@@ -33,6 +33,15 @@ describe('systemd units', () => {
     const stop = Number(/^TimeoutStopSec=(\d+)s$/m.exec(text)?.[1]);
     expect(stop).toBeGreaterThan(15);
     const role = unit.replace('zaiko-bridge-', '').replace('.service', '');
-    expect(text).toMatch(new RegExp(`^ExecStart=/usr/bin/node /opt/zaiko-bridge/dist/cli.js ${role}$`, 'm'));
+    expect(text).toMatch(new RegExp(`^ExecStart=/usr/bin/env \\$\\{NODE\\} \\$\\{ZAIKO_BRIDGE_HOME\\}/dist/cli.js ${role}$`, 'm'));
+    // An invalid config (exit 78) is not restarted in a loop.
+    expect(text.split('\n')).toContain('RestartPreventExitStatus=78');
+  });
+
+  it('names node and the install folder in one drop-in for every unit', () => {
+    const conf = readFileSync(join(DIR, 'zaiko-bridge-.service.d', 'install.conf'), 'utf8').split('\n');
+    expect(conf).toEqual(expect.arrayContaining(
+      ['[Service]', 'Environment=NODE=/usr/bin/node', 'Environment=ZAIKO_BRIDGE_HOME=/opt/zaiko-bridge']));
+    for (const unit of services) expect(readFileSync(join(DIR, unit), 'utf8')).not.toMatch(/^ExecStart=.*\/(usr\/bin\/node|opt)/m);
   });
 });
