@@ -84,6 +84,8 @@ export class Acceptor {
       const forwardTo = shop?.forwardTo && c.isOrder ? shop.forwardTo : null;
       if (c.isOrder && c.items.length === 0) this.log.warn({ qid, shop: shop?.id, subject: c.subject },
         'order mail with no item found: check orderMail.item rules (mail check)');
+      if (c.flags.includes('unreadable')) this.log.warn({ qid, shop: shop?.id },
+        'mail beyond what classification reads (MIME parts, header size or structure): delivered, not forwarded');
       const accepted = this.commits.submit({
         id: qid, receivedAt: now.getTime(), clientAddress: session.clientAddress, clientHelo: session.helo,
           authUser: session.authUser ?? null,
