@@ -46,8 +46,8 @@ describe('mail commands', () => {
         items: [{ code: 'TNG-AI-01', quantity: 2 }, { code: 'MZR-SET-5', quantity: 1 }] });
       expect(shown.recipients.find((r: any) => r.kind === 'deliver')).toMatchObject({ status: 'sent', attempts: 2 });
       // design.md Interface: one list entry (with status), then the message's details; shopBy is ours.
-      expect(Object.keys(shown)).toEqual(['id', 'receivedAt', 'from', 'to', 'subject', 'shop', 'isOrder', 'orderNumber', 'forward', 'status',
-        'shopBy', 'messageId', 'client', 'helo', 'authUser', 'size', 'spool', 'items', 'flags', 'forwardReason', 'recipients']);
+      expect(Object.keys(shown)).toEqual(['id', 'receivedAt', 'from', 'to', 'subject', 'shop', 'isOrder', 'orderNumber', 'forward',
+        'status', 'shopBy', 'messageId', 'client', 'helo', 'authUser', 'size', 'spool', 'items', 'flags', 'forwardReason', 'recipients']);
       expect(shown).toMatchObject({ status: 'sent', to: ['slow@example.net'], shopBy: 'sender', client: '127.0.0.1' });
       expect(Object.keys(shown.recipients[0])).toEqual(['kind', 'address', 'status', 'attempts', 'response', 'updatedAt', 'nextAttemptAt']);
       const raw = cli('mail', 'show', id, '--raw').stdout;
