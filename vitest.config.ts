@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/helpers/global-redis.ts'],
+    setupFiles: ['test/helpers/teardown.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

@@ -9,6 +9,7 @@ import { tempDir, SHOP, FIXTURES } from '../helpers/env.js';
 import { run, runAsync } from '../helpers/cli.js';
 import { until, sleep } from '../helpers/net.js';
 import { post } from '../helpers/http.js';
+import { requireTool } from '../helpers/processes.js';
 
 let t: ReturnType<typeof tempDir>;
 let config: string;
@@ -141,7 +142,7 @@ describe('start', () => {
     // swaks, a real client, sends the fixtures through the relay of `start`.
     const smtpPort = JSON.parse(err.split('\n').find((l) => l.includes('relay listening'))!).port;
     for (const f of ['order-iso2022jp.eml', 'order-utf8-multipart.eml', 'shipping-notice-iso2022jp.eml']) {
-      const swaks = spawnSync('swaks',
+      const swaks = spawnSync(requireTool('swaks'),
         ['--server', `127.0.0.1:${smtpPort}`, '--from', SHOP.senders[0], '--to', 'customer@example.net', '--data',
         `@${join(FIXTURES, 'mail', f)}`], { encoding: 'utf8' });
       expect(swaks.status, swaks.stderr).toBe(0);

@@ -1,6 +1,7 @@
 // Runs the built CLI (dist/cli.js) as a user would, capturing stdout, stderr and the exit code.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { spawnTracked } from './processes.js';
 
 export const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli.js');
 
@@ -10,6 +11,7 @@ export function run(args: string[], opts: { env?: Record<string, string>; input?
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** A long-running command (start, relay, …): its own process group, stopped at the end of the test file at the latest. */
 export function runAsync(args: string[], env: Record<string, string> = {}) {
-  return spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawnTracked(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
 }

@@ -1,7 +1,8 @@
 // Loopback helpers: a free port, waiting for a Redis to answer, starting a throwaway redis-server.
 import { createServer } from 'node:net';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
+import { spawnTracked } from './processes.js';
 
 /**
  * A free port below the ephemeral range (32768+): servers on port 0 in parallel test files get
@@ -42,7 +43,7 @@ export async function startRedis(port: number, dir?: string): Promise<{ url: str
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--maxmemory-policy', 'noeviction'];
   if (dir) args.push('--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always');
   else args.push('--appendonly', 'no');
-  const proc = spawn('redis-server', args, { stdio: 'ignore' });
+  const proc = spawnTracked('redis-server', args, { stdio: 'ignore' });
   const url = `redis://127.0.0.1:${port}`;
   await waitForRedis(url);
   return {

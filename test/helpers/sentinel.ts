@@ -1,10 +1,11 @@
 // A Redis Sentinel topology of real processes on free loopback ports in a temp dir: one master, two
 // replicas, three redis-sentinel. Short failure detection (1 s) so a failover takes seconds.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort, waitForRedis, sleep } from './net.js';
+import { spawnTracked } from './processes.js';
 
 export const MASTER_NAME = 'zbmaster';
 
@@ -26,13 +27,8 @@ export interface SentinelTopology {
   stop(): Promise<void>;
 }
 
-/** Tests that need it call this first: a clear message instead of a spawn error. */
-export function sentinelAvailable(): boolean {
-  return !spawnSync('redis-sentinel', ['--version']).error;
-}
-
 function spawnRedis(args: string[], sentinel = false): ChildProcess {
-  return spawn(sentinel ? 'redis-sentinel' : 'redis-server', args, { stdio: 'ignore' });
+  return spawnTracked(sentinel ? 'redis-sentinel' : 'redis-server', args, { stdio: 'ignore' });
 }
 
 async function stopProc(proc: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {

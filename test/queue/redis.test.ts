@@ -1,11 +1,11 @@
 // The Redis module against real servers: the eviction-policy warning, a fail-fast connect, a bounded close.
 import { describe, it, expect, inject } from 'vitest';
-import { spawn } from 'node:child_process';
 import { pino } from 'pino';
 import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { connectOrFail, checkEvictionPolicy, closeRedis } from '../../src/queue/redis.js';
 import { freePort, waitForRedis, startRedis } from '../helpers/net.js';
+import { spawnTracked } from '../helpers/processes.js';
 import { BridgeError } from '../../src/errors/codes.js';
 
 function capture() {
@@ -17,8 +17,8 @@ function capture() {
 describe('redis connections', () => {
   it('warns loudly when the server may evict BullMQ keys, and not when noeviction', async () => {
     const port = await freePort();
-    const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--maxmemory-policy', 'allkeys-lru'],
-      { stdio: 'ignore' });
+    const proc = spawnTracked('redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--maxmemory-policy', 'allkeys-lru'], { stdio: 'ignore' });
     try {
       await waitForRedis(`redis://127.0.0.1:${port}`);
       const client = await connectOrFail(`redis://127.0.0.1:${port}`);

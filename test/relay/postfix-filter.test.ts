@@ -12,6 +12,7 @@ import { tempDir, testConfig, uniqueName, log, FIXTURES, SHOP } from '../helpers
 import { startSink, sendMail } from '../helpers/smtp.js';
 import { freePort, until, sleep } from '../helpers/net.js';
 import { orderMail } from '../helpers/order-mail.js';
+import { requireTool } from '../helpers/processes.js';
 
 const redisUrl = inject('redisUrl');
 
@@ -28,6 +29,7 @@ describe('Postfix content filter (the README recipe)', () => {
     const relay = await startRelay(cfg, redisUrl, log, { queueName: uniqueName('mail') });
     const filterTable = join(t.dir, 'zaiko-filter.cidr');
     writeFileSync(filterTable, `${CART}/32   FILTER scan:[127.0.0.1]:${filterPort}\n`);
+    requireTool('postfix');
     const postfix = await startPostfix(join(t.dir, 'postfix'), {
       port: front,
       main: [`relayhost = [127.0.0.1]:${sink.port}`, `smtpd_client_restrictions = check_client_access cidr:${filterTable}`],

@@ -9,6 +9,7 @@ import { tempDir, testConfig, uniqueName, log, FIXTURES } from '../helpers/env.j
 import { startSink, sendMail, type Sink } from '../helpers/smtp.js';
 import { until, freePort, startRedis } from '../helpers/net.js';
 import { RawSmtp } from '../helpers/raw-smtp.js';
+import { requireTool } from '../helpers/processes.js';
 
 const fixture = (name: string) => readFileSync(join(FIXTURES, 'mail', name));
 const SENDER = 'order@croft-zakka.example.jp';
@@ -99,7 +100,7 @@ describe('relay: receive, deliver, forward once', () => {
   });
 
   it('lets an outsider relay after AUTH over STARTTLS, and offers AUTH only after STARTTLS', async () => {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=relay.test', '-days', '1',
+    execFileSync(requireTool('openssl'), ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=relay.test', '-days', '1',
       '-keyout', join(t.dir, 'key.pem'), '-out', join(t.dir, 'cert.pem')], { stdio: 'ignore' });
     const port =
       await boot({ relay: { allowedClients: ['127.0.0.1/32'], users: [{ name: 'cart', password: 'pw-123' }],

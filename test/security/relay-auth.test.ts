@@ -8,6 +8,7 @@ import { tempDir, testConfig, uniqueName, log, SHOP } from '../helpers/env.js';
 import { startSink, type Sink } from '../helpers/smtp.js';
 import { RawSmtp } from '../helpers/raw-smtp.js';
 import { probeEhlo, EHLO_WITHIN_MS } from '../helpers/hostile.js';
+import { requireTool } from '../helpers/processes.js';
 
 const redisUrl = inject('redisUrl');
 const OUTSIDER = '127.0.0.2'; // not in allowedClients: must AUTH to relay
@@ -27,7 +28,7 @@ async function boot(relayOverrides: Record<string, unknown>): Promise<number> {
 function makeCert(): { key: string; cert: string } {
   const key = join(t.dir, 'key.pem');
   const cert = join(t.dir, 'cert.pem');
-  execFileSync('openssl',
+  execFileSync(requireTool('openssl'),
     ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=relay.test', '-days', '1', '-keyout', key, '-out', cert],
     { stdio: 'ignore' });
   return { key, cert };

@@ -3,6 +3,7 @@ import { describe, it, expect } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { requireTool } from '../helpers/processes.js';
 
 const DIR = join(import.meta.dirname, '..', '..', 'systemd');
 const units = readdirSync(DIR).filter((u) => /\.(service|target)$/.test(u));
@@ -16,8 +17,8 @@ describe('systemd units', () => {
   });
 
   it('passes systemd-analyze verify', () => {
-    const r = spawnSync('systemd-analyze', ['verify', ...units.map((u) => join(DIR, u))], { encoding: 'utf8' });
-    expect(r.error, 'systemd-analyze is missing: apt-get install systemd').toBeUndefined();
+    const r = spawnSync(requireTool('systemd-analyze'), ['verify', ...units.map((u) => join(DIR, u))], { encoding: 'utf8' });
+    expect(r.error).toBeUndefined();
     expect(r.stderr.trim()).toBe('');
     expect(r.status).toBe(0);
   });
