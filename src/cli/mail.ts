@@ -6,7 +6,7 @@ import { openDb } from '../db/open.js';
 import { BridgeError } from '../errors/codes.js';
 import { LedgerStore } from '../ledger/store.js';
 import { classifyFile } from '../relay/classify/classify.js';
-import { closeRedis } from '../queue/redis.js';
+import { closeQueue, closeRedis } from '../queue/redis.js';
 import { mailQueueName } from '../queue/names.js';
 import { listMessages, messageView, spoolPathOf, spoolGone, checkVerdict, flushDeferred, resendMessage } from '../queries/mail.js';
 import { context, connectCli, printJson, printTable, pageOptions, morePages } from './context.js';
@@ -120,7 +120,7 @@ export function registerMail(program: Command): void {
       try {
         const n = await flushDeferred(queue, new LedgerStore(db));
         process.stdout.write(`${n} deferred job(s) scheduled now\n`);
-      } finally { db.close(); await queue.close(); await closeRedis(connection); }
+      } finally { db.close(); await closeQueue(queue); await closeRedis(connection); }
     });
 
   mail.command('resend').description('deliver again on purpose with a fresh job id (bypasses forward-once!)')
@@ -133,6 +133,6 @@ export function registerMail(program: Command): void {
         const { kind, to } = await resendMessage(config, queue, new LedgerStore(db), id, !!o.forward);
         if (o.forward) process.stderr.write('note: this bypasses forward-once: zaiko Robot counts this order again\n');
         process.stdout.write(`${id}: ${kind} to ${to.join(', ')} queued again\n`);
-      } finally { db.close(); await queue.close(); await closeRedis(connection); }
+      } finally { db.close(); await closeQueue(queue); await closeRedis(connection); }
     });
 }

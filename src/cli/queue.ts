@@ -5,7 +5,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import { formatAge } from '../config/units.js';
-import { closeRedis } from '../queue/redis.js';
+import { closeQueue, closeRedis } from '../queue/redis.js';
 import { openDb } from '../db/open.js';
 import { LedgerStore } from '../ledger/store.js';
 import { UploadStore } from '../stock/store.js';
@@ -28,7 +28,7 @@ async function withQueues<T>(cmd: Command, work: (qs: Queues) => Promise<T>): Pr
   try {
     return await work({ cfg: config, get, all: instanceQueues(config).map(get), connection });
   } finally {
-    for (const q of cache.values()) await q.close();
+    for (const q of cache.values()) await closeQueue(q);
     await closeRedis(connection);
   }
 }

@@ -13,7 +13,7 @@ import { listUploads, uploadView, stockView, listSkips } from '../queries/upload
 import { takeStockFile, StockFileError } from '../stock/files/stock-file.js';
 import { StockFileStore, type OpenFile } from '../stock/files/file-store.js';
 import { enqueueApply, waitApplied } from '../stock/apply/enqueue.js';
-import { closeRedis, createRedis, describeRedis, redisSpec } from '../queue/redis.js';
+import { closeQueue, closeRedis, createRedis, describeRedis, redisSpec } from '../queue/redis.js';
 import { STOCK_QUEUE } from '../queue/names.js';
 import { SKIP_REASONS } from '../stock/skip-reasons.js';
 import { context, pickShop, printJson, printTable, pageOptions, morePages, iso } from './context.js';
@@ -158,7 +158,7 @@ export function registerStock(program: Command): void {
         }
         files.finish(taken.id);
       } finally {
-        await queue.close();
+        await closeQueue(queue);
         await closeRedis(redis);
         db.close();
       }

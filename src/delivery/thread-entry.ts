@@ -9,7 +9,7 @@ import { createLogger } from '../observe/logger.js';
 import { openDb } from '../db/open.js';
 import { LedgerStore } from '../ledger/store.js';
 import { WalSync } from '../ledger/wal-sync.js';
-import { closeRedis, createRedis } from '../queue/redis.js';
+import { closeQueue, closeRedis, createRedis } from '../queue/redis.js';
 import type { MailJobData } from '../queue/names.js';
 import { Spool } from '../relay/spool/spool.js';
 import { Acceptor } from '../relay/accept.js';
@@ -44,7 +44,7 @@ port.on('message', async (m: ThreadMessage) => {
   if (m.type !== 'close') return;
   await worker.close();
   transport.close();
-  await queue.close();
+  await closeQueue(queue);
   await closeRedis(redis);
   await walSync.close();
   db.close();

@@ -148,3 +148,14 @@ export async function closeRedis(client: Redis, boundMs = 1000): Promise<void> {
   await withTimeout(client.quit(), boundMs, 'redis quit').catch(() => {});
   client.disconnect();
 }
+
+/**
+ * Closes a BullMQ Queue or Worker that runs on a client we own (closeRedis it afterwards). BullMQ
+ * 5.81's close() of a shared connection still starting up (its INFO in flight) drops its error
+ * listeners without waiting, so closing our client then makes that INFO's failure an unhandled
+ * rejection: let the start-up finish first, bounded (with Redis down it never will).
+ */
+export async function closeQueue(q: { waitUntilReady(): Promise<unknown>; close(): Promise<void> }, boundMs = 1000): Promise<void> {
+  await withTimeout(q.waitUntilReady(), boundMs, 'queue start-up').catch(() => {});
+  await q.close();
+}

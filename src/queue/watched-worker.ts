@@ -9,7 +9,7 @@ import { Worker, type Job, type WorkerOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../observe/logger.js';
 import { withTimeout } from '../observe/timeout.js';
-import { closeRedis, connectionOptions, createRedis, quiet, type RedisSpec } from './redis.js';
+import { closeQueue, closeRedis, connectionOptions, createRedis, quiet, type RedisSpec } from './redis.js';
 
 /** Idle, a worker polls every second (drainDelay 1); 30 s without one is far outside anything healthy. */
 export const WATCHDOG = { staleMs: 30_000, checkMs: 5_000 };
@@ -145,7 +145,7 @@ export class WatchedWorker<D, R> {
   /** Lets running jobs finish (a forced close would let their jobs run twice at once), bounded. */
   private async closeWorker(): Promise<void> {
     const { worker, connection } = this;
-    await withTimeout(worker.close(), CLOSE_BOUND_MS, 'worker close').catch(() => worker.close(true).catch(() => {}));
+    await withTimeout(closeQueue(worker), CLOSE_BOUND_MS, 'worker close').catch(() => worker.close(true).catch(() => {}));
     // A blocking connection's BZPOPMIN would hold QUIT until its timeout; nothing else waits on it.
     // eslint-disable-next-line no-restricted-properties
     for (const c of connection.blocking) c.disconnect();

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/schema.js';
 import { openDb } from '../db/open.js';
 import type { Logger } from '../observe/logger.js';
-import { closeRedis, createRedis, type RedisSpec } from '../queue/redis.js';
+import { closeQueue, closeRedis, createRedis, type RedisSpec } from '../queue/redis.js';
 import { LedgerStore } from '../ledger/store.js';
 import { UploadStore } from '../stock/store.js';
 import { instanceQueues } from '../queries/queues.js';
@@ -45,7 +45,7 @@ export async function startConsole(cfg: Config, redisTarget: RedisSpec | string,
       server.listen(cfg.console.port, cfg.console.host, () => resolve());
     });
   } catch (err) {
-    for (const q of cache.values()) await q.close();
+    for (const q of cache.values()) await closeQueue(q);
     await closeRedis(redis);
     ledgerDb.close();
     stockDb.close();
@@ -61,7 +61,7 @@ export async function startConsole(cfg: Config, redisTarget: RedisSpec | string,
         server.closeIdleConnections();
         setTimeout(() => server.closeAllConnections(), 2000).unref();
       });
-      for (const q of cache.values()) await q.close();
+      for (const q of cache.values()) await closeQueue(q);
       await closeRedis(redis);
       ledgerDb.close();
       stockDb.close();

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/schema.js';
 import { openDb } from '../db/open.js';
 import type { Logger } from '../observe/logger.js';
-import { closeRedis, createRedis, type RedisSpec } from '../queue/redis.js';
+import { closeQueue, closeRedis, createRedis, type RedisSpec } from '../queue/redis.js';
 import { STOCK_QUEUE, type ApplyJobData } from '../queue/names.js';
 import { UploadStore } from '../stock/store.js';
 import { UploadHandler } from '../stock/receive/upload-handler.js';
@@ -48,7 +48,7 @@ async function listen(cfg: Config, redisTarget: RedisSpec | string, log: Logger,
       server.listen(cfg.receiver.port, cfg.receiver.host, () => resolve());
     });
   } catch (err) { // port taken: nothing of this role may linger
-    await queue.close().catch(() => {});
+    await closeQueue(queue).catch(() => {});
     await closeRedis(redis);
     db.close();
     throw err;
@@ -61,7 +61,7 @@ async function listen(cfg: Config, redisTarget: RedisSpec | string, log: Logger,
     lockout: handler.lockout,
     async close() {
       await new Promise<void>((r) => { server.close(() => r()); server.closeIdleConnections(); });
-      await queue.close();
+      await closeQueue(queue);
       await closeRedis(redis);
       db.close();
       release();

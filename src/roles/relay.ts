@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/schema.js';
 import { openDb } from '../db/open.js';
 import type { Logger } from '../observe/logger.js';
-import { closeRedis, onReconnect, createRedis, type RedisSpec } from '../queue/redis.js';
+import { closeQueue, closeRedis, onReconnect, createRedis, type RedisSpec } from '../queue/redis.js';
 import { mailQueueName, type MailJobData } from '../queue/names.js';
 import { LedgerStore } from '../ledger/store.js';
 import { Spool } from '../relay/spool/spool.js';
@@ -67,7 +67,7 @@ async function startLocked(cfg: Config, redisTarget: RedisSpec | string, log: Lo
   stops.push(() => closeRedis(redis));
   const queue = new Queue<MailJobData>(opts.queueName ?? mailQueueName(cfg.instance), { connection: redis, prefix: cfg.redis.prefix });
   queue.on('error', (err) => log.warn({ err: err.message }, 'mail queue connection error'));
-  stops.push(() => queue.close());
+  stops.push(() => closeQueue(queue));
   // Run alone, the relay serves its own metrics (relay.metricsPort); under `start` the receiver does.
   const metrics = opts.metrics ?? new Metrics();
   metrics.watchQueue(queue);

@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../../config/schema.js';
 import type { DB } from '../../db/open.js';
 import type { Logger } from '../../observe/logger.js';
-import { onReconnect, createRedis, closeRedis, type RedisSpec } from '../../queue/redis.js';
+import { onReconnect, createRedis, closeRedis, closeQueue, type RedisSpec } from '../../queue/redis.js';
 import { STOCK_QUEUE, applyJobId, WORKER_LOCKS, type ApplyJobData } from '../../queue/names.js';
 import { WatchedWorker, type WatchedWorkerOptions } from '../../queue/watched-worker.js';
 import { UploadStore } from '../store.js';
@@ -103,7 +103,7 @@ export class StockWorker {
     for (const t of this.timers) clearInterval(t);
     await this.dropDir?.stop();
     await this.worker?.close();
-    await this.queue.close();
+    await closeQueue(this.queue);
     await Promise.all(this.connections.map((c) => closeRedis(c)));
   }
 }
