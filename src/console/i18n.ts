@@ -231,7 +231,7 @@ const ja: Record<Key, string> = {
   quantity: '数量',
   flags: 'フラグ',
   forwardDecision: '転送の判断',
-  why: '理由',
+  why: '説明',
   deliveries: '配送',
   kind: '種類',
   recipient: '宛先',

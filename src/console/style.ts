@@ -16,6 +16,7 @@ h2{font-size:16px;margin:20px 0 8px}
 table{border-collapse:collapse;background:#fff;width:100%;margin-bottom:8px}
 th,td{border-bottom:1px solid #e2e6ec;padding:5px 8px;text-align:left;vertical-align:top}
 th{background:#eef1f5;font-weight:600;white-space:nowrap}
+td:first-child{white-space:nowrap}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;background:#fff;padding:10px 14px;margin:0 0 8px}
 dt{color:#5b6575}

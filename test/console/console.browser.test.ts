@@ -55,7 +55,14 @@ const text = () => pg.$eval('main', (m) => (m as HTMLElement).innerText);
 async function shot(name: string) {
   if (!SHOTS) return;
   mkdirSync(SHOTS, { recursive: true });
-  await pg.screenshot({ path: join(SHOTS, `${name}.png`) as `${string}.png`, type: 'png' });
+  // The whole page up to 1,400 px: enough to show a page's parts, small enough for the README.
+  const height = Math.min(1400, await pg.evaluate(() => document.documentElement.scrollHeight));
+  await pg.screenshot({
+    path: join(SHOTS, `${name}.png`) as `${string}.png`,
+    type: 'png',
+    clip: { x: 0, y: 0, width: 1200, height },
+    captureBeyondViewport: true,
+  });
 }
 
 beforeAll(async () => {
@@ -302,8 +309,17 @@ describe('web console', () => {
       await go('/uploads');
       await go((await pg.$eval('main table a[href^="/uploads/"]', (a) => a.getAttribute('href')))!);
       await shot('upload-ja');
-      await go('/login?lang=ja');
     }
-    await go('/?lang=en');
+  });
+
+  it('logs out: the session ends and pages redirect to /login again', async () => {
+    await go('/');
+    await Promise.all([pg.waitForNavigation(), pg.click('header form[action="/logout"] button')]);
+    expect(new URL(pg.url()).pathname).toBe('/login');
+    await shot('login-ja');
+    const old = (await browser.cookies()).find((c) => c.name === 'zb_session');
+    expect(old?.value ?? '').toBe('');
+    await go('/mail');
+    expect(new URL(pg.url()).pathname).toBe('/login');
   });
 });

@@ -12,6 +12,9 @@ import { html, raw } from '../../src/console/html.js';
 import { chooseLang } from '../../src/console/i18n.js';
 import { openDb } from '../../src/db/open.js';
 import { LedgerStore } from '../../src/ledger/store.js';
+import { run } from '../helpers/cli.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const redisUrl = inject('redisUrl');
 let t: ReturnType<typeof tempDir>;
@@ -142,5 +145,15 @@ describe('console over HTTP', () => {
     expect(locked.session).toBeUndefined();
     expect(logLines.join('')).not.toContain('wrong-');
     expect(logLines.some((l) => l.includes('"user":"sato"') && l.includes('"action":"login"'))).toBe(true);
+  });
+
+  it('does not start without a user, and says why', () => {
+    const config = join(t.dir, 'no-users.yaml');
+    writeFileSync(config, `dataDir: ${JSON.stringify(join(t.dir, 'other'))}\nredis: { url: ${JSON.stringify(redisUrl)} }\n`);
+    const r = run(['console', '--config', config]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('console.users is empty');
+    writeFileSync(config, 'console: { users: [{ name: a, password: plain-text }] }\n');
+    expect(run(['config', 'check', '--config', config]).stderr).toContain('console.users[0].password: must be a hash printed by');
   });
 });
