@@ -48,11 +48,19 @@ export function parseUrlencoded(body: Buffer, onField: OnField): void {
 }
 
 const CRLF = Buffer.from('\r\n');
-const HEADER_END = Buffer.from('\r\n\r\n');
 /** A part's header block is a few lines; longer ones are refused before any regex runs over them. */
 const MAX_PART_HEADER_BYTES = 8 * 1024;
 const DISPOSITION = /^content-disposition:[ \t]*form-data[ \t]*;(.*)$/im;
 const NAME = /\bname="((?:[^"\\\r\n]|\\.)*)"/i;
+
+/** Where the part's header block that starts at `pos` (its CRLF) ends: the CRLFCRLF, looked for within 8 KiB. */
+function headerBlockEnd(body: Buffer, pos: number): number {
+  const limit = Math.min(body.length - 3, pos + MAX_PART_HEADER_BYTES);
+  for (let i = pos; i < limit; i++) {
+    if (body[i] === 0x0d && body[i + 1] === 0x0a && body[i + 2] === 0x0d && body[i + 3] === 0x0a) return i;
+  }
+  throw new FormError(limit === pos + MAX_PART_HEADER_BYTES ? 'multipart_header_too_long' : 'broken_multipart');
+}
 
 /** multipart/form-data per RFC 7578; a field name is its raw bytes between the quotes. */
 export function parseMultipart(body: Buffer, boundary: string, onField: OnField): void {
@@ -64,12 +72,8 @@ export function parseMultipart(body: Buffer, boundary: string, onField: OnField)
     pos += delimiter.length;
     if (body[pos] === 0x2d && body[pos + 1] === 0x2d) return; // closing "--boundary--"
     if (body[pos] !== CRLF[0] || body[pos + 1] !== CRLF[1]) throw new FormError('broken_multipart');
-    const headerWindow = body.subarray(pos, pos + MAX_PART_HEADER_BYTES + HEADER_END.length);
-    const headerLength = headerWindow.indexOf(HEADER_END);
-    if (headerLength < 0)
-      throw new FormError(headerWindow.length > MAX_PART_HEADER_BYTES ? 'multipart_header_too_long' : 'broken_multipart');
     const headerStart = pos + 2;
-    const headerEnd = pos + headerLength;
+    const headerEnd = headerBlockEnd(body, pos);
     const next = body.indexOf(nextDelimiter, headerEnd + 4);
     if (next < 0) throw new FormError('unterminated_multipart');
     const headers = body.toString('latin1', headerStart, headerEnd); // latin1: one character per byte, so offsets carry over
