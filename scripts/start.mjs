@@ -20,7 +20,7 @@ if (!existsSync('dist/cli.js') || newest('src') > statSync('dist/cli.js').mtimeM
 const configArgs = process.env.ZAIKO_BRIDGE_CONFIG ? []
   : ['--config', existsSync('config/zaiko-bridge.yaml') ? 'config/zaiko-bridge.yaml' : 'config/example.yaml'];
 // The IPC channel is how the app notices this process is gone ('disconnect'), however it ends.
-const child = spawn(process.execPath, ['dist/cli.js', 'start', ...configArgs, ...process.argv.slice(2)],
+const child = spawn(process.execPath, ['--expose-gc', 'dist/cli.js', 'start', ...configArgs, ...process.argv.slice(2)],
   { stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
 let stopping = false;
 const stop = (signal) => {

@@ -4,9 +4,8 @@
 // such garbage each (peak RSS 205–255 MB for 200 × 1 MiB). Asking for a collection after every
 // LARGE_BYTES_PER_GC of large-message bytes keeps it at 160–176 MB (8 MiB: 180–224), at a cost only
 // large mail pays (1 MiB accepts 60 → 50 msg/s): messages under LARGE_MESSAGE_BYTES never count.
-// `gc` is reached the way Jest's --logHeapUsage does: expose it, then take it from a new context.
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+// `gc` is the global `node --expose-gc` defines: the relay unit, `npm start` and the bin's shebang pass the
+// flag (worker threads inherit it). Without it, large mail is left to V8 and the relay warns at start.
 
 const LARGE_MESSAGE_BYTES = 64 * 1024;
 const LARGE_BYTES_PER_GC = 4 * 1024 * 1024;
@@ -25,9 +24,11 @@ export function largeMessageCounter(collect: Collect): (bytes: number) => void {
   };
 }
 
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as (options: { type: 'major'; execution: 'async' }) => void;
+const gc = (globalThis as { gc?: (options: { type: 'major'; execution: 'async' }) => void }).gc;
+
+/** False when node runs without --expose-gc: countLargeMessage then does nothing. */
+export const gcExposed = typeof gc === 'function';
 
 /** Called once per message a thread has streamed through (received or sent); one counter per thread. */
 export const countLargeMessage =
-  largeMessageCounter(() => gc({ type: 'major', execution: 'async' })); // incremental: the thread goes on meanwhile
+  largeMessageCounter(() => gc?.({ type: 'major', execution: 'async' })); // incremental: the thread goes on meanwhile

@@ -19,6 +19,7 @@ import { DeliveryThread, type DeliveryThreadData } from '../delivery/thread.js';
 import type { RunningRole } from './receiver.js';
 import { Metrics } from '../observe/metrics.js';
 import { healthRoutes, healthServer } from '../observe/health.js';
+import { gcExposed } from '../observe/large-message-gc.js';
 import { DataDirLock } from './data-dir-lock.js';
 
 /** `dataDirLocked`: the caller (start) holds the relay part of the dataDir already. */
@@ -63,6 +64,7 @@ async function startLocked(cfg: Config, redisTarget: RedisSpec | string, log: Lo
   const spool = new Spool(cfg.dataDir);
   const orphans = spool.removeOrphans((id) => ledger.spoolKept(id));
   if (orphans) log.info({ count: orphans }, 'removed spool files never acknowledged (crash mid-DATA) or already final');
+  if (!gcExposed) log.warn('node runs without --expose-gc: large mail may hold ~64 MB more memory per thread (run node --expose-gc)');
   const redis = createRedis(redisTarget, 'client');
   stops.push(() => closeRedis(redis));
   const queue = new Queue<MailJobData>(opts.queueName ?? mailQueueName(cfg.instance), { connection: redis, prefix: cfg.redis.prefix });
