@@ -127,6 +127,7 @@ export const configSchema = z.strictObject({
     maxBytes: size('32MiB'),
     maxItems: z.number().int().positive().default(200_000),
     maxConnections: z.number().int().positive().default(256),
+    maxConnectionsPerAddress: z.number().int().positive().default(16),
     maxInflightBytes: size('128MiB'),
     adminClients: z.array(cidr).default(['127.0.0.1/32', '::1/128']),
     trustedProxies: z.array(cidr).default([]),

@@ -29,8 +29,8 @@ async function boot(receiver: Record<string, unknown> = {}) {
 }
 
 interface Client { socket: Socket; answer: string; closed: boolean; sent: number }
-function open(port: number): Client {
-  const socket = connect(port, '127.0.0.1');
+function open(port: number, localAddress?: string): Client {
+  const socket = connect({ port, host: '127.0.0.1', localAddress });
   sockets.push(socket);
   const c: Client = { socket, answer: '', closed: false, sent: 0 };
   socket.on('data', (d) => (c.answer += d.toString('latin1')));
@@ -121,5 +121,16 @@ describe('size and load limits', () => {
     await until(() => extra.closed, 5_000, 'the fourth connection closed');
     expect(extra.answer).toBe('');
     expect(held.every((c) => !c.closed)).toBe(true);
+  }, 20_000);
+
+  it('one address cannot take every connection: past maxConnectionsPerAddress (16) its next ones are closed, others get in', async () => {
+    const port = await boot({ maxConnections: 40 });
+    const flood = Array.from({ length: 40 }, () => open(port, '127.0.0.2'));
+    for (const c of flood) c.socket.write('POST '); // connected, headers unfinished
+    await until(() => flood.filter((c) => c.closed).length === 24, 5_000, '24 connections of 127.0.0.2 closed');
+    await sleep(200);
+    expect(flood.filter((c) => !c.closed).length).toBe(16);
+    const other = await post(port, PATH, form([...auth, ...items([['A-1', '1']])]));
+    expect(other.status).toBe(200);
   }, 20_000);
 });

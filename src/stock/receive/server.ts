@@ -1,6 +1,7 @@
 // The receiver's HTTP server (node:http: the body must stay bytes until the charset is known, and the
 // size limits must hold while reading). Routes: POST receiver.path, /healthz, /readyz, /metrics.
-// Bounded against slow or many clients: receiver.maxConnections, receiver.maxInflightBytes, and node's
+// Bounded against slow or many clients: receiver.maxConnections (receiver.maxConnectionsPerAddress of them per
+// address, so one address cannot take them all), receiver.maxInflightBytes, and node's
 // own timeouts for the headers and the whole request, checked every second (node's default is 30 s).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Config } from '../../config/schema.js';
@@ -10,6 +11,7 @@ import type { UploadHandler, Answer } from './upload-handler.js';
 import { ngAnswer } from '../../errors/codes.js';
 import { readBody, InflightBudget, TooLarge, Busy, type Body } from './request-body.js';
 import { clientAddress } from './client-address.js';
+import { allowList } from '../../relay/receive/client-policy.js';
 
 /** A slow client cannot stretch these: headers within 10 s, the whole request within 60 s of its start. */
 export interface HttpTimeouts { headersMs: number; requestMs: number; checkEveryMs: number }
@@ -80,6 +82,7 @@ export function createReceiverServer(cfg: Config, handler: UploadHandler, log: L
     }
   });
   server.maxConnections = cfg.receiver.maxConnections;
+  limitPerAddress(server, cfg, log);
   let dropped = 0;
   server.on('drop', () => { // one line a minute at most: a flood must not flood the log too
     if (dropped++ === 0) {
@@ -90,4 +93,35 @@ export function createReceiverServer(cfg: Config, handler: UploadHandler, log: L
     }
   });
   return server;
+}
+
+/** Closes a connection at once when its peer already holds maxConnectionsPerAddress of them. Trusted proxies
+ * are exempt (every client behind one shares its address), and so are adminClients (the operator's own hosts,
+ * loopback by default). Counted by socket peer, before any header is read. */
+function limitPerAddress(server: Server, cfg: Config, log: Logger): void {
+  const max = cfg.receiver.maxConnectionsPerAddress;
+  const exempt = allowList([...cfg.receiver.trustedProxies, ...cfg.receiver.adminClients]);
+  const open = new Map<string, number>();
+  let refused = 0;
+  server.on('connection', (socket) => {
+    const peer = socket.remoteAddress ?? 'unknown';
+    if (exempt(peer)) return;
+    const mine = open.get(peer) ?? 0;
+    if (mine >= max) {
+      socket.destroy();
+      if (refused++ === 0) { // one line a minute at most
+        setTimeout(() => {
+          log.warn({ refused, maxConnectionsPerAddress: max }, 'connections refused (receiver.maxConnectionsPerAddress)');
+          refused = 0;
+        }, 60_000).unref();
+      }
+      return;
+    }
+    open.set(peer, mine + 1);
+    socket.once('close', () => {
+      const left = (open.get(peer) ?? 1) - 1;
+      if (left > 0) open.set(peer, left);
+      else open.delete(peer);
+    });
+  });
 }
