@@ -2,13 +2,16 @@
 // chain of streams that yields to the event loop several times; on a busy relay each yield waits a
 // whole loop turn, and classification took ~10 ms of the ~27 ms between a message's last byte and
 // its 250 (bench/README.md). Most order mails are one text/plain part, and for those this does what
-// mailparser does, synchronously and with mailparser's own parts: its header decoding
-// (processHeaders), the MIME node and transfer decoders of the splitter it uses (resolved from
-// mailparser itself, so always the same copy) and its charset decoder. Anything else — multipart,
-// attachments, format=flowed, base64 padded mid-body — answers null and goes through mailparser.
+// mailparser does, synchronously and with mailparser's own parts: the MIME node and transfer decoders of
+// its splitter (@zone-eu/mailsplit) and its charset decoder (libmime), both direct dependencies pinned to
+// the versions mailparser pins (one copy each), and its header decoding (MailParser#processHeaders, not
+// public: mailparser is pinned exactly, test/relay/library-internals.test.ts checks it is there, and
+// without it every message goes through mailparser). Anything else — multipart, attachments,
+// format=flowed, base64 padded mid-body — answers null and goes through mailparser.
 // test/relay/single-part.test.ts holds the two readers equal on the fixtures and a corpus of variants.
-import { createRequire } from 'node:module';
 import type { Transform } from 'node:stream';
+import mailsplit from '@zone-eu/mailsplit';
+import libmime from 'libmime';
 import { MailParser, type AddressObject } from 'mailparser';
 
 export interface Parsed { from?: AddressObject; subject?: string; messageId?: string; text?: string; html?: string | false }
@@ -20,14 +23,18 @@ interface SplitterNode {
   parseHeaders(): void;
   getDecoder(): Transform;
 }
-const { MimeNode } = createRequire(createRequire(import.meta.url).resolve('mailparser'))('@zone-eu/mailsplit') as
-  { MimeNode: new (parent: null, config: object) => SplitterNode };
+const MimeNode = mailsplit.MimeNode as unknown as new (parent: null, config: object) => SplitterNode;
 
-/** mailparser's header decoding and charset decoder, borrowed from one idle instance. */
-const mailparser = new MailParser() as unknown as {
-  processHeaders(lines: unknown[]): Map<string, unknown>;
-  libmime: { createDecodeStream(charset: string): Transform };
-};
+type ProcessHeaders = (lines: unknown[]) => Map<string, unknown>;
+let headerDecoder: ProcessHeaders | null | undefined;
+/** mailparser's header decoding, borrowed from one idle instance on first use; null if mailparser no longer has it. */
+function processHeaders(): ProcessHeaders | null {
+  if (headerDecoder === undefined) {
+    const parser = new MailParser() as unknown as { processHeaders?: ProcessHeaders };
+    headerDecoder = typeof parser.processHeaders === 'function' ? parser.processHeaders.bind(parser) : null;
+  }
+  return headerDecoder;
+}
 
 const UTF8_LIKE = ['ascii', 'usascii', 'utf8']; // mailparser leaves these as they are (UTF-8)
 const LF = 0x0a;
@@ -64,6 +71,8 @@ export function parseSinglePart(head: Buffer): Parsed | null {
 }
 
 function readSinglePart(head: Buffer): Parsed | null {
+  const decodeHeaders = processHeaders();
+  if (!decodeHeaders) return null;
   if (!/^[!-9;-~]+:/.test(head.toString('latin1', 0, 80))) return null; // starts with a header field
   const end = headerEnd(head);
   if (end < 0) return null;
@@ -77,18 +86,16 @@ function readSinglePart(head: Buffer): Parsed | null {
   if (node.encoding === 'base64' && /=[\s=]*[^\s=]/.test(body.toString('latin1'))) return null;
   let bytes = drain(node.getDecoder(), body);
   const charset = node.charset || 'utf-8';
-  if (!UTF8_LIKE.includes(charset.toLowerCase().replace(/[^a-z0-9]+/g, ''))) bytes = drain(mailparser.libmime.createDecodeStream(charset),
-    bytes);
+  if (!UTF8_LIKE.includes(charset.toLowerCase().replace(/[^a-z0-9]+/g, ''))) bytes = drain(libmime.createDecodeStream(charset), bytes);
   const content = bytes.toString().replace(/\r?\n/g, '\n');
 
-  const headers = mailparser.processHeaders(node.headers.getList());
+  const headers = decodeHeaders(node.headers.getList());
   const out: Parsed = {
     from: headers.get('from') as AddressObject | undefined,
     subject: headers.get('subject') as string | undefined,
     messageId: headers.get('message-id') as string | undefined,
   };
   if (content && type === 'text/plain') out.text = content;
-  if (content
-    && type === 'text/html') { out.text = ''; out.html = content; } // mailparser's text of an HTML-only message, with skipHtmlToText
+  if (content && type === 'text/html') { out.text = ''; out.html = content; } // mailparser's text of an HTML-only message (skipHtmlToText)
   return out;
 }
