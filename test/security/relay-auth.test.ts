@@ -78,3 +78,21 @@ describe('relay: no AUTH in clear text', () => {
     c.close();
   });
 });
+
+describe('relay: XFORWARD cannot reset the AUTH lockout', () => {
+  it('an outsider that names a new client with XFORWARD before each guess is still locked out after 10', async () => {
+    // A range in xforwardClients makes smtp-server accept XFORWARD from anyone (our MAIL hook refuses it
+    // later); AUTH comes before MAIL, so the lockout must count the connecting peer, not the named client.
+    const port = await boot({ allowInsecureAuth: true, xforwardClients: ['127.0.0.0/31'] });
+    const guess = async (i: number, pass: string) => {
+      const c = await RawSmtp.open(port, OUTSIDER);
+      await c.cmd('EHLO outsider.test');
+      expect(await c.cmd(`XFORWARD ADDR=10.0.0.${i}`)).toMatch(/^250 /);
+      const answer = await c.cmd(`AUTH PLAIN ${Buffer.from(`\0${USER.name}\0${pass}`).toString('base64')}`);
+      c.close();
+      return answer;
+    };
+    for (let i = 0; i < 10; i++) expect(await guess(i, `guess-${i}`)).toMatch(/^535 /);
+    expect(await guess(99, USER.password)).toMatch(/^454 /);
+  });
+});

@@ -89,17 +89,20 @@ export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger, m
         // Never reached while smtp-server honours session.disabledCommands; kept in case it stops to.
         if (!session.secure && !r.allowInsecureAuth) throw smtpError('RELAY_ENCRYPTION_REQUIRED',
           'Encryption required for requested authentication mechanism');
-        if (lockout.isLocked(session.remoteAddress, '')) {
+        // The peer that connected, not an XFORWARD-named client: with a range in xforwardClients smtp-server
+        // takes XFORWARD from anyone, and a new ADDR before each guess would start the count afresh.
+        const peer = peerOf(session);
+        if (lockout.isLocked(peer, '')) {
           throw reject('auth_failed', smtpError('RELAY_AUTH_LOCKED', 'Too many failed authentications; try again later'));
         }
         const configured = users.get(auth.username ?? '');
         // Counted before the (async) check so parallel sessions cannot outrun the lockout; an unknown user costs a scrypt run too.
-        const locked = lockout.fail(session.remoteAddress, '');
+        const locked = lockout.fail(peer, '');
         if (!(await verifyPassword(auth.password ?? '', configured, imitatedHash))) {
-          log.warn({ client: session.remoteAddress, user: preview(auth.username ?? ''), locked }, 'SMTP AUTH failed');
+          log.warn({ client: peer, user: preview(auth.username ?? ''), locked }, 'SMTP AUTH failed');
           throw reject('auth_failed', smtpError('RELAY_AUTH_FAILED', 'Authentication credentials invalid'));
         }
-        lockout.succeed(session.remoteAddress, '');
+        lockout.succeed(peer, '');
         limits.authenticated(session.id);
         return { user: auth.username };
       }, cb);
