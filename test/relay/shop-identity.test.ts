@@ -64,6 +64,9 @@ describe('trusted shop identity', () => {
 
     await sendMail({ port, from: SENDER, to: ['customer@example.net'], raw: orderMail('20261201-0007') });
     await until(() => forwards().length === 1, 10_000, 'the genuine order forwarded');
+    // The sink has the copy before the worker records its 250: wait for the ledger too.
+    await until(() => relay!.ledger.list({ limit: 5 }).find((r) => r.mail_from === SENDER)?.forward === 'sent', 10_000,
+      'the forward recorded sent');
     const genuine = relay!.ledger.list({ limit: 5 }).find((r) => r.mail_from === SENDER)!;
     expect([genuine.shop_id, genuine.shop_by, genuine.forward]).toEqual([SHOP.id, 'sender', 'sent']);
     expect(claims()).toEqual([{ shop_id: SHOP.id, claim: 'order:20261201-0007', message_id: genuine.id }]);
