@@ -1,6 +1,7 @@
 // One owner per part of the dataDir. Each long-running role locks the part it owns before it touches
 // anything: the relay its spool and the ledger's recovery, the receiver the upload endpoint, the worker
-// the drop folder, `start` its private Redis (and all the others). The lock is an SQLite file held in an
+// the drop folder (only when receiver.dropDir is set: apply jobs may run in several workers, each is one
+// idempotent SQLite transaction), `start` its private Redis (and all the others). The lock is an SQLite file held in an
 // open EXCLUSIVE transaction: SQLite takes it with fcntl() locks, which the kernel drops when the
 // process dies, even by kill -9 (Node has no flock). A pid file, written once the lock is held, lets the
 // loser name the owner. Operator commands take no lock: SQLite serialises their writes.
