@@ -133,4 +133,18 @@ describe('size and load limits', () => {
     const other = await post(port, PATH, form([...auth, ...items([['A-1', '1']])]));
     expect(other.status).toBe(200);
   }, 20_000);
+
+  it('one address cannot take the whole inflight budget: past its quarter it gets busy, another address still uploads', async () => {
+    const port = await boot({ maxBytes: 64 * KiB, maxInflightBytes: 1024 * KiB });
+    const flood = Array.from({ length: 16 }, () => open(port, '127.0.0.2'));
+    for (const c of flood) c.socket.write(HEAD(64 * KiB) + 'a'.repeat(KiB)); // 16 x 64 KiB would be the whole budget
+    await until(() => flood.filter((c) => c.answer !== '').length === 12, 10_000, '12 of them answered');
+    const body = form([...auth, ...items([['NOPE', '1']])]);
+    const other = open(port, '127.0.0.3');
+    other.socket.write(HEAD(body.length) + body);
+    await until(() => other.answer.includes('\r\n\r\n'), 10_000, 'the answer to 127.0.0.3');
+    expect(other.answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(flood.filter((c) => c.answer.includes('NG\nbusy\n'))).toHaveLength(12);
+  }, 20_000);
 });
+

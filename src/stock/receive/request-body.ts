@@ -1,34 +1,44 @@
 // Reading an upload's body with every limit enforced while the bytes arrive: receiver.maxBytes per request
 // (a Content-Length over it is refused before a byte is read; a chunked body as soon as it passes it) and
-// receiver.maxInflightBytes over all requests at once. A body with a Content-Length takes its whole size
-// from the budget up front (so admitted uploads can always finish, and the budget is never shared out in
-// slivers); a chunked one takes each chunk as it comes.
+// receiver.maxInflightBytes over all requests at once (a quarter of it, or maxBytes if more, per client address).
+// A body with a Content-Length takes its whole size from the budget up front (so admitted uploads can
+// always finish, and the budget is never shared out in slivers); a chunked one takes each chunk as it comes.
 
 export class TooLarge extends Error {}
 export class Busy extends Error {}
 class Aborted extends Error {}
 
-/** Request body bytes held at once over all requests. */
+/** Request body bytes held at once over all requests, and by one client address: a client (other than
+ * `exempt`) holds at most `share` bytes, so one address with a few unfinished uploads cannot take it all. */
 export class InflightBudget {
   private used = 0;
-  constructor(readonly max: number) {}
+  private readonly byClient = new Map<string, number>();
+  constructor(readonly max: number, readonly share = max, private readonly exempt: (client: string) => boolean = () => true) {}
   get bytes(): number { return this.used; }
-  take(n: number): boolean {
-    if (this.used + n > this.max) return false;
+  take(n: number, client: string): boolean {
+    const mine = this.byClient.get(client) ?? 0;
+    if (this.used + n > this.max || (!this.exempt(client) && mine + n > this.share)) return false;
     this.used += n;
+    this.byClient.set(client, mine + n);
     return true;
   }
-  give(n: number): void { this.used -= n; }
+  give(n: number, client: string): void {
+    this.used -= n;
+    const left = (this.byClient.get(client) ?? n) - n;
+    if (left > 0) this.byClient.set(client, left);
+    else this.byClient.delete(client);
+  }
 }
 
 export interface Body { bytes: Buffer; release(): void }
 
 /** Rejects with TooLarge or Busy (answer and close), or another error when the client went away. */
-export function readBody(req: import('node:http').IncomingMessage, maxBytes: number, budget: InflightBudget): Promise<Body> {
+export function readBody(req: import('node:http').IncomingMessage, maxBytes: number, budget: InflightBudget,
+  client: string): Promise<Body> {
   return new Promise((resolve, reject) => {
     let held = 0;
     let settled = false;
-    const release = () => { budget.give(held); held = 0; };
+    const release = () => { budget.give(held, client); held = 0; };
     const fail = (err: Error) => {
       if (settled) return;
       settled = true;
@@ -43,7 +53,7 @@ export function readBody(req: import('node:http').IncomingMessage, maxBytes: num
     let size = 0;
     if (declared !== undefined) {
       if (declared > maxBytes) return fail(new TooLarge());
-      if (!budget.take(declared)) return fail(new Busy());
+      if (!budget.take(declared, client)) return fail(new Busy());
       held = declared;
       whole = Buffer.allocUnsafe(declared); // its pages are only touched as the bytes arrive
     }
@@ -55,7 +65,7 @@ export function readBody(req: import('node:http').IncomingMessage, maxBytes: num
       }
       size += c.length;
       if (size > maxBytes) return fail(new TooLarge());
-      if (!budget.take(c.length)) return fail(new Busy());
+      if (!budget.take(c.length, client)) return fail(new Busy());
       held += c.length;
       chunks.push(c);
     }

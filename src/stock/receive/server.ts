@@ -30,8 +30,12 @@ function send(res: ServerResponse, answer: Answer): void {
 
 export function createReceiverServer(cfg: Config, handler: UploadHandler, log: Logger, extra: ExtraRoute[] = [],
   timeouts = HTTP_TIMEOUTS): Server {
-  const budget = new InflightBudget(cfg.receiver.maxInflightBytes);
   const clientOf = clientAddress(cfg.receiver.trustedProxies);
+  // One address (adminClients exempt) holds at most a quarter of the budget, or one largest upload:
+  // a few unfinished uploads from one outsider cannot make every other upload 'busy' for a minute.
+  const { maxInflightBytes, maxBytes } = cfg.receiver;
+  const budget = new InflightBudget(maxInflightBytes, Math.max(maxBytes, Math.floor(maxInflightBytes / 4)),
+    allowList(cfg.receiver.adminClients));
   const refuse = (res: ServerResponse, code: 'STOCK_TOO_LARGE' | 'STOCK_BUSY') => {
     res.setHeader('connection', 'close'); // node closes the socket after the answer instead of reading the rest
     if (code === 'STOCK_BUSY') res.setHeader('retry-after', String(BUSY_RETRY_AFTER_S));
@@ -56,7 +60,7 @@ export function createReceiverServer(cfg: Config, handler: UploadHandler, log: L
       const client = clientOf(req);
       let body: Body;
       try {
-        body = await readBody(req, cfg.receiver.maxBytes, budget);
+        body = await readBody(req, cfg.receiver.maxBytes, budget, client);
       } catch (err) {
         if (err instanceof TooLarge) {
           log.warn({ client, maxBytes: cfg.receiver.maxBytes }, 'upload refused: too large');
