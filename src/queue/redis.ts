@@ -52,7 +52,10 @@ function optionsFor(target: RedisSpec | string): RedisOptions {
       sentinels: spec.sentinels, name: spec.masterName, role: 'master',
       sentinelRetryStrategy: backoff,
       sentinelCommandTimeout: 2000,
-      failoverDetector: true, // subscribe to +switch-master: move to the new master without waiting for an error
+      // No failoverDetector: its disconnect(true) on +switch-master, landing while the client is still
+      // resolving the master, leaves it in ioredis's terminal "end" state (seen in the failover test;
+      // the #4378 mechanism). A killed master closes the socket; the reconnect asks the sentinels.
+      failoverDetector: false,
     };
   }
   const url = spec.url;
