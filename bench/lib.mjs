@@ -17,21 +17,33 @@ export function tempDir(prefix) {
 export function freePort() {
   return new Promise((resolve) => {
     const s = createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
   });
 }
 
 export async function startRedis() {
   const port = await freePort();
-  const proc = spawn('redis-server',
+  const proc = spawn(
+    'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'],
-    { stdio: 'ignore' });
+    { stdio: 'ignore' },
+  );
   const url = `redis://127.0.0.1:${port}`;
   for (let i = 0; i < 200; i++) {
     const c = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
     c.on('error', () => {});
-    try { await c.connect(); await c.ping(); c.disconnect(); return { url,
-      stop: () => proc.kill('SIGTERM') }; } catch { c.disconnect(); await new Promise((r) => setTimeout(r, 50)); }
+    try {
+      await c.connect();
+      await c.ping();
+      c.disconnect();
+      return { url, stop: () => proc.kill('SIGTERM') };
+    } catch {
+      c.disconnect();
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
   throw new Error('redis-server did not start');
 }

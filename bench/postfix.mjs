@@ -6,8 +6,13 @@ import { connect } from 'node:net';
 async function listening(port, timeoutMs = 15_000) {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
-    const ok =
-      await new Promise((r) => { const s = connect(port, '127.0.0.1', () => { s.destroy(); r(true); }); s.on('error', () => r(false)); });
+    const ok = await new Promise((r) => {
+      const s = connect(port, '127.0.0.1', () => {
+        s.destroy();
+        r(true);
+      });
+      s.on('error', () => r(false));
+    });
     if (ok) return true;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -43,21 +48,40 @@ postlog   unix-dgram n  -       n       -       1       postlogd
  * Returns { stop() }. Needs root (Postfix drops to the postfix user).
  */
 export async function startPostfix(dir, { port, main, master }) {
-  const etc = join(dir, 'etc'), queue = join(dir, 'queue'), data = join(dir, 'data');
+  const etc = join(dir, 'etc'),
+    queue = join(dir, 'queue'),
+    data = join(dir, 'data');
   for (const d of [etc, queue, data]) mkdirSync(d, { recursive: true });
   const uid = Number(execFileSync('id', ['-u', 'postfix']).toString());
   chownSync(data, uid, -1);
   // Postfix's daemons run as the postfix user: every folder above its queue must be searchable.
   for (let d = dir; d !== '/' && d !== '/tmp'; d = dirname(d)) chmodSync(d, 0o755);
-  writeFileSync(join(etc, 'main.cf'), [
-    'compatibility_level = 3.6', `queue_directory = ${queue}`, `data_directory = ${data}`,
-    'command_directory = /usr/sbin', 'daemon_directory = /usr/lib/postfix/sbin', 'mail_owner = postfix', 'setgid_group = postdrop',
-    'inet_interfaces = 127.0.0.1', 'inet_protocols = ipv4', 'myhostname = postfix.bench.local', 'mydestination =',
+  writeFileSync(
+    join(etc, 'main.cf'),
+    [
+      'compatibility_level = 3.6',
+      `queue_directory = ${queue}`,
+      `data_directory = ${data}`,
+      'command_directory = /usr/sbin',
+      'daemon_directory = /usr/lib/postfix/sbin',
+      'mail_owner = postfix',
+      'setgid_group = postdrop',
+      'inet_interfaces = 127.0.0.1',
+      'inet_protocols = ipv4',
+      'myhostname = postfix.bench.local',
+      'mydestination =',
       'mynetworks = 127.0.0.0/8',
-    'alias_maps =', 'alias_database =', 'local_recipient_maps =', 'maillog_file = /dev/stdout',
-    'smtp_tls_security_level = none', 'smtpd_tls_security_level = none', 'smtpd_relay_restrictions = permit_mynetworks, reject',
-    ...main, '',
-  ].join('\n'));
+      'alias_maps =',
+      'alias_database =',
+      'local_recipient_maps =',
+      'maillog_file = /dev/stdout',
+      'smtp_tls_security_level = none',
+      'smtpd_tls_security_level = none',
+      'smtpd_relay_restrictions = permit_mynetworks, reject',
+      ...main,
+      '',
+    ].join('\n'),
+  );
   writeFileSync(join(etc, 'master.cf'), [...master, MASTER_SERVICES].join('\n'));
   execFileSync('postfix', ['-c', etc, 'set-permissions'], { stdio: 'ignore' });
   const log = openSync(join(dir, 'maillog'), 'a');
@@ -67,7 +91,11 @@ export async function startPostfix(dir, { port, main, master }) {
   return {
     maillog: join(dir, 'maillog'),
     stop: async () => {
-      try { execFileSync('postfix', ['-c', etc, 'stop'], { stdio: 'ignore' }); } catch { /* already down */ }
+      try {
+        execFileSync('postfix', ['-c', etc, 'stop'], { stdio: 'ignore' });
+      } catch {
+        /* already down */
+      }
       await new Promise((r) => (proc.exitCode !== null ? r() : proc.once('exit', r)));
     },
   };

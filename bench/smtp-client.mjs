@@ -36,7 +36,13 @@ async function round(kind, file) {
   const cpu0 = process.cpuUsage();
   const start = performance.now();
   let next = 0;
-  for (let i = 0; i < CONNECTIONS; i++) void (async () => { while (next < N) { next++; await sender.send().catch(() => {}); } })();
+  for (let i = 0; i < CONNECTIONS; i++)
+    void (async () => {
+      while (next < N) {
+        next++;
+        await sender.send().catch(() => {});
+      }
+    })();
   await done;
   const ms = performance.now() - start;
   const cpu = process.cpuUsage(cpu0);
@@ -49,17 +55,21 @@ const t = tempDir('zb-bench-smtp-');
 process.on('uncaughtException', () => {}); // a session the sink cut at its exit
 try {
   const file = join(t.dir, 'm.eml');
-  writeFileSync(file,
-    `From: order@shop.example\r\nTo: customer@example.net\r\nSubject: order\r\n\r\n${'La de da de da 1.\r\n'.repeat(280)}`);
+  writeFileSync(
+    file,
+    `From: order@shop.example\r\nTo: customer@example.net\r\nSubject: order\r\n\r\n${'La de da de da 1.\r\n'.repeat(280)}`,
+  );
   const r = { transport: [], pool: [] };
   for (let i = 0; i < ROUNDS; i++)
     for (const kind of i % 2 ? ['pool', 'transport'] : ['transport', 'pool']) r[kind].push(await round(kind, file));
   const m = (kind, k) => median(r[kind].map((x) => x[k]));
-  console.log(`smtp-client messages=${N} connections=${CONNECTIONS} size=5KiB rounds=${ROUNDS} `
-    + `transport_msg_s=${m('transport', 'rate').toFixed(0)} pool_msg_s=${m('pool', 'rate').toFixed(0)} `
-    + `rate_ratio=${(m('pool', 'rate') / m('transport', 'rate')).toFixed(2)} `
-    + `transport_cpu_ms_per_msg=${m('transport', 'cpu').toFixed(3)} pool_cpu_ms_per_msg=${m('pool', 'cpu').toFixed(3)} `
-    + `cpu_ratio=${(m('pool', 'cpu') / m('transport', 'cpu')).toFixed(2)}`);
+  console.log(
+    `smtp-client messages=${N} connections=${CONNECTIONS} size=5KiB rounds=${ROUNDS} ` +
+      `transport_msg_s=${m('transport', 'rate').toFixed(0)} pool_msg_s=${m('pool', 'rate').toFixed(0)} ` +
+      `rate_ratio=${(m('pool', 'rate') / m('transport', 'rate')).toFixed(2)} ` +
+      `transport_cpu_ms_per_msg=${m('transport', 'cpu').toFixed(3)} pool_cpu_ms_per_msg=${m('pool', 'cpu').toFixed(3)} ` +
+      `cpu_ratio=${(m('pool', 'cpu') / m('transport', 'cpu')).toFixed(2)}`,
+  );
 } finally {
   t.cleanup();
 }

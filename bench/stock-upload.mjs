@@ -22,26 +22,45 @@ const ROUNDS = 3;
 const SMALL = Number(process.env.BENCH_SMALL_UPLOADS ?? 200);
 const SHOP = 'bench';
 const code = (i) => `P-${String(i).padStart(6, '0')}`;
-const catalog = Array.from({ length: N },
-  (_, i) => ({ code: code(i), name: `item ${i}`, stock: 10, unlimited: i % 100 === 0 ? 1 : 0, usesCodes: 0 }));
-const uploadItems = (round) => Array.from({ length: N },
-  (_, i) => ({ code: i % 50 === 0 ? `NOPE-${i}` : code(i), rawStock: String((i * 7 + round) % 1000) }));
+const catalog = Array.from({ length: N }, (_, i) => ({
+  code: code(i),
+  name: `item ${i}`,
+  stock: 10,
+  unlimited: i % 100 === 0 ? 1 : 0,
+  usesCodes: 0,
+}));
+const uploadItems = (round) =>
+  Array.from({ length: N }, (_, i) => ({ code: i % 50 === 0 ? `NOPE-${i}` : code(i), rawStock: String((i * 7 + round) % 1000) }));
 
 /** What a per-row PHP endpoint does: select, update, insert change, update item — one item at a time. */
 function naiveApply(db, uploadId) {
   const items = db.prepare('SELECT seq, code, stock FROM upload_items WHERE upload_id = ? ORDER BY seq').all(uploadId);
   const find = db.prepare('SELECT stock, unlimited, uses_stock_codes, last_upload_id FROM products WHERE shop_id = ? AND code = ?');
   const setStock = db.prepare('UPDATE products SET stock = ?, last_upload_id = ?, updated_at = ? WHERE shop_id = ? AND code = ?');
-  const change =
-    db.prepare('INSERT INTO stock_changes (shop_id, code, old_stock, new_stock, upload_id, changed_at) VALUES (?, ?, ?, ?, ?, ?)');
+  const change = db.prepare(
+    'INSERT INTO stock_changes (shop_id, code, old_stock, new_stock, upload_id, changed_at) VALUES (?, ?, ?, ?, ?, ?)',
+  );
   const mark = db.prepare('UPDATE upload_items SET outcome = ?, reason = ? WHERE upload_id = ? AND seq = ?');
   db.transaction(() => {
     const now = Date.now();
     for (const it of items) {
       const p = find.get(SHOP, it.code);
-      const reason = it.stock === null ? 'invalid_stock' : !p ? 'unknown_code' : p.unlimited ? 'unlimited_stock'
-        : p.uses_stock_codes ? 'stock_management_code' : p.last_upload_id > uploadId ? 'stale' : null;
-      if (reason) { mark.run('skipped', reason, uploadId, it.seq); continue; }
+      const reason =
+        it.stock === null
+          ? 'invalid_stock'
+          : !p
+            ? 'unknown_code'
+            : p.unlimited
+              ? 'unlimited_stock'
+              : p.uses_stock_codes
+                ? 'stock_management_code'
+                : p.last_upload_id > uploadId
+                  ? 'stale'
+                  : null;
+      if (reason) {
+        mark.run('skipped', reason, uploadId, it.seq);
+        continue;
+      }
       setStock.run(it.stock, uploadId, now, SHOP, it.code);
       if (p.stock !== it.stock) change.run(SHOP, it.code, p.stock, it.stock, uploadId, now);
       mark.run('applied', null, uploadId, it.seq);
@@ -54,8 +73,10 @@ function naiveApply(db, uploadId) {
 const PARSE_BYTES = 32 * 1024 * 1024;
 const fill = (head, unit, tail = '') => {
   const units = Math.floor((PARSE_BYTES - head.length - tail.length) / unit.length);
-  return Buffer.from('&'.repeat(PARSE_BYTES - head.length - tail.length - units * unit.length) + head + unit.repeat(units) + tail,
-    'latin1');
+  return Buffer.from(
+    '&'.repeat(PARSE_BYTES - head.length - tail.length - units * unit.length) + head + unit.repeat(units) + tail,
+    'latin1',
+  );
 };
 const mpPart = (name, value) => `--B\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
 function normalBody() {
@@ -80,13 +101,17 @@ const HOSTILE = {
  * and CPU time (on a busy machine the CPU time is what a quiet one would show as wall time).
  */
 function parseMs(make, multipart = false) {
-  const wall = [], cpu = [];
+  const wall = [],
+    cpu = [];
   for (let r = 0; r < ROUNDS; r++) {
     const body = make();
-    const start = performance.now(), startCpu = process.cpuUsage();
+    const start = performance.now(),
+      startCpu = process.cpuUsage();
     try {
       readUploadRequest(body, (on) => (multipart ? parseMultipart(body, 'B', on) : parseUrlencoded(body, on)), 200_000);
-    } catch { /* a refused body counts the same: the time is what matters here */ }
+    } catch {
+      /* a refused body counts the same: the time is what matters here */
+    }
     const used = process.cpuUsage(startCpu);
     wall.push(performance.now() - start);
     cpu.push((used.user + used.system) / 1000);
@@ -101,13 +126,20 @@ function quantile(values, q) {
 
 function post(port, body) {
   return new Promise((resolve, reject) => {
-    const req =
-      request({ host: '127.0.0.1', port, method: 'POST', path: '/api/zaikorobot.php',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
-      let text = '';
-      res.on('data', (c) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode, text }));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/api/zaikorobot.php',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode, text }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -116,8 +148,16 @@ function post(port, body) {
 const t = tempDir('zb-bench-stock-');
 const redis = await startRedis();
 try {
-  const cfg = validateConfig({ dataDir: 'data', receiver: { port: 0, waitMs: 60_000 }, log: { level: 'silent' },
-    shops: [{ id: SHOP, zaikoRobot: { userId: 'zr-bench', password: 'pw' } }] }, t.dir, {});
+  const cfg = validateConfig(
+    {
+      dataDir: 'data',
+      receiver: { port: 0, waitMs: 60_000 },
+      log: { level: 'silent' },
+      shops: [{ id: SHOP, zaikoRobot: { userId: 'zr-bench', password: 'pw' } }],
+    },
+    t.dir,
+    {},
+  );
   const db = openDb(cfg.dataDir, 'stock');
   importCatalog(db, SHOP, catalog);
 
@@ -127,9 +167,13 @@ try {
   const applyId = store.insert(SHOP, { source: 'http', charset: 'utf-8' }, uploadItems(0));
   db.pragma('wal_checkpoint(TRUNCATE)');
   copyFileSync(join(cfg.dataDir, 'stock.db'), prepared);
-  const setMs = [], naiveMs = [];
+  const setMs = [],
+    naiveMs = [];
   for (let r = 0; r < ROUNDS; r++) {
-    for (const [kind, fn, out] of [['set', (d) => applyUpload(d, applyId), setMs], ['naive', (d) => naiveApply(d, applyId), naiveMs]]) {
+    for (const [kind, fn, out] of [
+      ['set', (d) => applyUpload(d, applyId), setMs],
+      ['naive', (d) => naiveApply(d, applyId), naiveMs],
+    ]) {
       const dir = join(t.dir, `${kind}-${r}`);
       const file = join(dir, 'stock.db');
       mkdirSync(dir);
@@ -147,8 +191,9 @@ try {
   // before the commit returns: what the receiver does before it answers) against NORMAL, interleaved.
   const commitMs = { FULL: [], NORMAL: [] };
   for (const mode of ['FULL', 'NORMAL']) mkdirSync(join(t.dir, `sync-${mode}`));
-  const syncDbs = Object.fromEntries(['FULL', 'NORMAL']
-    .map((mode) => [mode, openDb(join(t.dir, `sync-${mode}`), 'stock', { synchronous: mode })]));
+  const syncDbs = Object.fromEntries(
+    ['FULL', 'NORMAL'].map((mode) => [mode, openDb(join(t.dir, `sync-${mode}`), 'stock', { synchronous: mode })]),
+  );
   for (let r = 0; r < SMALL; r++) {
     for (const mode of r % 2 ? ['FULL', 'NORMAL'] : ['NORMAL', 'FULL']) {
       const items = Array.from({ length: 10 }, (_, i) => ({ code: code(i), rawStock: String(r) }));
@@ -165,7 +210,8 @@ try {
   const e2eMs = [];
   let answer = '';
   for (let r = 1; r <= ROUNDS; r++) {
-    const body = ['sys_id=zr-bench&sys_pass=pw',
+    const body = [
+      'sys_id=zr-bench&sys_pass=pw',
       ...uploadItems(r).map((it, i) => `product%5B${i}%5D%5Bproduct_code%5D=${it.code}&product%5B${i}%5D%5Bstock%5D=${it.rawStock}`),
     ].join('&');
     const start = performance.now();
@@ -177,9 +223,12 @@ try {
   // the upload's and the apply's, so this is where their fsyncs show.
   const smallMs = [];
   for (let r = 0; r < SMALL; r++) {
-    const body = ['sys_id=zr-bench&sys_pass=pw',
-      ...Array.from({ length: 10 },
-        (_, i) => `product%5B${i}%5D%5Bproduct_code%5D=${code(r * 10 + i)}&product%5B${i}%5D%5Bstock%5D=${r % 997}`),
+    const body = [
+      'sys_id=zr-bench&sys_pass=pw',
+      ...Array.from(
+        { length: 10 },
+        (_, i) => `product%5B${i}%5D%5Bproduct_code%5D=${code(r * 10 + i)}&product%5B${i}%5D%5Bstock%5D=${r % 997}`,
+      ),
     ].join('&');
     const start = performance.now();
     await post(receiver.port, body);
@@ -188,18 +237,23 @@ try {
   await receiver.close();
   await worker.close();
   db.close();
-  const e2e = median(e2eMs), set = median(setMs), naive = median(naiveMs);
+  const e2e = median(e2eMs),
+    set = median(setMs),
+    naive = median(naiveMs);
   const parseNormal = parseMs(normalBody);
-  const [worstShape, parseHostile] = Object.entries(HOSTILE).map(([k, make]) => [k, parseMs(make, k.startsWith('multipart'))])
+  const [worstShape, parseHostile] = Object.entries(HOSTILE)
+    .map(([k, make]) => [k, parseMs(make, k.startsWith('multipart'))])
     .sort((a, b) => b[1].cpu - a[1].cpu)[0];
-  console.log(`stock-upload items=${N} e2e_ms=${e2e.toFixed(0)} e2e_items_per_s=${Math.round(N / (e2e / 1000))} `
-    + `apply_ms=${set.toFixed(0)} apply_items_per_s=${Math.round(N / (set / 1000))} naive_apply_ms=${naive.toFixed(0)} `
-    + `apply_speedup=${(naive / set).toFixed(2)}x parse_32mib_normal_ms=${parseNormal.wall.toFixed(0)} `
-    + `(cpu ${parseNormal.cpu.toFixed(0)}) parse_32mib_hostile_ms=${parseHostile.wall.toFixed(0)} `
-    + `(cpu ${parseHostile.cpu.toFixed(0)}, ${worstShape}) small_uploads=${SMALL} `
-    + `upload_commit_ms_full=${median(commitMs.FULL).toFixed(2)} upload_commit_ms_normal=${median(commitMs.NORMAL).toFixed(2)} `
-    + `small_upload_ms_p50=${median(smallMs).toFixed(1)} small_upload_ms_p90=${quantile(smallMs, 0.9).toFixed(1)} `
-    + `peak_rss_mb=${peakRssMb()} answer=${answer}`);
+  console.log(
+    `stock-upload items=${N} e2e_ms=${e2e.toFixed(0)} e2e_items_per_s=${Math.round(N / (e2e / 1000))} ` +
+      `apply_ms=${set.toFixed(0)} apply_items_per_s=${Math.round(N / (set / 1000))} naive_apply_ms=${naive.toFixed(0)} ` +
+      `apply_speedup=${(naive / set).toFixed(2)}x parse_32mib_normal_ms=${parseNormal.wall.toFixed(0)} ` +
+      `(cpu ${parseNormal.cpu.toFixed(0)}) parse_32mib_hostile_ms=${parseHostile.wall.toFixed(0)} ` +
+      `(cpu ${parseHostile.cpu.toFixed(0)}, ${worstShape}) small_uploads=${SMALL} ` +
+      `upload_commit_ms_full=${median(commitMs.FULL).toFixed(2)} upload_commit_ms_normal=${median(commitMs.NORMAL).toFixed(2)} ` +
+      `small_upload_ms_p50=${median(smallMs).toFixed(1)} small_upload_ms_p90=${quantile(smallMs, 0.9).toFixed(1)} ` +
+      `peak_rss_mb=${peakRssMb()} answer=${answer}`,
+  );
 } finally {
   redis.stop();
   t.cleanup();

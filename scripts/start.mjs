@@ -17,11 +17,13 @@ if (!existsSync('dist/cli.js') || newest('src') > statSync('dist/cli.js').mtimeM
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 // $ZAIKO_BRIDGE_CONFIG wins, as for every other command; the CLI reads it itself.
-const configArgs = process.env.ZAIKO_BRIDGE_CONFIG ? []
+const configArgs = process.env.ZAIKO_BRIDGE_CONFIG
+  ? []
   : ['--config', existsSync('config/zaiko-bridge.yaml') ? 'config/zaiko-bridge.yaml' : 'config/example.yaml'];
 // The IPC channel is how the app notices this process is gone ('disconnect'), however it ends.
-const child = spawn(process.execPath, ['--expose-gc', 'dist/cli.js', 'start', ...configArgs, ...process.argv.slice(2)],
-  { stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
+const child = spawn(process.execPath, ['--expose-gc', 'dist/cli.js', 'start', ...configArgs, ...process.argv.slice(2)], {
+  stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+});
 let stopping = false;
 const stop = (signal) => {
   if (!stopping) child.kill(signal);
@@ -31,7 +33,9 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => stop(si
 // `npm start` runs us under `sh -c`: a signal to npm's pid may end npm and sh without reaching us.
 // When our parent goes (we are re-parented), stop as if told to.
 const parent = process.ppid;
-const watch = setInterval(() => { if (process.ppid !== parent) stop('SIGTERM'); }, 500);
+const watch = setInterval(() => {
+  if (process.ppid !== parent) stop('SIGTERM');
+}, 500);
 child.on('exit', (code, signal) => {
   clearInterval(watch);
   process.exit(code ?? (signal ? 1 : 0));

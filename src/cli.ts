@@ -40,7 +40,10 @@ export function buildProgram(): Command {
 async function main(): Promise<void> {
   tightenUmask(); // nothing we create is readable by others, whatever umask we were started with
   // `zaiko-bridge mail list | head`: the reader went away; that is not an error of ours.
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(0); throw err; });
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   try {
     await buildProgram().parseAsync(process.argv);
   } catch (err) {
@@ -56,8 +59,10 @@ async function main(): Promise<void> {
     const e = err instanceof Error ? err : new Error(String(err));
     const sys = e as NodeJS.ErrnoException & { address?: string; port?: number };
     if (sys.syscall === 'listen' && (sys.code === 'EADDRINUSE' || sys.code === 'EACCES')) {
-      const why = sys.code === 'EADDRINUSE' ? 'the address is already in use (another zaiko-bridge, or another server?)'
-        : 'permission denied (ports below 1024 need CAP_NET_BIND_SERVICE)';
+      const why =
+        sys.code === 'EADDRINUSE'
+          ? 'the address is already in use (another zaiko-bridge, or another server?)'
+          : 'permission denied (ports below 1024 need CAP_NET_BIND_SERVICE)';
       process.stderr.write(`zaiko-bridge: cannot listen on ${sys.address}:${sys.port}: ${why}\n`);
       process.exitCode = EXIT.FAILURE;
       return;

@@ -9,18 +9,23 @@ import { context } from './context.js';
 async function readSecret(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 export function registerConfig(program: Command): void {
   const config = program.command('config').description('check the configuration, hash passwords');
-  config.command('check').description('validate the config file and print the effective config, secrets masked')
+  config
+    .command('check')
+    .description('validate the config file and print the effective config, secrets masked')
     .action((_o, cmd: Command) => {
       const { path, config: cfg, raw } = context(cmd);
       for (const w of configWarnings(cfg, raw, path)) process.stderr.write(`warning: ${w}\n`);
       process.stdout.write(`# ${path}: valid\n` + stringify(unitsAsWritten(maskSecrets(cfg) as Record<string, unknown>, raw)));
     });
-  config.command('hash-password')
+  config
+    .command('hash-password')
     .description('print a scrypt hash for relay.users[].password, console.users[].password or zaikoRobot.password')
     .argument('[password]', 'the password (read from stdin when left out, so it stays out of shell history)')
     .action(async (password: string | undefined) => {

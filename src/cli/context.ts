@@ -9,7 +9,11 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import { connectOrFail, redisSpec, privateSocketPath } from '../queue/redis.js';
 
-export interface GlobalOpts { config?: string; logLevel?: string; debug?: boolean }
+export interface GlobalOpts {
+  config?: string;
+  logLevel?: string;
+  debug?: boolean;
+}
 
 /** Whether an unexpected error is printed with its stack (`--debug`, or log level debug/trace). */
 export const debugOutput = { on: process.argv.includes('--debug') };
@@ -28,15 +32,19 @@ export async function connectCli(config: Config): Promise<Redis> {
     return await connectOrFail(redisSpec(config));
   } catch (err) {
     if (config.redis.url || config.redis.sentinels.length || !(err instanceof BridgeError)) throw err;
-    throw new BridgeError('REDIS_UNAVAILABLE', `the private Redis (${privateSocketPath(config.dataDir)}) runs only while `
-      + '`zaiko-bridge start` runs for this dataDir: start it (npm start), or set redis.url to a Redis that runs on its own',
-    { cause: err });
+    throw new BridgeError(
+      'REDIS_UNAVAILABLE',
+      `the private Redis (${privateSocketPath(config.dataDir)}) runs only while ` +
+        '`zaiko-bridge start` runs for this dataDir: start it (npm start), or set redis.url to a Redis that runs on its own',
+      { cause: err },
+    );
   }
 }
 
 /** `--limit n` and `--offset n`, the same on every list and show. */
 export function pageOptions(cmd: Command, defaultLimit: number): Command {
-  return cmd.option('--limit <n>', 'at most n rows', wholeNumber('--limit', 1), defaultLimit)
+  return cmd
+    .option('--limit <n>', 'at most n rows', wholeNumber('--limit', 1), defaultLimit)
     .option('--offset <n>', 'skip the first n rows', wholeNumber('--offset', 0), 0);
 }
 
@@ -76,7 +84,10 @@ export function printTable(header: string[], rows: (string | number | null | und
   let chunk = [line(header)];
   for (const r of rows) {
     chunk.push(line(r));
-    if (chunk.length >= ROWS_PER_WRITE) { process.stdout.write(chunk.join('\n') + '\n'); chunk = []; }
+    if (chunk.length >= ROWS_PER_WRITE) {
+      process.stdout.write(chunk.join('\n') + '\n');
+      chunk = [];
+    }
   }
   if (chunk.length) process.stdout.write(chunk.join('\n') + '\n');
 }

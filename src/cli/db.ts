@@ -4,8 +4,11 @@ import { openDb, migrate } from '../db/open.js';
 import { context } from './context.js';
 
 export function registerDb(program: Command): void {
-  program.command('db').description('database maintenance')
-    .command('migrate').description('apply pending migrations to ledger.db and stock.db')
+  program
+    .command('db')
+    .description('database maintenance')
+    .command('migrate')
+    .description('apply pending migrations to ledger.db and stock.db')
     .action((_o, cmd: Command) => {
       const { config } = context(cmd);
       for (const name of ['ledger', 'stock'] as const) {

@@ -19,7 +19,11 @@ function notAMail(file: string): string | undefined {
   const buf = Buffer.alloc(64 * 1024);
   const fd = openSync(file, 'r');
   let n: number;
-  try { n = readSync(fd, buf, 0, buf.length, 0); } finally { closeSync(fd); }
+  try {
+    n = readSync(fd, buf, 0, buf.length, 0);
+  } finally {
+    closeSync(fd);
+  }
   if (n === 0) return 'the file is empty';
   const head = buf.subarray(0, n).toString('latin1');
   const end = head.search(/\r?\n\r?\n/);
@@ -42,30 +46,48 @@ export function registerMail(program: Command): void {
   const mail = program.command('mail').description('the mail ledger (works with Redis down, except flush and resend)');
 
   pageOptions(mail.command('list').description('messages, newest first (like mailq, with history)'), 100)
-    .option('--since <when>', 'a date or an age (2h, 7d)', since()).option('--order <number>', 'only this order number')
-    .option('--status <status>', MAIL_STATUSES.join(', '), oneOf('--status', MAIL_STATUSES)).option('--json', 'JSON output')
+    .option('--since <when>', 'a date or an age (2h, 7d)', since())
+    .option('--order <number>', 'only this order number')
+    .option('--status <status>', MAIL_STATUSES.join(', '), oneOf('--status', MAIL_STATUSES))
+    .option('--json', 'JSON output')
     .action((o: { since?: number; order?: string; status?: string; limit: number; offset: number; json?: boolean }, cmd: Command) => {
       const { config } = context(cmd);
       const db = openDb(config.dataDir, 'ledger');
-      const messages = listMessages(new LedgerStore(db),
-        { since: o.since, order: o.order, status: o.status, limit: o.limit, offset: o.offset });
+      const messages = listMessages(new LedgerStore(db), {
+        since: o.since,
+        order: o.order,
+        status: o.status,
+        limit: o.limit,
+        offset: o.offset,
+      });
       db.close();
       if (o.json) return printJson({ messages });
-      printTable(['id', 'received', 'from', 'to', 'order', 'forward', 'status'],
-        messages.map((m) => [m.id, m.receivedAt, m.from || '<>', m.to.join(','), m.orderNumber, m.forward, m.status]), 'no messages');
+      printTable(
+        ['id', 'received', 'from', 'to', 'order', 'forward', 'status'],
+        messages.map((m) => [m.id, m.receivedAt, m.from || '<>', m.to.join(','), m.orderNumber, m.forward, m.status]),
+        'no messages',
+      );
       morePages(messages.length, o);
     });
 
-  pageOptions(mail.command('show')
-    .description('one message: envelope, classification, every recipient outcome (--raw: the spooled bytes)'), 1000)
-    .argument('<id>', 'queue id').option('--raw', 'print the spooled message as it will be sent').option('--json', 'JSON output')
+  pageOptions(
+    mail.command('show').description('one message: envelope, classification, every recipient outcome (--raw: the spooled bytes)'),
+    1000,
+  )
+    .argument('<id>', 'queue id')
+    .option('--raw', 'print the spooled message as it will be sent')
+    .option('--json', 'JSON output')
     .action((id: string, o: { raw?: boolean; json?: boolean; limit: number; offset: number }, cmd: Command) => {
       const { config } = context(cmd);
       const db = openDb(config.dataDir, 'ledger');
       const ledger = new LedgerStore(db);
       if (o.raw) {
         let path: string;
-        try { path = spoolPathOf(ledger, id, config.spool.keepDays); } finally { db.close(); }
+        try {
+          path = spoolPathOf(ledger, id, config.spool.keepDays);
+        } finally {
+          db.close();
+        }
         process.stdout.write(readFileSync(path));
         return;
       }
@@ -73,23 +95,33 @@ export function registerMail(program: Command): void {
       db.close();
       if (!view) throw new BridgeError('NOT_FOUND', `no message ${id} in the ledger`);
       if (o.json) return printJson(view);
-      process.stdout.write(`${view.id}  received ${view.receivedAt}  from <${view.from}>  client ${view.client} (${view.helo})  `
-        + `${view.size} bytes\n`);
+      process.stdout.write(
+        `${view.id}  received ${view.receivedAt}  from <${view.from}>  client ${view.client} (${view.helo})  ` + `${view.size} bytes\n`,
+      );
       const shop = view.shop ? `${view.shop} (by ${view.shopBy})` : '-';
-      process.stdout.write(`subject: ${view.subject}\nshop: ${shop}  order mail: ${view.isOrder ? 'yes' : 'no'}  `
-        + `order number: ${view.orderNumber ?? '-'}  flags: ${view.flags.join(', ') || '-'}\n`);
-      process.stdout.write(`items: ${view.items.map((i: any) => `${i.code}×${i.quantity}`).join(', ') || '-'}\n`
-        + `forward: ${view.forward}${view.forwardReason ? ` (${view.forwardReason})` : ''}\n`);
+      process.stdout.write(
+        `subject: ${view.subject}\nshop: ${shop}  order mail: ${view.isOrder ? 'yes' : 'no'}  ` +
+          `order number: ${view.orderNumber ?? '-'}  flags: ${view.flags.join(', ') || '-'}\n`,
+      );
+      process.stdout.write(
+        `items: ${view.items.map((i: any) => `${i.code}×${i.quantity}`).join(', ') || '-'}\n` +
+          `forward: ${view.forward}${view.forwardReason ? ` (${view.forwardReason})` : ''}\n`,
+      );
       process.stdout.write(`spool: ${view.spool ?? spoolGone(config.spool.keepDays)}\n\n`);
-      printTable(['kind', 'recipient', 'status', 'tries', 'next', 'response'],
-        view.recipients.map((r) => [r.kind, r.address, r.status, r.attempts, r.nextAttemptAt, r.response]), 'no recipients');
+      printTable(
+        ['kind', 'recipient', 'status', 'tries', 'next', 'response'],
+        view.recipients.map((r) => [r.kind, r.address, r.status, r.attempts, r.nextAttemptAt, r.response]),
+        'no recipients',
+      );
     });
 
-  mail.command('check')
+  mail
+    .command('check')
     .description('what the relay would do with a mail: shop, order?, number, items, forward verdict (after editing the cart template)')
-    .argument('<file>', '.eml file').option('--from <address>', 'envelope sender (default: the From header)')
+    .argument('<file>', '.eml file')
+    .option('--from <address>', 'envelope sender (default: the From header)')
     .option('--auth-user <name>', 'SMTP AUTH user the cart logs in as')
-    .option('--client <address>', 'the cart\'s address (needed when shops[].clients is set)')
+    .option('--client <address>', "the cart's address (needed when shops[].clients is set)")
     .option('--json', 'JSON output')
     .action(async (file: string, o: { from?: string; authUser?: string; client?: string; json?: boolean }, cmd: Command) => {
       const { config } = context(cmd);
@@ -103,29 +135,47 @@ export function registerMail(program: Command): void {
       const stockDb = openDb(config.dataDir, 'stock');
       const ledgerDb = openDb(config.dataDir, 'ledger');
       let result;
-      try { result = checkVerdict(c, ledgerDb, stockDb); } finally { stockDb.close(); ledgerDb.close(); }
+      try {
+        result = checkVerdict(c, ledgerDb, stockDb);
+      } finally {
+        stockDb.close();
+        ledgerDb.close();
+      }
       const { items, reason } = result;
       if (o.json) return printJson(result);
-      process.stdout.write(`shop: ${c.shopWhy}\nsubject: ${c.subject}\norder mail: ${c.isOrder ? 'yes' : 'no'}\n`
-        + `order number: ${result.orderNumber ?? '-'}\n`);
-      printTable(['code', 'quantity', 'known'], items.map((i) => [i.code, i.quantity, i.known ? 'yes' : 'NO: not in products']),
-        'no items found');
+      process.stdout.write(
+        `shop: ${c.shopWhy}\nsubject: ${c.subject}\norder mail: ${c.isOrder ? 'yes' : 'no'}\n` +
+          `order number: ${result.orderNumber ?? '-'}\n`,
+      );
+      printTable(
+        ['code', 'quantity', 'known'],
+        items.map((i) => [i.code, i.quantity, i.known ? 'yes' : 'NO: not in products']),
+        'no items found',
+      );
       process.stdout.write(`verdict: ${reason}\n`);
     });
 
-  mail.command('flush').description('retry every deferred delivery now (postqueue -f)')
+  mail
+    .command('flush')
+    .description('retry every deferred delivery now (postqueue -f)')
     .action(async (_o, cmd: Command) => {
       const { config, queue, connection } = await mailQueue(cmd);
       const db = openDb(config.dataDir, 'ledger');
       try {
         const n = await flushDeferred(queue, new LedgerStore(db));
         process.stdout.write(`${n} deferred job(s) scheduled now\n`);
-      } finally { db.close(); await closeQueue(queue); await closeRedis(connection); }
+      } finally {
+        db.close();
+        await closeQueue(queue);
+        await closeRedis(connection);
+      }
     });
 
-  mail.command('resend').description('deliver again on purpose with a fresh job id (bypasses forward-once!)')
-    .argument('<id>', 'queue id').option('--forward',
-      'send the copy to the shop\'s zaiko Robot address again (zaiko Robot will count the order again)')
+  mail
+    .command('resend')
+    .description('deliver again on purpose with a fresh job id (bypasses forward-once!)')
+    .argument('<id>', 'queue id')
+    .option('--forward', "send the copy to the shop's zaiko Robot address again (zaiko Robot will count the order again)")
     .action(async (id: string, o: { forward?: boolean }, cmd: Command) => {
       const { config, queue, connection } = await mailQueue(cmd);
       const db = openDb(config.dataDir, 'ledger');
@@ -133,6 +183,10 @@ export function registerMail(program: Command): void {
         const { kind, to } = await resendMessage(config, queue, new LedgerStore(db), id, !!o.forward);
         if (o.forward) process.stderr.write('note: this bypasses forward-once: zaiko Robot counts this order again\n');
         process.stdout.write(`${id}: ${kind} to ${to.join(', ')} queued again\n`);
-      } finally { db.close(); await closeQueue(queue); await closeRedis(connection); }
+      } finally {
+        db.close();
+        await closeQueue(queue);
+        await closeRedis(connection);
+      }
     });
 }

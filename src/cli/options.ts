@@ -48,4 +48,7 @@ export function age(option: string): (value: string) => number {
 }
 
 /** --limit and --offset, the same on every list and show. */
-export interface Page { limit: number; offset: number }
+export interface Page {
+  limit: number;
+  offset: number;
+}

@@ -27,9 +27,20 @@ function stopOnSignals(role: RunningRole, log: Logger): void {
     }
     stoppingSince = Date.now();
     log.info({ signal }, 'stopping');
-    setTimeout(() => { log.error('shutdown bound passed; exiting'); process.exit(1); }, SHUTDOWN_BOUND_MS).unref();
-    role.close().then(() => { log.info('stopped'); process.exit(0); },
-      (err) => { log.error({ err: err.message }, 'stop failed'); process.exit(1); });
+    setTimeout(() => {
+      log.error('shutdown bound passed; exiting');
+      process.exit(1);
+    }, SHUTDOWN_BOUND_MS).unref();
+    role.close().then(
+      () => {
+        log.info('stopped');
+        process.exit(0);
+      },
+      (err) => {
+        log.error({ err: err.message }, 'stop failed');
+        process.exit(1);
+      },
+    );
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
@@ -56,22 +67,30 @@ async function external(cmd: Command): Promise<{ spec: RedisSpec; log: Logger; c
 }
 
 export function registerRun(program: Command): void {
-  program.command('start').description('run every role in one process tree (starts a private Redis when redis.url is empty)')
+  program
+    .command('start')
+    .description('run every role in one process tree (starts a private Redis when redis.url is empty)')
     .action(async (_o, cmd: Command) => {
       const { config, path, log } = context(cmd);
       await runRole(log, () => startAll(config, path, log));
     });
-  program.command('relay').description('SMTP relay and its delivery workers')
+  program
+    .command('relay')
+    .description('SMTP relay and its delivery workers')
     .action(async (_o, cmd: Command) => {
       const { spec, log, config } = await external(cmd);
       await runRole(log, () => startRelay(config, spec, log));
     });
-  program.command('receiver').description('HTTP upload endpoint, /healthz, /readyz')
+  program
+    .command('receiver')
+    .description('HTTP upload endpoint, /healthz, /readyz')
     .action(async (_o, cmd: Command) => {
       const { spec, log, config } = await external(cmd);
       await runRole(log, () => startReceiver(config, spec, log));
     });
-  program.command('console').description('the web console for the shop\'s operator (console.host:console.port)')
+  program
+    .command('console')
+    .description("the web console for the shop's operator (console.host:console.port)")
     .action(async (_o, cmd: Command) => {
       const { spec, log, config } = await external(cmd);
       if (!config.console.users.length) {
@@ -79,7 +98,9 @@ export function registerRun(program: Command): void {
       }
       await runRole(log, () => startConsole(config, spec, log));
     });
-  program.command('worker').description('stock apply worker and drop-folder watcher')
+  program
+    .command('worker')
+    .description('stock apply worker and drop-folder watcher')
     .action(async (_o, cmd: Command) => {
       const { config, log } = context(cmd);
       // Forked by `start`: the watchdog's findings go to the parent, whose /metrics and /readyz show them.

@@ -20,8 +20,15 @@ import { context, pickShop, printJson, printTable, pageOptions, morePages, iso }
 import { oneOf, since, wholeNumber } from './options.js';
 
 const ENCODINGS = ['utf-8', 'shift_jis'] as const;
-const encodingOption = oneOf('--encoding', ENCODINGS, { utf8: 'utf-8', 'utf-8': 'utf-8', 'shift-jis': 'shift_jis', shift_jis: 'shift_jis',
-  sjis: 'shift_jis', cp932: 'shift_jis', 'windows-31j': 'shift_jis' });
+const encodingOption = oneOf('--encoding', ENCODINGS, {
+  utf8: 'utf-8',
+  'utf-8': 'utf-8',
+  'shift-jis': 'shift_jis',
+  shift_jis: 'shift_jis',
+  sjis: 'shift_jis',
+  cp932: 'shift_jis',
+  'windows-31j': 'shift_jis',
+});
 
 /** "line 3: problem" from the CSV readers becomes "file:3: problem", the way compilers and grep name a place. */
 function atLine(file: string, err: Error): string {
@@ -33,15 +40,18 @@ function readInput(file: string): Buffer {
   try {
     return readFileSync(file);
   } catch (err) {
-    throw new BridgeError('BAD_INPUT',
-      `${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    throw new BridgeError(
+      'BAD_INPUT',
+      `${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
+    );
   }
 }
 
 export function registerStock(program: Command): void {
   const stock = program.command('stock').description('products and their stock (works with Redis down)');
 
-  stock.command('import')
+  stock
+    .command('import')
     .description('load the catalog CSV (product_code,name,stock,unlimited,uses_stock_management_code); all rows or none')
     .option('--shop <id>', 'shop id (may be left out with one shop)')
     .option('--encoding <enc>', 'utf-8 or shift_jis (default: detected)', encodingOption)
@@ -69,8 +79,11 @@ export function registerStock(program: Command): void {
       db.close();
     });
 
-  stock.command('export').description('print the catalog as CSV on stdout')
-    .option('--shop <id>', 'shop id').option('--encoding <enc>', 'utf-8 (default) or shift_jis', encodingOption, 'utf-8')
+  stock
+    .command('export')
+    .description('print the catalog as CSV on stdout')
+    .option('--shop <id>', 'shop id')
+    .option('--encoding <enc>', 'utf-8 (default) or shift_jis', encodingOption, 'utf-8')
     .action((o: { shop?: string; encoding: string }, cmd: Command) => {
       const { config } = context(cmd);
       const shop = pickShop(config.shops, o.shop);
@@ -81,30 +94,44 @@ export function registerStock(program: Command): void {
     });
 
   pageOptions(stock.command('show').description('a product, its last changes and skips: why is it (not) in sync?'), 20)
-    .option('--shop <id>', 'shop id').option('--json', 'JSON output').argument('<code>', 'product code')
+    .option('--shop <id>', 'shop id')
+    .option('--json', 'JSON output')
+    .argument('<code>', 'product code')
     .action((code: string, o: { shop?: string; json?: boolean; limit: number; offset: number }, cmd: Command) => {
       const { config } = context(cmd);
       const shop = pickShop(config.shops, o.shop);
       const db = openDb(config.dataDir, 'stock');
       const view = stockView(db, shop.id, code, { limit: o.limit, offset: o.offset });
       db.close();
-      if (!view) throw new BridgeError('NOT_FOUND',
-        `no product ${code} in shop ${shop.id} (zaiko Robot's uploads of it are skipped as unknown_code)`);
+      if (!view)
+        throw new BridgeError(
+          'NOT_FOUND',
+          `no product ${code} in shop ${shop.id} (zaiko Robot's uploads of it are skipped as unknown_code)`,
+        );
       if (o.json) return printJson(view);
-      process.stdout.write(`${view.product_code}  ${view.name}\nstock: ${view.unlimited ? 'unlimited (not synced)' : view.stock}`
-        + `${view.uses_stock_management_code ? '  uses 在庫管理コード (not synced)' : ''}\n`
-        + `last upload: ${view.lastUploadId || '-'}  updated: ${iso(view.updatedAt)}\n\nchanges:\n`);
-      printTable(['upload', 'old', 'new', 'at'], view.changes.map((c: any) => [c.uploadId, c.oldStock, c.newStock, iso(c.changedAt)]),
-        'no changes');
+      process.stdout.write(
+        `${view.product_code}  ${view.name}\nstock: ${view.unlimited ? 'unlimited (not synced)' : view.stock}` +
+          `${view.uses_stock_management_code ? '  uses 在庫管理コード (not synced)' : ''}\n` +
+          `last upload: ${view.lastUploadId || '-'}  updated: ${iso(view.updatedAt)}\n\nchanges:\n`,
+      );
+      printTable(
+        ['upload', 'old', 'new', 'at'],
+        view.changes.map((c: any) => [c.uploadId, c.oldStock, c.newStock, iso(c.changedAt)]),
+        'no changes',
+      );
       process.stdout.write('\nskips:\n');
-      printTable(['upload', 'reason', 'value', 'at'],
-        view.skips.map((s: any) => [s.uploadId, s.reason, JSON.stringify(s.rawStock), iso(s.receivedAt)]), 'no skips');
+      printTable(
+        ['upload', 'reason', 'value', 'at'],
+        view.skips.map((s: any) => [s.uploadId, s.reason, JSON.stringify(s.rawStock), iso(s.receivedAt)]),
+        'no skips',
+      );
     });
 
   pageOptions(stock.command('skipped').description('items zaiko Robot sent that were not applied, newest first'), 100)
     .option('--shop <id>', 'shop id')
     .option('--reason <reason>', `only this reason: ${SKIP_REASONS.join(', ')}`, oneOf('--reason', SKIP_REASONS))
-    .option('--since <when>', 'a date or an age (7d)', since()).option('--json', 'JSON output')
+    .option('--since <when>', 'a date or an age (7d)', since())
+    .option('--json', 'JSON output')
     .action((o: { shop?: string; reason?: string; since?: number; limit: number; offset: number; json?: boolean }, cmd: Command) => {
       const { config } = context(cmd);
       if (o.shop) pickShop(config.shops, o.shop);
@@ -112,13 +139,19 @@ export function registerStock(program: Command): void {
       const skips = listSkips(new UploadStore(db), { shop: o.shop, reason: o.reason, since: o.since, limit: o.limit, offset: o.offset });
       db.close();
       if (o.json) return printJson({ skips });
-      printTable(['upload', 'shop', 'code', 'reason', 'value', 'received'],
-        skips.map((s) => [s.uploadId, s.shop, s.product_code, s.reason, JSON.stringify(s.rawStock), s.receivedAt]), 'no skipped items');
+      printTable(
+        ['upload', 'shop', 'code', 'reason', 'value', 'received'],
+        skips.map((s) => [s.uploadId, s.shop, s.product_code, s.reason, JSON.stringify(s.rawStock), s.receivedAt]),
+        'no skipped items',
+      );
       morePages(skips.length, o);
     });
 
-  stock.command('apply-file').description('apply a stock file (product_code,stock) through the queue, as an upload')
-    .option('--shop <id>', 'shop id').option('--wait <seconds>', 'how long to wait for the worker', wholeNumber('--wait', 0), 60)
+  stock
+    .command('apply-file')
+    .description('apply a stock file (product_code,stock) through the queue, as an upload')
+    .option('--shop <id>', 'shop id')
+    .option('--wait <seconds>', 'how long to wait for the worker', wholeNumber('--wait', 0), 60)
     .argument('<file>', 'CSV file')
     .action(async (file: string, o: { shop?: string; wait: number }, cmd: Command) => {
       const { config } = context(cmd);
@@ -144,8 +177,10 @@ export function registerStock(program: Command): void {
       queue.on('error', () => {});
       try {
         if (store.get(id)?.status !== 'applied' && !(await enqueueApply(queue, id, 3000))) {
-          throw new BridgeError('REDIS_UNAVAILABLE',
-            `stored as upload ${id}, but Redis at ${describeRedis(spec)} is unreachable: the worker applies it once Redis is back`);
+          throw new BridgeError(
+            'REDIS_UNAVAILABLE',
+            `stored as upload ${id}, but Redis at ${describeRedis(spec)} is unreachable: the worker applies it once Redis is back`,
+          );
         }
         if (!(await waitApplied(store, id, o.wait * 1000, 50))) {
           process.stdout.write(`upload ${id}: queued; no worker applied it within ${o.wait}s (is the worker running?)\n`);
@@ -166,7 +201,8 @@ export function registerStock(program: Command): void {
 
   const uploads = program.command('uploads').description('zaiko Robot uploads received');
   pageOptions(uploads.command('list').description('newest first'), 50)
-    .option('--shop <id>', 'shop id').option('--json', 'JSON output')
+    .option('--shop <id>', 'shop id')
+    .option('--json', 'JSON output')
     .action((o: { shop?: string; limit: number; offset: number; json?: boolean }, cmd: Command) => {
       const { config } = context(cmd);
       if (o.shop) pickShop(config.shops, o.shop);
@@ -174,12 +210,16 @@ export function registerStock(program: Command): void {
       const list = listUploads(new UploadStore(db), { shop: o.shop, limit: o.limit, offset: o.offset });
       db.close();
       if (o.json) return printJson({ uploads: list });
-      printTable(['id', 'shop', 'received', 'items', 'applied', 'skipped', 'status'],
-        list.map((u) => [u.id, u.shop, u.receivedAt, u.items, u.applied, u.skipped, u.status]), 'no uploads');
+      printTable(
+        ['id', 'shop', 'received', 'items', 'applied', 'skipped', 'status'],
+        list.map((u) => [u.id, u.shop, u.receivedAt, u.items, u.applied, u.skipped, u.status]),
+        'no uploads',
+      );
       morePages(list.length, o);
     });
   pageOptions(uploads.command('show').description('one upload and what each item did (--limit/--offset page through its items)'), 1_000_000)
-    .argument('<id>', 'upload id').option('--json', 'JSON output')
+    .argument('<id>', 'upload id')
+    .option('--json', 'JSON output')
     .action((idText: string, o: { json?: boolean; limit: number; offset: number }, cmd: Command) => {
       const id = wholeNumber('<id>', 1)(idText);
       const { config } = context(cmd);
@@ -189,9 +229,14 @@ export function registerStock(program: Command): void {
       if (!view) throw new BridgeError('NOT_FOUND', `no upload ${idText}`);
       if (o.json) return printJson(view);
       const { upload: j, items } = view;
-      process.stdout.write(`upload ${j.id}  shop ${j.shop}  ${j.source} ${j.origin ?? ''}  ${j.charset}\n`
-        + `received ${j.receivedAt}  status ${j.status}  items ${j.items}  applied ${j.applied}  skipped ${j.skipped}\n\n`);
-      printTable(['#', 'code', 'value', 'outcome', 'reason'],
-        items.map((i) => [i.seq, i.product_code, JSON.stringify(i.rawStock), i.outcome, i.reason]), 'no items');
+      process.stdout.write(
+        `upload ${j.id}  shop ${j.shop}  ${j.source} ${j.origin ?? ''}  ${j.charset}\n` +
+          `received ${j.receivedAt}  status ${j.status}  items ${j.items}  applied ${j.applied}  skipped ${j.skipped}\n\n`,
+      );
+      printTable(
+        ['#', 'code', 'value', 'outcome', 'reason'],
+        items.map((i) => [i.seq, i.product_code, JSON.stringify(i.rawStock), i.outcome, i.reason]),
+        'no items',
+      );
     });
 }

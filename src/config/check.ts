@@ -5,13 +5,29 @@ import type { Config } from './schema.js';
 
 /** Keys whose value is a duration or a size; shown as written, or as their default is written. */
 const UNIT_KEYS: Record<string, 'duration' | 'size'> = {
-  'relay.maxMessageBytes': 'size', 'relay.maxSessionTime': 'duration', 'relay.socketTimeout': 'duration',
-  'delivery.backoff.initial': 'duration', 'delivery.backoff.max': 'duration', 'delivery.maxLifetime': 'duration',
-  'receiver.waitMs': 'duration', 'receiver.maxBytes': 'size', 'receiver.maxInflightBytes': 'size',
-  'receiver.lockout.window': 'duration', 'receiver.lockout.duration': 'duration',
+  'relay.maxMessageBytes': 'size',
+  'relay.maxSessionTime': 'duration',
+  'relay.socketTimeout': 'duration',
+  'delivery.backoff.initial': 'duration',
+  'delivery.backoff.max': 'duration',
+  'delivery.maxLifetime': 'duration',
+  'receiver.waitMs': 'duration',
+  'receiver.maxBytes': 'size',
+  'receiver.maxInflightBytes': 'size',
+  'receiver.lockout.window': 'duration',
+  'receiver.lockout.duration': 'duration',
 };
-const DURATIONS: [string, number][] = [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]];
-const SIZES: [string, number][] = [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]];
+const DURATIONS: [string, number][] = [
+  ['d', 86_400_000],
+  ['h', 3_600_000],
+  ['m', 60_000],
+  ['s', 1000],
+];
+const SIZES: [string, number][] = [
+  ['GiB', 1024 ** 3],
+  ['MiB', 1024 ** 2],
+  ['KiB', 1024],
+];
 
 /** 432000000 → "5d", 33554432 → "32MiB"; a value no unit divides stays a number (ms or bytes). */
 export function formatUnit(value: number, kind: 'duration' | 'size'): string | number {
@@ -52,12 +68,16 @@ export function configWarnings(cfg: Config, raw: unknown, path: string): string[
   const dataDir = at(raw, 'dataDir');
   if (path.startsWith('/etc/') && (typeof dataDir !== 'string' || !isAbsolute(dataDir))) {
     const written = typeof dataDir === 'string' ? JSON.stringify(dataDir) : 'the default ./data';
-    warnings.push(`dataDir: ${written} is relative to ${path}'s folder (${cfg.dataDir}); `
-      + 'on a host write an absolute path such as /var/lib/zaiko-bridge');
+    warnings.push(
+      `dataDir: ${written} is relative to ${path}'s folder (${cfg.dataDir}); ` +
+        'on a host write an absolute path such as /var/lib/zaiko-bridge',
+    );
   }
   if (cfg.spool.keepDays === 0) {
-    warnings.push('spool.keepDays: 0 removes each spool file once delivered: mail show --raw and mail resend then cannot work '
-      + '(1 or more keeps them)');
+    warnings.push(
+      'spool.keepDays: 0 removes each spool file once delivered: mail show --raw and mail resend then cannot work ' +
+        '(1 or more keeps them)',
+    );
   }
   return warnings;
 }

@@ -16,9 +16,15 @@ export interface LoadedConfig {
 }
 
 const TYPE_NAMES: Record<string, string> = {
-  number: 'a number', string: 'a string', boolean: 'true or false', array: 'a list', object: 'a mapping', int: 'a whole number',
+  number: 'a number',
+  string: 'a string',
+  boolean: 'true or false',
+  array: 'a list',
+  object: 'a mapping',
+  int: 'a whole number',
 };
-const shown = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : v === null ? 'nothing (null)' : JSON.stringify(v) ?? String(v));
+const shown = (v: unknown) =>
+  typeof v === 'string' ? JSON.stringify(v) : v === null ? 'nothing (null)' : (JSON.stringify(v) ?? String(v));
 
 export function findConfigPath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   return resolve(flag ?? env.ZAIKO_BRIDGE_CONFIG ?? 'config/zaiko-bridge.yaml');
@@ -39,8 +45,9 @@ export function formatIssues(issues: z.core.$ZodIssue[]): string[] {
     } else if (issue.code === 'invalid_type') {
       lines.push(`${at || '(top)'}: expected ${TYPE_NAMES[issue.expected] ?? issue.expected}, got ${shown(issue.input)}`);
     } else if (issue.code === 'invalid_union') {
-      const expected = [...new Set(issue.errors.flat().map((e) => (e.code === 'invalid_type' ? TYPE_NAMES[e.expected] ?? e.expected : '')))]
-        .filter(Boolean);
+      const expected = [
+        ...new Set(issue.errors.flat().map((e) => (e.code === 'invalid_type' ? (TYPE_NAMES[e.expected] ?? e.expected) : ''))),
+      ].filter(Boolean);
       lines.push(`${at}: expected ${expected.join(' or ') || 'another value'}, got ${shown(issue.input)}`);
     } else if (issue.code === 'invalid_value') {
       lines.push(`${at}: expected one of ${issue.values.map((v) => String(v)).join(', ')}, got ${shown(issue.input)}`);
@@ -99,8 +106,8 @@ function yamlProblem(path: string, text: string, err: Error): string {
 
 export function loadConfig(flag?: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   const path = findConfigPath(flag, env);
-  if (!existsSync(path)) throw new BridgeError('CONFIG_NOT_FOUND',
-    `${path}: config file not found (give --config FILE or set ZAIKO_BRIDGE_CONFIG)`);
+  if (!existsSync(path))
+    throw new BridgeError('CONFIG_NOT_FOUND', `${path}: config file not found (give --config FILE or set ZAIKO_BRIDGE_CONFIG)`);
   let raw: unknown;
   try {
     raw = parseYaml(readFileSync(path, 'utf8'));
@@ -123,4 +130,3 @@ export function maskSecrets(cfg: Config): unknown {
     shops: cfg.shops.map((s) => ({ ...s, zaikoRobot: { userId: s.zaikoRobot.userId, password: mask(s.zaikoRobot.password) } })),
   };
 }
-

@@ -7,8 +7,9 @@ import { scrypt as scryptCallback, randomBytes, timingSafeEqual, createHash, typ
 const SCRYPT = { N: 16384, r: 8, p: 1, keyLen: 32 };
 
 function scrypt(password: string, salt: Buffer, keyLen: number, options: ScryptOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) => scryptCallback(password, salt, keyLen, options,
-    (err, key) => (err ? reject(err) : resolve(key))));
+  return new Promise((resolve, reject) =>
+    scryptCallback(password, salt, keyLen, options, (err, key) => (err ? reject(err) : resolve(key))),
+  );
 }
 
 export async function hashPassword(plain: string): Promise<string> {
@@ -33,7 +34,10 @@ let dummyHash: Promise<string> | undefined;
 
 /** Of the configured passwords, the scrypt hash that costs most to check (what an unknown user should cost). */
 export function costliestHash(configured: string[]): string | undefined {
-  const cost = (h: string) => { const [, n, r, p] = h.split('$'); return +n * +r * +p; };
+  const cost = (h: string) => {
+    const [, n, r, p] = h.split('$');
+    return +n * +r * +p;
+  };
   return configured.filter(isScryptHash).sort((a, b) => cost(b) - cost(a))[0];
 }
 
@@ -44,8 +48,10 @@ export function costliestHash(configured: string[]): string | undefined {
  */
 export async function verifyPassword(given: string, configured: string | undefined, imitate?: string): Promise<boolean> {
   if (configured !== undefined && isScryptHash(configured)) return matchesScrypt(given, configured);
-  await matchesScrypt(given,
-    configured === undefined && imitate ? imitate : await (dummyHash ??= hashPassword(randomBytes(32).toString('base64'))));
+  await matchesScrypt(
+    given,
+    configured === undefined && imitate ? imitate : await (dummyHash ??= hashPassword(randomBytes(32).toString('base64'))),
+  );
   if (configured === undefined) return false;
   // Hash both sides first so lengths match and the comparison time does not leak the length.
   const a = createHash('sha256').update(given).digest();

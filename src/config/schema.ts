@@ -8,34 +8,46 @@ import { SKIP_REASONS } from '../stock/skip-reasons.js';
 import { isScryptHash } from './password.js';
 
 const duration = (def: string) =>
-  z.union([z.string(), z.number()]).default(def).transform((v, ctx) => {
-    const ms = parseDurationMs(v);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `invalid duration ${JSON.stringify(v)} (use 500ms, 60s, 5m, 1h, 5d or milliseconds)` });
-      return z.NEVER;
-    }
-    return ms;
-  });
+  z
+    .union([z.string(), z.number()])
+    .default(def)
+    .transform((v, ctx) => {
+      const ms = parseDurationMs(v);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `invalid duration ${JSON.stringify(v)} (use 500ms, 60s, 5m, 1h, 5d or milliseconds)` });
+        return z.NEVER;
+      }
+      return ms;
+    });
 
 const size = (def: string) =>
-  z.union([z.string(), z.number()]).default(def).transform((v, ctx) => {
-    const bytes = parseSizeBytes(v);
-    if (bytes === undefined) {
-      ctx.addIssue({ code: 'custom', message: `invalid size ${JSON.stringify(v)} (use 512KiB, 32MiB or bytes)` });
-      return z.NEVER;
-    }
-    return bytes;
-  });
+  z
+    .union([z.string(), z.number()])
+    .default(def)
+    .transform((v, ctx) => {
+      const bytes = parseSizeBytes(v);
+      if (bytes === undefined) {
+        ctx.addIssue({ code: 'custom', message: `invalid size ${JSON.stringify(v)} (use 512KiB, 32MiB or bytes)` });
+        return z.NEVER;
+      }
+      return bytes;
+    });
 
 const regex = (def: string) =>
-  z.string().default(def).superRefine((s, ctx) => {
-    try {
-      new RegExp(s, 'u');
-    } catch (err) {
-      // V8 says why: "Invalid regular expression: /(/u: Unterminated group"
-      ctx.addIssue({ code: 'custom', message: `invalid regular expression: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}` });
-    }
-  });
+  z
+    .string()
+    .default(def)
+    .superRefine((s, ctx) => {
+      try {
+        new RegExp(s, 'u');
+      } catch (err) {
+        // V8 says why: "Invalid regular expression: /(/u: Unterminated group"
+        ctx.addIssue({
+          code: 'custom',
+          message: `invalid regular expression: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}`,
+        });
+      }
+    });
 
 const email = z.string().regex(/^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/, 'invalid email');
 const port = z.number().int().min(0).max(65535);
@@ -63,116 +75,161 @@ const shop = z.strictObject({
   forwardTo: email.optional(),
   forwardEnvelopeFrom: email.optional(),
   forwardOnce: z.enum(['order-number', 'message-id', 'off']).default('order-number'),
-  orderMail: z.strictObject({
-    subject: regex('ご注文'),
-    orderNumber: regex('注文番号[:：]\\s*([0-9A-Za-z-]+)'),
-    item: z.strictObject({
-      code: regex('商品コード[:：]\\s*(\\S+)'),
-      quantity: regex('数量[:：]\\s*(\\d+)'),
-    }).prefault({}),
-  }).prefault({}),
+  orderMail: z
+    .strictObject({
+      subject: regex('ご注文'),
+      orderNumber: regex('注文番号[:：]\\s*([0-9A-Za-z-]+)'),
+      item: z
+        .strictObject({
+          code: regex('商品コード[:：]\\s*(\\S+)'),
+          quantity: regex('数量[:：]\\s*(\\d+)'),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   zaikoRobot: z.strictObject({ userId: z.string().min(1, 'must not be empty'), password }),
   uploadCharset: z.enum(['auto', 'utf-8', 'shift_jis', 'euc-jp']).default('auto'),
 });
 
-export const configSchema = z.strictObject({
-  dataDir: z.string().default('./data'),
-  instance: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must match [A-Za-z0-9._-]+').default(defaultHost),
-  redis: z.strictObject({
-    url: z.string().regex(/^$|^(redis|rediss|unix):\/\//, 'must be empty, redis://… or unix://…').default(''),
-    sentinels: z.array(hostPort).default([]),
-    masterName: z.string().min(1, 'must not be empty').default('mymaster'),
-    prefix: z.string().regex(/^[^\s:]+$/, 'must be non-empty, without spaces or ":" (for Redis Cluster: {zb})').default('bull'),
-  }).prefault({}),
-  log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).prefault({}),
-  relay: z.strictObject({
-    host: z.string().default('127.0.0.1'),
-    port: port.default(2525),
-    hostname: z.string().default(hostname()),
-    allowedClients: z.array(cidr).default(['127.0.0.1/32', '::1/128']),
-    xforwardClients: z.array(cidr).default([]), // may send XFORWARD (the local Postfix of the content filter)
-    users: z.array(z.strictObject({ name: z.string().min(1), password })).default([]),
-    allowInsecureAuth: z.boolean().default(false),
-    tls: z.strictObject({ key: z.string(), cert: z.string() }).optional(),
-    maxMessageBytes: size('25MiB'),
-    maxRecipients: z.number().int().positive().default(100),
-    maxClients: z.number().int().positive().default(100),
-    maxClientsPerAddress: z.number().int().positive().default(10),
-    junkCommandLimit: z.number().int().positive().default(100),
-    maxSessionTime: duration('10m'),
-    socketTimeout: duration('60s'),
-    metricsPort: port.optional(),
-  }).prefault({}),
-  upstream: z.strictObject({
-    host: z.string().default('127.0.0.1'),
-    port: port.default(25),
-    secure: z.boolean().default(false),
-    requireTLS: z.boolean().default(false),
-    auth: z.strictObject({ user: z.string(), pass: z.string() }).optional(),
-    maxConnections: z.number().int().positive().default(5),
-    outbox: z.string().optional(),
-  }).prefault({}),
-  delivery: z.strictObject({
-    concurrency: z.number().int().positive().default(10),
-    backoff: z.strictObject({ initial: duration('5m'), max: duration('1h') }).prefault({}),
-    maxLifetime: duration('5d'),
-    bounces: z.boolean().default(false),
-  }).prefault({}),
-  spool: z.strictObject({ keepDays: z.number().min(0).default(0) }).prefault({}),
-  receiver: z.strictObject({
-    host: z.string().default('127.0.0.1'),
-    port: port.default(8080),
-    path: z.string().startsWith('/', 'must start with /').default('/api/zaikorobot.php'),
-    waitMs: duration('10s'),
-    maxBytes: size('32MiB'),
-    maxItems: z.number().int().positive().default(200_000),
-    maxConnections: z.number().int().positive().default(256),
-    maxConnectionsPerAddress: z.number().int().positive().default(16),
-    maxInflightBytes: size('128MiB'),
-    adminClients: z.array(cidr).default(['127.0.0.1/32', '::1/128']),
-    trustedProxies: z.array(cidr).default([]),
-    reportAsNg: z.array(z.enum(SKIP_REASONS))
-      .default(['unknown_code', 'invalid_stock']),
-    lockout: z.strictObject({
-      failures: z.number().int().positive().default(10),
-      window: duration('15m'),
-      duration: duration('15m'),
-    }).prefault({}),
-    dropDir: z.string().optional(),
-  }).prefault({}),
-  console: z.strictObject({
-    host: z.string().default('127.0.0.1'),
-    port: port.default(8081),
-    users: z.array(z.strictObject({
-      name: z.string().regex(/^[^\s:]{1,64}$/, 'must be 1-64 characters without spaces or colons'),
-      password: z.string().refine(isScryptHash, 'must be a hash printed by `zaiko-bridge config hash-password`'),
-    })).default([]),
-    timeZone: z.string().default('Asia/Tokyo').refine((tz) => {
-      try { new Intl.DateTimeFormat('en', { timeZone: tz }); return true; } catch { return false; }
-    }, 'unknown time zone (use an IANA name such as Asia/Tokyo)'),
-  }).prefault({}),
-  retention: z.strictObject({
-    uploadDays: z.number().positive().default(90),
-    mailDays: z.number().positive().default(90),
-  }).prefault({}),
-  shops: z.array(shop).default([]),
-}).superRefine((cfg, ctx) => {
-  if (cfg.redis.sentinels.length && cfg.redis.url) {
-    ctx.addIssue({ code: 'custom', path: ['redis', 'url'],
-      message: 'must be empty when redis.sentinels is set (the sentinels name the master)' });
-  }
-  const seen = new Map<string, number>();
-  cfg.shops.forEach((s, i) => {
-    if (seen.has(s.id)) ctx.addIssue({ code: 'custom', path: ['shops', i, 'id'], message: `duplicate shop id ${s.id}` });
-    seen.set(s.id, i);
+export const configSchema = z
+  .strictObject({
+    dataDir: z.string().default('./data'),
+    instance: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+$/, 'must match [A-Za-z0-9._-]+')
+      .default(defaultHost),
+    redis: z
+      .strictObject({
+        url: z
+          .string()
+          .regex(/^$|^(redis|rediss|unix):\/\//, 'must be empty, redis://… or unix://…')
+          .default(''),
+        sentinels: z.array(hostPort).default([]),
+        masterName: z.string().min(1, 'must not be empty').default('mymaster'),
+        prefix: z
+          .string()
+          .regex(/^[^\s:]+$/, 'must be non-empty, without spaces or ":" (for Redis Cluster: {zb})')
+          .default('bull'),
+      })
+      .prefault({}),
+    log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).prefault({}),
+    relay: z
+      .strictObject({
+        host: z.string().default('127.0.0.1'),
+        port: port.default(2525),
+        hostname: z.string().default(hostname()),
+        allowedClients: z.array(cidr).default(['127.0.0.1/32', '::1/128']),
+        xforwardClients: z.array(cidr).default([]), // may send XFORWARD (the local Postfix of the content filter)
+        users: z.array(z.strictObject({ name: z.string().min(1), password })).default([]),
+        allowInsecureAuth: z.boolean().default(false),
+        tls: z.strictObject({ key: z.string(), cert: z.string() }).optional(),
+        maxMessageBytes: size('25MiB'),
+        maxRecipients: z.number().int().positive().default(100),
+        maxClients: z.number().int().positive().default(100),
+        maxClientsPerAddress: z.number().int().positive().default(10),
+        junkCommandLimit: z.number().int().positive().default(100),
+        maxSessionTime: duration('10m'),
+        socketTimeout: duration('60s'),
+        metricsPort: port.optional(),
+      })
+      .prefault({}),
+    upstream: z
+      .strictObject({
+        host: z.string().default('127.0.0.1'),
+        port: port.default(25),
+        secure: z.boolean().default(false),
+        requireTLS: z.boolean().default(false),
+        auth: z.strictObject({ user: z.string(), pass: z.string() }).optional(),
+        maxConnections: z.number().int().positive().default(5),
+        outbox: z.string().optional(),
+      })
+      .prefault({}),
+    delivery: z
+      .strictObject({
+        concurrency: z.number().int().positive().default(10),
+        backoff: z.strictObject({ initial: duration('5m'), max: duration('1h') }).prefault({}),
+        maxLifetime: duration('5d'),
+        bounces: z.boolean().default(false),
+      })
+      .prefault({}),
+    spool: z.strictObject({ keepDays: z.number().min(0).default(0) }).prefault({}),
+    receiver: z
+      .strictObject({
+        host: z.string().default('127.0.0.1'),
+        port: port.default(8080),
+        path: z.string().startsWith('/', 'must start with /').default('/api/zaikorobot.php'),
+        waitMs: duration('10s'),
+        maxBytes: size('32MiB'),
+        maxItems: z.number().int().positive().default(200_000),
+        maxConnections: z.number().int().positive().default(256),
+        maxConnectionsPerAddress: z.number().int().positive().default(16),
+        maxInflightBytes: size('128MiB'),
+        adminClients: z.array(cidr).default(['127.0.0.1/32', '::1/128']),
+        trustedProxies: z.array(cidr).default([]),
+        reportAsNg: z.array(z.enum(SKIP_REASONS)).default(['unknown_code', 'invalid_stock']),
+        lockout: z
+          .strictObject({
+            failures: z.number().int().positive().default(10),
+            window: duration('15m'),
+            duration: duration('15m'),
+          })
+          .prefault({}),
+        dropDir: z.string().optional(),
+      })
+      .prefault({}),
+    console: z
+      .strictObject({
+        host: z.string().default('127.0.0.1'),
+        port: port.default(8081),
+        users: z
+          .array(
+            z.strictObject({
+              name: z.string().regex(/^[^\s:]{1,64}$/, 'must be 1-64 characters without spaces or colons'),
+              password: z.string().refine(isScryptHash, 'must be a hash printed by `zaiko-bridge config hash-password`'),
+            }),
+          )
+          .default([]),
+        timeZone: z
+          .string()
+          .default('Asia/Tokyo')
+          .refine((tz) => {
+            try {
+              new Intl.DateTimeFormat('en', { timeZone: tz });
+              return true;
+            } catch {
+              return false;
+            }
+          }, 'unknown time zone (use an IANA name such as Asia/Tokyo)'),
+      })
+      .prefault({}),
+    retention: z
+      .strictObject({
+        uploadDays: z.number().positive().default(90),
+        mailDays: z.number().positive().default(90),
+      })
+      .prefault({}),
+    shops: z.array(shop).default([]),
+  })
+  .superRefine((cfg, ctx) => {
+    if (cfg.redis.sentinels.length && cfg.redis.url) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['redis', 'url'],
+        message: 'must be empty when redis.sentinels is set (the sentinels name the master)',
+      });
+    }
+    const seen = new Map<string, number>();
+    cfg.shops.forEach((s, i) => {
+      if (seen.has(s.id)) ctx.addIssue({ code: 'custom', path: ['shops', i, 'id'], message: `duplicate shop id ${s.id}` });
+      seen.set(s.id, i);
+    });
+    const users = new Set<string>();
+    cfg.shops.forEach((s, i) => {
+      if (users.has(s.zaikoRobot.userId))
+        ctx.addIssue({ code: 'custom', path: ['shops', i, 'zaikoRobot', 'userId'], message: `duplicate userId ${s.zaikoRobot.userId}` });
+      users.add(s.zaikoRobot.userId);
+    });
   });
-  const users = new Set<string>();
-  cfg.shops.forEach((s, i) => {
-    if (users.has(s.zaikoRobot.userId))
-      ctx.addIssue({ code: 'custom', path: ['shops', i, 'zaikoRobot', 'userId'], message: `duplicate userId ${s.zaikoRobot.userId}` });
-    users.add(s.zaikoRobot.userId);
-  });
-});
 
 export type Config = z.output<typeof configSchema>;
 export type ShopConfig = Config['shops'][number];

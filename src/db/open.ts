@@ -16,7 +16,9 @@ const BUSY_TIMEOUT_MS = 5000;
 /** Applies the migrations not yet recorded in user_version; returns how many ran. */
 export function migrate(db: DB, name: DbName): number {
   const dir = join(MIGRATIONS_DIR, name);
-  const files = readdirSync(dir).filter((f) => /^\d+_.*\.sql$/.test(f)).sort();
+  const files = readdirSync(dir)
+    .filter((f) => /^\d+_.*\.sql$/.test(f))
+    .sort();
   const current = db.pragma('user_version', { simple: true }) as number;
   let ran = 0;
   for (const file of files) {

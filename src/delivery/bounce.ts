@@ -11,14 +11,21 @@ import type { Acceptor } from '../relay/accept.js';
 
 const HEADER_LIMIT_BYTES = 64 * 1024;
 
-export function buildDsn(hostname: string, msg: DeliveryRow, failed: { address: string; response: string }[], originalHeaders: string,
-  now = new Date()): string {
+export function buildDsn(
+  hostname: string,
+  msg: DeliveryRow,
+  failed: { address: string; response: string }[],
+  originalHeaders: string,
+  now = new Date(),
+): string {
   const boundary = `dsn-${randomBytes(8).toString('hex')}`;
   const date = now.toUTCString().replace('GMT', '+0000');
-  const perRecipient = failed.map((f) => {
-    const status = /\b([245]\.\d{1,3}\.\d{1,3})\b/.exec(f.response)?.[1] ?? '5.0.0';
-    return `Final-Recipient: rfc822; ${f.address}\r\nAction: failed\r\nStatus: ${status}\r\nDiagnostic-Code: smtp; ${f.response.replace(/\r?\n/g, ' ')}\r\n`;
-  }).join('\r\n');
+  const perRecipient = failed
+    .map((f) => {
+      const status = /\b([245]\.\d{1,3}\.\d{1,3})\b/.exec(f.response)?.[1] ?? '5.0.0';
+      return `Final-Recipient: rfc822; ${f.address}\r\nAction: failed\r\nStatus: ${status}\r\nDiagnostic-Code: smtp; ${f.response.replace(/\r?\n/g, ' ')}\r\n`;
+    })
+    .join('\r\n');
   return [
     `From: Mail Delivery System <MAILER-DAEMON@${hostname}>`,
     `To: <${msg.mail_from}>`,
@@ -54,7 +61,11 @@ export function buildDsn(hostname: string, msg: DeliveryRow, failed: { address: 
 }
 
 export class Bouncer {
-  constructor(private readonly cfg: Config, private readonly acceptor: () => Acceptor, private readonly log: Logger) {}
+  constructor(
+    private readonly cfg: Config,
+    private readonly acceptor: () => Acceptor,
+    private readonly log: Logger,
+  ) {}
 
   async bounce(msg: DeliveryRow, failed: { address: string; response: string }[]): Promise<void> {
     if (!this.cfg.delivery.bounces || msg.mail_from === '') return;
@@ -63,11 +74,16 @@ export class Bouncer {
       const head = readFileSync(msg.spool_path).subarray(0, HEADER_LIMIT_BYTES).toString('latin1');
       const end = head.search(/\r?\n\r?\n/);
       headers = end >= 0 ? head.slice(0, end) : head;
-    } catch { /* spool file gone: a DSN without the original headers */ }
+    } catch {
+      /* spool file gone: a DSN without the original headers */
+    }
     const dsn = buildDsn(this.cfg.relay.hostname, msg, failed, headers);
     try {
-      const qid = await this.acceptor().accept(Readable.from([Buffer.from(dsn, 'latin1')]), { mailFrom: '', rcptTo: [msg.mail_from] },
-        { clientAddress: '127.0.0.1', helo: 'localhost', secure: false, authenticated: false });
+      const qid = await this.acceptor().accept(
+        Readable.from([Buffer.from(dsn, 'latin1')]),
+        { mailFrom: '', rcptTo: [msg.mail_from] },
+        { clientAddress: '127.0.0.1', helo: 'localhost', secure: false, authenticated: false },
+      );
       this.log.info({ qid: msg.id, dsn: qid, to: msg.mail_from }, `${msg.id}: sender non-delivery notification: ${qid}`);
     } catch (err) {
       this.log.error({ qid: msg.id, err: (err as Error).message }, 'could not queue a DSN');

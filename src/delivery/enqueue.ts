@@ -8,24 +8,43 @@ import { queueConnected } from '../queue/redis.js';
 export const MAIL_ADD_BOUND_MS = 1000;
 const MAX_ATTEMPTS = 1_000_000; // delivery.maxLifetime, not a count, ends the retries
 
-export const mailJobOptions =
-  (jobId: string): JobsOptions => ({ jobId, attempts: MAX_ATTEMPTS, backoff: { type: 'mail' }, ...MAIL_KEEP_FINISHED });
+export const mailJobOptions = (jobId: string): JobsOptions => ({
+  jobId,
+  attempts: MAX_ATTEMPTS,
+  backoff: { type: 'mail' },
+  ...MAIL_KEEP_FINISHED,
+});
 
-export interface MailJobs { qid: string; kinds: MailJobKind[] }
-
-/** Adds the jobs of several messages in one round trip; false when Redis did not confirm in time. */
-export async function enqueueMails(queue: Queue<MailJobData>, messages: MailJobs[], boundMs = MAIL_ADD_BOUND_MS,
-  jobId = mailJobId): Promise<boolean> {
-  const jobs =
-    messages.flatMap(({ qid, kinds }) => kinds.map((kind) => ({ name: kind, data: { qid, kind },
-      opts: mailJobOptions(jobId(qid, kind)) })));
-  if (jobs.length === 0) return true;
-  if (!queueConnected(queue)) return false; // Redis is down: the recovery sweep adds them later
-  return withTimeout(queue.addBulk(jobs), boundMs, 'add mail jobs').then(() => true, () => false);
+export interface MailJobs {
+  qid: string;
+  kinds: MailJobKind[];
 }
 
-export function enqueueMail(queue: Queue<MailJobData>, qid: string, kinds: MailJobKind[], boundMs = MAIL_ADD_BOUND_MS,
-  jobId = mailJobId): Promise<boolean> {
+/** Adds the jobs of several messages in one round trip; false when Redis did not confirm in time. */
+export async function enqueueMails(
+  queue: Queue<MailJobData>,
+  messages: MailJobs[],
+  boundMs = MAIL_ADD_BOUND_MS,
+  jobId = mailJobId,
+): Promise<boolean> {
+  const jobs = messages.flatMap(({ qid, kinds }) =>
+    kinds.map((kind) => ({ name: kind, data: { qid, kind }, opts: mailJobOptions(jobId(qid, kind)) })),
+  );
+  if (jobs.length === 0) return true;
+  if (!queueConnected(queue)) return false; // Redis is down: the recovery sweep adds them later
+  return withTimeout(queue.addBulk(jobs), boundMs, 'add mail jobs').then(
+    () => true,
+    () => false,
+  );
+}
+
+export function enqueueMail(
+  queue: Queue<MailJobData>,
+  qid: string,
+  kinds: MailJobKind[],
+  boundMs = MAIL_ADD_BOUND_MS,
+  jobId = mailJobId,
+): Promise<boolean> {
   return enqueueMails(queue, [{ qid, kinds }], boundMs, jobId);
 }
 
@@ -48,6 +67,8 @@ export class MailEnqueuer {
   private flush(): void {
     const batch = this.batch;
     this.batch = [];
-    void enqueueMails(this.queue, batch).then((ok) => { for (const b of batch) b.done(ok); });
+    void enqueueMails(this.queue, batch).then((ok) => {
+      for (const b of batch) b.done(ok);
+    });
   }
 }

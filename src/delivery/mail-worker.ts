@@ -15,7 +15,13 @@ import type { Bouncer } from './bounce.js';
 export class DeferredError extends Error {}
 
 export interface MailWorkerDeps {
-  cfg: Config; ledger: LedgerStore; spool: Spool; transport: DeliveryTransport; log: Logger; bouncer?: Bouncer; now?: () => number;
+  cfg: Config;
+  ledger: LedgerStore;
+  spool: Spool;
+  transport: DeliveryTransport;
+  log: Logger;
+  bouncer?: Bouncer;
+  now?: () => number;
   /** Makes the ledger's commits so far durable (a WAL fsync): the mark that a spool file is final must be, before it is unlinked. */
   durable: () => Promise<void>;
   /** Called once per recipient attempt (the metrics live in the main thread). */
@@ -26,20 +32,31 @@ export interface MailWorkerDeps {
 
 export class MailWorker {
   private worker?: WatchedWorker<MailJobData, string>;
-  constructor(private readonly queue: Queue<MailJobData>, private readonly redis: RedisSpec | string, private readonly d: MailWorkerDeps) {}
+  constructor(
+    private readonly queue: Queue<MailJobData>,
+    private readonly redis: RedisSpec | string,
+    private readonly d: MailWorkerDeps,
+  ) {}
 
   start(): void {
     const { initial, max } = this.d.cfg.delivery.backoff;
-    this.worker = new WatchedWorker<MailJobData, string>(this.queue.name, (job) => this.process(job), {
-      prefix: this.d.cfg.redis.prefix,
-      concurrency: this.d.cfg.delivery.concurrency,
-      ...WORKER_LOCKS,
-      // Idle, the worker long-polls Redis this many seconds; close() waits out the poll (5 s by default).
-      drainDelay: 1,
-      settings: { backoffStrategy: (attemptsMade: number) => backoffDelay(attemptsMade, initial, max) },
-    }, this.redis, { label: 'mail', log: this.d.log, ...this.d.watchdog }, (w) => {
-      w.on('error', (err) => this.d.log.warn({ err: err.message }, 'mail worker connection error'));
-    });
+    this.worker = new WatchedWorker<MailJobData, string>(
+      this.queue.name,
+      (job) => this.process(job),
+      {
+        prefix: this.d.cfg.redis.prefix,
+        concurrency: this.d.cfg.delivery.concurrency,
+        ...WORKER_LOCKS,
+        // Idle, the worker long-polls Redis this many seconds; close() waits out the poll (5 s by default).
+        drainDelay: 1,
+        settings: { backoffStrategy: (attemptsMade: number) => backoffDelay(attemptsMade, initial, max) },
+      },
+      this.redis,
+      { label: 'mail', log: this.d.log, ...this.d.watchdog },
+      (w) => {
+        w.on('error', (err) => this.d.log.warn({ err: err.message }, 'mail worker connection error'));
+      },
+    );
     this.worker.start();
   }
 
@@ -61,7 +78,7 @@ export class MailWorker {
     if (pending.length === 0) return 'nothing pending';
     const expired = now() - msg.received_at >= cfg.delivery.maxLifetime;
     const shop = cfg.shops.find((s) => s.id === msg.shop_id);
-    const from = kind === 'forward' ? shop?.forwardEnvelopeFrom ?? msg.mail_from : msg.mail_from;
+    const from = kind === 'forward' ? (shop?.forwardEnvelopeFrom ?? msg.mail_from) : msg.mail_from;
     const tag = `${qid}-${kind}-${job.attemptsMade + 1}`;
     let results;
     try {
@@ -75,14 +92,20 @@ export class MailWorker {
     const outcomes: Outcome[] = results.map((r) => {
       if (r.ok) return { address: r.address, status: 'sent', response: r.response };
       if (classifyFailure(r) === 'permanent' || expired) {
-        const why = expired && classifyFailure(r) !== 'permanent'
-          ? `gave up after ${Math.round(cfg.delivery.maxLifetime / 3_600_000)}h: ${r.response}` : r.response;
+        const why =
+          expired && classifyFailure(r) !== 'permanent'
+            ? `gave up after ${Math.round(cfg.delivery.maxLifetime / 3_600_000)}h: ${r.response}`
+            : r.response;
         failed.push({ address: r.address, response: why });
         return { address: r.address, status: 'failed', response: why };
       }
       deferred.push(r.address);
-      return { address: r.address, status: 'deferred', response: r.response,
-        nextAttemptAt: now() + backoffDelay(job.attemptsMade + 1, cfg.delivery.backoff.initial, cfg.delivery.backoff.max) };
+      return {
+        address: r.address,
+        status: 'deferred',
+        response: r.response,
+        nextAttemptAt: now() + backoffDelay(job.attemptsMade + 1, cfg.delivery.backoff.initial, cfg.delivery.backoff.max),
+      };
     });
     const removeSpool = cfg.spool.keepDays === 0;
     const summary = ledger.record(qid, kind, outcomes, { removeSpool });
@@ -93,8 +116,10 @@ export class MailWorker {
     for (const o of outcomes) {
       this.d.onOutcome?.(kind, o.status);
       const status = o.status === 'failed' ? 'bounced' : o.status;
-      log[o.status === 'failed' ? 'warn' : 'info']({ qid, kind, to: o.address, relay: this.d.transport.name, status,
-        response: o.response }, `${qid}: to=<${o.address}> status=${status}`);
+      log[o.status === 'failed' ? 'warn' : 'info'](
+        { qid, kind, to: o.address, relay: this.d.transport.name, status, response: o.response },
+        `${qid}: to=<${o.address}> status=${status}`,
+      );
     }
     if (failed.length && this.d.bouncer && kind === 'deliver') await this.d.bouncer.bounce(msg, failed);
     if (summary.final) {

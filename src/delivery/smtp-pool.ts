@@ -14,12 +14,28 @@ const BUFFER_LIMIT_BYTES = 256 * 1024;
 const MAX_MESSAGES_PER_CONNECTION = 100;
 const IDLE_CLOSE_MS = 5_000;
 
-export interface PoolOptions extends SMTPConnectionOptions { maxConnections: number; auth?: { user: string; pass: string } }
-export interface SendInfo { response: string; rejectedErrors?: SmtpError[] }
-export type SmtpError =
-  Error & { code?: string; responseCode?: number; response?: string; rejectedErrors?: SmtpError[]; recipient?: string };
+export interface PoolOptions extends SMTPConnectionOptions {
+  maxConnections: number;
+  auth?: { user: string; pass: string };
+}
+export interface SendInfo {
+  response: string;
+  rejectedErrors?: SmtpError[];
+}
+export type SmtpError = Error & {
+  code?: string;
+  responseCode?: number;
+  response?: string;
+  rejectedErrors?: SmtpError[];
+  recipient?: string;
+};
 
-interface Conn { smtp: SMTPConnection; sent: number; idle?: NodeJS.Timeout; gone?: boolean }
+interface Conn {
+  smtp: SMTPConnection;
+  sent: number;
+  idle?: NodeJS.Timeout;
+  gone?: boolean;
+}
 
 const isTransient = (err: SmtpError) => err.code === 'ECONNECTION' || err.code === 'ETIMEDOUT' || err.code === 'ESOCKET';
 
@@ -40,7 +56,8 @@ export class SmtpPool {
       const reused = conn.sent > 0;
       try {
         const info = await new Promise<SendInfo>((resolve, reject) =>
-          conn.smtp.send(env, typeof body === 'function' ? body() : body, (err, i) => (err ? reject(err) : resolve(i as SendInfo))));
+          conn.smtp.send(env, typeof body === 'function' ? body() : body, (err, i) => (err ? reject(err) : resolve(i as SendInfo))),
+        );
         this.release(conn, true);
         countLargeMessage(size);
         return info;
@@ -48,7 +65,12 @@ export class SmtpPool {
         const e = err as SmtpError;
         const connectionFine = (e.code === 'EENVELOPE' || e.code === 'EMESSAGE') && e.responseCode !== 421;
         if (connectionFine) {
-          await new Promise<void>((r) => conn.smtp.reset((resetErr) => { this.release(conn, !resetErr); r(); }));
+          await new Promise<void>((r) =>
+            conn.smtp.reset((resetErr) => {
+              this.release(conn, !resetErr);
+              r();
+            }),
+          );
           throw e;
         }
         this.release(conn, false);
@@ -68,11 +90,20 @@ export class SmtpPool {
   private async acquire(): Promise<Conn> {
     if (this.closed) throw Object.assign(new Error('delivery is stopping'), { code: 'ECONNECTION' });
     const free = this.idle.pop();
-    if (free) { clearTimeout(free.idle); return free; }
+    if (free) {
+      clearTimeout(free.idle);
+      return free;
+    }
     // (a connection the server closed while idle was dropped from `idle` by its 'end' event)
     if (this.openCount < this.options.maxConnections) {
       this.openCount++;
-      try { return await this.connect(); } catch (err) { this.openCount--; this.wakeOne(); throw err; }
+      try {
+        return await this.connect();
+      } catch (err) {
+        this.openCount--;
+        this.wakeOne();
+        throw err;
+      }
     }
     const conn = await new Promise<Conn | null>((resolve) => this.waiting.push(resolve));
     return conn ?? this.acquire();
@@ -97,7 +128,8 @@ export class SmtpPool {
     const i = this.idle.indexOf(conn);
     if (i >= 0) this.idle.splice(i, 1);
     this.openCount--;
-    if (polite) conn.smtp.quit(); else conn.smtp.close();
+    if (polite) conn.smtp.quit();
+    else conn.smtp.close();
     this.wakeOne();
   }
 
@@ -111,12 +143,20 @@ export class SmtpPool {
     return new Promise<Conn>((resolve, reject) => {
       let settled = false;
       // Errors after connect (server closing an idle connection) surface on the next send.
-      smtp.on('error', (err) => { if (!settled) { settled = true; reject(err); } });
+      smtp.on('error', (err) => {
+        if (!settled) {
+          settled = true;
+          reject(err);
+        }
+      });
       smtp.connect(() => {
         if (settled) return;
         const conn: Conn = { smtp, sent: 0 };
         smtp.once('end', () => this.drop(conn, false));
-        const done = () => { settled = true; resolve(conn); };
+        const done = () => {
+          settled = true;
+          resolve(conn);
+        };
         if (!this.options.auth) return done();
         smtp.login(this.options.auth, (err) => {
           if (!err) return done();

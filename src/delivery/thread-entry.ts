@@ -34,7 +34,13 @@ const acceptor = new Acceptor(cfg, spool, ledger, queue, log, walSync);
 const transport = createTransport(cfg.upstream, cfg.relay.hostname);
 const post = (m: ThreadMessage) => port.postMessage(m);
 const worker = new MailWorker(queue, spec, {
-  cfg, ledger, spool, transport, log, durable: () => walSync.sync(), bouncer: new Bouncer(cfg, () => acceptor, log),
+  cfg,
+  ledger,
+  spool,
+  transport,
+  log,
+  durable: () => walSync.sync(),
+  bouncer: new Bouncer(cfg, () => acceptor, log),
   onOutcome: (kind, outcome) => post({ type: 'outcome', kind, outcome }),
   watchdog: { ...watchdog, onRecreated: () => post({ type: 'recreated' }), onProblem: (problem) => post({ type: 'problem', problem }) },
 });

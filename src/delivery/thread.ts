@@ -13,14 +13,19 @@ import { RestartBackoff } from '../roles/supervise.js';
 
 /** `logLevel`: the main thread's logger level (tests run quiet whatever the config says). */
 export interface DeliveryThreadData {
-  cfg: Config; redis: RedisSpec; queueName: string; logLevel: string;
+  cfg: Config;
+  redis: RedisSpec;
+  queueName: string;
+  logLevel: string;
   /** The mail worker watchdog's bounds (tests shorten them). */
   watchdog?: { staleMs?: number; checkMs?: number };
 }
 export type ThreadMessage =
-  | { type: 'ready' } | { type: 'close' }
+  | { type: 'ready' }
+  | { type: 'close' }
   | { type: 'outcome'; kind: MailJobKind; outcome: RecipientStatus }
-  | { type: 'recreated' } | { type: 'problem'; problem: string | undefined };
+  | { type: 'recreated' }
+  | { type: 'problem'; problem: string | undefined };
 
 const CLOSE_BOUND_MS = 12_000; // a worker waits for its active jobs; SMTP timeouts are longer
 
@@ -44,19 +49,29 @@ export class DeliveryThread {
   private upSince = 0;
   private readonly backoff = new RestartBackoff();
 
-  constructor(private readonly data: DeliveryThreadData, private readonly log: Logger, private readonly metrics?: Metrics) {}
+  constructor(
+    private readonly data: DeliveryThreadData,
+    private readonly log: Logger,
+    private readonly metrics?: Metrics,
+  ) {}
 
   /** Resolves once the thread's worker is running. */
   start(): Promise<void> {
     const worker = (this.worker = new Worker(entryPath(), { workerData: this.data }));
     const ready = new Promise<void>((resolve, reject) => {
       worker.on('message', (m: ThreadMessage) => {
-        if (m.type === 'ready') { this.up = this.everUp = true; this.upSince = Date.now(); resolve(); }
-        else if (m.type === 'outcome') this.metrics?.deliveries.inc({ kind: m.kind, outcome: m.outcome });
+        if (m.type === 'ready') {
+          this.up = this.everUp = true;
+          this.upSince = Date.now();
+          resolve();
+        } else if (m.type === 'outcome') this.metrics?.deliveries.inc({ kind: m.kind, outcome: m.outcome });
         else if (m.type === 'recreated') this.metrics?.workerRecreated.inc({ worker: 'mail' });
         else if (m.type === 'problem') this.workerProblem = m.problem;
       });
-      worker.once('error', (err) => { this.log.error({ err: err.message, stack: err.stack }, 'delivery thread failed'); reject(err); });
+      worker.once('error', (err) => {
+        this.log.error({ err: err.message, stack: err.stack }, 'delivery thread failed');
+        reject(err);
+      });
       worker.once('exit', (code) => {
         const upMs = this.up ? Date.now() - this.upSince : 0;
         this.up = false;
@@ -86,8 +101,10 @@ export class DeliveryThread {
     if (!worker) return;
     const exited = new Promise<void>((r) => worker.once('exit', () => r()));
     worker.postMessage({ type: 'close' } satisfies ThreadMessage);
-    const bound = setTimeout(() => { this.log.warn('delivery thread did not stop in time; terminating it'); void worker.terminate(); },
-      CLOSE_BOUND_MS);
+    const bound = setTimeout(() => {
+      this.log.warn('delivery thread did not stop in time; terminating it');
+      void worker.terminate();
+    }, CLOSE_BOUND_MS);
     await exited;
     clearTimeout(bound);
   }

@@ -6,8 +6,16 @@ import { join } from 'node:path';
 import { SmtpPool, type SmtpError } from './smtp-pool.js';
 import type { Config } from '../config/schema.js';
 
-export interface Envelope { from: string; to: string[] }
-export interface RecipientResult { address: string; ok: boolean; responseCode?: number; response: string }
+export interface Envelope {
+  from: string;
+  to: string[];
+}
+export interface RecipientResult {
+  address: string;
+  ok: boolean;
+  responseCode?: number;
+  response: string;
+}
 
 /** Per-recipient outcomes; throws (with responseCode where known) when nothing reached a recipient stage. */
 export interface DeliveryTransport {
@@ -18,8 +26,16 @@ export interface DeliveryTransport {
 
 export function smtpTransport(cfg: Config['upstream'], heloName?: string): DeliveryTransport {
   const pool = new SmtpPool({
-    host: cfg.host, port: cfg.port, secure: cfg.secure, requireTLS: cfg.requireTLS, auth: cfg.auth, name: heloName,
-    maxConnections: cfg.maxConnections, connectionTimeout: 30_000, greetingTimeout: 30_000, socketTimeout: 120_000,
+    host: cfg.host,
+    port: cfg.port,
+    secure: cfg.secure,
+    requireTLS: cfg.requireTLS,
+    auth: cfg.auth,
+    name: heloName,
+    maxConnections: cfg.maxConnections,
+    connectionTimeout: 30_000,
+    greetingTimeout: 30_000,
+    socketTimeout: 120_000,
     // Opportunistic STARTTLS (as Postfix's "may" level) does not verify; requireTLS/secure do.
     tls: { rejectUnauthorized: cfg.requireTLS || cfg.secure },
   });
@@ -31,8 +47,9 @@ export function smtpTransport(cfg: Config['upstream'], heloName?: string): Deliv
         const rejected = new Map((info.rejectedErrors ?? []).map((e) => [String(e.recipient).toLowerCase(), e]));
         return envelope.to.map((address) => {
           const e = rejected.get(address.toLowerCase());
-          return e ? { address, ok: false, responseCode: e.responseCode, response: e.response ?? e.message } : { address, ok: true,
-            response: info.response };
+          return e
+            ? { address, ok: false, responseCode: e.responseCode, response: e.response ?? e.message }
+            : { address, ok: true, response: info.response };
         });
       } catch (err) {
         const e = err as SmtpError;

@@ -10,7 +10,10 @@ export class GroupCommit<T, R> {
    * `commit` writes all items in one transaction (without fsync) and returns, per item, its result or
    * its Error; `durable` makes what was committed survive power loss (an fsync of the WAL).
    */
-  constructor(private readonly commit: (items: T[]) => (R | Error)[], private readonly durable: () => Promise<void>) {}
+  constructor(
+    private readonly commit: (items: T[]) => (R | Error)[],
+    private readonly durable: () => Promise<void>,
+  ) {}
 
   /** Resolves once the item is committed and durable. */
   submit(item: T): Promise<R> {

@@ -7,20 +7,60 @@ export type RecipientStatus = 'queued' | 'deferred' | 'sent' | 'failed';
 export type ForwardState = 'none' | 'queued' | 'sent' | 'suppressed' | 'failed';
 
 export interface NewMessage {
-  id: string; receivedAt: number; clientAddress: string; clientHelo: string; authUser: string | null;
-  mailFrom: string; headerFrom: string | null; subject: string; messageId: string | null; size: number; spoolPath: string;
-  shopId: string | null; shopBy?: string | null; isOrder: boolean; orderNumber: string | null; items: unknown[]; flags: string[];
-  deliverTo: string[]; forwardTo: string | null; claim: string | null;
+  id: string;
+  receivedAt: number;
+  clientAddress: string;
+  clientHelo: string;
+  authUser: string | null;
+  mailFrom: string;
+  headerFrom: string | null;
+  subject: string;
+  messageId: string | null;
+  size: number;
+  spoolPath: string;
+  shopId: string | null;
+  shopBy?: string | null;
+  isOrder: boolean;
+  orderNumber: string | null;
+  items: unknown[];
+  flags: string[];
+  deliverTo: string[];
+  forwardTo: string | null;
+  claim: string | null;
 }
 
-export interface Outcome { address: string; status: RecipientStatus; response: string; nextAttemptAt?: number | null }
-export interface AcceptResult { forward: ForwardState; reason: string | null }
+export interface Outcome {
+  address: string;
+  status: RecipientStatus;
+  response: string;
+  nextAttemptAt?: number | null;
+}
+export interface AcceptResult {
+  forward: ForwardState;
+  reason: string | null;
+}
 
 export interface MessageRow {
-  id: string; received_at: number; client_address: string; client_helo: string; auth_user: string | null; mail_from: string;
-  header_from: string | null; subject: string; message_id: string | null; size: number; spool_path: string; spool_removed: number;
-  shop_id: string | null; shop_by: string | null; is_order: number; order_number: string | null; items: string; flags: string;
-  forward: ForwardState; forward_reason: string | null;
+  id: string;
+  received_at: number;
+  client_address: string;
+  client_helo: string;
+  auth_user: string | null;
+  mail_from: string;
+  header_from: string | null;
+  subject: string;
+  message_id: string | null;
+  size: number;
+  spool_path: string;
+  spool_removed: number;
+  shop_id: string | null;
+  shop_by: string | null;
+  is_order: number;
+  order_number: string | null;
+  items: string;
+  flags: string;
+  forward: ForwardState;
+  forward_reason: string | null;
 }
 export type DeliveryRow = Pick<MessageRow, 'id' | 'received_at' | 'mail_from' | 'shop_id' | 'spool_path'>;
 /** A message's status, as `mail list` shows it: its least advanced recipient. */
@@ -29,10 +69,21 @@ export function messageStatus(recipients: readonly Pick<RecipientRow, 'status'>[
   return 'sent';
 }
 /** `releasedClaim`: the forward-once claim this failed forward gave up, so a later mail of the order forwards. */
-export interface RecordSummary { final: boolean; sent: number; failed: number; releasedClaim?: string }
+export interface RecordSummary {
+  final: boolean;
+  sent: number;
+  failed: number;
+  releasedClaim?: string;
+}
 export interface RecipientRow {
-  message_id: string; kind: MailJobKind; address: string; status: RecipientStatus; attempts: number; response: string | null;
-  updated_at: number; next_attempt_at: number | null;
+  message_id: string;
+  kind: MailJobKind;
+  address: string;
+  status: RecipientStatus;
+  attempts: number;
+  response: string | null;
+  updated_at: number;
+  next_attempt_at: number | null;
 }
 
 /** A message's status from its recipients: deferred before queued before failed; else sent. */
@@ -58,9 +109,17 @@ export class LedgerStore {
    */
   acceptMany(messages: NewMessage[]): (AcceptResult | Error)[] {
     const one = this.db.transaction((m: NewMessage) => this.insertAccepted(m));
-    return this.db.transaction(() => messages.map((m) => {
-      try { return one(m); } catch (err) { return err as Error; }
-    })).immediate();
+    return this.db
+      .transaction(() =>
+        messages.map((m) => {
+          try {
+            return one(m);
+          } catch (err) {
+            return err as Error;
+          }
+        }),
+      )
+      .immediate();
   }
 
   private insertAccepted(m: NewMessage): AcceptResult {
@@ -68,22 +127,36 @@ export class LedgerStore {
       let forward: ForwardState = m.forwardTo ? 'queued' : 'none';
       let reason: string | null = m.forwardTo ? null : m.isOrder ? 'shop has no forwardTo' : null;
       if (m.forwardTo && m.claim) {
-        const taken = this.sql('INSERT OR IGNORE INTO forward_claims (shop_id, claim, message_id, claimed_at) VALUES (?, ?, ?, ?)')
-          .run(m.shopId, m.claim, m.id, m.receivedAt).changes === 0;
+        const taken =
+          this.sql('INSERT OR IGNORE INTO forward_claims (shop_id, claim, message_id, claimed_at) VALUES (?, ?, ?, ?)').run(
+            m.shopId,
+            m.claim,
+            m.id,
+            m.receivedAt,
+          ).changes === 0;
         if (taken) {
           const first = this.sql('SELECT message_id FROM forward_claims WHERE shop_id = ? AND claim = ?').pluck().get(m.shopId, m.claim);
           forward = 'suppressed';
           reason = `forward-once: ${m.claim} already forwarded with ${first}`;
         }
       }
-      this.sql(`INSERT INTO messages (id, received_at, client_address, client_helo, auth_user, mail_from, header_from, subject, message_id,
+      this.sql(
+        `INSERT INTO messages (id, received_at, client_address, client_helo, auth_user, mail_from, header_from, subject, message_id,
           size, spool_path, shop_id, shop_by, is_order, order_number, items, flags, forward, forward_reason)
         VALUES (@id, @receivedAt, @clientAddress, @clientHelo, @authUser, @mailFrom, @headerFrom, @subject, @messageId,
-          @size, @spoolPath, @shopId, @shopBy, @isOrder, @orderNumber, @items, @flags, @forward, @reason)`)
-        .run({ ...m, shopBy: m.shopBy ?? null, isOrder: m.isOrder ? 1 : 0, items: JSON.stringify(m.items),
-          flags: JSON.stringify(m.flags), forward, reason });
-      const rcpt =
-        this.sql("INSERT OR IGNORE INTO message_recipients (message_id, kind, address, status, updated_at) VALUES (?, ?, ?, 'queued', ?)");
+          @size, @spoolPath, @shopId, @shopBy, @isOrder, @orderNumber, @items, @flags, @forward, @reason)`,
+      ).run({
+        ...m,
+        shopBy: m.shopBy ?? null,
+        isOrder: m.isOrder ? 1 : 0,
+        items: JSON.stringify(m.items),
+        flags: JSON.stringify(m.flags),
+        forward,
+        reason,
+      });
+      const rcpt = this.sql(
+        "INSERT OR IGNORE INTO message_recipients (message_id, kind, address, status, updated_at) VALUES (?, ?, ?, 'queued', ?)",
+      );
       for (const to of m.deliverTo) rcpt.run(m.id, 'deliver', to, m.receivedAt);
       if (forward === 'queued') rcpt.run(m.id, 'forward', m.forwardTo, m.receivedAt);
       return { forward, reason };
@@ -95,20 +168,26 @@ export class LedgerStore {
   }
 
   recipients(id: string, kind?: MailJobKind): RecipientRow[] {
-    return this.sql('SELECT * FROM message_recipients WHERE message_id = ? AND (? IS NULL OR kind = ?) ORDER BY kind, address')
-      .all(id, kind ?? null, kind ?? null) as RecipientRow[];
+    return this.sql('SELECT * FROM message_recipients WHERE message_id = ? AND (? IS NULL OR kind = ?) ORDER BY kind, address').all(
+      id,
+      kind ?? null,
+      kind ?? null,
+    ) as RecipientRow[];
   }
 
   pending(id: string, kind: MailJobKind): string[] {
-    return this.sql(`SELECT address FROM message_recipients
-      WHERE message_id = ? AND kind = ? AND status IN ('queued', 'deferred') ORDER BY address`)
-      .pluck().all(id, kind) as string[];
+    return this.sql(
+      `SELECT address FROM message_recipients
+      WHERE message_id = ? AND kind = ? AND status IN ('queued', 'deferred') ORDER BY address`,
+    )
+      .pluck()
+      .all(id, kind) as string[];
   }
 
   /** What a delivery job needs: the message's envelope facts and the recipients still pending. */
   delivery(id: string, kind: MailJobKind): { msg: DeliveryRow; pending: string[] } | undefined {
-    const msg =
-      this.sql('SELECT id, received_at, mail_from, shop_id, spool_path FROM messages WHERE id = ?').get(id) as DeliveryRow | undefined;
+    const msg = this.sql('SELECT id, received_at, mail_from, shop_id, spool_path FROM messages WHERE id = ?').get(id) as
+      DeliveryRow | undefined;
     return msg && { msg, pending: this.pending(id, kind) };
   }
 
@@ -131,9 +210,10 @@ export class LedgerStore {
           this.sql('UPDATE messages SET forward = ? WHERE id = ?').run(o.status, id);
         if (kind === 'forward' && o.status === 'failed') releasedClaim = this.releaseClaim(id, o.response) ?? releasedClaim;
       }
-      const t = this.sql(`SELECT COALESCE(SUM(status IN ('queued', 'deferred')), 0) AS open, COALESCE(SUM(status = 'sent'), 0) AS sent,
-          COALESCE(SUM(status = 'failed'), 0) AS failed FROM message_recipients WHERE message_id = ?`)
-        .get(id) as { open: number; sent: number; failed: number };
+      const t = this.sql(
+        `SELECT COALESCE(SUM(status IN ('queued', 'deferred')), 0) AS open, COALESCE(SUM(status = 'sent'), 0) AS sent,
+          COALESCE(SUM(status = 'failed'), 0) AS failed FROM message_recipients WHERE message_id = ?`,
+      ).get(id) as { open: number; sent: number; failed: number };
       const final = t.open === 0;
       if (final && opts.removeSpool) this.markSpoolRemoved(id);
       return { final, sent: t.sent, failed: t.failed, releasedClaim };
@@ -156,26 +236,34 @@ export class LedgerStore {
 
   /** Re-arms recipients for a resend (`mail resend`): they go back to queued. */
   requeue(id: string, kind: MailJobKind, addresses: string[], now = Date.now()): void {
-    const st =
-      this.sql("UPDATE message_recipients SET status = 'queued', updated_at = ? WHERE message_id = ? AND kind = ? AND address = ?");
-    const ins =
-      this.sql("INSERT OR IGNORE INTO message_recipients (message_id, kind, address, status, updated_at) VALUES (?, ?, ?, 'queued', ?)");
+    const st = this.sql(
+      "UPDATE message_recipients SET status = 'queued', updated_at = ? WHERE message_id = ? AND kind = ? AND address = ?",
+    );
+    const ins = this.sql(
+      "INSERT OR IGNORE INTO message_recipients (message_id, kind, address, status, updated_at) VALUES (?, ?, ?, 'queued', ?)",
+    );
     this.db.transaction(() => {
-      for (const a of addresses) { ins.run(id, kind, a, now); st.run(now, id, kind, a); }
+      for (const a of addresses) {
+        ins.run(id, kind, a, now);
+        st.run(now, id, kind, a);
+      }
       if (kind === 'forward') this.sql("UPDATE messages SET forward = 'queued' WHERE id = ?").run(id);
     })();
   }
 
   /** Messages with a recipient not yet final: what the recovery sweep makes sure is queued. */
   unfinished(): { id: string; kind: MailJobKind }[] {
-    return this.sql(`SELECT DISTINCT message_id AS id, kind FROM message_recipients
-      WHERE status IN ('queued', 'deferred') ORDER BY message_id`)
-      .all() as { id: string; kind: MailJobKind }[];
+    return this.sql(
+      `SELECT DISTINCT message_id AS id, kind FROM message_recipients
+      WHERE status IN ('queued', 'deferred') ORDER BY message_id`,
+    ).all() as { id: string; kind: MailJobKind }[];
   }
 
   deferredIds(): { id: string; kind: MailJobKind }[] {
-    return this.sql("SELECT DISTINCT message_id AS id, kind FROM message_recipients WHERE status = 'deferred'")
-      .all() as { id: string; kind: MailJobKind }[];
+    return this.sql("SELECT DISTINCT message_id AS id, kind FROM message_recipients WHERE status = 'deferred'").all() as {
+      id: string;
+      kind: MailJobKind;
+    }[];
   }
 
   /** At start: a spool file is kept only while its ledger row exists and does not say it was removed. */
@@ -189,18 +277,24 @@ export class LedgerStore {
 
   /** Final messages whose spool file may go: older than keepDays and not removed yet. */
   removableSpool(keepDays: number, now = Date.now()): string[] {
-    return this.sql(`SELECT id FROM messages m WHERE spool_removed = 0 AND received_at <= ?
-      AND NOT EXISTS (SELECT 1 FROM message_recipients r WHERE r.message_id = m.id AND r.status IN ('queued', 'deferred')) LIMIT 1000`)
-      .pluck().all(now - keepDays * 86_400_000) as string[];
+    return this.sql(
+      `SELECT id FROM messages m WHERE spool_removed = 0 AND received_at <= ?
+      AND NOT EXISTS (SELECT 1 FROM message_recipients r WHERE r.message_id = m.id AND r.status IN ('queued', 'deferred')) LIMIT 1000`,
+    )
+      .pluck()
+      .all(now - keepDays * 86_400_000) as string[];
   }
 
   /** Retention: ledger rows older than mailDays (final ones only); forward claims go with them. */
   prune(mailDays: number, now = Date.now()): number {
     const before = now - mailDays * 86_400_000;
     return this.db.transaction(() => {
-      const ids = this.sql(`SELECT id FROM messages m WHERE received_at < ? AND spool_removed = 1
-        AND NOT EXISTS (SELECT 1 FROM message_recipients r WHERE r.message_id = m.id AND r.status IN ('queued', 'deferred'))`)
-        .pluck().all(before) as string[];
+      const ids = this.sql(
+        `SELECT id FROM messages m WHERE received_at < ? AND spool_removed = 1
+        AND NOT EXISTS (SELECT 1 FROM message_recipients r WHERE r.message_id = m.id AND r.status IN ('queued', 'deferred'))`,
+      )
+        .pluck()
+        .all(before) as string[];
       const del = this.sql('DELETE FROM messages WHERE id = ?');
       for (const id of ids) del.run(id);
       this.sql('DELETE FROM forward_claims WHERE claimed_at < ?').run(before);
@@ -210,8 +304,12 @@ export class LedgerStore {
 
   /** Delivery and forward jobs with no recipient left queued or deferred (the mail queue forgets them on completion). */
   finishedJobCount(): number {
-    return this.sql(`SELECT COUNT(*) FROM (SELECT 1 FROM message_recipients GROUP BY message_id, kind
-      HAVING SUM(status IN ('queued', 'deferred')) = 0)`).pluck().get() as number;
+    return this.sql(
+      `SELECT COUNT(*) FROM (SELECT 1 FROM message_recipients GROUP BY message_id, kind
+      HAVING SUM(status IN ('queued', 'deferred')) = 0)`,
+    )
+      .pluck()
+      .get() as number;
   }
 
   /**
@@ -220,8 +318,14 @@ export class LedgerStore {
    * and the partial recipient indexes for the queued/deferred/failed states. The status of a row is worked
    * out for the rows of the page only (and for the rows tested by a status filter).
    */
-  list(opts: { since?: number; order?: string; status?: string; forward?: string; limit: number; offset?: number })
-    : (MessageRow & { status: string; to: string })[] {
+  list(opts: {
+    since?: number;
+    order?: string;
+    status?: string;
+    forward?: string;
+    limit: number;
+    offset?: number;
+  }): (MessageRow & { status: string; to: string })[] {
     const where: string[] = [];
     if (opts.since !== undefined) where.push('m.received_at >= @since');
     if (opts.order !== undefined) where.push('m.order_number = @order');
@@ -233,13 +337,19 @@ export class LedgerStore {
       }
       where.push(`${MESSAGE_STATUS} = @status`);
     }
-    return this.sql(`SELECT m.*,
+    return this.sql(
+      `SELECT m.*,
         (SELECT group_concat(address, ', ') FROM message_recipients r WHERE r.message_id = m.id AND r.kind = 'deliver') AS "to",
         ${MESSAGE_STATUS} AS status
       FROM messages m ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-      ORDER BY m.received_at DESC, m.id DESC LIMIT @limit OFFSET @offset`)
-      .all({ since: opts.since, order: opts.order, status: opts.status, forward: opts.forward, limit: opts.limit,
-        offset: opts.offset ?? 0 }) as any[];
+      ORDER BY m.received_at DESC, m.id DESC LIMIT @limit OFFSET @offset`,
+    ).all({
+      since: opts.since,
+      order: opts.order,
+      status: opts.status,
+      forward: opts.forward,
+      limit: opts.limit,
+      offset: opts.offset ?? 0,
+    }) as any[];
   }
-
 }

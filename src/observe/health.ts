@@ -57,13 +57,18 @@ export function healthRoutes(deps: HealthDeps) {
         problems.push(`redis: ${(err as Error).message}`);
       }
       for (const db of deps.dbs) {
-        try { db.prepare('SELECT 1').get(); } catch (err) { problems.push(`sqlite ${db.name}: ${(err as Error).message}`); }
+        try {
+          db.prepare('SELECT 1').get();
+        } catch (err) {
+          problems.push(`sqlite ${db.name}: ${(err as Error).message}`);
+        }
       }
       for (const check of deps.checks ?? []) {
         const problem = check();
         if (problem) problems.push(problem);
       }
-      if (problems.join('\n') !== lastProblems) { // each change once, not once per probe
+      if (problems.join('\n') !== lastProblems) {
+        // each change once, not once per probe
         if (problems.length) deps.log.warn({ problems }, 'not ready');
         else deps.log.info('ready again');
         lastProblems = problems.join('\n');

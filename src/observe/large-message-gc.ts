@@ -30,5 +30,5 @@ const gc = (globalThis as { gc?: (options: { type: 'major'; execution: 'async' }
 export const gcExposed = typeof gc === 'function';
 
 /** Called once per message a thread has streamed through (received or sent); one counter per thread. */
-export const countLargeMessage =
-  largeMessageCounter(() => gc?.({ type: 'major', execution: 'async' })); // incremental: the thread goes on meanwhile
+// An incremental collection: the thread goes on meanwhile.
+export const countLargeMessage = largeMessageCounter(() => gc?.({ type: 'major', execution: 'async' }));

@@ -13,43 +13,71 @@ const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed', 'pa
 
 export class Metrics {
   readonly registry = new Registry();
-  readonly messagesAccepted =
-    new Counter({ name: `${P}messages_accepted_total`, help: 'Messages acknowledged with 250', registers: [this.registry] });
-  readonly messagesRejected =
-    new Counter({ name: `${P}messages_rejected_total`, help: 'Commands or messages refused, by reason', labelNames: ['reason'],
-      registers: [this.registry] });
-  readonly deliveries =
-    new Counter({ name: `${P}deliveries_total`, help: 'Recipient delivery attempts by job kind (deliver, forward) and outcome',
-      labelNames: ['kind', 'outcome'], registers: [this.registry] });
-  readonly forwardsSuppressed =
-    new Counter({ name: `${P}forward_once_suppressed_total`, help: 'Order mails delivered but not forwarded (forward-once)',
-      registers: [this.registry] });
-  readonly uploads =
-    new Counter({ name: `${P}uploads_total`, help: 'Stock uploads answered, by answer', labelNames: ['answer'],
-      registers: [this.registry] });
-  readonly uploadItems =
-    new Counter({ name: `${P}upload_items_total`, help: 'Upload items applied or skipped, by reason', labelNames: ['outcome', 'reason'],
-      registers: [this.registry] });
-  readonly acceptSeconds =
-    new Histogram({ name: `${P}accept_seconds`, help: 'DATA end to 250: spool, fsync, classify, ledger commit, enqueue',
-      buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [this.registry] });
-  readonly uploadSeconds =
-    new Histogram({ name: `${P}upload_answer_seconds`, help: 'Upload request body received to answer (store, enqueue, apply wait)',
-      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
-  readonly workerRecreated =
-    new Counter({ name: `${P}worker_recreated_total`, help: 'Queue workers found not polling and made anew (BullMQ #4378)',
-      labelNames: ['worker'], registers: [this.registry] });
-  readonly workerRestarts =
-    new Counter({ name: `${P}worker_restarts_total`,
-      help: 'Workers started again under start after they died (stock: the worker process; delivery: the relay thread)',
-      labelNames: ['worker'], registers: [this.registry] });
+  readonly messagesAccepted = new Counter({
+    name: `${P}messages_accepted_total`,
+    help: 'Messages acknowledged with 250',
+    registers: [this.registry],
+  });
+  readonly messagesRejected = new Counter({
+    name: `${P}messages_rejected_total`,
+    help: 'Commands or messages refused, by reason',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  readonly deliveries = new Counter({
+    name: `${P}deliveries_total`,
+    help: 'Recipient delivery attempts by job kind (deliver, forward) and outcome',
+    labelNames: ['kind', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly forwardsSuppressed = new Counter({
+    name: `${P}forward_once_suppressed_total`,
+    help: 'Order mails delivered but not forwarded (forward-once)',
+    registers: [this.registry],
+  });
+  readonly uploads = new Counter({
+    name: `${P}uploads_total`,
+    help: 'Stock uploads answered, by answer',
+    labelNames: ['answer'],
+    registers: [this.registry],
+  });
+  readonly uploadItems = new Counter({
+    name: `${P}upload_items_total`,
+    help: 'Upload items applied or skipped, by reason',
+    labelNames: ['outcome', 'reason'],
+    registers: [this.registry],
+  });
+  readonly acceptSeconds = new Histogram({
+    name: `${P}accept_seconds`,
+    help: 'DATA end to 250: spool, fsync, classify, ledger commit, enqueue',
+    buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly uploadSeconds = new Histogram({
+    name: `${P}upload_answer_seconds`,
+    help: 'Upload request body received to answer (store, enqueue, apply wait)',
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly workerRecreated = new Counter({
+    name: `${P}worker_recreated_total`,
+    help: 'Queue workers found not polling and made anew (BullMQ #4378)',
+    labelNames: ['worker'],
+    registers: [this.registry],
+  });
+  readonly workerRestarts = new Counter({
+    name: `${P}worker_restarts_total`,
+    help: 'Workers started again under start after they died (stock: the worker process; delivery: the relay thread)',
+    labelNames: ['worker'],
+    registers: [this.registry],
+  });
   private readonly queues: Queue[] = [];
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: P });
     for (const reason of REJECT_REASONS) this.messagesRejected.inc({ reason }, 0);
-    for (const kind of ['deliver', 'forward']) for (const outcome of ['sent', 'deferred', 'failed']) this.deliveries.inc({ kind, outcome },
-      0);
+    for (const kind of ['deliver', 'forward'])
+      for (const outcome of ['sent', 'deferred', 'failed']) this.deliveries.inc({ kind, outcome }, 0);
     for (const answer of UPLOAD_ANSWERS) this.uploads.inc({ answer }, 0);
     for (const worker of ['mail', 'stock']) this.workerRecreated.inc({ worker }, 0);
     for (const worker of SUPERVISED_WORKERS) this.workerRestarts.inc({ worker }, 0);
@@ -57,13 +85,18 @@ export class Metrics {
     for (const reason of SKIP_REASONS) this.uploadItems.inc({ outcome: 'skipped', reason }, 0);
     const queues = this.queues;
     new Gauge({
-      name: `${P}queue_jobs`, help: 'Jobs per queue and state (read at scrape)', labelNames: ['queue', 'state'], registers: [this.registry],
+      name: `${P}queue_jobs`,
+      help: 'Jobs per queue and state (read at scrape)',
+      labelNames: ['queue', 'state'],
+      registers: [this.registry],
       async collect() {
         for (const q of queues) {
           try {
             const counts = await withTimeout(q.getJobCounts(...QUEUE_STATES), 1000, 'job counts');
             for (const state of QUEUE_STATES) this.set({ queue: q.name, state }, counts[state] ?? 0);
-          } catch { /* Redis down: the gauge keeps its last values; /readyz says why */ }
+          } catch {
+            /* Redis down: the gauge keeps its last values; /readyz says why */
+          }
         }
       },
     });

@@ -109,8 +109,15 @@ export function checkVerdict(c: Classification, ledgerDb: DB, stockDb: DB) {
       : `would forward to ${c.shop.forwardTo}${claim ? ` (claim ${claim})` : ' (forwardOnce: off)'}`;
   }
   if (c.flags.length) reason += `; flags: ${c.flags.join(', ')}`;
-  return { shop: c.shop?.id ?? null, shopBy: c.shopBy ?? null, isOrder: c.isOrder, orderNumber: c.orderNumber ?? null, items,
-    wouldForward, reason };
+  return {
+    shop: c.shop?.id ?? null,
+    shopBy: c.shopBy ?? null,
+    isOrder: c.isOrder,
+    orderNumber: c.orderNumber ?? null,
+    items,
+    wouldForward,
+    reason,
+  };
 }
 export type CheckVerdict = ReturnType<typeof checkVerdict>;
 

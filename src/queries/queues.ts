@@ -87,11 +87,19 @@ async function oldestWaiting(q: Queue): Promise<Job | undefined> {
 export function finishedInDatabases(cfg: Config, queueName: string): number {
   if (queueName === STOCK_QUEUE) {
     const db = openDb(cfg.dataDir, 'stock');
-    try { return new UploadStore(db).appliedCount(); } finally { db.close(); }
+    try {
+      return new UploadStore(db).appliedCount();
+    } finally {
+      db.close();
+    }
   }
   if (queueName !== mailQueueName(cfg.instance)) return 0; // another relay's: its ledger is on its host
   const db = openDb(cfg.dataDir, 'ledger');
-  try { return new LedgerStore(db).finishedJobCount(); } finally { db.close(); }
+  try {
+    return new LedgerStore(db).finishedJobCount();
+  } finally {
+    db.close();
+  }
 }
 
 /**

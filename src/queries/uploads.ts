@@ -43,16 +43,14 @@ export function listSkips(
   store: UploadStore,
   opts: { shop?: string; code?: string; reason?: string; since?: number; limit: number; offset?: number },
 ) {
-  return store
-    .skips(opts)
-    .map((r) => ({
-      uploadId: r.upload_id,
-      shop: r.shop_id,
-      product_code: r.code,
-      reason: r.reason,
-      rawStock: r.raw_stock,
-      receivedAt: iso(r.received_at),
-    }));
+  return store.skips(opts).map((r) => ({
+    uploadId: r.upload_id,
+    shop: r.shop_id,
+    product_code: r.code,
+    reason: r.reason,
+    rawStock: r.raw_stock,
+    receivedAt: iso(r.received_at),
+  }));
 }
 
 /**

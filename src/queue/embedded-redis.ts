@@ -13,11 +13,20 @@ const READY_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 5_000;
 
 function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function isRedisServer(pid: number): boolean {
-  try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('redis-server'); } catch { return false; }
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('redis-server');
+  } catch {
+    return false;
+  }
 }
 
 async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
@@ -33,7 +42,14 @@ async function pings(socket: string): Promise<boolean> {
   if (!existsSync(socket)) return false;
   const c = new Redis({ path: socket, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
   c.on('error', () => {});
-  try { await c.connect(); return (await c.ping()) === 'PONG'; } catch { return false; } finally { await closeRedis(c); }
+  try {
+    await c.connect();
+    return (await c.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    await closeRedis(c);
+  }
 }
 
 export class EmbeddedRedis {
@@ -41,7 +57,10 @@ export class EmbeddedRedis {
   readonly socket: string;
   private readonly pidFile: string;
 
-  constructor(private readonly dataDir: string, private readonly log: Logger) {
+  constructor(
+    private readonly dataDir: string,
+    private readonly log: Logger,
+  ) {
     this.socket = privateSocketPath(dataDir);
     this.pidFile = join(dataDir, 'redis.pid');
   }
@@ -63,23 +82,47 @@ export class EmbeddedRedis {
   async start(): Promise<string> {
     const which = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
     if (which.error) {
-      throw new BridgeError('REDIS_MISSING_BINARY',
-        'redis-server is not installed (needed when redis.url is empty): apt-get install -y redis-server');
+      throw new BridgeError(
+        'REDIS_MISSING_BINARY',
+        'redis-server is not installed (needed when redis.url is empty): apt-get install -y redis-server',
+      );
     }
     makePrivateDir(this.dataDir); // redis-server's AOF files follow the umask tightened at start
     await this.cleanStale();
     const args = [
-      '--port', '0', '--unixsocket', this.socket, '--unixsocketperm', '600',
-      '--dir', this.dataDir, '--pidfile', this.pidFile, '--daemonize', 'no',
-      '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec',
-      '--maxmemory-policy', 'noeviction', '--loglevel', 'warning', '--logfile', '',
+      '--port',
+      '0',
+      '--unixsocket',
+      this.socket,
+      '--unixsocketperm',
+      '600',
+      '--dir',
+      this.dataDir,
+      '--pidfile',
+      this.pidFile,
+      '--daemonize',
+      'no',
+      '--save',
+      '',
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'everysec',
+      '--maxmemory-policy',
+      'noeviction',
+      '--loglevel',
+      'warning',
+      '--logfile',
+      '',
     ];
     // Its own process group: Ctrl-C on `npm start` must not stop Redis before the roles that use it; we stop it last.
     const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     this.child = child;
     // However this process ends (the 15 s shutdown bound calls process.exit), Redis is told to stop
     // too: it shuts down cleanly on its own (AOF flushed) instead of living on as an orphan.
-    const stopOnExit = () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM'); };
+    const stopOnExit = () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    };
     process.once('exit', stopOnExit);
     child.once('exit', () => process.removeListener('exit', stopOnExit));
     child.stderr?.on('data', (d) => this.log.warn({ redis: String(d).trim() }, 'redis-server'));

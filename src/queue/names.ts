@@ -6,8 +6,13 @@ export type MailJobKind = 'deliver' | 'forward';
 export const mailJobId = (qid: string, kind: MailJobKind) => `${qid}-${kind}`;
 export const applyJobId = (uploadId: number) => `apply-${uploadId}`;
 
-export interface MailJobData { qid: string; kind: MailJobKind }
-export interface ApplyJobData { uploadId: number }
+export interface MailJobData {
+  qid: string;
+  kind: MailJobKind;
+}
+export interface ApplyJobData {
+  uploadId: number;
+}
 
 /** Finished jobs are dropped from Redis: the ledger and stock.db are the long-term record. */
 export const KEEP_FINISHED = { removeOnComplete: { age: 3600, count: 1000 }, removeOnFail: { age: 7 * 86400 } };

@@ -49,7 +49,9 @@ function optionsFor(target: RedisSpec | string): RedisOptions {
   const spec = typeof target === 'string' ? { url: target } : target;
   if (!('url' in spec)) {
     return {
-      sentinels: spec.sentinels, name: spec.masterName, role: 'master',
+      sentinels: spec.sentinels,
+      name: spec.masterName,
+      role: 'master',
       sentinelRetryStrategy: backoff,
       sentinelCommandTimeout: 2000,
       // No failoverDetector: its disconnect(true) on +switch-master, landing while the client is still
@@ -95,7 +97,10 @@ export function connectionOptions(target: RedisSpec | string, kind: 'worker' | '
 /** Calls `fn` each time the client is ready again after losing its connection (a reconnect, a failover). */
 export function onReconnect(client: Redis, fn: () => void): void {
   let seen = client.status === 'ready';
-  client.on('ready', () => { if (seen) fn(); seen = true; });
+  client.on('ready', () => {
+    if (seen) fn();
+    seen = true;
+  });
 }
 
 /** Outages surface as failed commands where they matter; the reconnect loop would only spam stderr. */
@@ -107,8 +112,13 @@ export function quiet<T extends Redis>(client: T): T {
 /** Connects once (bounded) and throws REDIS_UNAVAILABLE naming the masked URL or the sentinels. For operator commands. */
 export async function connectOrFail(target: RedisSpec | string, timeoutMs = 3000): Promise<Redis> {
   const client = new Redis({
-    ...optionsFor(target), maxRetriesPerRequest: 1, lazyConnect: true, retryStrategy: () => null, connectTimeout: timeoutMs,
-    sentinelRetryStrategy: () => null, failoverDetector: false,
+    ...optionsFor(target),
+    maxRetriesPerRequest: 1,
+    lazyConnect: true,
+    retryStrategy: () => null,
+    connectTimeout: timeoutMs,
+    sentinelRetryStrategy: () => null,
+    failoverDetector: false,
   });
   client.on('error', () => {});
   try {
@@ -117,8 +127,9 @@ export async function connectOrFail(target: RedisSpec | string, timeoutMs = 3000
     return client;
   } catch (err) {
     client.disconnect();
-    throw new BridgeError('REDIS_UNAVAILABLE', `Redis at ${describeRedis(target)} is unreachable: ${(err as Error).message}`,
-      { cause: err });
+    throw new BridgeError('REDIS_UNAVAILABLE', `Redis at ${describeRedis(target)} is unreachable: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }
 

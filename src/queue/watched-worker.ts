@@ -22,13 +22,22 @@ const PING_BOUND_MS = 1_000;
  */
 class HeartbeatRedis extends Redis {
   readonly blocking: Redis[] = [];
-  constructor(options: RedisOptions, private readonly beat: () => void) { super(options); }
+  constructor(
+    options: RedisOptions,
+    private readonly beat: () => void,
+  ) {
+    super(options);
+  }
 
   override duplicate(override?: Partial<RedisOptions>): Redis {
     const client = quiet(new Redis({ ...this.options, ...override }));
     const poll = client.bzpopmin.bind(client) as (...args: unknown[]) => Promise<unknown>;
     // Our own client object: the call goes through unchanged, its settling is the heartbeat.
-    (client as unknown as { bzpopmin: typeof poll }).bzpopmin = (...args) => poll(...args).then((r) => { this.beat(); return r; });
+    (client as unknown as { bzpopmin: typeof poll }).bzpopmin = (...args) =>
+      poll(...args).then((r) => {
+        this.beat();
+        return r;
+      });
     this.blocking.push(client);
     return client;
   }
@@ -91,14 +100,26 @@ export class WatchedWorker<D, R> {
   private create(): void {
     this.lastBeat = Date.now();
     this.proven = false;
-    const beat = () => { this.lastBeat = Date.now(); this.proven = true; };
+    const beat = () => {
+      this.lastBeat = Date.now();
+      this.proven = true;
+    };
     this.connection = new HeartbeatRedis(connectionOptions(this.redis, 'worker'), beat);
     quiet(this.connection);
-    this.worker = new Worker<D, R>(this.queueName, async (job) => {
-      this.inFlight++;
-      beat();
-      try { return await this.processor(job); } finally { this.inFlight--; beat(); }
-    }, { ...this.workerOpts, connection: this.connection });
+    this.worker = new Worker<D, R>(
+      this.queueName,
+      async (job) => {
+        this.inFlight++;
+        beat();
+        try {
+          return await this.processor(job);
+        } finally {
+          this.inFlight--;
+          beat();
+        }
+      },
+      { ...this.workerOpts, connection: this.connection },
+    );
     this.setup(this.worker);
   }
 
@@ -125,9 +146,15 @@ export class WatchedWorker<D, R> {
       }
       this.stale = `${this.o.label} worker not taking jobs: ${why}`;
       // Reported at once; acted on when the next check still finds it (a blip is not a dead worker).
-      if (!this.suspect) { this.suspect = true; return; }
+      if (!this.suspect) {
+        this.suspect = true;
+        return;
+      }
       // Redis down: every worker is silent and will resume with it; recreating would change nothing.
-      const redisAnswers = await withTimeout(this.probe.ping(), PING_BOUND_MS, 'ping').then(() => true, () => false);
+      const redisAnswers = await withTimeout(this.probe.ping(), PING_BOUND_MS, 'ping').then(
+        () => true,
+        () => false,
+      );
       if (!redisAnswers || this.closing) return;
       this.o.log.warn({ worker: this.o.label, queue: this.queueName, why }, `${this.o.label} worker looks dead (${why}); recreating it`);
       await this.closeWorker();

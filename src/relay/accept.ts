@@ -17,9 +17,17 @@ import { classify, forwardClaim } from './classify/classify.js';
 import { BridgeError } from '../errors/codes.js';
 import type { Metrics } from '../observe/metrics.js';
 
-export interface Envelope { mailFrom: string; rcptTo: string[] }
+export interface Envelope {
+  mailFrom: string;
+  rcptTo: string[];
+}
 export interface Session {
-  clientAddress: string; clientHostname?: string; helo: string; authUser?: string; secure: boolean; authenticated: boolean;
+  clientAddress: string;
+  clientHostname?: string;
+  helo: string;
+  authUser?: string;
+  secure: boolean;
+  authenticated: boolean;
 }
 
 export class LoopError extends Error {}
@@ -29,8 +37,10 @@ function receivedHeader(hostname: string, qid: string, env: Envelope, s: Session
   const proto = `ESMTP${s.secure ? 'S' : ''}${s.authenticated ? 'A' : ''}`;
   const forPart = env.rcptTo.length === 1 ? `\r\n\tfor <${env.rcptTo[0]}>` : '';
   const name = s.clientHostname && s.clientHostname !== `[${s.clientAddress}]` ? `${s.clientHostname} ` : '';
-  return `Received: from ${s.helo || 'unknown'} (${name}[${s.clientAddress}])\r\n`
-    + `\tby ${hostname} (zaiko-bridge) with ${proto} id ${qid}${forPart};\r\n\t${now.toUTCString().replace('GMT', '+0000')}\r\n`;
+  return (
+    `Received: from ${s.helo || 'unknown'} (${name}[${s.clientAddress}])\r\n` +
+    `\tby ${hostname} (zaiko-bridge) with ${proto} id ${qid}${forPart};\r\n\t${now.toUTCString().replace('GMT', '+0000')}\r\n`
+  );
 }
 
 export class Acceptor {
@@ -48,9 +58,12 @@ export class Acceptor {
   ) {
     // One WAL fsync and one spool-directory fsync per group: the rows and the files' names are durable
     // before any message of the group is answered 250.
-    this.commits = new GroupCommit((messages) => ledger.acceptMany(messages), async () => {
-      await Promise.all([walSync.sync(), spool.syncDir()]);
-    });
+    this.commits = new GroupCommit(
+      (messages) => ledger.acceptMany(messages),
+      async () => {
+        await Promise.all([walSync.sync(), spool.syncDir()]);
+      },
+    );
     this.jobs = new MailEnqueuer(queue);
   }
 
@@ -72,38 +85,73 @@ export class Acceptor {
       throw new BridgeError('RELAY_NOT_STORED', 'spool write failed', { cause: err });
     }
     const refused = spooled.tooBig ? new TooBigError() : spooled.received >= LOOP_RECEIVED_COUNT ? new LoopError() : null;
-    if (refused) { await spooled.durable.catch(() => {}); await this.spool.remove(qid); throw refused; }
+    if (refused) {
+      await spooled.durable.catch(() => {});
+      await this.spool.remove(qid);
+      throw refused;
+    }
     try {
       // Classification needs only the head in memory: it runs while the file's fdatasync does.
-      const durable =
-        spooled.durable.catch((err: Error) => { throw new BridgeError('RELAY_NOT_STORED', `spool fsync failed: ${err.message}`,
-          { cause: err }); });
+      const durable = spooled.durable.catch((err: Error) => {
+        throw new BridgeError('RELAY_NOT_STORED', `spool fsync failed: ${err.message}`, { cause: err });
+      });
       const facts = { envelopeFrom: env.mailFrom, authUser: session.authUser, client: session.clientAddress };
       const [c] = await Promise.all([classify(spooled.head, this.cfg.shops, facts), durable]);
       const shop = c.shop;
       const forwardTo = shop?.forwardTo && c.isOrder ? shop.forwardTo : null;
-      if (c.isOrder && c.items.length === 0) this.log.warn({ qid, shop: shop?.id, subject: c.subject },
-        'order mail with no item found: check orderMail.item rules (mail check)');
-      if (c.flags.includes('unreadable')) this.log.warn({ qid, shop: shop?.id },
-        'mail beyond what classification reads (MIME parts, header size or structure): delivered, not forwarded');
+      if (c.isOrder && c.items.length === 0)
+        this.log.warn(
+          { qid, shop: shop?.id, subject: c.subject },
+          'order mail with no item found: check orderMail.item rules (mail check)',
+        );
+      if (c.flags.includes('unreadable'))
+        this.log.warn(
+          { qid, shop: shop?.id },
+          'mail beyond what classification reads (MIME parts, header size or structure): delivered, not forwarded',
+        );
       const accepted = this.commits.submit({
-        id: qid, receivedAt: now.getTime(), clientAddress: session.clientAddress, clientHelo: session.helo,
-          authUser: session.authUser ?? null,
-        mailFrom: env.mailFrom, headerFrom: c.headerFrom ?? null, subject: c.subject, messageId: c.messageId ?? null, size: spooled.size,
-        spoolPath: spooled.path, shopId: shop?.id ?? null, shopBy: c.shopBy ?? null, isOrder: c.isOrder,
-          orderNumber: c.orderNumber ?? null, items: c.items,
-          flags: c.flags,
-        deliverTo: env.rcptTo, forwardTo, claim: shop && forwardTo ? forwardClaim(shop, c, qid) : null,
+        id: qid,
+        receivedAt: now.getTime(),
+        clientAddress: session.clientAddress,
+        clientHelo: session.helo,
+        authUser: session.authUser ?? null,
+        mailFrom: env.mailFrom,
+        headerFrom: c.headerFrom ?? null,
+        subject: c.subject,
+        messageId: c.messageId ?? null,
+        size: spooled.size,
+        spoolPath: spooled.path,
+        shopId: shop?.id ?? null,
+        shopBy: c.shopBy ?? null,
+        isOrder: c.isOrder,
+        orderNumber: c.orderNumber ?? null,
+        items: c.items,
+        flags: c.flags,
+        deliverTo: env.rcptTo,
+        forwardTo,
+        claim: shop && forwardTo ? forwardClaim(shop, c, qid) : null,
       });
       const { forward, reason } = await accepted; // committed and fsynced: now we may say 250
       const kinds: MailJobKind[] = env.rcptTo.length ? ['deliver'] : [];
       if (forward === 'queued') kinds.push('forward');
-      this.log.info({ qid, from: env.mailFrom, nrcpt: env.rcptTo.length, size: spooled.size, client: session.clientAddress,
-        shop: shop?.id, shopBy: c.shopBy,
-        order: c.orderNumber, forward, reason, messageId: c.messageId },
-        `${qid}: from=<${env.mailFrom}> size=${spooled.size} nrcpt=${env.rcptTo.length} forward=${forward}`);
-      if (!(await this.jobs.add(qid, kinds))) this.log.warn({ qid },
-        'jobs not added (Redis slow or down); the recovery sweep will enqueue them');
+      this.log.info(
+        {
+          qid,
+          from: env.mailFrom,
+          nrcpt: env.rcptTo.length,
+          size: spooled.size,
+          client: session.clientAddress,
+          shop: shop?.id,
+          shopBy: c.shopBy,
+          order: c.orderNumber,
+          forward,
+          reason,
+          messageId: c.messageId,
+        },
+        `${qid}: from=<${env.mailFrom}> size=${spooled.size} nrcpt=${env.rcptTo.length} forward=${forward}`,
+      );
+      if (!(await this.jobs.add(qid, kinds)))
+        this.log.warn({ qid }, 'jobs not added (Redis slow or down); the recovery sweep will enqueue them');
       this.metrics?.messagesAccepted.inc();
       if (forward === 'suppressed') this.metrics?.forwardsSuppressed.inc();
       timer?.();
@@ -111,8 +159,10 @@ export class Acceptor {
     } catch (err) {
       if (this.ledger.message(qid)) throw err; // durable already; should not happen past the ledger commit
       await this.spool.remove(qid);
-      this.log.error({ qid, err: (err as Error).message },
-        'message not stored (spool fsync, classification or ledger failed); refused with 451');
+      this.log.error(
+        { qid, err: (err as Error).message },
+        'message not stored (spool fsync, classification or ledger failed); refused with 451',
+      );
       throw new BridgeError('RELAY_NOT_STORED', 'message not stored', { cause: err });
     }
   }

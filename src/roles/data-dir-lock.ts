@@ -12,7 +12,11 @@ import { BridgeError } from '../errors/codes.js';
 
 export type DataDirPart = 'relay' | 'receiver' | 'worker' | 'redis';
 
-interface Held { part: DataDirPart; db: Database.Database; pidPath: string }
+interface Held {
+  part: DataDirPart;
+  db: Database.Database;
+  pidPath: string;
+}
 
 function ownerPid(pidPath: string): string {
   try {

@@ -15,11 +15,23 @@ import { Metrics } from '../observe/metrics.js';
 import { DataDirLock } from './data-dir-lock.js';
 import type { Lockout } from '../security/lockout.js';
 
-export interface RunningRole { close(): Promise<void>; port?: number }
-interface ReceiverOptions { queueName?: string; metrics?: Metrics; readyChecks?: (() => string | undefined)[]; httpTimeouts?: HttpTimeouts }
+export interface RunningRole {
+  close(): Promise<void>;
+  port?: number;
+}
+interface ReceiverOptions {
+  queueName?: string;
+  metrics?: Metrics;
+  readyChecks?: (() => string | undefined)[];
+  httpTimeouts?: HttpTimeouts;
+}
 
-export async function startReceiver(cfg: Config, redisTarget: RedisSpec | string, log: Logger,
-  opts: ReceiverOptions & { dataDirLocked?: boolean } = {}): Promise<RunningRole & { metrics: Metrics; lockout: Lockout }> {
+export async function startReceiver(
+  cfg: Config,
+  redisTarget: RedisSpec | string,
+  log: Logger,
+  opts: ReceiverOptions & { dataDirLocked?: boolean } = {},
+): Promise<RunningRole & { metrics: Metrics; lockout: Lockout }> {
   const lock = opts.dataDirLocked ? undefined : DataDirLock.take(cfg.dataDir, ['receiver']);
   try {
     return await listen(cfg, redisTarget, log, opts, () => lock?.release());
@@ -29,8 +41,13 @@ export async function startReceiver(cfg: Config, redisTarget: RedisSpec | string
   }
 }
 
-async function listen(cfg: Config, redisTarget: RedisSpec | string, log: Logger, opts: ReceiverOptions,
-  release: () => void): Promise<RunningRole & { metrics: Metrics; lockout: Lockout }> {
+async function listen(
+  cfg: Config,
+  redisTarget: RedisSpec | string,
+  log: Logger,
+  opts: ReceiverOptions,
+  release: () => void,
+): Promise<RunningRole & { metrics: Metrics; lockout: Lockout }> {
   const db = openDb(cfg.dataDir, 'stock');
   const redis = createRedis(redisTarget, 'client');
   const queue = new Queue<ApplyJobData>(opts.queueName ?? STOCK_QUEUE, { connection: redis, prefix: cfg.redis.prefix });
@@ -38,16 +55,29 @@ async function listen(cfg: Config, redisTarget: RedisSpec | string, log: Logger,
   const metrics = opts.metrics ?? new Metrics();
   metrics.watchQueue(queue);
   const handler = new UploadHandler(cfg, new UploadStore(db), queue, log, metrics);
-  const server = createReceiverServer(cfg, handler, log,
-    healthRoutes({ redis, dbs: [db], log, metrics, adminClients: cfg.receiver.adminClients,
-      clientOf: clientAddress(cfg.receiver.trustedProxies), beforeScrape: () => handler.countLateApplies(), checks: opts.readyChecks }),
-      opts.httpTimeouts);
+  const server = createReceiverServer(
+    cfg,
+    handler,
+    log,
+    healthRoutes({
+      redis,
+      dbs: [db],
+      log,
+      metrics,
+      adminClients: cfg.receiver.adminClients,
+      clientOf: clientAddress(cfg.receiver.trustedProxies),
+      beforeScrape: () => handler.countLateApplies(),
+      checks: opts.readyChecks,
+    }),
+    opts.httpTimeouts,
+  );
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(cfg.receiver.port, cfg.receiver.host, () => resolve());
     });
-  } catch (err) { // port taken: nothing of this role may linger
+  } catch (err) {
+    // port taken: nothing of this role may linger
     await closeQueue(queue).catch(() => {});
     await closeRedis(redis);
     db.close();
@@ -60,7 +90,10 @@ async function listen(cfg: Config, redisTarget: RedisSpec | string, log: Logger,
     metrics,
     lockout: handler.lockout,
     async close() {
-      await new Promise<void>((r) => { server.close(() => r()); server.closeIdleConnections(); });
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeIdleConnections();
+      });
       await closeQueue(queue);
       await closeRedis(redis);
       db.close();

@@ -24,11 +24,19 @@ import { DataDirLock } from './data-dir-lock.js';
 
 /** `dataDirLocked`: the caller (start) holds the relay part of the dataDir already. */
 export interface RelayOptions {
-  sweepMs?: number; queueName?: string; metrics?: Metrics; dataDirLocked?: boolean; watchdog?: DeliveryThreadData['watchdog'];
+  sweepMs?: number;
+  queueName?: string;
+  metrics?: Metrics;
+  dataDirLocked?: boolean;
+  watchdog?: DeliveryThreadData['watchdog'];
 }
 
 export type RunningRelay = RunningRole & {
-  queue: Queue<MailJobData>; ledger: LedgerStore; metrics: Metrics; sweep(): Promise<number>; readiness(): string | undefined;
+  queue: Queue<MailJobData>;
+  ledger: LedgerStore;
+  metrics: Metrics;
+  sweep(): Promise<number>;
+  readiness(): string | undefined;
 };
 type Stops = (() => unknown)[];
 
@@ -37,13 +45,19 @@ type Stops = (() => unknown)[];
  * orphans), then the ledger and spool, delivery, sweep, listeners. Anything that fails on the way
  * stops what was started, so a relay that cannot listen does not linger half-started.
  */
-export async function startRelay(cfg: Config, redisTarget: RedisSpec | string, log: Logger,
-  opts: RelayOptions = {}): Promise<RunningRelay> {
+export async function startRelay(
+  cfg: Config,
+  redisTarget: RedisSpec | string,
+  log: Logger,
+  opts: RelayOptions = {},
+): Promise<RunningRelay> {
   const lock = opts.dataDirLocked ? undefined : DataDirLock.take(cfg.dataDir, ['relay']);
   const stops: Stops = [() => lock?.release()]; // run in reverse order
   const stopAll = async () => {
     for (const stop of stops.reverse())
-      await Promise.resolve().then(stop).catch((err) => log.warn({ err: (err as Error).message }, 'relay stop step failed'));
+      await Promise.resolve()
+        .then(stop)
+        .catch((err) => log.warn({ err: (err as Error).message }, 'relay stop step failed'));
   };
   try {
     return await startLocked(cfg, redisTarget, log, opts, stops, stopAll);
@@ -53,8 +67,14 @@ export async function startRelay(cfg: Config, redisTarget: RedisSpec | string, l
   }
 }
 
-async function startLocked(cfg: Config, redisTarget: RedisSpec | string, log: Logger, opts: RelayOptions, stops: Stops,
-  stopAll: () => Promise<void>): Promise<RunningRelay> {
+async function startLocked(
+  cfg: Config,
+  redisTarget: RedisSpec | string,
+  log: Logger,
+  opts: RelayOptions,
+  stops: Stops,
+  stopAll: () => Promise<void>,
+): Promise<RunningRelay> {
   // Accepts commit without an fsync on the main thread; WalSync fsyncs the WAL off it before each 250.
   const db = openDb(cfg.dataDir, 'ledger', { synchronous: 'NORMAL' });
   stops.push(() => db.close());
@@ -74,17 +94,34 @@ async function startLocked(cfg: Config, redisTarget: RedisSpec | string, log: Lo
   const metrics = opts.metrics ?? new Metrics();
   metrics.watchQueue(queue);
   const acceptor = new Acceptor(cfg, spool, ledger, queue, log, walSync, metrics);
-  const delivery =
-    new DeliveryThread({ cfg, redis: typeof redisTarget === 'string' ? { url: redisTarget } : redisTarget, queueName: queue.name,
-      logLevel: log.level, watchdog: opts.watchdog }, log, metrics);
+  const delivery = new DeliveryThread(
+    {
+      cfg,
+      redis: typeof redisTarget === 'string' ? { url: redisTarget } : redisTarget,
+      queueName: queue.name,
+      logLevel: log.level,
+      watchdog: opts.watchdog,
+    },
+    log,
+    metrics,
+  );
   stops.push(() => delivery.close());
   await delivery.start();
 
   let sweeping: Promise<number> | undefined;
-  const sweep = () => (sweeping ??= recoverMail(queue, ledger, log)
-    .then(async (n) => { await cleanSpool(cfg, ledger, spool, log, () => walSync.sync()); return n; })
-    .catch((err) => { log.warn({ err: (err as Error).message }, 'recovery sweep failed (Redis down?); will try again'); return 0; })
-    .finally(() => { sweeping = undefined; }));
+  const sweep = () =>
+    (sweeping ??= recoverMail(queue, ledger, log)
+      .then(async (n) => {
+        await cleanSpool(cfg, ledger, spool, log, () => walSync.sync());
+        return n;
+      })
+      .catch((err) => {
+        log.warn({ err: (err as Error).message }, 'recovery sweep failed (Redis down?); will try again');
+        return 0;
+      })
+      .finally(() => {
+        sweeping = undefined;
+      }));
   void sweep();
   const timer = setInterval(() => void sweep(), opts.sweepMs ?? 60_000);
   // Back after an outage or a failover (replication is asynchronous: the old master's last jobs may be
@@ -95,13 +132,18 @@ async function startLocked(cfg: Config, redisTarget: RedisSpec | string, log: Lo
 
   const listener = createSmtpServer(cfg, acceptor, log, metrics);
   const server = listener.server;
-  const health = !opts.metrics
-    && cfg.relay.metricsPort !== undefined ? healthServer(healthRoutes({ redis, dbs: [db], metrics, log,
-    adminClients: cfg.receiver.adminClients, checks: [() => delivery.problem()] })) : undefined;
+  const health =
+    !opts.metrics && cfg.relay.metricsPort !== undefined
+      ? healthServer(
+          healthRoutes({ redis, dbs: [db], metrics, log, adminClients: cfg.receiver.adminClients, checks: [() => delivery.problem()] }),
+        )
+      : undefined;
   if (health) {
     stops.push(() => health.close());
-    await new Promise<void>((resolve, reject) => { health.once('error', reject); health.listen(cfg.relay.metricsPort, cfg.relay.host,
-      () => resolve()); });
+    await new Promise<void>((resolve, reject) => {
+      health.once('error', reject);
+      health.listen(cfg.relay.metricsPort, cfg.relay.host, () => resolve());
+    });
     log.info({ port: (health.address() as AddressInfo).port }, 'relay metrics listening');
   }
   stops.push(() => listener.shutdown());
@@ -110,7 +152,14 @@ async function startLocked(cfg: Config, redisTarget: RedisSpec | string, log: Lo
     server.listen(cfg.relay.port, cfg.relay.host, () => resolve());
   });
   const port = (server.server.address() as AddressInfo).port;
-  log.info({ host: cfg.relay.host, port, queue: queue.name,
-    upstream: cfg.upstream.outbox ? `outbox ${cfg.upstream.outbox}` : `${cfg.upstream.host}:${cfg.upstream.port}` }, 'relay listening');
+  log.info(
+    {
+      host: cfg.relay.host,
+      port,
+      queue: queue.name,
+      upstream: cfg.upstream.outbox ? `outbox ${cfg.upstream.outbox}` : `${cfg.upstream.host}:${cfg.upstream.port}`,
+    },
+    'relay listening',
+  );
   return { port, queue, ledger, sweep, metrics, readiness: () => delivery.problem(), close: stopAll };
 }

@@ -42,7 +42,9 @@ export async function startAll(cfg: Config, configPath: string, log: Logger): Pr
         if (m?.type === 'worker-recreated') metrics.workerRecreated.inc({ worker: 'stock' });
         else if (m?.type === 'worker-problem') watchdogProblem = m.problem;
       },
-      onExit: () => { watchdogProblem = undefined; },
+      onExit: () => {
+        watchdogProblem = undefined;
+      },
     });
     (worker = stock).start();
     const relay = await startRelay(cfg, spec, log, { metrics, dataDirLocked: true });

@@ -37,21 +37,31 @@ export class SupervisedProcess {
   private readonly backoff = new RestartBackoff();
 
   /** `hooks.onMessage`: the child's other IPC messages; `hooks.onExit`: forget what the dead child reported. */
-  constructor(private readonly name: string, private readonly args: string[], private readonly env: NodeJS.ProcessEnv,
-    private readonly log: Logger, private readonly metrics?: Metrics,
-    private readonly hooks: { onMessage?: (m: any) => void; onExit?: () => void } = {}) {}
+  constructor(
+    private readonly name: string,
+    private readonly args: string[],
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly log: Logger,
+    private readonly metrics?: Metrics,
+    private readonly hooks: { onMessage?: (m: any) => void; onExit?: () => void } = {},
+  ) {}
 
   start(): void {
     const child = (this.child = fork(process.argv[1], this.args, { env: this.env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
     child.on('message', (m: { type?: string }) => {
-      if (m?.type === READY_MESSAGE.type) { this.up = true; this.upSince = Date.now(); }
-      else this.hooks.onMessage?.(m);
+      if (m?.type === READY_MESSAGE.type) {
+        this.up = true;
+        this.upSince = Date.now();
+      } else this.hooks.onMessage?.(m);
     });
     child.once('exit', (code, signal) => {
       const upMs = this.up ? Date.now() - this.upSince : 0;
       this.up = false;
       this.hooks.onExit?.();
-      if (this.closing) { this.log.info({ code, signal }, `${this.name} process exited`); return; }
+      if (this.closing) {
+        this.log.info({ code, signal }, `${this.name} process exited`);
+        return;
+      }
       const delay = this.backoff.delay(upMs);
       this.log.error({ code, signal, pid: child.pid, restartInMs: delay }, `${this.name} process died; restarting in ${delay} ms`);
       this.restartTimer = setTimeout(() => {

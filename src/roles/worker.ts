@@ -8,8 +8,12 @@ import { StockWorker, type StockWorkerOptions } from '../stock/apply/worker.js';
 import type { RunningRole } from './receiver.js';
 import { DataDirLock } from './data-dir-lock.js';
 
-export async function startWorker(cfg: Config, redisTarget: RedisSpec | string, log: Logger,
-  opts: StockWorkerOptions = {}): Promise<RunningRole & { worker: StockWorker }> {
+export async function startWorker(
+  cfg: Config,
+  redisTarget: RedisSpec | string,
+  log: Logger,
+  opts: StockWorkerOptions = {},
+): Promise<RunningRole & { worker: StockWorker }> {
   // The drop folder has one reader. Without one, several workers may share this stock.db (two on one
   // host, for throughput or a rolling restart): an apply is one idempotent transaction.
   const lock = DataDirLock.take(cfg.dataDir, cfg.receiver.dropDir ? ['worker'] : []);

@@ -8,14 +8,19 @@ import { createHash } from 'node:crypto';
 const MAX_KEY_CHARS = 256;
 const DEFAULT_MAX_ENTRIES = 10_000;
 
-interface Entry { failures: number[]; lockedUntil: number }
+interface Entry {
+  failures: number[];
+  lockedUntil: number;
+}
 
 export class Lockout {
   private readonly entries = new Map<string, Entry>();
   private readonly maxEntries: number;
 
-  constructor(private readonly opts: { failures: number; windowMs: number; durationMs: number; maxEntries?: number },
-    private readonly now = () => Date.now()) {
+  constructor(
+    private readonly opts: { failures: number; windowMs: number; durationMs: number; maxEntries?: number },
+    private readonly now = () => Date.now(),
+  ) {
     this.maxEntries = opts.maxEntries ?? DEFAULT_MAX_ENTRIES;
   }
 
@@ -64,7 +69,10 @@ export class Lockout {
     if (this.entries.size < this.maxEntries) return;
     let victim: string | undefined;
     for (const [k, e] of this.entries) {
-      if (e.lockedUntil <= t) { victim = k; break; }
+      if (e.lockedUntil <= t) {
+        victim = k;
+        break;
+      }
     }
     this.entries.delete(victim ?? this.entries.keys().next().value!);
   }

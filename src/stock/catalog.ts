@@ -8,10 +8,16 @@ export const CATALOG_HEADER = ['product_code', 'name', 'stock', 'unlimited', 'us
 
 export class CatalogError extends Error {}
 
-interface CatalogRow { code: string; name: string; stock: number | null; unlimited: number; usesCodes: number }
+interface CatalogRow {
+  code: string;
+  name: string;
+  stock: number | null;
+  unlimited: number;
+  usesCodes: number;
+}
 
 function readBool(v: string, line: number, col: string): number {
-  if (v === '0' || v === '' ) return 0;
+  if (v === '0' || v === '') return 0;
   if (v === '1') return 1;
   throw new CatalogError(`line ${line}: ${col} must be 0 or 1, got ${JSON.stringify(v)}`);
 }
@@ -42,38 +48,61 @@ export function importCatalog(db: DB, shopId: string, rows: CatalogRow[], onProg
     VALUES (?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (shop_id, code) DO UPDATE SET name = excluded.name, stock = excluded.stock, unlimited = excluded.unlimited,
       uses_stock_codes = excluded.uses_stock_codes, updated_at = excluded.updated_at`);
-  return db.transaction(() => {
-    rows.forEach((r, i) => {
-      upsert.run(shopId, r.code, r.name, r.unlimited ? null : r.stock, r.unlimited, r.usesCodes, now);
-      if (onProgress && i % 5000 === 4999) onProgress(i + 1);
-    });
-    return rows.length;
-  }).immediate();
+  return db
+    .transaction(() => {
+      rows.forEach((r, i) => {
+        upsert.run(shopId, r.code, r.name, r.unlimited ? null : r.stock, r.unlimited, r.usesCodes, now);
+        if (onProgress && i % 5000 === 4999) onProgress(i + 1);
+      });
+      return rows.length;
+    })
+    .immediate();
 }
 
 export function* exportCatalog(db: DB, shopId: string): Generator<string> {
   yield csvLine(CATALOG_HEADER);
-  const rows =
-    db.prepare('SELECT code, name, stock, unlimited, uses_stock_codes FROM products WHERE shop_id = ? ORDER BY code').iterate(shopId) as
-    IterableIterator<{ code: string; name: string; stock: number | null; unlimited: number; uses_stock_codes: number }>;
+  const rows = db
+    .prepare('SELECT code, name, stock, unlimited, uses_stock_codes FROM products WHERE shop_id = ? ORDER BY code')
+    .iterate(shopId) as IterableIterator<{ code: string; name: string; stock: number | null; unlimited: number; uses_stock_codes: number }>;
   for (const r of rows) yield csvLine([r.code, r.name, r.unlimited ? null : r.stock, r.unlimited, r.uses_stock_codes]);
 }
 
 export function productView(db: DB, shopId: string, code: string, page = { limit: 20, offset: 0 }) {
   const p = db.prepare('SELECT * FROM products WHERE shop_id = ? AND code = ?').get(shopId, code) as
-    {
-      code: string; name: string; stock: number | null; unlimited: number; uses_stock_codes: number; last_upload_id: number;
-      updated_at: number;
-    } | undefined;
+    | {
+        code: string;
+        name: string;
+        stock: number | null;
+        unlimited: number;
+        uses_stock_codes: number;
+        last_upload_id: number;
+        updated_at: number;
+      }
+    | undefined;
   if (!p) return undefined;
-  const changes = db.prepare(`SELECT upload_id AS uploadId, old_stock AS oldStock, new_stock AS newStock, changed_at AS changedAt
-    FROM stock_changes WHERE shop_id = ? AND code = ? ORDER BY id DESC LIMIT ? OFFSET ?`).all(shopId, code, page.limit, page.offset);
-  const skips = db.prepare(`SELECT i.upload_id AS uploadId, i.reason, i.raw_stock AS rawStock, u.received_at AS receivedAt
+  const changes = db
+    .prepare(
+      `SELECT upload_id AS uploadId, old_stock AS oldStock, new_stock AS newStock, changed_at AS changedAt
+    FROM stock_changes WHERE shop_id = ? AND code = ? ORDER BY id DESC LIMIT ? OFFSET ?`,
+    )
+    .all(shopId, code, page.limit, page.offset);
+  const skips = db
+    .prepare(
+      `SELECT i.upload_id AS uploadId, i.reason, i.raw_stock AS rawStock, u.received_at AS receivedAt
     FROM upload_items i JOIN uploads u ON u.id = i.upload_id
-    WHERE i.code = ? AND i.outcome = 'skipped' AND u.shop_id = ? ORDER BY i.upload_id DESC LIMIT ? OFFSET ?`)
+    WHERE i.code = ? AND i.outcome = 'skipped' AND u.shop_id = ? ORDER BY i.upload_id DESC LIMIT ? OFFSET ?`,
+    )
     .all(code, shopId, page.limit, page.offset);
   return {
-    shop: shopId, product_code: p.code, name: p.name, stock: p.stock, unlimited: !!p.unlimited,
-    uses_stock_management_code: !!p.uses_stock_codes, lastUploadId: p.last_upload_id, updatedAt: p.updated_at, changes, skips,
+    shop: shopId,
+    product_code: p.code,
+    name: p.name,
+    stock: p.stock,
+    unlimited: !!p.unlimited,
+    uses_stock_management_code: !!p.uses_stock_codes,
+    lastUploadId: p.last_upload_id,
+    updatedAt: p.updated_at,
+    changes,
+    skips,
   };
 }

@@ -2,7 +2,10 @@
 // error messages, and the byte decoding stock files need (UTF-8 with or without BOM, else Shift_JIS).
 import { chooseCharset, decode, encode, type Charset } from './receive/charset.js';
 
-export interface CsvRow { line: number; cells: string[] }
+export interface CsvRow {
+  line: number;
+  cells: string[];
+}
 
 /** A file that is not CSV as RFC 4180 writes it; the message starts with `line N:`. */
 export class CsvError extends Error {}
@@ -24,14 +27,19 @@ export function parseCsv(text: string): CsvRow[] {
     const c = text[i];
     if (quoted) {
       if (c === '"') {
-        if (text[i + 1] === '"') { cell += '"'; i++; } else quoted = false;
+        if (text[i + 1] === '"') {
+          cell += '"';
+          i++;
+        } else quoted = false;
       } else {
         if (c === '\n') line++;
         cell += c;
       }
     } else if (c === '"' && cell === '') quoted = true;
-    else if (c === ',') { cells.push(cell); cell = ''; }
-    else if (c === '\n' || c === '\r') {
+    else if (c === ',') {
+      cells.push(cell);
+      cell = '';
+    } else if (c === '\n' || c === '\r') {
       if (c === '\r' && text[i + 1] === '\n') i++;
       endRow();
       line++;

@@ -4,13 +4,31 @@ import type { Statement } from 'better-sqlite3';
 import { statementCache, type DB } from '../db/open.js';
 import { parseStockValue } from './stock-value.js';
 
-export interface NewItem { code: string; rawStock: string }
+export interface NewItem {
+  code: string;
+  rawStock: string;
+}
 export interface UploadRow {
-  id: number; shop_id: string; source: string; origin: string | null; charset: string; received_at: number;
-  item_count: number; status: 'stored' | 'applied'; applied_at: number | null; applied_count: number | null; skipped_count: number | null;
+  id: number;
+  shop_id: string;
+  source: string;
+  origin: string | null;
+  charset: string;
+  received_at: number;
+  item_count: number;
+  status: 'stored' | 'applied';
+  applied_at: number | null;
+  applied_count: number | null;
+  skipped_count: number | null;
 }
 export interface SkipRow {
-  upload_id: number; seq: number; shop_id: string; code: string; raw_stock: string; reason: string; received_at: number;
+  upload_id: number;
+  seq: number;
+  shop_id: string;
+  code: string;
+  raw_stock: string;
+  reason: string;
+  received_at: number;
 }
 
 export class UploadStore {
@@ -30,12 +48,15 @@ export class UploadStore {
     items.forEach((it, seq) => lastSeq.set(it.code, seq));
     const upload = this.sql('INSERT INTO uploads (shop_id, source, origin, charset, received_at, item_count) VALUES (?, ?, ?, ?, ?, ?)');
     const item = this.sql('INSERT INTO upload_items (upload_id, seq, code, raw_stock, stock, superseded) VALUES (?, ?, ?, ?, ?, ?)');
-    return this.db.transaction(() => {
-      const id = Number(upload.run(shopId, meta.source, meta.origin ?? null, meta.charset, now, items.length).lastInsertRowid);
-      items.forEach((it, seq) => item.run(id, seq, it.code, it.rawStock, parseStockValue(it.rawStock),
-        lastSeq.get(it.code) === seq ? 0 : 1));
-      return id;
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        const id = Number(upload.run(shopId, meta.source, meta.origin ?? null, meta.charset, now, items.length).lastInsertRowid);
+        items.forEach((it, seq) =>
+          item.run(id, seq, it.code, it.rawStock, parseStockValue(it.rawStock), lastSeq.get(it.code) === seq ? 0 : 1),
+        );
+        return id;
+      })
+      .immediate();
   }
 
   get(id: number): UploadRow | undefined {
@@ -46,14 +67,17 @@ export class UploadStore {
   reportedSkips(id: number, reasons: readonly string[], limit = -1): { code: string; reason: string }[] {
     if (reasons.length === 0) return [];
     const marks = reasons.map(() => '?').join(',');
-    return this.sql(`SELECT code, reason FROM upload_items
-      WHERE upload_id = ? AND outcome = 'skipped' AND reason IN (${marks}) ORDER BY seq LIMIT ?`)
-      .all(id, ...reasons, limit) as { code: string; reason: string }[];
+    return this.sql(
+      `SELECT code, reason FROM upload_items
+      WHERE upload_id = ? AND outcome = 'skipped' AND reason IN (${marks}) ORDER BY seq LIMIT ?`,
+    ).all(id, ...reasons, limit) as { code: string; reason: string }[];
   }
 
   outcomeCounts(id: number): { outcome: string; reason: string | null; count: number }[] {
-    return this.sql(`SELECT outcome, reason, COUNT(*) AS count FROM upload_items
-      WHERE upload_id = ? AND outcome IS NOT NULL GROUP BY outcome, reason`).all(id) as any[];
+    return this.sql(
+      `SELECT outcome, reason, COUNT(*) AS count FROM upload_items
+      WHERE upload_id = ? AND outcome IS NOT NULL GROUP BY outcome, reason`,
+    ).all(id) as any[];
   }
 
   /** Uploads the worker has applied (the stock queue keeps its completed jobs for an hour only). */
@@ -62,39 +86,54 @@ export class UploadStore {
   }
 
   pendingIds(): number[] {
-    return (this.sql("SELECT id FROM uploads WHERE status = 'stored' ORDER BY id").pluck().all() as number[]);
+    return this.sql("SELECT id FROM uploads WHERE status = 'stored' ORDER BY id").pluck().all() as number[];
   }
 
   list(opts: { shop?: string; limit: number; offset?: number }): UploadRow[] {
-    return this.sql('SELECT * FROM uploads WHERE (? IS NULL OR shop_id = ?) ORDER BY id DESC LIMIT ? OFFSET ?')
-      .all(opts.shop ?? null, opts.shop ?? null, opts.limit, opts.offset ?? 0) as UploadRow[];
+    return this.sql('SELECT * FROM uploads WHERE (? IS NULL OR shop_id = ?) ORDER BY id DESC LIMIT ? OFFSET ?').all(
+      opts.shop ?? null,
+      opts.shop ?? null,
+      opts.limit,
+      opts.offset ?? 0,
+    ) as UploadRow[];
   }
 
   /** Items in request order; a page of them with `limit` (seq is the key's second column, so an offset is a range scan). */
-  items(id: number, page: { limit?: number; offset?: number } = {})
-    : { seq: number; code: string; raw_stock: string; stock: number | null; outcome: string | null; reason: string | null }[] {
-    return this.sql(`SELECT seq, code, raw_stock, stock, outcome, reason FROM upload_items
-      WHERE upload_id = ? AND seq >= ? ORDER BY seq LIMIT ?`)
-      .all(id, page.offset ?? 0, page.limit ?? -1) as any[];
+  items(
+    id: number,
+    page: { limit?: number; offset?: number } = {},
+  ): { seq: number; code: string; raw_stock: string; stock: number | null; outcome: string | null; reason: string | null }[] {
+    return this.sql(
+      `SELECT seq, code, raw_stock, stock, outcome, reason FROM upload_items
+      WHERE upload_id = ? AND seq >= ? ORDER BY seq LIMIT ?`,
+    ).all(id, page.offset ?? 0, page.limit ?? -1) as any[];
   }
 
   skips(opts: { shop?: string; code?: string; reason?: string; since?: number; limit: number; offset?: number }): SkipRow[] {
-    return this.sql(`
+    return this.sql(
+      `
       SELECT i.upload_id, i.seq, u.shop_id, i.code, i.raw_stock, i.reason, u.received_at
       FROM upload_items i JOIN uploads u ON u.id = i.upload_id
       WHERE i.outcome = 'skipped' AND (@shop IS NULL OR u.shop_id = @shop) AND (@code IS NULL OR i.code = @code)
         AND (@reason IS NULL OR i.reason = @reason) AND (@since IS NULL OR u.received_at >= @since)
-      ORDER BY i.upload_id DESC, i.seq DESC LIMIT @limit OFFSET @offset`)
-      .all({ shop: opts.shop ?? null, code: opts.code ?? null, reason: opts.reason ?? null, since: opts.since ?? null, limit: opts.limit,
-        offset: opts.offset ?? 0 }) as SkipRow[];
+      ORDER BY i.upload_id DESC, i.seq DESC LIMIT @limit OFFSET @offset`,
+    ).all({
+      shop: opts.shop ?? null,
+      code: opts.code ?? null,
+      reason: opts.reason ?? null,
+      since: opts.since ?? null,
+      limit: opts.limit,
+      offset: opts.offset ?? 0,
+    }) as SkipRow[];
   }
 
   /** Retention: items and changes of uploads older than `days` go; the upload rows stay as a summary. */
   prune(days: number, now = Date.now()): { items: number; changes: number } {
     const before = now - days * 86_400_000;
     return this.db.transaction(() => ({
-      items: this.sql("DELETE FROM upload_items WHERE upload_id IN (SELECT id FROM uploads WHERE received_at < ? AND status = 'applied')")
-        .run(before).changes,
+      items: this.sql(
+        "DELETE FROM upload_items WHERE upload_id IN (SELECT id FROM uploads WHERE received_at < ? AND status = 'applied')",
+      ).run(before).changes,
       changes: this.sql('DELETE FROM stock_changes WHERE changed_at < ?').run(before).changes,
     }))();
   }

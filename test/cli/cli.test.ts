@@ -16,20 +16,34 @@ let config: string;
 
 function writeConfig(extra: Record<string, any> = {}) {
   config = join(t.dir, 'zb.yaml');
-  writeFileSync(config,
-    stringify({ dataDir: './data', relay: { port: 0 }, receiver: { port: 0 }, upstream: { outbox: './outbox' }, shops: [SHOP], ...extra }));
+  writeFileSync(
+    config,
+    stringify({ dataDir: './data', relay: { port: 0 }, receiver: { port: 0 }, upstream: { outbox: './outbox' }, shops: [SHOP], ...extra }),
+  );
   return config;
 }
 
-const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
-beforeEach(() => { t = tempDir(); writeConfig(); });
+beforeEach(() => {
+  t = tempDir();
+  writeConfig();
+});
 afterEach(() => t.cleanup());
 
 describe('exit codes and messages', () => {
   it('78 with every problem on its own line for an invalid config', () => {
-    writeFileSync(config,
-      stringify({ relay: { port: 'x', bogus: 1 }, shops: [{ id: 'X', forwardTo: 'nope', zaikoRobot: { userId: 'a', password: 'b' } }] }));
+    writeFileSync(
+      config,
+      stringify({ relay: { port: 'x', bogus: 1 }, shops: [{ id: 'X', forwardTo: 'nope', zaikoRobot: { userId: 'a', password: 'b' } }] }),
+    );
     const r = run(['config', 'check', '--config', config]);
     expect(r.code).toBe(78);
     const lines = r.stderr.trim().split('\n');
@@ -85,8 +99,15 @@ describe('stock and uploads commands', () => {
     expect(run(['stock', 'import', csv, '--config', config]).stdout).toBe('2 products imported into shop croft-zakka\n');
     const out = run(['stock', 'export', '--config', config]).stdout;
     expect(out).toBe('product_code,name,stock,unlimited,uses_stock_management_code\r\nA-1,手ぬぐい,3,0,0\r\nU,u,,1,0\r\n');
-    const sjis = (await import('node:child_process')).spawnSync(process.execPath,
-      [join(import.meta.dirname, '../../dist/cli.js'), 'stock', 'export', '--encoding', 'shift_jis', '--config', config]).stdout;
+    const sjis = (await import('node:child_process')).spawnSync(process.execPath, [
+      join(import.meta.dirname, '../../dist/cli.js'),
+      'stock',
+      'export',
+      '--encoding',
+      'shift_jis',
+      '--config',
+      config,
+    ]).stdout;
     expect(sjis.includes(Buffer.from([0x8e, 0xe8]))).toBe(true); // 手 in Shift_JIS
     writeFileSync(csv, 'B,b,1,0,0\nC,c,x,0,0\n');
     const bad = run(['stock', 'import', csv, '--config', config]);
@@ -100,8 +121,9 @@ describe('stock and uploads commands', () => {
     writeFileSync(csv, 'A-1,a,3,0,0\n');
     run(['stock', 'import', csv, '--config', config]);
     const show = JSON.parse(run(['stock', 'show', 'A-1', '--json', '--config', config]).stdout);
-    expect(Object.keys(show)).toEqual(expect.arrayContaining(['shop', 'product_code', 'name', 'stock', 'unlimited',
-      'uses_stock_management_code', 'changes', 'skips']));
+    expect(Object.keys(show)).toEqual(
+      expect.arrayContaining(['shop', 'product_code', 'name', 'stock', 'unlimited', 'uses_stock_management_code', 'changes', 'skips']),
+    );
     expect(JSON.parse(run(['stock', 'skipped', '--json', '--config', config]).stdout)).toEqual({ skips: [] });
     expect(JSON.parse(run(['uploads', 'list', '--json', '--config', config]).stdout)).toEqual({ uploads: [] });
     expect(JSON.parse(run(['mail', 'list', '--json', '--config', config]).stdout)).toEqual({ messages: [] });
@@ -113,12 +135,20 @@ describe('stock and uploads commands', () => {
     run(['stock', 'import', csv, '--config', config]);
     const r = JSON.parse(run(['mail', 'check', join(FIXTURES, 'mail', 'order-iso2022jp.eml'), '--json', '--config', config]).stdout);
     expect(r).toEqual({
-      shop: 'croft-zakka', shopBy: 'sender', isOrder: true, orderNumber: '20261126-0001',
-      items: [{ code: 'TNG-AI-01', quantity: 2, known: true }, { code: 'MZR-SET-5', quantity: 1, known: false }],
-      wouldForward: true, reason: 'would forward to import-croft@zaikorobot.example (claim order:20261126-0001)',
+      shop: 'croft-zakka',
+      shopBy: 'sender',
+      isOrder: true,
+      orderNumber: '20261126-0001',
+      items: [
+        { code: 'TNG-AI-01', quantity: 2, known: true },
+        { code: 'MZR-SET-5', quantity: 1, known: false },
+      ],
+      wouldForward: true,
+      reason: 'would forward to import-croft@zaikorobot.example (claim order:20261126-0001)',
     });
-    const ship =
-      JSON.parse(run(['mail', 'check', join(FIXTURES, 'mail', 'shipping-notice-iso2022jp.eml'), '--json', '--config', config]).stdout);
+    const ship = JSON.parse(
+      run(['mail', 'check', join(FIXTURES, 'mail', 'shipping-notice-iso2022jp.eml'), '--json', '--config', config]).stdout,
+    );
     expect([ship.isOrder, ship.wouldForward]).toEqual([false, false]);
   });
 });
@@ -142,16 +172,35 @@ describe('start', () => {
     // swaks, a real client, sends the fixtures through the relay of `start`.
     const smtpPort = JSON.parse(err.split('\n').find((l) => l.includes('relay listening'))!).port;
     for (const f of ['order-iso2022jp.eml', 'order-utf8-multipart.eml', 'shipping-notice-iso2022jp.eml']) {
-      const swaks = spawnSync(requireTool('swaks'),
-        ['--server', `127.0.0.1:${smtpPort}`, '--from', SHOP.senders[0], '--to', 'customer@example.net', '--data',
-        `@${join(FIXTURES, 'mail', f)}`], { encoding: 'utf8' });
+      const swaks = spawnSync(
+        requireTool('swaks'),
+        [
+          '--server',
+          `127.0.0.1:${smtpPort}`,
+          '--from',
+          SHOP.senders[0],
+          '--to',
+          'customer@example.net',
+          '--data',
+          `@${join(FIXTURES, 'mail', f)}`,
+        ],
+        { encoding: 'utf8' },
+      );
       expect(swaks.status, swaks.stderr).toBe(0);
       expect(swaks.stdout).toMatch(/<- {2}250 2\.0\.0 Ok: queued as Q/);
     }
-    await until(() => JSON.parse(run(['mail', 'list', '--json', '--config',
-      config]).stdout).messages.filter((m: any) => m.status === 'sent').length === 3, 20_000, 'three mails sent');
-    expect(JSON.parse(run(['mail', 'list', '--json', '--config',
-      config]).stdout).messages.map((m: any) => m.forward).sort()).toEqual(['none', 'sent', 'sent']);
+    await until(
+      () =>
+        JSON.parse(run(['mail', 'list', '--json', '--config', config]).stdout).messages.filter((m: any) => m.status === 'sent').length ===
+        3,
+      20_000,
+      'three mails sent',
+    );
+    expect(
+      JSON.parse(run(['mail', 'list', '--json', '--config', config]).stdout)
+        .messages.map((m: any) => m.forward)
+        .sort(),
+    ).toEqual(['none', 'sent', 'sent']);
     const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
     proc.kill('SIGTERM');
     expect(await exited).toBe(0);

@@ -15,12 +15,24 @@ let config: string;
 const cli = (...args: string[]) => run([...args, '--config', config]);
 
 function writeConfig(extra: Record<string, unknown> = {}) {
-  writeFileSync(config, stringify({
-    dataDir: './data', relay: { port: 0 }, receiver: { port: 0 }, upstream: { outbox: './outbox' }, shops: [SHOP], ...extra,
-  }));
+  writeFileSync(
+    config,
+    stringify({
+      dataDir: './data',
+      relay: { port: 0 },
+      receiver: { port: 0 },
+      upstream: { outbox: './outbox' },
+      shops: [SHOP],
+      ...extra,
+    }),
+  );
 }
 
-beforeEach(() => { t = tempDir(); config = join(t.dir, 'zb.yaml'); writeConfig(); });
+beforeEach(() => {
+  t = tempDir();
+  config = join(t.dir, 'zb.yaml');
+  writeConfig();
+});
 afterEach(() => t.cleanup());
 
 const SINCE = 'use a date (2026-11-26 or 2026-11-26T10:00Z) or an age (30m, 2h, 7d)';
@@ -32,16 +44,20 @@ describe('option values', () => {
     [['mail', 'list', '--offset', '-3'], '--offset "-3": expected a whole number from 0'],
     [['mail', 'list', '--since', 'yesterday'], `--since "yesterday": ${SINCE}`],
     [['mail', 'list', '--status', 'bogus'], '--status "bogus": use one of queued, deferred, sent, failed'],
-    [['stock', 'skipped', '--reason', 'bogus'],
-      '--reason "bogus": use one of invalid_stock, duplicate_in_upload, unknown_code, unlimited_stock, stock_management_code, stale'],
+    [
+      ['stock', 'skipped', '--reason', 'bogus'],
+      '--reason "bogus": use one of invalid_stock, duplicate_in_upload, unknown_code, unlimited_stock, stock_management_code, stale',
+    ],
     [['stock', 'skipped', '--since', '2026-13-45'], `--since "2026-13-45": ${SINCE}`],
     [['stock', 'export', '--encoding', 'klingon'], '--encoding "klingon": use one of utf-8, shift_jis'],
     [['stock', 'import', '--encoding', 'klingon', 'x.csv'], '--encoding "klingon": use one of utf-8, shift_jis'],
     [['stock', 'apply-file', '--wait', 'soon', 'x.csv'], '--wait "soon": expected a whole number from 0'],
     [['uploads', 'list', '--limit', '1e3'], '--limit "1e3": expected a whole number from 1'],
     [['uploads', 'show', 'abc'], '<id> "abc": expected a whole number from 1'],
-    [['queue', 'list', 'mail', '--state', 'bogus'],
-      '--state "bogus": use one of waiting, active, delayed, failed, completed, paused, prioritized, waiting-children'],
+    [
+      ['queue', 'list', 'mail', '--state', 'bogus'],
+      '--state "bogus": use one of waiting, active, delayed, failed, completed, paused, prioritized, waiting-children',
+    ],
     [['queue', 'clean', 'mail', '--state', 'bogus', '--older-than', '7d'], '--state "bogus": use one of completed, failed'],
     [['queue', 'clean', 'mail', '--state', 'failed', '--older-than', 'a week'], '--older-than "a week": use an age such as 30m, 12h or 7d'],
   ])('%j exits 2 with one line, before touching dataDir', (args, message) => {
@@ -78,8 +94,9 @@ describe('no stack traces', () => {
     const r = cli('stock', 'import', csv);
     expect([r.code, r.stderr]).toEqual([1, `zaiko-bridge: ${csv}:2: unterminated quoted field; nothing imported\n`]);
     writeFileSync(csv, 'A-1,a,3,0,0\nB-2,b,many,0,0\n');
-    expect(cli('stock', 'import', csv).stderr)
-      .toBe(`zaiko-bridge: ${csv}:2: stock "many" is not a whole number from 0 to 2147483647; nothing imported\n`);
+    expect(cli('stock', 'import', csv).stderr).toBe(
+      `zaiko-bridge: ${csv}:2: stock "many" is not a whole number from 0 to 2147483647; nothing imported\n`,
+    );
     writeFileSync(csv, Buffer.from([0x41, 0x2c, 0xff, 0xfe, 0x2c, 0x31, 0x2c, 0x30, 0x2c, 0x30, 0x0a]));
     const enc = cli('stock', 'import', '--encoding', 'utf-8', csv);
     expect([enc.code, enc.stderr]).toEqual([1, `zaiko-bridge: ${csv}: not utf-8 text (undecodable_utf-8); nothing imported\n`]);
@@ -106,15 +123,23 @@ describe('tables', () => {
     const items = Array.from({ length: 200_000 }, (_, i) => ({ code: `CODE-${i}`, rawStock: String(i % 7) }));
     const id = new UploadStore(db).insert(SHOP.id, { source: 'http', charset: 'utf-8' }, items);
     db.close();
-    const r = spawnSync(process.execPath, [CLI, 'uploads', 'show', String(id), '--config', config],
-      { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+    const r = spawnSync(process.execPath, [CLI, 'uploads', 'show', String(id), '--config', config], {
+      encoding: 'utf8',
+      maxBuffer: 256 * 1024 * 1024,
+    });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines).toHaveLength(3 + 1 + 200_000); // two summary lines, a blank line, the header, the items
     expect(lines.at(-1)).toMatch(/^199999\s+CODE-199999\s+"2"\s+-\s+-$/);
     const page = cli('uploads', 'show', String(id), '--limit', '2', '--offset', '199997');
-    expect(page.stdout.trimEnd().split('\n').slice(4).map((l) => l.split(/\s+/)[0])).toEqual(['199997', '199998']);
+    expect(
+      page.stdout
+        .trimEnd()
+        .split('\n')
+        .slice(4)
+        .map((l) => l.split(/\s+/)[0]),
+    ).toEqual(['199997', '199998']);
     const json = JSON.parse(cli('uploads', 'show', String(id), '--limit', '3', '--offset', '10', '--json').stdout);
     expect(json.items.map((i: { seq: number }) => i.seq)).toEqual([10, 11, 12]);
     const list = cli('uploads', 'list', '--limit', '1');
@@ -127,8 +152,10 @@ describe('mail check and mail show', () => {
     const csv = join(t.dir, 'catalog.csv');
     writeFileSync(csv, 'product_code,name,stock\nA,a,1\n');
     const r = cli('mail', 'check', csv);
-    expect([r.code, r.stderr])
-      .toEqual([1, `zaiko-bridge: ${csv}: not a mail (line 1 is not a header field); give the .eml file of a message, headers first\n`]);
+    expect([r.code, r.stderr]).toEqual([
+      1,
+      `zaiko-bridge: ${csv}: not a mail (line 1 is not a header field); give the .eml file of a message, headers first\n`,
+    ]);
     writeFileSync(csv, '');
     expect(cli('mail', 'check', csv).stderr).toContain('not a mail (the file is empty)');
     writeFileSync(csv, 'X-Thing: 1\n\nbody\n');
@@ -138,8 +165,12 @@ describe('mail check and mail show', () => {
 
   it('mail show says --raw and resend cannot work when spool.keepDays is 0', () => {
     const ledger = openDb(join(t.dir, 'data'), 'ledger');
-    ledger.prepare(`INSERT INTO messages (id, received_at, mail_from, size, spool_path, spool_removed, forward)
-      VALUES ('QGONE', ?, 'a@b.example', 1, ?, 1, 'none')`).run(Date.now(), join(t.dir, 'data', 'spool', 'QGONE'));
+    ledger
+      .prepare(
+        `INSERT INTO messages (id, received_at, mail_from, size, spool_path, spool_removed, forward)
+      VALUES ('QGONE', ?, 'a@b.example', 1, ?, 1, 'none')`,
+      )
+      .run(Date.now(), join(t.dir, 'data', 'spool', 'QGONE'));
     ledger.close();
     const why = 'spool file removed once delivered (spool.keepDays: 0): mail show --raw and mail resend need spool.keepDays above 0';
     expect(cli('mail', 'show', 'QGONE').stdout).toContain(`spool: ${why}\n`);

@@ -24,14 +24,20 @@ function descendants(root: number): { pid: number; cmd: string }[] {
       const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
       children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
-    } catch { /* gone meanwhile */ }
+    } catch {
+      /* gone meanwhile */
+    }
   }
   const out: { pid: number; cmd: string }[] = [];
   const todo = [root];
   while (todo.length) {
     for (const pid of children.get(todo.pop()!) ?? []) {
       let cmd = '';
-      try { cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim(); } catch { /* gone */ }
+      try {
+        cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+      } catch {
+        /* gone */
+      }
       out.push({ pid, cmd });
       todo.push(pid);
     }
@@ -43,7 +49,9 @@ const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
     return !/^\S+ \S+ Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/\(.*\)/, 'x')); // a zombie is gone
-  } catch { return false; }
+  } catch {
+    return false;
+  }
 };
 
 let t: ReturnType<typeof tempDir>;
@@ -58,14 +66,28 @@ afterEach(() => {
 async function npmStart(): Promise<{ npm: ChildProcess; log: () => string }> {
   t = tempDir();
   const config = join(t.dir, 'zb.yaml');
-  writeFileSync(config, stringify({
-    dataDir: './data', relay: { port: 0 }, receiver: { port: 0 }, upstream: { outbox: './outbox' }, shops: [SHOP],
-  }));
-  const npm = spawn('npm', ['start', '--silent'],
-    { cwd: ROOT, env: { ...process.env, ZAIKO_BRIDGE_CONFIG: config }, stdio: ['ignore', 'pipe', 'pipe'] });
+  writeFileSync(
+    config,
+    stringify({
+      dataDir: './data',
+      relay: { port: 0 },
+      receiver: { port: 0 },
+      upstream: { outbox: './outbox' },
+      shops: [SHOP],
+    }),
+  );
+  const npm = spawn('npm', ['start', '--silent'], {
+    cwd: ROOT,
+    env: { ...process.env, ZAIKO_BRIDGE_CONFIG: config },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
-  npm.stdout!.on('data', (d) => { out += d; });
-  npm.stderr!.on('data', (d) => { out += d; });
+  npm.stdout!.on('data', (d) => {
+    out += d;
+  });
+  npm.stderr!.on('data', (d) => {
+    out += d;
+  });
   await until(() => out.includes('zaiko-bridge started'), 60_000, 'npm start to start');
   return { npm, log: () => out };
 }
@@ -79,8 +101,13 @@ describe('npm start', () => {
     for (const part of ['scripts/start.mjs', 'dist/cli.js start', 'dist/cli.js worker', 'redis-server']) expect(names).toContain(part);
 
     npm.kill(signal);
-    const left = await until(() => (tree.some(alive) ? undefined : 'none'), STOP_BOUND_MS, `every process to stop after ${signal}`)
-      .catch(() => tree.filter(alive).map((pid) => before.find((p) => p.pid === pid)?.cmd ?? `npm ${pid}`).join(', '));
+    const left = await until(() => (tree.some(alive) ? undefined : 'none'), STOP_BOUND_MS, `every process to stop after ${signal}`).catch(
+      () =>
+        tree
+          .filter(alive)
+          .map((pid) => before.find((p) => p.pid === pid)?.cmd ?? `npm ${pid}`)
+          .join(', '),
+    );
     expect(left, log()).toBe('none');
     expect(readdirSync(join(t.dir, 'data'))).not.toContain('redis.sock');
   });
@@ -92,13 +119,21 @@ describe('npm start', () => {
     const port = (holder.address() as { port: number }).port;
     try {
       const config = join(t.dir, 'zb.yaml');
-      writeFileSync(config, stringify({
-        dataDir: './data', relay: { port }, receiver: { port: 0 }, upstream: { outbox: './outbox' }, shops: [SHOP],
-      }));
+      writeFileSync(
+        config,
+        stringify({
+          dataDir: './data',
+          relay: { port },
+          receiver: { port: 0 },
+          upstream: { outbox: './outbox' },
+          shops: [SHOP],
+        }),
+      );
       const r = run(['start', '--config', config]);
       expect(r.code).toBe(1);
-      expect(r.stderr.trimEnd().split('\n').at(-1))
-        .toBe(`zaiko-bridge: cannot listen on 127.0.0.1:${port}: the address is already in use (another zaiko-bridge, or another server?)`);
+      expect(r.stderr.trimEnd().split('\n').at(-1)).toBe(
+        `zaiko-bridge: cannot listen on 127.0.0.1:${port}: the address is already in use (another zaiko-bridge, or another server?)`,
+      );
       expect(readdirSync(join(t.dir, 'data'))).not.toContain('redis.sock');
     } finally {
       holder.close();

@@ -76,11 +76,15 @@ describe('queue stats', () => {
     const message = ledger.prepare(`INSERT INTO messages (id, received_at, mail_from, size, spool_path, forward)
       VALUES (?, ?, 'a@b.example', 1, '/x', 'none')`);
     const recipient = ledger.prepare(
-      'INSERT INTO message_recipients (message_id, kind, address, status, updated_at) VALUES (?, ?, ?, ?, ?)');
+      'INSERT INTO message_recipients (message_id, kind, address, status, updated_at) VALUES (?, ?, ?, ?, ?)',
+    );
     const rows: [string, string, string, string][] = [
-      ['QA', 'deliver', 'x@example.net', 'sent'], ['QA', 'forward', 'f@example.net', 'sent'],
-      ['QB', 'deliver', 'x@example.net', 'sent'], ['QB', 'deliver', 'y@example.net', 'failed'],
-      ['QC', 'deliver', 'x@example.net', 'sent'], ['QC', 'deliver', 'z@example.net', 'deferred'],
+      ['QA', 'deliver', 'x@example.net', 'sent'],
+      ['QA', 'forward', 'f@example.net', 'sent'],
+      ['QB', 'deliver', 'x@example.net', 'sent'],
+      ['QB', 'deliver', 'y@example.net', 'failed'],
+      ['QC', 'deliver', 'x@example.net', 'sent'],
+      ['QC', 'deliver', 'z@example.net', 'deferred'],
     ];
     for (const id of ['QA', 'QB', 'QC']) message.run(id, now);
     for (const r of rows) recipient.run(...r, now);
@@ -88,7 +92,9 @@ describe('queue stats', () => {
     const stockDb = openDb(join(t.dir, 'data'), 'stock');
     const upload = stockDb.prepare(`INSERT INTO uploads (shop_id, source, charset, received_at, item_count, status)
       VALUES (?, 'http', 'utf-8', ?, 0, ?)`);
-    upload.run(SHOP.id, now, 'applied'); upload.run(SHOP.id, now, 'applied'); upload.run(SHOP.id, now, 'stored');
+    upload.run(SHOP.id, now, 'applied');
+    upload.run(SHOP.id, now, 'applied');
+    upload.run(SHOP.id, now, 'stored');
     stockDb.close();
     const [m, s] = stats();
     expect([m.completed, s.completed]).toEqual([3, 2]); // QA deliver + QA forward + QB deliver; QC is still deferred
@@ -97,12 +103,17 @@ describe('queue stats', () => {
   it('without redis.url, says the private Redis runs only under start (exit 69)', () => {
     const own = join(t.dir, 'private.yaml');
     writeFileSync(own, stringify({ dataDir: './private-data', shops: [SHOP] }));
-    for (const args of [['queue', 'stats'], ['mail', 'flush']]) {
+    for (const args of [
+      ['queue', 'stats'],
+      ['mail', 'flush'],
+    ]) {
       const r = run([...args, '--config', own]);
       expect(r.code).toBe(69);
       const socket = join(t.dir, 'private-data', 'redis.sock');
-      expect(r.stderr).toBe(`zaiko-bridge: the private Redis (${socket}) runs only while \`zaiko-bridge start\` runs `
-        + 'for this dataDir: start it (npm start), or set redis.url to a Redis that runs on its own\n');
+      expect(r.stderr).toBe(
+        `zaiko-bridge: the private Redis (${socket}) runs only while \`zaiko-bridge start\` runs ` +
+          'for this dataDir: start it (npm start), or set redis.url to a Redis that runs on its own\n',
+      );
     }
   });
 });

@@ -56,8 +56,17 @@ describe('queue commands', () => {
     const sinceAdd = Date.now() - before;
     expect(queues.map((q: any) => q.name)).toEqual([mailName, 'stock']);
     const mail = queues[0];
-    expect(Object.keys(mail))
-      .toEqual(['name', 'waiting', 'active', 'delayed', 'failed', 'completed', 'paused', 'oldestWaitingMs', 'isPaused']);
+    expect(Object.keys(mail)).toEqual([
+      'name',
+      'waiting',
+      'active',
+      'delayed',
+      'failed',
+      'completed',
+      'paused',
+      'oldestWaitingMs',
+      'isPaused',
+    ]);
     expect(mail).toMatchObject({ waiting: 1, active: 1, delayed: 1, failed: 2, completed: 1 });
     // The one waiting job's age: no older than this test's add (queue-stats.test.ts tells oldest from newest).
     expect(mail.oldestWaitingMs).toBeGreaterThanOrEqual(0);

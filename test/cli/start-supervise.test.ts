@@ -18,8 +18,17 @@ let proc: ChildProcess | undefined;
 beforeEach(() => {
   t = tempDir();
   config = join(t.dir, 'zb.yaml');
-  writeFileSync(config, stringify({ dataDir: './data', log: { level: 'info' }, relay: { port: 0 }, receiver: { port: 0, waitMs: 300 },
-    upstream: { outbox: './outbox' }, shops: [SHOP] }));
+  writeFileSync(
+    config,
+    stringify({
+      dataDir: './data',
+      log: { level: 'info' },
+      relay: { port: 0 },
+      receiver: { port: 0, waitMs: 300 },
+      upstream: { outbox: './outbox' },
+      shops: [SHOP],
+    }),
+  );
   writeFileSync(join(t.dir, 'catalog.csv'), 'TNG-AI-01,藍,20,0,0\n');
   expect(run(['stock', 'import', join(t.dir, 'catalog.csv'), '--config', config]).code).toBe(0);
 });
@@ -32,7 +41,11 @@ afterEach(async () => {
   t.cleanup();
 });
 
-const lines = (log: string, msg: string) => log.split('\n').filter((l) => l.includes(msg)).map((l) => JSON.parse(l));
+const lines = (log: string, msg: string) =>
+  log
+    .split('\n')
+    .filter((l) => l.includes(msg))
+    .map((l) => JSON.parse(l));
 const stockOf = () => JSON.parse(run(['stock', 'show', 'TNG-AI-01', '--json', '--config', config]).stdout).stock;
 
 describe('start supervises its stock worker', () => {
@@ -49,7 +62,14 @@ describe('start supervises its stock worker', () => {
 
     const firstPid = lines(err, 'stock worker running')[0].pid;
     process.kill(firstPid, 'SIGKILL');
-    const down = await until(async () => { const r = await send(port, 'GET', '/readyz'); return r.status === 503 && r; }, 15_000, '503');
+    const down = await until(
+      async () => {
+        const r = await send(port, 'GET', '/readyz');
+        return r.status === 503 && r;
+      },
+      15_000,
+      '503',
+    );
     expect(down.text).toBe('not ready\n'); // the body says nothing more; the log names what is down
     await until(() => lines(err, '"not ready"').some((l) => l.problems?.includes('stock worker not running')), 10_000, 'log names it');
     const res = await post(port, '/api/zaikorobot.php', form([...auth, ...items([['TNG-AI-01', '7']])]));

@@ -17,7 +17,10 @@ const check = (doc: string | object, env: Record<string, string> = {}) => {
   return run(['config', 'check', '--config', config], { env });
 };
 
-beforeEach(() => { t = tempDir(); config = join(t.dir, 'zb.yaml'); });
+beforeEach(() => {
+  t = tempDir();
+  config = join(t.dir, 'zb.yaml');
+});
 afterEach(() => t.cleanup());
 
 describe('config check messages', () => {
@@ -28,13 +31,17 @@ describe('config check messages', () => {
       shops: [{ ...SHOP, orderMail: { subject: '(ご注文' } }],
     });
     expect(r.code).toBe(78);
-    expect(r.stderr.trim().split('\n').sort()).toEqual([
-      'log.level: expected one of trace, debug, info, warn, error, fatal, silent, got "loud"',
-      'relay.allowInsecureAuth: expected true or false, got "yes"',
-      'relay.port: expected a number, got "twenty"',
-      'relay.socketTimeout: expected a string or a number, got true',
-      'shops[0].orderMail.subject: invalid regular expression: /(ご注文/u: Unterminated group',
-    ].map((l, i) => (i === 0 ? `zaiko-bridge: ${l}` : l)).sort());
+    expect(r.stderr.trim().split('\n').sort()).toEqual(
+      [
+        'log.level: expected one of trace, debug, info, warn, error, fatal, silent, got "loud"',
+        'relay.allowInsecureAuth: expected true or false, got "yes"',
+        'relay.port: expected a number, got "twenty"',
+        'relay.socketTimeout: expected a string or a number, got true',
+        'shops[0].orderMail.subject: invalid regular expression: /(ご注文/u: Unterminated group',
+      ]
+        .map((l, i) => (i === 0 ? `zaiko-bridge: ${l}` : l))
+        .sort(),
+    );
   });
 
   it('names line, column and the line itself for broken YAML', () => {
@@ -50,35 +57,55 @@ describe('config check warnings and output', () => {
   it('warns on stderr (exit 0) about no shops and about spool.keepDays 0', () => {
     const r = check({ dataDir: './data' });
     expect(r.code).toBe(0);
-    expect(r.stderr).toBe('warning: shops: none configured: no mail is recognised as an order and every upload is refused (auth_error)\n'
-      + 'warning: spool.keepDays: 0 removes each spool file once delivered: mail show --raw and mail resend then cannot work '
-      + '(1 or more keeps them)\n');
+    expect(r.stderr).toBe(
+      'warning: shops: none configured: no mail is recognised as an order and every upload is refused (auth_error)\n' +
+        'warning: spool.keepDays: 0 removes each spool file once delivered: mail show --raw and mail resend then cannot work ' +
+        '(1 or more keeps them)\n',
+    );
   });
 
   it('warns about a shop without forwardTo', () => {
     const { forwardTo: _, ...noForward } = SHOP;
     const r = check({ dataDir: './data', spool: { keepDays: 3 }, shops: [noForward] });
-    expect([r.code, r.stderr]).toEqual([0,
-      'warning: shops[0].forwardTo: not set for shop croft-zakka: its order mails are delivered but never forwarded to zaiko Robot\n']);
+    expect([r.code, r.stderr]).toEqual([
+      0,
+      'warning: shops[0].forwardTo: not set for shop croft-zakka: its order mails are delivered but never forwarded to zaiko Robot\n',
+    ]);
   });
 
   it('warns about a relative dataDir in a config under /etc', () => {
     const path = '/etc/zaiko-bridge/zaiko-bridge.yaml';
     const raw = { dataDir: './data', spool: { keepDays: 1 }, shops: [SHOP] };
     const cfg = validateConfig(structuredClone(raw), '/etc/zaiko-bridge', {});
-    expect(configWarnings(cfg, raw, path)).toEqual([`dataDir: "./data" is relative to ${path}'s folder (/etc/zaiko-bridge/data); `
-      + 'on a host write an absolute path such as /var/lib/zaiko-bridge']);
+    expect(configWarnings(cfg, raw, path)).toEqual([
+      `dataDir: "./data" is relative to ${path}'s folder (/etc/zaiko-bridge/data); ` +
+        'on a host write an absolute path such as /var/lib/zaiko-bridge',
+    ]);
     expect(configWarnings(cfg, raw, join(t.dir, 'zb.yaml'))).toEqual([]);
     const absolute = { ...raw, dataDir: '/var/lib/zb' };
     expect(configWarnings(validateConfig(structuredClone(absolute), '/etc/zaiko-bridge', {}), absolute, path)).toEqual([]);
   });
 
   it('prints durations and sizes as written, defaults in their units', () => {
-    const r = check({ dataDir: './data', spool: { keepDays: 1 }, relay: { socketTimeout: '90s', maxMessageBytes: 1048576 },
-      delivery: { maxLifetime: '120h' }, receiver: { waitMs: 10000 }, shops: [SHOP] });
+    const r = check({
+      dataDir: './data',
+      spool: { keepDays: 1 },
+      relay: { socketTimeout: '90s', maxMessageBytes: 1048576 },
+      delivery: { maxLifetime: '120h' },
+      receiver: { waitMs: 10000 },
+      shops: [SHOP],
+    });
     expect(r.code).toBe(0);
-    for (const line of ['socketTimeout: 90s', 'maxMessageBytes: 1MiB', 'maxLifetime: 120h', 'waitMs: 10s', 'initial: 5m', 'max: 1h',
-      'maxBytes: 32MiB', 'window: 15m']) {
+    for (const line of [
+      'socketTimeout: 90s',
+      'maxMessageBytes: 1MiB',
+      'maxLifetime: 120h',
+      'waitMs: 10s',
+      'initial: 5m',
+      'max: 1h',
+      'maxBytes: 32MiB',
+      'window: 15m',
+    ]) {
       expect(r.stdout).toContain(`  ${line}\n`);
     }
     expect(r.stdout).not.toMatch(/432000000|33554432|300000/);
@@ -86,8 +113,9 @@ describe('config check warnings and output', () => {
   });
 
   it('accepts config/production.yaml as shipped, with the password from the environment as the template says', () => {
-    const r = run(['config', 'check', '--config', join(import.meta.dirname, '..', '..', 'config', 'production.yaml')],
-      { env: { ZAIKO_BRIDGE_SHOP_MY_SHOP_PASSWORD: 'from-the-env-file' } });
+    const r = run(['config', 'check', '--config', join(import.meta.dirname, '..', '..', 'config', 'production.yaml')], {
+      env: { ZAIKO_BRIDGE_SHOP_MY_SHOP_PASSWORD: 'from-the-env-file' },
+    });
     expect([r.code, r.stderr]).toEqual([0, '']);
     expect(r.stdout).toContain('dataDir: /var/lib/zaiko-bridge\n');
     expect(r.stdout).not.toContain('outbox');

@@ -85,24 +85,28 @@ describe('config', () => {
       relay: { port: 'x', bogus: 1, allowedClients: ['10.0.0.0/33'], maxMessageBytes: '12 parsecs', socketTimeout: 'soon' },
       shops: [{ id: 'Bad Id', forwardTo: 'not-an-address', orderMail: { subject: '(' }, zaikoRobot: { userId: 'zr' } }],
     });
-    expect(lines).toEqual(expect.arrayContaining([
-      'relay.bogus: unknown key',
-      expect.stringMatching(/^relay\.port: /),
-      expect.stringMatching(/^relay\.allowedClients\[0\]: invalid CIDR/),
-      expect.stringMatching(/^relay\.maxMessageBytes: invalid size/),
-      expect.stringMatching(/^relay\.socketTimeout: invalid duration/),
-      'shops[0].id: must match [a-z0-9-]+',
-      'shops[0].forwardTo: invalid email',
-      'shops[0].orderMail.subject: invalid regular expression: /(/u: Unterminated group',
-      'shops[0].zaikoRobot.password: required',
-    ]));
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        'relay.bogus: unknown key',
+        expect.stringMatching(/^relay\.port: /),
+        expect.stringMatching(/^relay\.allowedClients\[0\]: invalid CIDR/),
+        expect.stringMatching(/^relay\.maxMessageBytes: invalid size/),
+        expect.stringMatching(/^relay\.socketTimeout: invalid duration/),
+        'shops[0].id: must match [a-z0-9-]+',
+        'shops[0].forwardTo: invalid email',
+        'shops[0].orderMail.subject: invalid regular expression: /(/u: Unterminated group',
+        'shops[0].zaikoRobot.password: required',
+      ]),
+    );
     expect(lines).toHaveLength(9);
   });
 
   it('refuses unknown top-level keys, duplicate shops and users, bad enums', () => {
     expect(problems({ dataDirr: 'x' })).toEqual(['dataDirr: unknown key']);
-    expect(problems({ shops: [shop, shop] })).toEqual(['shops[1].id: duplicate shop id croft-zakka',
-      'shops[1].zaikoRobot.userId: duplicate userId zr']);
+    expect(problems({ shops: [shop, shop] })).toEqual([
+      'shops[1].id: duplicate shop id croft-zakka',
+      'shops[1].zaikoRobot.userId: duplicate userId zr',
+    ]);
     expect(problems({ shops: [{ ...shop, forwardOnce: 'sometimes' }] })[0]).toMatch(/^shops\[0\]\.forwardOnce: /);
     expect(problems({ redis: { url: 'http://x' } })[0]).toMatch(/^redis\.url: must be empty/);
     expect(problems('just a string')[0]).toMatch(/must be a mapping/);
@@ -110,8 +114,9 @@ describe('config', () => {
 
   it('applies environment overrides before validation', () => {
     const cfg = validateConfig({ upstream: { auth: { user: 'u', pass: 'p' } }, shops: [shop] }, '/x', {
-      ZAIKO_BRIDGE_REDIS_URL: 'redis://127.0.0.1:7000', ZAIKO_BRIDGE_UPSTREAM_PASS: 'from-env',
-        ZAIKO_BRIDGE_SHOP_CROFT_ZAKKA_PASSWORD: 'shop-env',
+      ZAIKO_BRIDGE_REDIS_URL: 'redis://127.0.0.1:7000',
+      ZAIKO_BRIDGE_UPSTREAM_PASS: 'from-env',
+      ZAIKO_BRIDGE_SHOP_CROFT_ZAKKA_PASSWORD: 'shop-env',
     });
     expect(cfg.redis.url).toBe('redis://127.0.0.1:7000');
     expect(cfg.upstream.auth?.pass).toBe('from-env');
@@ -128,9 +133,11 @@ describe('config', () => {
   });
 
   it('masks secrets for config check', () => {
-    const cfg =
-      validateConfig({ redis: { url: 'redis://user:pw@h:1' }, relay: { users: [{ name: 'cart', password: 'x' }] }, shops: [shop] }, '/x',
-        {});
+    const cfg = validateConfig(
+      { redis: { url: 'redis://user:pw@h:1' }, relay: { users: [{ name: 'cart', password: 'x' }] }, shops: [shop] },
+      '/x',
+      {},
+    );
     const text = JSON.stringify(maskSecrets(cfg));
     expect(text).not.toContain('"pw"');
     expect(text).not.toContain(':pw@');

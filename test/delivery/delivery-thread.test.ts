@@ -20,15 +20,24 @@ const until = async (cond: () => boolean, ms: number) => {
 /** The messages the main thread logs. */
 function capture() {
   const msgs: string[] = [];
-  const logger = pino({ level: 'info' }, new Writable({ write(c, _e, cb) { msgs.push(JSON.parse(String(c)).msg); cb(); } }));
+  const logger = pino(
+    { level: 'info' },
+    new Writable({
+      write(c, _e, cb) {
+        msgs.push(JSON.parse(String(c)).msg);
+        cb();
+      },
+    }),
+  );
   return { logger, msgs };
 }
 
 describe('delivery thread', () => {
   it('comes back after it dies; readiness reports the gap', async () => {
-    const thread =
-      new DeliveryThread({ cfg: testConfig(join(t.dir, 'ok')), redis: { url: redisUrl }, queueName: uniqueName('mail'),
-        logLevel: 'silent' }, log);
+    const thread = new DeliveryThread(
+      { cfg: testConfig(join(t.dir, 'ok')), redis: { url: redisUrl }, queueName: uniqueName('mail'), logLevel: 'silent' },
+      log,
+    );
     await thread.start();
     expect(thread.problem()).toBeUndefined();
     await (thread as unknown as { worker: Worker }).worker.terminate(); // as if it had crashed
@@ -42,8 +51,10 @@ describe('delivery thread', () => {
     const notADir = join(t.dir, 'file');
     writeFileSync(notADir, 'x');
     const { logger, msgs } = capture();
-    const thread =
-      new DeliveryThread({ cfg: testConfig(notADir), redis: { url: redisUrl }, queueName: uniqueName('mail'), logLevel: 'silent' }, logger);
+    const thread = new DeliveryThread(
+      { cfg: testConfig(notADir), redis: { url: redisUrl }, queueName: uniqueName('mail'), logLevel: 'silent' },
+      logger,
+    );
     await expect(thread.start()).rejects.toThrow(/ENOTDIR|EEXIST|cannot open/);
     await sleep(2500); // past the restart delay (1 s) and a second start's failure
     // A retry would log "restarting" at the exit and fail again: one failure, no restart, no thread.

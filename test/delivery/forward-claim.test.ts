@@ -23,7 +23,10 @@ const forwarded = () => sink.messages.filter((m) => m.to.includes(SHOP.forwardTo
 const claims = () => relay!.ledger.db.prepare('SELECT claim, message_id FROM forward_claims').all();
 const newest = () => relay!.ledger.list({ limit: 1 })[0];
 
-beforeEach(async () => { t = tempDir(); sink = await startSink(); });
+beforeEach(async () => {
+  t = tempDir();
+  sink = await startSink();
+});
 afterEach(async () => {
   await relay?.close();
   relay = undefined;
@@ -39,7 +42,9 @@ describe('forward-once claim', () => {
     await until(() => newest()?.status === 'failed', 10_000, 'the forward failed');
     const first = newest();
     expect(first.forward).toBe('failed');
-    expect(first.forward_reason).toMatch(/^forward failed: .*550.*; claim order:20261201-0900 released: a later mail of this order will be forwarded$/);
+    expect(first.forward_reason).toMatch(
+      /^forward failed: .*550.*; claim order:20261201-0900 released: a later mail of this order will be forwarded$/,
+    );
     expect(messageView(relay!.ledger, first.id)!.forwardReason).toBe(first.forward_reason);
     expect(claims()).toEqual([]);
 
@@ -54,8 +59,10 @@ describe('forward-once claim', () => {
     // And the one after that is suppressed again: the claim is held by a forward that was sent.
     await sendMail({ port, from: SHOP.senders[0], to: ['customer@example.net'], raw: orderMail('20261201-0900') });
     await until(() => newest().id !== second.id && newest().status === 'sent', 10_000, 'the third mail delivered');
-    expect([newest().forward, newest().forward_reason])
-      .toEqual(['suppressed', `forward-once: order:20261201-0900 already forwarded with ${second.id}`]);
+    expect([newest().forward, newest().forward_reason]).toEqual([
+      'suppressed',
+      `forward-once: order:20261201-0900 already forwarded with ${second.id}`,
+    ]);
   });
 
   it('is released when delivery.maxLifetime passes with the import address deferring', async () => {

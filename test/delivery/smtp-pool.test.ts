@@ -10,8 +10,13 @@ import { tempDir, testConfig } from '../helpers/env.js';
 
 let sink: Sink;
 const t = tempDir();
-beforeAll(async () => { sink = await startSink(); });
-afterAll(async () => { await sink.close(); t.cleanup(); });
+beforeAll(async () => {
+  sink = await startSink();
+});
+afterAll(async () => {
+  await sink.close();
+  t.cleanup();
+});
 
 function messageFile(name: string, body: string): { path: string; bytes: Buffer } {
   const bytes = Buffer.from(`From: shop@example.jp\r\nSubject: ${name}\r\n\r\n${body}`);
@@ -21,7 +26,9 @@ function messageFile(name: string, body: string): { path: string; bytes: Buffer 
 }
 
 const upstream = (maxConnections: number) => testConfig(t.dir, { upstream: { port: sink.port, maxConnections } }).upstream;
-const until = async (cond: () => boolean) => { for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 10)); };
+const until = async (cond: () => boolean) => {
+  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+};
 
 describe('SMTP pool', () => {
   it('sends 30 messages over at most 3 connections, each byte for byte', async () => {
@@ -33,7 +40,10 @@ describe('SMTP pool', () => {
     transport.close();
     expect(results.flat().every((r) => r.ok)).toBe(true);
     expect(sink.connections() - before).toBeLessThanOrEqual(3);
-    const got = sink.messages.slice(start).map((m) => m.raw.toString()).sort();
+    const got = sink.messages
+      .slice(start)
+      .map((m) => m.raw.toString())
+      .sort();
     expect(got).toEqual(files.map((f) => f.bytes.toString()).sort());
   });
 
@@ -55,8 +65,10 @@ describe('SMTP pool', () => {
 
   it('streams a message above the in-memory limit unchanged, dot-stuffed lines included', async () => {
     const transport = smtpTransport(upstream(1));
-    const body = Array.from({ length: 12_000 },
-      (_, i) => (i % 7 === 0 ? `.dot line ${i} ${'x'.repeat(40)}` : `line ${i} ${'y'.repeat(40)}`)).join('\r\n') + '\r\n';
+    const body =
+      Array.from({ length: 12_000 }, (_, i) => (i % 7 === 0 ? `.dot line ${i} ${'x'.repeat(40)}` : `line ${i} ${'y'.repeat(40)}`)).join(
+        '\r\n',
+      ) + '\r\n';
     const big = messageFile('big', body);
     expect(big.bytes.length).toBeGreaterThan(256 * 1024);
     const [r] = await transport.send({ from: 'shop@example.jp', to: ['c@example.net'] }, big.path, 'big');
@@ -70,11 +82,16 @@ describe('SMTP pool', () => {
     sink.script.set('gone@example.net', [550]);
     sink.script.set('later@example.net', [451]);
     const f = messageFile('mixed', 'hello\r\n');
-    const results = await transport.send({ from: 'shop@example.jp', to: ['ok@example.net', 'gone@example.net', 'later@example.net'] },
-      f.path, 'm');
+    const results = await transport.send(
+      { from: 'shop@example.jp', to: ['ok@example.net', 'gone@example.net', 'later@example.net'] },
+      f.path,
+      'm',
+    );
     transport.close();
     expect(results.map((r) => [r.address, r.ok, r.responseCode])).toEqual([
-      ['ok@example.net', true, undefined], ['gone@example.net', false, 550], ['later@example.net', false, 451],
+      ['ok@example.net', true, undefined],
+      ['gone@example.net', false, 550],
+      ['later@example.net', false, 451],
     ]);
     expect(sink.messages.find((m) => m.raw.equals(f.bytes))?.to).toEqual(['ok@example.net']);
   });

@@ -7,13 +7,19 @@ import { spawnTracked } from './processes.js';
 export const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli.js');
 
 export function run(args: string[], opts: { env?: Record<string, string>; input?: string } = {}) {
-  const r = spawnSync(process.execPath, ['--expose-gc', CLI, ...args],
-    { encoding: 'utf8', env: { ...process.env, ...opts.env }, input: opts.input, timeout: 60_000 });
+  const r = spawnSync(process.execPath, ['--expose-gc', CLI, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...opts.env },
+    input: opts.input,
+    timeout: 60_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** A long-running command (start, relay, …): its own process group, stopped at the end of the test file at the latest. */
 export function runAsync(args: string[], env: Record<string, string> = {}) {
-  return spawnTracked(process.execPath, ['--expose-gc', CLI, ...args],
-    { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawnTracked(process.execPath, ['--expose-gc', CLI, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }

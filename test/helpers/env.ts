@@ -27,19 +27,26 @@ export const SHOP = {
 
 export function testConfig(dataDir: string, overrides: Record<string, any> = {}): Config {
   const { relay, receiver, upstream, delivery, ...rest } = overrides;
-  return validateConfig({
+  return validateConfig(
+    {
+      dataDir,
+      instance: uniqueName('t'),
+      relay: { port: 0, hostname: 'relay.test', ...relay },
+      receiver: { port: 0, waitMs: 5000, ...receiver },
+      upstream: { ...upstream },
+      delivery: { backoff: { initial: 200, max: 1000 }, ...delivery },
+      shops: [SHOP],
+      ...rest,
+    },
     dataDir,
-    instance: uniqueName('t'),
-    relay: { port: 0, hostname: 'relay.test', ...relay },
-    receiver: { port: 0, waitMs: 5000, ...receiver },
-    upstream: { ...upstream },
-    delivery: { backoff: { initial: 200, max: 1000 }, ...delivery },
-    shops: [SHOP],
-    ...rest,
-  }, dataDir, {});
+    {},
+  );
 }
 
 /** Stops what a test started, in the order given; one failing to stop does not keep the rest running. */
 export async function stopAll(...things: { close(): unknown }[]): Promise<void> {
-  for (const thing of things) await Promise.resolve().then(() => thing.close()).catch(() => {});
+  for (const thing of things)
+    await Promise.resolve()
+      .then(() => thing.close())
+      .catch(() => {});
 }

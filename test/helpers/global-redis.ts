@@ -6,9 +6,11 @@ import { spawnTracked, stopSpawned } from './processes.js';
 
 export default async function setup(project: TestProject) {
   const port = await freePort();
-  spawnTracked('redis-server',
+  spawnTracked(
+    'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'],
-    { stdio: 'ignore' });
+    { stdio: 'ignore' },
+  );
   const url = `redis://127.0.0.1:${port}`;
   await waitForRedis(url);
   project.provide('redisUrl', url);
@@ -18,5 +20,7 @@ export default async function setup(project: TestProject) {
 }
 
 declare module 'vitest' {
-  export interface ProvidedContext { redisUrl: string }
+  export interface ProvidedContext {
+    redisUrl: string;
+  }
 }

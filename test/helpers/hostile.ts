@@ -24,7 +24,10 @@ export function writeDrained(c: RawSmtp, data: string | Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
     const onClose = () => reject(new Error('connection closed while writing'));
     c.socket.once('close', onClose);
-    c.socket.once('drain', () => { c.socket.off('close', onClose); resolve(); });
+    c.socket.once('drain', () => {
+      c.socket.off('close', onClose);
+      resolve();
+    });
   });
 }
 
@@ -44,7 +47,9 @@ export function watchFolder(dir: string, everyMs = 5) {
         const size = statSync(join(dir, f)).size;
         sum += size;
         largest = Math.max(largest, size);
-      } catch { /* removed between readdir and stat */ }
+      } catch {
+        /* removed between readdir and stat */
+      }
     }
     total = Math.max(total, sum);
     polls++;
@@ -55,5 +60,12 @@ export function watchFolder(dir: string, everyMs = 5) {
       await new Promise((r) => setTimeout(r, everyMs));
     }
   })();
-  return { sample, async stop() { running = false; await loop; return { largest, total, polls }; } };
+  return {
+    sample,
+    async stop() {
+      running = false;
+      await loop;
+      return { largest, total, polls };
+    },
+  };
 }

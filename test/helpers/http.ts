@@ -1,9 +1,12 @@
 // Real HTTP requests to the receiver, returning status and raw body bytes.
 import { request } from 'node:http';
 
-export function post(port: number, path: string, body: Buffer | string,
-  contentType = 'application/x-www-form-urlencoded'): Promise<{ status: number; body: Buffer; text: string; headers: Record<string,
-  any> }> {
+export function post(
+  port: number,
+  path: string,
+  body: Buffer | string,
+  contentType = 'application/x-www-form-urlencoded',
+): Promise<{ status: number; body: Buffer; text: string; headers: Record<string, any> }> {
   return send(port, 'POST', path, body, contentType);
 }
 
@@ -23,6 +26,15 @@ export function send(port: number, method: string, path: string, body?: Buffer |
 }
 
 export const form = (fields: [string, string][]) => fields.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
-export const auth: [string, string][] = [['sys_id', 'zr-croft01'], ['sys_pass', 's3cret-pass']];
-export const items = (list: [string, string][]): [string,
-  string][] => list.flatMap(([c, s], i) => [[`product[${i}][product_code]`, c], [`product[${i}][stock]`, s]] as [string, string][]);
+export const auth: [string, string][] = [
+  ['sys_id', 'zr-croft01'],
+  ['sys_pass', 's3cret-pass'],
+];
+export const items = (list: [string, string][]): [string, string][] =>
+  list.flatMap(
+    ([c, s], i) =>
+      [
+        [`product[${i}][product_code]`, c],
+        [`product[${i}][stock]`, s],
+      ] as [string, string][],
+  );

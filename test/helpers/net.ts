@@ -47,8 +47,14 @@ export async function startRedis(port: number, dir?: string): Promise<{ url: str
   const url = `redis://127.0.0.1:${port}`;
   await waitForRedis(url);
   return {
-    url, proc,
-    stop: () => new Promise((r) => { if (proc.exitCode !== null) return r(); proc.once('exit', () => r()); proc.kill('SIGTERM'); }),
+    url,
+    proc,
+    stop: () =>
+      new Promise((r) => {
+        if (proc.exitCode !== null) return r();
+        proc.once('exit', () => r());
+        proc.kill('SIGTERM');
+      }),
   };
 }
 

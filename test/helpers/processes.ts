@@ -27,7 +27,12 @@ function findExecutable(name: string): string | undefined {
 }
 
 function isExecutable(path: string): boolean {
-  try { accessSync(path, constants.X_OK); return true; } catch { return false; }
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The path of `name`, or an Error whose message is the one line to act on: `apt-get install -y <package>`. */
@@ -35,9 +40,11 @@ export function requireTool(name: string): string {
   const path = findExecutable(name);
   if (path) return path;
   const pkg = DEBIAN_PACKAGES[name];
-  throw new Error(pkg
-    ? `${name} is missing: apt-get install -y ${pkg} (Debian package ${pkg}; .ci/run installs it)`
-    : `${name} is missing from PATH and /usr/sbin`);
+  throw new Error(
+    pkg
+      ? `${name} is missing: apt-get install -y ${pkg} (Debian package ${pkg}; .ci/run installs it)`
+      : `${name} is missing from PATH and /usr/sbin`,
+  );
 }
 
 const running = new Set<ChildProcess>();
@@ -59,17 +66,24 @@ export function spawnTracked(command: string, args: readonly string[], opts: Spa
 export const spawnedPids = (): number[] => [...running].map((c) => c.pid).filter((p): p is number => p !== undefined);
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  try { process.kill(-pid, signal); } catch { /* the group is gone already */ }
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    /* the group is gone already */
+  }
 }
 
 /** SIGTERM to every group still running, SIGKILL to what is left after boundMs; resolves when each leader has exited. */
 export async function stopSpawned(boundMs = 5000): Promise<void> {
   const left = [...running];
   if (!left.length) return;
-  const exited = left.map((c) =>
-    new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r()))));
+  const exited = left.map(
+    (c) => new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r()))),
+  );
   for (const c of left) if (c.pid) signalGroup(c.pid, 'SIGTERM');
-  const kill = setTimeout(() => { for (const c of left) if (c.pid) signalGroup(c.pid, 'SIGKILL'); }, boundMs);
+  const kill = setTimeout(() => {
+    for (const c of left) if (c.pid) signalGroup(c.pid, 'SIGKILL');
+  }, boundMs);
   await Promise.all(exited);
   clearTimeout(kill);
   // The leader has exited; anything else of its group (a grandchild ignoring SIGTERM) goes too.
@@ -77,4 +91,6 @@ export async function stopSpawned(boundMs = 5000): Promise<void> {
 }
 
 // A test file that ends without its hooks (a worker torn down) still leaves nothing behind.
-process.once('exit', () => { for (const c of running) if (c.pid) signalGroup(c.pid, 'SIGKILL'); });
+process.once('exit', () => {
+  for (const c of running) if (c.pid) signalGroup(c.pid, 'SIGKILL');
+});

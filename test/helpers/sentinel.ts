@@ -9,7 +9,10 @@ import { spawnTracked } from './processes.js';
 
 export const MASTER_NAME = 'zbmaster';
 
-export interface RedisNode { port: number; proc: ChildProcess }
+export interface RedisNode {
+  port: number;
+  proc: ChildProcess;
+}
 
 export interface SentinelTopology {
   /** ["127.0.0.1:p1", …] as redis.sentinels takes them. */
@@ -48,8 +51,24 @@ export async function startSentinelTopology(dir: string): Promise<SentinelTopolo
     const port = i === 0 ? masterPort : await freePort();
     const nodeDir = join(dir, `redis-${port}`);
     mkdirSync(nodeDir, { recursive: true });
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', nodeDir, '--save', '', '--appendonly', 'yes',
-      '--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction', '--replica-announce-ip', '127.0.0.1'];
+    const args = [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      nodeDir,
+      '--save',
+      '',
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'everysec',
+      '--maxmemory-policy',
+      'noeviction',
+      '--replica-announce-ip',
+      '127.0.0.1',
+    ];
     if (i > 0) args.push('--replicaof', '127.0.0.1', String(masterPort));
     nodes.push({ port, proc: spawnRedis(args) });
     await waitForRedis(`redis://127.0.0.1:${port}`);
@@ -58,13 +77,22 @@ export async function startSentinelTopology(dir: string): Promise<SentinelTopolo
   for (let i = 0; i < 3; i++) sentinelPorts.push(await freePort());
   const startSentinel = (port: number) => {
     const conf = join(dir, `sentinel-${port}.conf`);
-    writeFileSync(conf, [
-      `port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, 'sentinel resolve-hostnames no', 'sentinel announce-ip 127.0.0.1',
-      `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${masterPort} 2`,
-      `sentinel down-after-milliseconds ${MASTER_NAME} 1000`,
-      `sentinel failover-timeout ${MASTER_NAME} 5000`,
-      `sentinel parallel-syncs ${MASTER_NAME} 2`, '',
-    ].join('\n'), { flag: 'wx' });
+    writeFileSync(
+      conf,
+      [
+        `port ${port}`,
+        'bind 127.0.0.1',
+        `dir ${dir}`,
+        'sentinel resolve-hostnames no',
+        'sentinel announce-ip 127.0.0.1',
+        `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${masterPort} 2`,
+        `sentinel down-after-milliseconds ${MASTER_NAME} 1000`,
+        `sentinel failover-timeout ${MASTER_NAME} 5000`,
+        `sentinel parallel-syncs ${MASTER_NAME} 2`,
+        '',
+      ].join('\n'),
+      { flag: 'wx' },
+    );
     return spawnRedis([conf], true);
   };
   for (const port of sentinelPorts) sentinels.push({ port, proc: startSentinel(port) });
@@ -78,7 +106,11 @@ export async function startSentinelTopology(dir: string): Promise<SentinelTopolo
         await c.connect();
         const reply = (await c.call('SENTINEL', 'get-master-addr-by-name', MASTER_NAME)) as string[] | null;
         if (reply) return Number(reply[1]);
-      } catch { /* try the next sentinel */ } finally { c.disconnect(); }
+      } catch {
+        /* try the next sentinel */
+      } finally {
+        c.disconnect();
+      }
     }
     return undefined;
   };
@@ -95,7 +127,8 @@ export async function startSentinelTopology(dir: string): Promise<SentinelTopolo
 
   return {
     sentinelAddresses: sentinelPorts.map((p) => `127.0.0.1:${p}`),
-    nodes, sentinels,
+    nodes,
+    sentinels,
     async masterPort() {
       const p = await askMaster();
       if (p === undefined) throw new Error('no sentinel answered');
@@ -135,7 +168,12 @@ export async function startSentinelTopology(dir: string): Promise<SentinelTopolo
 async function infoOf(port: number, section: string): Promise<string> {
   const c = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
   c.on('error', () => {});
-  try { await c.connect(); return await c.info(section); } finally { c.disconnect(); }
+  try {
+    await c.connect();
+    return await c.info(section);
+  } finally {
+    c.disconnect();
+  }
 }
 
 async function sentinelCount(port: number): Promise<number> {
@@ -145,5 +183,9 @@ async function sentinelCount(port: number): Promise<number> {
     await c.connect();
     const reply = (await c.call('SENTINEL', 'sentinels', MASTER_NAME)) as unknown[];
     return reply.length;
-  } catch { return 0; } finally { c.disconnect(); }
+  } catch {
+    return 0;
+  } finally {
+    c.disconnect();
+  }
 }

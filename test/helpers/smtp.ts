@@ -4,7 +4,11 @@ import { SMTPServer } from 'smtp-server';
 import nodemailer from 'nodemailer';
 import type { AddressInfo } from 'node:net';
 
-export interface Received { from: string; to: string[]; raw: Buffer }
+export interface Received {
+  from: string;
+  to: string[];
+  raw: Buffer;
+}
 
 export interface Sink {
   port: number;
@@ -23,14 +27,22 @@ export async function startSink(): Promise<Sink> {
   const script = new Map<string, number[]>();
   let connections = 0;
   const server = new SMTPServer({
-    onConnect(_s, cb) { connections++; cb(); },
-    authOptional: true, disabledCommands: ['STARTTLS', 'AUTH'], logger: false, disableReverseLookup: true, hideENHANCEDSTATUSCODES: true,
+    onConnect(_s, cb) {
+      connections++;
+      cb();
+    },
+    authOptional: true,
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    logger: false,
+    disableReverseLookup: true,
+    hideENHANCEDSTATUSCODES: true,
     onRcptTo(address, _s, cb) {
       const codes = script.get(address.address);
       const code = codes?.length ? codes.shift()! : 250;
       if (code === 250) return cb();
-      const err =
-        new Error(`${code >= 500 ? '5.1.1' : '4.2.0'} scripted ${code} for ${address.address}`) as Error & { responseCode: number };
+      const err = new Error(`${code >= 500 ? '5.1.1' : '4.2.0'} scripted ${code} for ${address.address}`) as Error & {
+        responseCode: number;
+      };
       err.responseCode = code;
       cb(err);
     },
@@ -38,8 +50,11 @@ export async function startSink(): Promise<Sink> {
       const chunks: Buffer[] = [];
       stream.on('data', (c) => chunks.push(c));
       stream.on('end', () => {
-        messages.push({ from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-          to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks) });
+        messages.push({
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+          to: session.envelope.rcptTo.map((r) => r.address),
+          raw: Buffer.concat(chunks),
+        });
         cb(null, 'Ok: sunk');
       });
     },
@@ -47,15 +62,24 @@ export async function startSink(): Promise<Sink> {
   server.on('error', () => {}); // a client killed mid-session (crash tests) resets its socket
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   return {
-    port: (server.server.address() as AddressInfo).port, messages, script,
+    port: (server.server.address() as AddressInfo).port,
+    messages,
+    script,
     connections: () => connections,
-    dropSessions: () => { for (const c of (server as unknown as { connections: Set<{ close(): void }> }).connections) c.close(); },
+    dropSessions: () => {
+      for (const c of (server as unknown as { connections: Set<{ close(): void }> }).connections) c.close();
+    },
     close: () => new Promise((r) => server.close(() => r())),
   };
 }
 
 export interface SendOptions {
-  port: number; from: string; to: string[]; raw: Buffer | string; localAddress?: string; auth?: { user: string; pass: string };
+  port: number;
+  from: string;
+  to: string[];
+  raw: Buffer | string;
+  localAddress?: string;
+  auth?: { user: string; pass: string };
   requireTLS?: boolean;
 }
 
@@ -64,8 +88,15 @@ export async function sendMail(
   o: SendOptions,
 ): Promise<{ response: string; rejected: string[]; rejectedErrors?: { responseCode: number }[] }> {
   const transport = nodemailer.createTransport({
-    host: '127.0.0.1', port: o.port, secure: false, localAddress: o.localAddress, auth: o.auth, requireTLS: o.requireTLS,
-    ignoreTLS: !o.requireTLS, tls: { rejectUnauthorized: false }, connectionTimeout: 5000,
+    host: '127.0.0.1',
+    port: o.port,
+    secure: false,
+    localAddress: o.localAddress,
+    auth: o.auth,
+    requireTLS: o.requireTLS,
+    ignoreTLS: !o.requireTLS,
+    tls: { rejectUnauthorized: false },
+    connectionTimeout: 5000,
   } as any);
   try {
     const info = await transport.sendMail({ envelope: { from: o.from, to: o.to }, raw: o.raw } as any);

@@ -85,10 +85,17 @@ function accept(acceptor: Acceptor, n: number): Promise<string> {
 describe('durability order', () => {
   it("fsyncs the spool directory once per group commit, after the group's files exist, before any of them is acknowledged", async () => {
     let walSyncs = 0;
-    const countingWal = Object.assign(Object.create(walSync), { sync: async () => { walSyncs++; await walSync.sync(); } }) as WalSync;
+    const countingWal = Object.assign(Object.create(walSync), {
+      sync: async () => {
+        walSyncs++;
+        await walSync.sync();
+      },
+    }) as WalSync;
     const acceptor = new Acceptor(cfg, spool, ledger, queue, log, countingWal);
     const syncedAtAck: boolean[] = [];
-    const acked = (qid: string) => { syncedAtAck.push(spool.synced.has(`${qid}.eml`)); };
+    const acked = (qid: string) => {
+      syncedAtAck.push(spool.synced.has(`${qid}.eml`));
+    };
     await Promise.all(Array.from({ length: 20 }, (_, i) => accept(acceptor, i).then(acked)));
     expect(syncedAtAck).toEqual(Array(20).fill(true));
     expect(spool.dirSyncs).toBe(walSyncs); // one directory fsync per group, beside the group's WAL fsync

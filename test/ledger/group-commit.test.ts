@@ -7,7 +7,10 @@ function harness() {
   const commits: number[][] = [];
   const syncs: { done(): void }[] = [];
   const gc = new GroupCommit<number, string>(
-    (items) => { commits.push(items); return items.map((i) => (i < 0 ? new Error(`bad ${i}`) : `ok ${i}`)); },
+    (items) => {
+      commits.push(items);
+      return items.map((i) => (i < 0 ? new Error(`bad ${i}`) : `ok ${i}`));
+    },
     () => new Promise<void>((done) => syncs.push({ done })),
   );
   return { gc, commits, syncs };
@@ -28,7 +31,10 @@ describe('GroupCommit', () => {
     syncs[0].done();
     await Promise.all(first);
     await turn();
-    expect(commits).toEqual([[1, 2], [3, 4, 5]]);
+    expect(commits).toEqual([
+      [1, 2],
+      [3, 4, 5],
+    ]);
     expect(answered).toEqual(['ok 1', 'ok 2']);
     syncs[1].done();
     await Promise.all(second);
@@ -36,12 +42,17 @@ describe('GroupCommit', () => {
     expect(syncs).toHaveLength(2);
   });
 
-  it("rejects only the item whose commit failed, and everyone in a group whose fsync failed", async () => {
+  it('rejects only the item whose commit failed, and everyone in a group whose fsync failed', async () => {
     const commits: number[][] = [];
     let failSync = false;
     const gc = new GroupCommit<number, string>(
-      (items) => { commits.push(items); return items.map((i) => (i < 0 ? new Error(`bad ${i}`) : `ok ${i}`)); },
-      async () => { if (failSync) throw new Error('EIO'); },
+      (items) => {
+        commits.push(items);
+        return items.map((i) => (i < 0 ? new Error(`bad ${i}`) : `ok ${i}`));
+      },
+      async () => {
+        if (failSync) throw new Error('EIO');
+      },
     );
     const results = await Promise.allSettled([gc.submit(1), gc.submit(-2), gc.submit(3)]);
     expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual(['ok 1', 'bad -2', 'ok 3']);

@@ -11,10 +11,25 @@ const t = tempDir();
 afterAll(() => t.cleanup());
 
 const message = (id: string, spool: Spool): NewMessage => ({
-  id, receivedAt: Date.now(), clientAddress: '127.0.0.1', clientHelo: 'cart', authUser: null, mailFrom: 'shop@example.jp', headerFrom: null,
-  subject: 's', messageId: null, size: 1, spoolPath: spool.pathOf(id), shopId: null, isOrder: false, orderNumber: null, items: [],
-    flags: [],
-  deliverTo: ['a@example.net', 'b@example.net'], forwardTo: null, claim: null,
+  id,
+  receivedAt: Date.now(),
+  clientAddress: '127.0.0.1',
+  clientHelo: 'cart',
+  authUser: null,
+  mailFrom: 'shop@example.jp',
+  headerFrom: null,
+  subject: 's',
+  messageId: null,
+  size: 1,
+  spoolPath: spool.pathOf(id),
+  shopId: null,
+  isOrder: false,
+  orderNumber: null,
+  items: [],
+  flags: [],
+  deliverTo: ['a@example.net', 'b@example.net'],
+  forwardTo: null,
+  claim: null,
 });
 
 describe('spool cleanup', () => {
@@ -25,12 +40,14 @@ describe('spool cleanup', () => {
     for (const id of ['QDONE', 'QOPEN', 'QORPHAN']) writeFileSync(spool.pathOf(id), 'x');
     ledger.acceptMany([message('QDONE', spool), message('QOPEN', spool)]);
 
-    const partial = ledger.record('QDONE', 'deliver', [{ address: 'a@example.net', status: 'sent', response: '250' }],
-      { removeSpool: true });
+    const partial = ledger.record('QDONE', 'deliver', [{ address: 'a@example.net', status: 'sent', response: '250' }], {
+      removeSpool: true,
+    });
     expect(partial).toEqual({ final: false, sent: 1, failed: 0 });
     expect(ledger.spoolKept('QDONE')).toBe(true);
-    const last = ledger.record('QDONE', 'deliver', [{ address: 'b@example.net', status: 'failed', response: '550 no' }],
-      { removeSpool: true });
+    const last = ledger.record('QDONE', 'deliver', [{ address: 'b@example.net', status: 'failed', response: '550 no' }], {
+      removeSpool: true,
+    });
     expect(last).toEqual({ final: true, sent: 1, failed: 1 });
     expect(ledger.spoolKept('QDONE')).toBe(false);
 

@@ -35,11 +35,16 @@ describe('metrics and health', () => {
       expect(before).toMatch(/^zaiko_bridge_process_cpu_user_seconds_total /m);
       for (const line of before.split('\n').filter((l) => l && !l.startsWith('#'))) expect(line).toMatch(/^zaiko_bridge_/);
 
-      await sendMail({ port: relay.port!, from: 'order@croft-zakka.example.jp', to: ['c@example.net'],
-        raw: readFileSync(join(FIXTURES, 'mail', 'order-iso2022jp.eml')) });
+      await sendMail({
+        port: relay.port!,
+        from: 'order@croft-zakka.example.jp',
+        to: ['c@example.net'],
+        raw: readFileSync(join(FIXTURES, 'mail', 'order-iso2022jp.eml')),
+      });
       await until(() => sink.messages.length === 2, 15_000, 'delivery and forward');
-      expect((await post(receiver.port!, '/api/zaikorobot.php',
-        readFileSync(join(FIXTURES, 'uploads', 'basic-utf8.form')))).text).toMatch(/^NG/);
+      expect((await post(receiver.port!, '/api/zaikorobot.php', readFileSync(join(FIXTURES, 'uploads', 'basic-utf8.form')))).text).toMatch(
+        /^NG/,
+      );
       const after = await scrape();
       expect(after).toContain('zaiko_bridge_messages_accepted_total 1');
       expect(after).toContain('zaiko_bridge_deliveries_total{kind="deliver",outcome="sent"} 1');

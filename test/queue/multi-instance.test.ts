@@ -29,9 +29,13 @@ describe('several instances on one Redis', () => {
     const sink = await startSink();
     cleanups.push(() => sink.close());
     const prefix = uniqueName('mi');
-    const [a, b] = ['a', 'b'].map((name) => testConfig(join(t.dir, name), {
-      instance: uniqueName(name), upstream: { port: sink.port }, redis: { url: redisUrl, prefix },
-    }));
+    const [a, b] = ['a', 'b'].map((name) =>
+      testConfig(join(t.dir, name), {
+        instance: uniqueName(name),
+        upstream: { port: sink.port },
+        redis: { url: redisUrl, prefix },
+      }),
+    );
     const relayA = await startRelay(a, redisUrl, log);
     cleanups.push(() => relayA.close());
     const relayB = await startRelay(b, redisUrl, log);
@@ -50,7 +54,12 @@ describe('several instances on one Redis', () => {
     const stats = run(['queue', 'stats', '--json', '--config', config]);
     expect(stats.code, stats.stderr).toBe(0);
     const names = JSON.parse(stats.stdout).queues.map((q: { name: string }) => q.name);
-    expect(names).toEqual([a.instance, b.instance].map((i) => `mail-${i}`).sort().concat('stock'));
+    expect(names).toEqual(
+      [a.instance, b.instance]
+        .map((i) => `mail-${i}`)
+        .sort()
+        .concat('stock'),
+    );
   });
 
   it('two stock workers on one stock.db: every upload applied exactly once, whichever worker takes it', async () => {
@@ -60,7 +69,11 @@ describe('several instances on one Redis', () => {
     const N = 30;
     const db = openDb(cfg.dataDir, 'stock');
     cleanups.push(() => db.close());
-    importCatalog(db, SHOP.id, Array.from({ length: N }, (_, i) => ({ code: `P${i}`, name: 'n', stock: 0, unlimited: 0, usesCodes: 0 })));
+    importCatalog(
+      db,
+      SHOP.id,
+      Array.from({ length: N }, (_, i) => ({ code: `P${i}`, name: 'n', stock: 0, unlimited: 0, usesCodes: 0 })),
+    );
     const receiver = await startReceiver(cfg, redisUrl, log, { queueName });
     cleanups.push(() => receiver.close());
     for (const _ of [1, 2]) {

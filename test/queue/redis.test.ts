@@ -10,15 +10,26 @@ import { BridgeError } from '../../src/errors/codes.js';
 
 function capture() {
   const lines: any[] = [];
-  const log = pino({ level: 'info' }, new Writable({ write(c, _e, cb) { lines.push(JSON.parse(String(c))); cb(); } }));
+  const log = pino(
+    { level: 'info' },
+    new Writable({
+      write(c, _e, cb) {
+        lines.push(JSON.parse(String(c)));
+        cb();
+      },
+    }),
+  );
   return { log, lines };
 }
 
 describe('redis connections', () => {
   it('warns loudly when the server may evict BullMQ keys, and not when noeviction', async () => {
     const port = await freePort();
-    const proc = spawnTracked('redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--maxmemory-policy', 'allkeys-lru'], { stdio: 'ignore' });
+    const proc = spawnTracked(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--maxmemory-policy', 'allkeys-lru'],
+      { stdio: 'ignore' },
+    );
     try {
       await waitForRedis(`redis://127.0.0.1:${port}`);
       const client = await connectOrFail(`redis://127.0.0.1:${port}`);
@@ -55,7 +66,7 @@ describe('redis connections', () => {
     expect(client.status).toBe('end');
   });
 
-  it('closeRedis returns on a Redis that never answers, and the socket is gone after ioredis\'s own bound', async () => {
+  it("closeRedis returns on a Redis that never answers, and the socket is gone after ioredis's own bound", async () => {
     const redis = await startRedis(await freePort());
     const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
     client.on('error', () => {});

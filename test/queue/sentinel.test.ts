@@ -19,8 +19,12 @@ import { startSentinelTopology, MASTER_NAME, type SentinelTopology } from '../he
 import { requireTool } from '../helpers/processes.js';
 
 const problems = (raw: Record<string, unknown>) => {
-  try { validateConfig({ shops: [SHOP], ...raw }, '/tmp',
-    {}); return []; } catch (err) { return String((err as Error).message).split('\n'); }
+  try {
+    validateConfig({ shops: [SHOP], ...raw }, '/tmp', {});
+    return [];
+  } catch (err) {
+    return String((err as Error).message).split('\n');
+  }
 };
 
 describe('config: redis.sentinels, masterName, prefix', () => {
@@ -29,8 +33,9 @@ describe('config: redis.sentinels, masterName, prefix', () => {
     expect(cfg.redis).toEqual({ url: '', sentinels: [], masterName: 'mymaster', prefix: 'bull' });
   });
   it('refuses a url next to sentinels, and sentinels not written host:port', () => {
-    expect(problems({ redis: { url: 'redis://127.0.0.1:6379', sentinels: ['127.0.0.1:26379'] } }))
-      .toContain('redis.url: must be empty when redis.sentinels is set (the sentinels name the master)');
+    expect(problems({ redis: { url: 'redis://127.0.0.1:6379', sentinels: ['127.0.0.1:26379'] } })).toContain(
+      'redis.url: must be empty when redis.sentinels is set (the sentinels name the master)',
+    );
     const bad = problems({ redis: { sentinels: ['127.0.0.1', 'host:0', 'a b:1', '[::1]:26379', 'redis-s1.lan:26379'] } });
     expect(bad.filter((l) => l.includes('must be host:port'))).toHaveLength(3);
     expect(bad.join('\n')).toMatch(/redis\.sentinels\[0\]: must be host:port/);
@@ -39,7 +44,13 @@ describe('config: redis.sentinels, masterName, prefix', () => {
   });
   it('turns the sentinels into the spec every role and command gets', () => {
     const cfg = validateConfig({ shops: [SHOP], redis: { sentinels: ['10.0.0.5:26379', '[::1]:26380'], masterName: 'm1' } }, '/tmp', {});
-    expect(redisSpec(cfg)).toEqual({ sentinels: [{ host: '10.0.0.5', port: 26379 }, { host: '::1', port: 26380 }], masterName: 'm1' });
+    expect(redisSpec(cfg)).toEqual({
+      sentinels: [
+        { host: '10.0.0.5', port: 26379 },
+        { host: '::1', port: 26380 },
+      ],
+      masterName: 'm1',
+    });
   });
 });
 
@@ -61,15 +72,21 @@ describe('roles and commands through Redis Sentinel', () => {
 
   it('relay, receiver and worker work through the sentinels under their own key prefix', async () => {
     const prefix = uniqueName('zbt');
-    const cfg = testConfig(join(t.dir, 'roles'),
-      { upstream: { port: sink.port }, redis: { sentinels: topo.sentinelAddresses, masterName: MASTER_NAME, prefix } });
+    const cfg = testConfig(join(t.dir, 'roles'), {
+      upstream: { port: sink.port },
+      redis: { sentinels: topo.sentinelAddresses, masterName: MASTER_NAME, prefix },
+    });
     const spec = redisSpec(cfg);
     const relay = await startRelay(cfg, spec, log);
     const receiver = await startReceiver(cfg, spec, log);
     const worker = await startWorker(cfg, spec, log);
     try {
-      await sendMail({ port: relay.port!, from: 'order@croft-zakka.example.jp', to: ['customer@example.net'],
-        raw: 'Subject: hello\r\n\r\nhi\r\n' });
+      await sendMail({
+        port: relay.port!,
+        from: 'order@croft-zakka.example.jp',
+        to: ['customer@example.net'],
+        raw: 'Subject: hello\r\n\r\nhi\r\n',
+      });
       await until(() => sink.messages.some((m) => m.to.includes('customer@example.net')), 20_000, 'delivery');
       const r = await post(receiver.port!, '/api/zaikorobot.php', form([...auth, ...items([['P1', '3']])]));
       expect(r.status).toBe(200);
@@ -89,10 +106,18 @@ describe('roles and commands through Redis Sentinel', () => {
     const dir = join(t.dir, 'start');
     const config = join(t.dir, 'start.yaml');
     const instance = uniqueName('s');
-    writeFileSync(config, stringify({
-      dataDir: './start', instance, redis: { sentinels: topo.sentinelAddresses, masterName: MASTER_NAME, prefix: 'zbstart' },
-      relay: { port: 0 }, receiver: { port: 0 }, upstream: { port: sink.port }, shops: [SHOP],
-    }));
+    writeFileSync(
+      config,
+      stringify({
+        dataDir: './start',
+        instance,
+        redis: { sentinels: topo.sentinelAddresses, masterName: MASTER_NAME, prefix: 'zbstart' },
+        relay: { port: 0 },
+        receiver: { port: 0 },
+        upstream: { port: sink.port },
+        shops: [SHOP],
+      }),
+    );
     const proc = runAsync(['start', '--config', config]);
     let err = '';
     proc.stderr!.on('data', (d) => (err += d));
@@ -105,7 +130,11 @@ describe('roles and commands through Redis Sentinel', () => {
       expect(stats.code).toBe(0);
       expect(JSON.parse(stats.stdout).queues.map((q: { name: string }) => q.name)).toContain(`mail-${instance}`);
     } finally {
-      await new Promise<void>((r) => { if (proc.exitCode !== null) return r(); proc.once('exit', () => r()); proc.kill('SIGTERM'); });
+      await new Promise<void>((r) => {
+        if (proc.exitCode !== null) return r();
+        proc.once('exit', () => r());
+        proc.kill('SIGTERM');
+      });
     }
   });
 

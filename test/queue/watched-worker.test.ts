@@ -56,10 +56,14 @@ describe('worker watchdog', () => {
 
     const before = watched.blockingClients().slice();
     killForGood(before);
-    const readyz = await until(async () => {
-      const r = await send(receiver.port!, 'GET', '/readyz');
-      return r.status === 503 && r.text;
-    }, 10_000, '/readyz to report the dead worker');
+    const readyz = await until(
+      async () => {
+        const r = await send(receiver.port!, 'GET', '/readyz');
+        return r.status === 503 && r.text;
+      },
+      10_000,
+      '/readyz to report the dead worker',
+    );
     expect(readyz).toBe('not ready\n'); // what is wrong goes to the log, not to whoever asks
 
     // An upload after the break is applied by the new worker.
@@ -89,7 +93,11 @@ describe('worker watchdog', () => {
     const transport = createTransport(cfg.upstream, 'relay.test');
     cleanups.push(() => transport.close());
     const mail = new MailWorker(queue, redisUrl, {
-      cfg, ledger: new LedgerStore(db), spool: new Spool(cfg.dataDir), transport, log,
+      cfg,
+      ledger: new LedgerStore(db),
+      spool: new Spool(cfg.dataDir),
+      transport,
+      log,
       durable: () => Promise.resolve(), // no spool file is removed here: only unknown messages
       watchdog: { ...FAST, onRecreated: () => recreated++ },
     });

@@ -7,12 +7,24 @@ import { newQueueId } from '../../src/relay/spool/queue-id.js';
 import { classifyFailure, backoffDelay } from '../../src/delivery/classify-failure.js';
 import { testConfig, tempDir, FIXTURES } from '../helpers/env.js';
 
-const cfg = testConfig('/tmp/unused', { shops: [
-  { id: 'croft-zakka', senders: ['order@croft-zakka.example.jp'], forwardTo: 'import@zr.example', orderMail: { subject: 'ご注文ありがとうございます' },
-    zaikoRobot: { userId: 'a', password: 'b' } },
-  { id: 'other', senders: ['@other.example'], authUsers: ['other-cart'], forwardOnce: 'message-id',
-    zaikoRobot: { userId: 'c', password: 'd' } },
-] });
+const cfg = testConfig('/tmp/unused', {
+  shops: [
+    {
+      id: 'croft-zakka',
+      senders: ['order@croft-zakka.example.jp'],
+      forwardTo: 'import@zr.example',
+      orderMail: { subject: 'ご注文ありがとうございます' },
+      zaikoRobot: { userId: 'a', password: 'b' },
+    },
+    {
+      id: 'other',
+      senders: ['@other.example'],
+      authUsers: ['other-cart'],
+      forwardOnce: 'message-id',
+      zaikoRobot: { userId: 'c', password: 'd' },
+    },
+  ],
+});
 const mail = (name: string) => join(FIXTURES, 'mail', name);
 
 describe('classify', () => {
@@ -21,14 +33,20 @@ describe('classify', () => {
     expect(c.shop?.id).toBe('croft-zakka');
     expect(c.subject).toBe('【クロフト雑貨店】ご注文ありがとうございます（注文番号：20261126-0001）');
     expect(c).toMatchObject({ isOrder: true, orderNumber: '20261126-0001', flags: [] });
-    expect(c.items).toEqual([{ code: 'TNG-AI-01', quantity: 2 }, { code: 'MZR-SET-5', quantity: 1 }]);
+    expect(c.items).toEqual([
+      { code: 'TNG-AI-01', quantity: 2 },
+      { code: 'MZR-SET-5', quantity: 1 },
+    ]);
     expect(forwardClaim(c.shop!, c, 'Q1')).toBe('order:20261126-0001');
   });
 
   it('reads a UTF-8 multipart order from its text/plain part', async () => {
     const c = await classifyFile(mail('order-utf8-multipart.eml'), cfg.shops, { envelopeFrom: 'order@croft-zakka.example.jp' });
     expect(c).toMatchObject({ isOrder: true, orderNumber: '20261126-0002', messageId: '<20261126110244.0002@cart.craftcart.example>' });
-    expect(c.items).toEqual([{ code: 'TNG-AI-01', quantity: 2 }, { code: 'MZR-SET-5', quantity: 1 }]);
+    expect(c.items).toEqual([
+      { code: 'TNG-AI-01', quantity: 2 },
+      { code: 'MZR-SET-5', quantity: 1 },
+    ]);
   });
 
   it('does not take a shipping notice for an order', async () => {
@@ -39,13 +57,19 @@ describe('classify', () => {
   it('falls back to text/html, and flags an order with no number or items', async () => {
     const t = tempDir();
     const f = join(t.dir, 'h.eml');
-    writeFileSync(f, 'From: x@other.example\r\nSubject: =?UTF-8?B?44GU5rOo5paH?=\r\nMessage-ID: <m1@x>\r\n'
-      + 'Content-Type: text/html; charset=UTF-8\r\n\r\n<p>no items here</p>\r\n');
+    writeFileSync(
+      f,
+      'From: x@other.example\r\nSubject: =?UTF-8?B?44GU5rOo5paH?=\r\nMessage-ID: <m1@x>\r\n' +
+        'Content-Type: text/html; charset=UTF-8\r\n\r\n<p>no items here</p>\r\n',
+    );
     const c = await classifyFile(f, cfg.shops, { envelopeFrom: 'x@other.example' });
     expect(c).toMatchObject({ isOrder: true, flags: ['no_order_number', 'no_items'] });
     expect(forwardClaim(c.shop!, c, 'Q1')).toBe('message-id:<m1@x>');
-    writeFileSync(f, 'From: x@other.example\r\nSubject: =?UTF-8?B?44GU5rOo5paH?=\r\nContent-Type: text/html; charset=UTF-8\r\n\r\n'
-      + '<table><tr><td>商品コード: A-1</td><td>数量：3 個</td></tr></table>\r\n');
+    writeFileSync(
+      f,
+      'From: x@other.example\r\nSubject: =?UTF-8?B?44GU5rOo5paH?=\r\nContent-Type: text/html; charset=UTF-8\r\n\r\n' +
+        '<table><tr><td>商品コード: A-1</td><td>数量：3 個</td></tr></table>\r\n',
+    );
     expect((await classifyFile(f, cfg.shops, { envelopeFrom: 'x@other.example' })).items).toEqual([{ code: 'A-1', quantity: 3 }]);
     t.cleanup();
   });
@@ -65,10 +89,12 @@ describe('classify', () => {
   });
 
   it('shops[].clients: a match by sender counts only from a listed client; a shop with clients alone matches by client', () => {
-    const shops = testConfig('/tmp/unused', { shops: [
-      { id: 'a', senders: ['@shop.example'], clients: ['192.0.2.0/24'], zaikoRobot: { userId: 'a', password: 'b' } },
-      { id: 'b', clients: ['198.51.100.7/32', '2001:db8::/32'], zaikoRobot: { userId: 'c', password: 'd' } },
-    ] }).shops;
+    const shops = testConfig('/tmp/unused', {
+      shops: [
+        { id: 'a', senders: ['@shop.example'], clients: ['192.0.2.0/24'], zaikoRobot: { userId: 'a', password: 'b' } },
+        { id: 'b', clients: ['198.51.100.7/32', '2001:db8::/32'], zaikoRobot: { userId: 'c', password: 'd' } },
+      ],
+    }).shops;
     const find = (envelopeFrom: string, client?: string) => findShop(shops, { envelopeFrom, client }, undefined);
     expect([find('o@shop.example', '192.0.2.9').shop?.id, find('o@shop.example', '192.0.2.9').by]).toEqual(['a', 'sender']);
     expect(find('o@shop.example', '203.0.113.1').shop).toBeUndefined();
@@ -80,9 +106,17 @@ describe('classify', () => {
   });
 
   it('pairs each item code with the quantity that follows it', () => {
-    expect(extractItems('商品コード: A\n数量：2\n商品コード: B\n商品コード: C\n数量: 5', cfg.shops[0].orderMail.item.code,
-      cfg.shops[0].orderMail.item.quantity))
-      .toEqual([{ code: 'A', quantity: 2 }, { code: 'B', quantity: 1 }, { code: 'C', quantity: 5 }]);
+    expect(
+      extractItems(
+        '商品コード: A\n数量：2\n商品コード: B\n商品コード: C\n数量: 5',
+        cfg.shops[0].orderMail.item.code,
+        cfg.shops[0].orderMail.item.quantity,
+      ),
+    ).toEqual([
+      { code: 'A', quantity: 2 },
+      { code: 'B', quantity: 1 },
+      { code: 'C', quantity: 5 },
+    ]);
   });
 });
 

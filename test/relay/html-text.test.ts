@@ -6,8 +6,7 @@ const ORDER = '<p>注文番号：A-100</p><p>商品コード：X1</p><p>数量�
 
 describe('htmlToText', () => {
   it('line breaks for br and closing blocks, a space for other tags, entities decoded', () => {
-    expect(htmlToText('<div>a<br/>b</div><span>c</span>&lt;d&gt; &amp;lt; &#27880;&#x6587; &nbsp;x'))
-      .toBe(' a\nb\n c <d> &lt; 注文  x');
+    expect(htmlToText('<div>a<br/>b</div><span>c</span>&lt;d&gt; &amp;lt; &#27880;&#x6587; &nbsp;x')).toBe(' a\nb\n c <d> &lt; 注文  x');
     expect(htmlToText('<table><tr><td>商品コード: A-1</td><td>数量：3</td></tr></table>')).toBe('   商品コード: A-1\n 数量：3\n\n ');
   });
 

@@ -34,7 +34,7 @@ describe('library internals, pinned', () => {
     }
   });
 
-  it('smtp-server\'s init is the one the greeting patch knows (else: update INIT_SHA256 after reading the new code)', () => {
+  it("smtp-server's init is the one the greeting patch knows (else: update INIT_SHA256 after reading the new code)", () => {
     const init = (SMTPConnection as unknown as { prototype: { init(): void } }).prototype.init;
     // After installGreetingPatch the prototype holds the wrapper: hash the original it kept, or the current one.
     const original = (init as { original?: () => void }).original ?? init;

@@ -16,7 +16,6 @@ import { requireTool } from '../helpers/processes.js';
 
 const redisUrl = inject('redisUrl');
 
-
 describe('Postfix content filter (the README recipe)', () => {
   it("filters the cart's mail only (XFORWARD): one copy per order; another client's forged order is not forwarded; no loop", async () => {
     const t = tempDir();
@@ -24,8 +23,11 @@ describe('Postfix content filter (the README recipe)', () => {
     const sink = await startSink();
     const [front, reinject, filterPort] = [await freePort(), await freePort(), await freePort()];
     const [CART, OTHER] = ['127.0.0.2', '127.0.0.3'];
-    const cfg = testConfig(t.dir, { relay: { port: filterPort, xforwardClients: ['127.0.0.1/32'] }, upstream: { port: reinject },
-      shops: [{ ...SHOP, clients: [`${CART}/32`] }] });
+    const cfg = testConfig(t.dir, {
+      relay: { port: filterPort, xforwardClients: ['127.0.0.1/32'] },
+      upstream: { port: reinject },
+      shops: [{ ...SHOP, clients: [`${CART}/32`] }],
+    });
     const relay = await startRelay(cfg, redisUrl, log, { queueName: uniqueName('mail') });
     const filterTable = join(t.dir, 'zaiko-filter.cidr');
     writeFileSync(filterTable, `${CART}/32   FILTER scan:[127.0.0.1]:${filterPort}\n`);

@@ -22,17 +22,22 @@ let relay: Awaited<ReturnType<typeof startRelay>> | undefined;
 let cfg: Config;
 
 async function boot(overrides: Record<string, any> = {}, url = redisUrl) {
-  cfg = testConfig(t.dir,
-    { upstream: { port: sink.port }, ...overrides,
-    ...(overrides.upstream ? { upstream: { port: sink.port, ...overrides.upstream } } : {}) });
+  cfg = testConfig(t.dir, {
+    upstream: { port: sink.port },
+    ...overrides,
+    ...(overrides.upstream ? { upstream: { port: sink.port, ...overrides.upstream } } : {}),
+  });
   relay = await startRelay(cfg, url, log, { queueName: uniqueName('mail'), sweepMs: 300 });
   return relay.port!;
 }
 /** Our Received: header is the only difference between what came in and what goes out. */
-const withoutOurReceived = (raw: Buffer) => raw.toString('latin1').replace(/^Received: from [^]*?\(zaiko-bridge\)[^]*?;\r\n\t[^\r\n]+\r\n/,
-  '');
+const withoutOurReceived = (raw: Buffer) =>
+  raw.toString('latin1').replace(/^Received: from [^]*?\(zaiko-bridge\)[^]*?;\r\n\t[^\r\n]+\r\n/, '');
 
-beforeEach(async () => { t = tempDir(); sink = await startSink(); });
+beforeEach(async () => {
+  t = tempDir();
+  sink = await startSink();
+});
 afterEach(async () => {
   await relay?.close();
   relay = undefined;
@@ -58,16 +63,24 @@ describe('relay: receive, deliver, forward once', () => {
       expect(m.to).toHaveLength(1);
     }
     // Byte for byte: the copy zaiko Robot gets is what the cart sent, plus our Received: on top.
-    const bodies =
-      new Set(['order-iso2022jp.eml', 'order-utf8-multipart.eml'].map((f) => fixture(f).toString('latin1').replace(/\r?\n/g, '\r\n')));
+    const bodies = new Set(
+      ['order-iso2022jp.eml', 'order-utf8-multipart.eml'].map((f) => fixture(f).toString('latin1').replace(/\r?\n/g, '\r\n')),
+    );
     for (const f of forwards) expect(bodies.has(withoutOurReceived(f.raw))).toBe(true);
     expect(forwards[0].raw.toString('latin1')).toMatch(/^Received: from .*\s+by relay\.test \(zaiko-bridge\) with ESMTP id Q/s);
     const rows = relay!.ledger.list({ limit: 10 });
-    expect(rows.map((r) => [r.order_number, r.forward, r.status]).sort()).toEqual([
-      [null, 'none', 'sent'], ['20261126-0001', 'sent', 'sent'], ['20261126-0002', 'sent', 'sent'],
-    ].sort());
+    expect(rows.map((r) => [r.order_number, r.forward, r.status]).sort()).toEqual(
+      [
+        [null, 'none', 'sent'],
+        ['20261126-0001', 'sent', 'sent'],
+        ['20261126-0002', 'sent', 'sent'],
+      ].sort(),
+    );
     const order1 = rows.find((r) => r.order_number === '20261126-0001')!;
-    expect(JSON.parse(order1.items)).toEqual([{ code: 'TNG-AI-01', quantity: 2 }, { code: 'MZR-SET-5', quantity: 1 }]);
+    expect(JSON.parse(order1.items)).toEqual([
+      { code: 'TNG-AI-01', quantity: 2 },
+      { code: 'MZR-SET-5', quantity: 1 },
+    ]);
     await until(() => !existsSync(order1.spool_path), 5000, 'spool file removed when final');
   });
 
@@ -93,25 +106,49 @@ describe('relay: receive, deliver, forward once', () => {
 
   it('refuses a client outside allowedClients (554 5.7.1) and relays nothing', async () => {
     const port = await boot({ relay: { allowedClients: ['127.0.0.1/32'] } });
-    await expect(sendMail({ port, from: SENDER, to: ['victim@example.com'], raw: fixture('order-iso2022jp.eml'),
-      localAddress: '127.0.0.2' }))
-      .rejects.toMatchObject({ responseCode: 554, response: expect.stringContaining('5.7.1') });
+    await expect(
+      sendMail({ port, from: SENDER, to: ['victim@example.com'], raw: fixture('order-iso2022jp.eml'), localAddress: '127.0.0.2' }),
+    ).rejects.toMatchObject({ responseCode: 554, response: expect.stringContaining('5.7.1') });
     expect(relay!.ledger.list({ limit: 10 })).toHaveLength(0);
   });
 
   it('lets an outsider relay after AUTH over STARTTLS, and offers AUTH only after STARTTLS', async () => {
-    execFileSync(requireTool('openssl'), ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=relay.test', '-days', '1',
-      '-keyout', join(t.dir, 'key.pem'), '-out', join(t.dir, 'cert.pem')], { stdio: 'ignore' });
-    const port =
-      await boot({ relay: { allowedClients: ['127.0.0.1/32'], users: [{ name: 'cart', password: 'pw-123' }],
-        tls: { key: join(t.dir, 'key.pem'), cert: join(t.dir, 'cert.pem') } } });
+    execFileSync(
+      requireTool('openssl'),
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-subj',
+        '/CN=relay.test',
+        '-days',
+        '1',
+        '-keyout',
+        join(t.dir, 'key.pem'),
+        '-out',
+        join(t.dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
+    const port = await boot({
+      relay: {
+        allowedClients: ['127.0.0.1/32'],
+        users: [{ name: 'cart', password: 'pw-123' }],
+        tls: { key: join(t.dir, 'key.pem'), cert: join(t.dir, 'cert.pem') },
+      },
+    });
     const base = { port, from: SENDER, to: ['customer@example.net'], raw: fixture('order-iso2022jp.eml'), localAddress: '127.0.0.2' };
-    await expect(sendMail({ ...base, auth: { user: 'cart', pass: 'wrong' },
-      requireTLS: true })).rejects.toMatchObject({ responseCode: 535 });
+    await expect(sendMail({ ...base, auth: { user: 'cart', pass: 'wrong' }, requireTLS: true })).rejects.toMatchObject({
+      responseCode: 535,
+    });
     expect((await sendMail({ ...base, auth: { user: 'cart', pass: 'pw-123' }, requireTLS: true })).response).toMatch(/^250 /);
     // Without TLS the server does not offer AUTH: the client sends none and, an outsider, is refused at MAIL FROM.
-    await expect(sendMail({ ...base, auth: { user: 'cart', pass: 'pw-123' } }))
-      .rejects.toMatchObject({ responseCode: 554, response: expect.stringContaining('5.7.1 Relay access denied') });
+    await expect(sendMail({ ...base, auth: { user: 'cart', pass: 'pw-123' } })).rejects.toMatchObject({
+      responseCode: 554,
+      response: expect.stringContaining('5.7.1 Relay access denied'),
+    });
     // A client that tries AUTH on the plain session anyway is refused for good (smtp-server: 500 not recognized; 538 would do too).
     const raw = await RawSmtp.open(port, '127.0.0.2');
     try {
@@ -132,9 +169,12 @@ describe('relay: receive, deliver, forward once', () => {
 
   it('answers 452 past maxRecipients and takes the message for the recipients it accepted', async () => {
     const port = await boot({ relay: { maxRecipients: 2 } });
-    const r =
-      await sendMail({ port, from: SENDER, to: ['a@x.example', 'b@x.example', 'c@x.example'],
-        raw: fixture('shipping-notice-iso2022jp.eml') });
+    const r = await sendMail({
+      port,
+      from: SENDER,
+      to: ['a@x.example', 'b@x.example', 'c@x.example'],
+      raw: fixture('shipping-notice-iso2022jp.eml'),
+    });
     expect(r.rejected).toEqual(['c@x.example']);
     expect(r.rejectedErrors?.[0].responseCode).toBe(452);
     const [msg] = relay!.ledger.list({ limit: 1 });
@@ -145,8 +185,10 @@ describe('relay: receive, deliver, forward once', () => {
     const port = await boot();
     const looped =
       'Received: from a by b; Thu, 26 Nov 2026 10:00:00 +0900\r\n'.repeat(100) + fixture('order-iso2022jp.eml').toString('latin1');
-    await expect(sendMail({ port, from: SENDER, to: ['a@example.net'], raw: looped })).rejects.toMatchObject({ responseCode: 554,
-      response: expect.stringContaining('5.4.6') });
+    await expect(sendMail({ port, from: SENDER, to: ['a@example.net'], raw: looped })).rejects.toMatchObject({
+      responseCode: 554,
+      response: expect.stringContaining('5.4.6'),
+    });
   });
 
   it('retries a recipient the upstream defers (4xx) and delivers it once', async () => {
@@ -169,7 +211,9 @@ describe('relay: receive, deliver, forward once', () => {
     await until(() => sink.messages.some((m) => m.to.includes('sender@shop.example')), 15_000, 'DSN to the sender');
     const dsn = sink.messages.find((m) => m.to.includes('sender@shop.example'))!;
     expect(dsn.from).toBe('');
-    expect(dsn.raw.toString()).toMatch(/report-type=delivery-status[^]*Final-Recipient: rfc822; gone@example\.net[^]*Action: failed[^]*Status: 5\.1\.1/);
+    expect(dsn.raw.toString()).toMatch(
+      /report-type=delivery-status[^]*Final-Recipient: rfc822; gone@example\.net[^]*Action: failed[^]*Status: 5\.1\.1/,
+    );
     const msg = relay!.ledger.list({ limit: 5 }).find((r) => r.mail_from === 'sender@shop.example')!;
     expect(relay!.ledger.recipients(msg.id)[0]).toMatchObject({ status: 'failed', attempts: 1 });
     // A DSN is never answered with a DSN.
@@ -182,8 +226,9 @@ describe('relay: receive, deliver, forward once', () => {
     const port = await boot({}, own.url);
     await own.stop();
     const started = Date.now();
-    expect((await sendMail({ port, from: SENDER, to: ['customer@example.net'],
-      raw: fixture('order-iso2022jp.eml') })).response).toMatch(/^250 /);
+    expect((await sendMail({ port, from: SENDER, to: ['customer@example.net'], raw: fixture('order-iso2022jp.eml') })).response).toMatch(
+      /^250 /,
+    );
     expect(Date.now() - started).toBeLessThan(5000);
     expect(sink.messages).toHaveLength(0);
     const back = await startRedis(port0);
@@ -198,14 +243,28 @@ describe('relay: receive, deliver, forward once', () => {
 });
 
 describe('relay: password guessing', () => {
-  beforeEach(async () => { t = tempDir(); sink = await startSink(); });
-  afterEach(async () => { await relay?.close(); relay = undefined; await sink.close(); t.cleanup(); });
+  beforeEach(async () => {
+    t = tempDir();
+    sink = await startSink();
+  });
+  afterEach(async () => {
+    await relay?.close();
+    relay = undefined;
+    await sink.close();
+    t.cleanup();
+  });
 
   it('locks an address out after 10 failed AUTHs: even the right password is refused then', async () => {
-    const port =
-      await boot({ relay: { allowedClients: ['127.0.0.1/32'], users: [{ name: 'cart', password: 'pw-123' }], allowInsecureAuth: true } });
-    const base = { port, from: SENDER, to: ['customer@example.net'], raw: fixture('shipping-notice-iso2022jp.eml'),
-      localAddress: '127.0.0.2' };
+    const port = await boot({
+      relay: { allowedClients: ['127.0.0.1/32'], users: [{ name: 'cart', password: 'pw-123' }], allowInsecureAuth: true },
+    });
+    const base = {
+      port,
+      from: SENDER,
+      to: ['customer@example.net'],
+      raw: fixture('shipping-notice-iso2022jp.eml'),
+      localAddress: '127.0.0.2',
+    };
     for (let i = 0; i < 10; i++)
       await expect(sendMail({ ...base, auth: { user: 'cart', pass: `guess-${i}` } })).rejects.toMatchObject({ responseCode: 535 });
     await expect(sendMail({ ...base, auth: { user: 'cart', pass: 'pw-123' } })).rejects.toMatchObject({ responseCode: 454 });
@@ -215,8 +274,16 @@ describe('relay: password guessing', () => {
 });
 
 describe('relay: shutdown', () => {
-  beforeEach(async () => { t = tempDir(); sink = await startSink(); });
-  afterEach(async () => { await relay?.close(); relay = undefined; await sink.close(); t.cleanup(); });
+  beforeEach(async () => {
+    t = tempDir();
+    sink = await startSink();
+  });
+  afterEach(async () => {
+    await relay?.close();
+    relay = undefined;
+    await sink.close();
+    t.cleanup();
+  });
 
   it('answers 421 to new connections, lets DATA in flight finish with 250, then closes', async () => {
     const port = await boot();

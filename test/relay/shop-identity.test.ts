@@ -21,7 +21,6 @@ async function boot(overrides: Record<string, any> = {}, shop: Record<string, an
   return relay.port!;
 }
 
-
 const forwards = () => sink.messages.filter((m) => m.to.includes(SHOP.forwardTo));
 const claims = () => relay!.ledger.db.prepare('SELECT shop_id, claim, message_id FROM forward_claims ORDER BY claim').all();
 
@@ -41,7 +40,10 @@ async function transaction(c: RawSmtp, from: string, raw: string): Promise<strin
   return c.reply();
 }
 
-beforeEach(async () => { t = tempDir(); sink = await startSink(); });
+beforeEach(async () => {
+  t = tempDir();
+  sink = await startSink();
+});
 afterEach(async () => {
   await relay?.close();
   relay = undefined;
@@ -56,8 +58,13 @@ describe('trusted shop identity', () => {
     await sendMail({ port, from: 'attacker@evil.example', to: ['customer@example.net'], raw: orderMail('20261201-0007') });
     await until(() => relay!.ledger.list({ limit: 5 })[0]?.status === 'sent', 10_000, 'the forged mail final (every recipient sent)');
     const forged = relay!.ledger.list({ limit: 5 })[0];
-    expect([forged.mail_from, forged.shop_id, forged.shop_by, forged.is_order, forged.forward])
-      .toEqual(['attacker@evil.example', null, null, 0, 'none']);
+    expect([forged.mail_from, forged.shop_id, forged.shop_by, forged.is_order, forged.forward]).toEqual([
+      'attacker@evil.example',
+      null,
+      null,
+      0,
+      'none',
+    ]);
     expect(JSON.parse(forged.flags)).toEqual([]);
     expect(forwards()).toHaveLength(0);
     expect(claims()).toEqual([]);
@@ -65,8 +72,11 @@ describe('trusted shop identity', () => {
     await sendMail({ port, from: SENDER, to: ['customer@example.net'], raw: orderMail('20261201-0007') });
     await until(() => forwards().length === 1, 10_000, 'the genuine order forwarded');
     // The sink has the copy before the worker records its 250: wait for the ledger too.
-    await until(() => relay!.ledger.list({ limit: 5 }).find((r) => r.mail_from === SENDER)?.forward === 'sent', 10_000,
-      'the forward recorded sent');
+    await until(
+      () => relay!.ledger.list({ limit: 5 }).find((r) => r.mail_from === SENDER)?.forward === 'sent',
+      10_000,
+      'the forward recorded sent',
+    );
     const genuine = relay!.ledger.list({ limit: 5 }).find((r) => r.mail_from === SENDER)!;
     expect([genuine.shop_id, genuine.shop_by, genuine.forward]).toEqual([SHOP.id, 'sender', 'sent']);
     expect(claims()).toEqual([{ shop_id: SHOP.id, claim: 'order:20261201-0007', message_id: genuine.id }]);

@@ -33,13 +33,16 @@ function spawnRole(role: string, config: string): Promise<ChildProcess> {
   const ready = role === 'worker' ? 'stock worker running' : 'relay listening';
   return until(() => err.includes(ready) && p, 20_000, `${role} ready`);
 }
-const killed = (p: ChildProcess) => new Promise<void>((r) => {
-  if (p.exitCode !== null || p.signalCode) return r();
-  p.once('exit', () => r());
-  p.kill('SIGKILL');
-});
+const killed = (p: ChildProcess) =>
+  new Promise<void>((r) => {
+    if (p.exitCode !== null || p.signalCode) return r();
+    p.once('exit', () => r());
+    p.kill('SIGKILL');
+  });
 
-beforeEach(() => { t = tempDir(); });
+beforeEach(() => {
+  t = tempDir();
+});
 afterEach(async () => {
   for (const p of procs.splice(0)) await killed(p);
   t.cleanup();
@@ -52,9 +55,16 @@ describe('crash: stock worker killed mid-apply', () => {
     writeFileSync(config, stringify({ dataDir: './data', instance: uniqueName('crash'), shops: [SHOP] }));
     const data = join(t.dir, 'data');
     const db = openDb(data, 'stock');
-    importCatalog(db, SHOP.id, Array.from({ length: N }, (_, i) => ({ code: `P${i}`, name: 'n', stock: 1, unlimited: 0, usesCodes: 0 })));
-    const id = new UploadStore(db).insert(SHOP.id, { source: 'http', charset: 'utf-8' },
-      Array.from({ length: N }, (_, i) => ({ code: i % 10 ? `P${i}` : `X${i}`, rawStock: String(i % 97) })));
+    importCatalog(
+      db,
+      SHOP.id,
+      Array.from({ length: N }, (_, i) => ({ code: `P${i}`, name: 'n', stock: 1, unlimited: 0, usesCodes: 0 })),
+    );
+    const id = new UploadStore(db).insert(
+      SHOP.id,
+      { source: 'http', charset: 'utf-8' },
+      Array.from({ length: N }, (_, i) => ({ code: i % 10 ? `P${i}` : `X${i}`, rawStock: String(i % 97) })),
+    );
     db.pragma('wal_checkpoint(TRUNCATE)');
     db.close();
     // The clean run, on a copy.
@@ -75,7 +85,13 @@ describe('crash: stock worker killed mid-apply', () => {
     const probe = openDb(data, 'stock');
     probe.pragma('busy_timeout = 0');
     const locked = () => {
-      try { probe.prepare('BEGIN IMMEDIATE').run(); probe.prepare('ROLLBACK').run(); return false; } catch { return true; }
+      try {
+        probe.prepare('BEGIN IMMEDIATE').run();
+        probe.prepare('ROLLBACK').run();
+        return false;
+      } catch {
+        return true;
+      }
     };
     const worker = await spawnRole('worker', config); // its start-up sweep enqueues the stored upload
     await until(async () => locked() && (await sleep(30), locked()), 20_000, 'the apply transaction to be running');
@@ -96,78 +112,102 @@ describe('crash: stock worker killed mid-apply', () => {
 
 describe('crash: relay killed mid-load', () => {
   let sink: Sink;
-  beforeEach(async () => { sink = await startSink(); });
-  afterEach(async () => { await sink.close(); });
+  beforeEach(async () => {
+    sink = await startSink();
+  });
+  afterEach(async () => {
+    await sink.close();
+  });
 
-  it(`delivers and forwards every message that got 250 at least once (${CRASH_ROUNDS} kill(s) of ${CRASH_MESSAGES} messages)`, async () => {
-    const port = await freePort();
-    const config = join(t.dir, 'zb.yaml');
-    writeFileSync(config, stringify({ dataDir: './data', instance: uniqueName('crash'), relay: { port }, upstream: { port: sink.port },
-      delivery: { backoff: { initial: '200ms', max: '1s' } }, shops: [{ ...SHOP, orderMail: { subject: 'order' } }] }));
-    const random = prng(CRASH_SEED);
-    const acked = new Set<number>();
-    const refused = new Set<number>();
-    let relay = await spawnRole('relay', config);
-    for (let round = 0; round < CRASH_ROUNDS; round++) {
-      const first = round * CRASH_MESSAGES;
-      let next = first;
-      const sender = async () => {
-        while (next < first + CRASH_MESSAGES) {
-          const n = next++;
-          const raw = `From: ${SHOP.senders[0]}\r\nTo: c@example.net\r\nSubject: order\r\nMessage-ID: <crash-${n}@test>\r\n\r\n`
-            + `注文番号: N-${n}\r\n商品コード: A-1\r\n数量: 1\r\n`;
-          try {
-            const r = await sendMail({ port, from: SHOP.senders[0], to: ['c@example.net'], raw });
-            if (r.response.startsWith('250')) acked.add(n);
-          } catch {
-            refused.add(n);
+  it(
+    `delivers and forwards every message that got 250 at least once (${CRASH_ROUNDS} kill(s) of ${CRASH_MESSAGES} messages)`,
+    async () => {
+      const port = await freePort();
+      const config = join(t.dir, 'zb.yaml');
+      writeFileSync(
+        config,
+        stringify({
+          dataDir: './data',
+          instance: uniqueName('crash'),
+          relay: { port },
+          upstream: { port: sink.port },
+          delivery: { backoff: { initial: '200ms', max: '1s' } },
+          shops: [{ ...SHOP, orderMail: { subject: 'order' } }],
+        }),
+      );
+      const random = prng(CRASH_SEED);
+      const acked = new Set<number>();
+      const refused = new Set<number>();
+      let relay = await spawnRole('relay', config);
+      for (let round = 0; round < CRASH_ROUNDS; round++) {
+        const first = round * CRASH_MESSAGES;
+        let next = first;
+        const sender = async () => {
+          while (next < first + CRASH_MESSAGES) {
+            const n = next++;
+            const raw =
+              `From: ${SHOP.senders[0]}\r\nTo: c@example.net\r\nSubject: order\r\nMessage-ID: <crash-${n}@test>\r\n\r\n` +
+              `注文番号: N-${n}\r\n商品コード: A-1\r\n数量: 1\r\n`;
+            try {
+              const r = await sendMail({ port, from: SHOP.senders[0], to: ['c@example.net'], raw });
+              if (r.response.startsWith('250')) acked.add(n);
+            } catch {
+              refused.add(n);
+            }
           }
-        }
+        };
+        const load = Promise.all([sender(), sender(), sender(), sender()]);
+        const killAt = acked.size + 10 + random.int(Math.floor(CRASH_MESSAGES * 0.8)); // a random moment of this round
+        await until(() => acked.size >= killAt || next >= first + CRASH_MESSAGES, 120_000, 'the kill moment');
+        await killed(relay);
+        await load;
+        relay = await spawnRole('relay', config);
+      }
+      const idOf = (raw: Buffer) => Number(/Message-ID: <crash-(\d+)@test>/.exec(raw.toString())?.[1]);
+      const count = (to: string) => {
+        const m = new Map<number, number>();
+        for (const msg of sink.messages.filter((x) => x.to.includes(to))) m.set(idOf(msg.raw), (m.get(idOf(msg.raw)) ?? 0) + 1);
+        return m;
       };
-      const load = Promise.all([sender(), sender(), sender(), sender()]);
-      const killAt = acked.size + 10 + random.int(Math.floor(CRASH_MESSAGES * 0.8)); // a random moment of this round
-      await until(() => acked.size >= killAt || next >= first + CRASH_MESSAGES, 120_000, 'the kill moment');
-      await killed(relay);
-      await load;
-      relay = await spawnRole('relay', config);
-    }
-    const idOf = (raw: Buffer) => Number(/Message-ID: <crash-(\d+)@test>/.exec(raw.toString())?.[1]);
-    const count = (to: string) => {
-      const m = new Map<number, number>();
-      for (const msg of sink.messages.filter((x) => x.to.includes(to))) m.set(idOf(msg.raw), (m.get(idOf(msg.raw)) ?? 0) + 1);
-      return m;
-    };
-    try {
-      // Count once per poll: counting per message made this loop O(n²) and starved the sink's event loop.
-      await until(() => {
+      try {
+        // Count once per poll: counting per message made this loop O(n²) and starved the sink's event loop.
+        await until(
+          () => {
+            const [d, f] = [count('c@example.net'), count(SHOP.forwardTo)];
+            return [...acked].every((n) => d.has(n) && f.has(n));
+          },
+          60_000 + CRASH_ROUNDS * 20_000,
+          'every acknowledged message delivered and forwarded',
+        );
+      } catch (err) {
+        // Say which acknowledged messages are missing and what the ledger knows of them.
         const [d, f] = [count('c@example.net'), count(SHOP.forwardTo)];
-        return [...acked].every((n) => d.has(n) && f.has(n));
-      }, 60_000 + CRASH_ROUNDS * 20_000, 'every acknowledged message delivered and forwarded');
-    } catch (err) {
-      // Say which acknowledged messages are missing and what the ledger knows of them.
-      const [d, f] = [count('c@example.net'), count(SHOP.forwardTo)];
-      const missing = [...acked].filter((n) => !d.has(n) || !f.has(n));
-      const ledger = openDb(join(t.dir, 'data'), 'ledger', { readonly: true });
-      const rowOf = ledger.prepare(`SELECT m.id, m.forward, m.spool_removed AS removed,
+        const missing = [...acked].filter((n) => !d.has(n) || !f.has(n));
+        const ledger = openDb(join(t.dir, 'data'), 'ledger', { readonly: true });
+        const rowOf = ledger.prepare(`SELECT m.id, m.forward, m.spool_removed AS removed,
           group_concat(r.kind || ':' || r.status || ':' || r.attempts || ':' || coalesce(r.response, '')) AS rcpts
         FROM messages m LEFT JOIN message_recipients r ON r.message_id = m.id WHERE m.message_id = ? GROUP BY m.id`);
-      const rows = missing.slice(0, 10).map((n) => ({ n, row: rowOf.get(`<crash-${n}@test>`) }));
-      ledger.close();
-      const spooled = rows.map((r) => (r.row ? existsSync(join(t.dir, 'data', 'spool', `${(r.row as any).id}.eml`)) : null));
-      console.log(`crash-relay missing=${missing.length}`, JSON.stringify(rows), 'spool files present:', JSON.stringify(spooled));
-      throw err;
-    }
-    const delivered = count('c@example.net');
-    const forwarded = count(SHOP.forwardTo);
-    const dupDeliveries = [...delivered.values()].filter((c) => c > 1).length;
-    const dupForwards = [...forwarded.values()].filter((c) => c > 1).length;
-    const unackedDelivered = [...delivered.keys()].filter((n) => !acked.has(n)).length;
-    console.log(`crash-relay: rounds=${CRASH_ROUNDS} sent=${CRASH_ROUNDS * CRASH_MESSAGES} acked=${acked.size} refused=${refused.size} `
-      + `delivered=${delivered.size} duplicate_deliveries=${dupDeliveries} duplicate_forwards=${dupForwards} `
-      + `delivered_without_250=${unackedDelivered} lost=0`);
-    // A message committed just before the kill may be delivered although its 250 never left (the
-    // client retries it): at most one per connection in flight.
-    expect(unackedDelivered).toBeLessThanOrEqual(4 * CRASH_ROUNDS);
-    await sleep(100);
-  }, 90_000 + CRASH_ROUNDS * 120_000);
+        const rows = missing.slice(0, 10).map((n) => ({ n, row: rowOf.get(`<crash-${n}@test>`) }));
+        ledger.close();
+        const spooled = rows.map((r) => (r.row ? existsSync(join(t.dir, 'data', 'spool', `${(r.row as any).id}.eml`)) : null));
+        console.log(`crash-relay missing=${missing.length}`, JSON.stringify(rows), 'spool files present:', JSON.stringify(spooled));
+        throw err;
+      }
+      const delivered = count('c@example.net');
+      const forwarded = count(SHOP.forwardTo);
+      const dupDeliveries = [...delivered.values()].filter((c) => c > 1).length;
+      const dupForwards = [...forwarded.values()].filter((c) => c > 1).length;
+      const unackedDelivered = [...delivered.keys()].filter((n) => !acked.has(n)).length;
+      console.log(
+        `crash-relay: rounds=${CRASH_ROUNDS} sent=${CRASH_ROUNDS * CRASH_MESSAGES} acked=${acked.size} refused=${refused.size} ` +
+          `delivered=${delivered.size} duplicate_deliveries=${dupDeliveries} duplicate_forwards=${dupForwards} ` +
+          `delivered_without_250=${unackedDelivered} lost=0`,
+      );
+      // A message committed just before the kill may be delivered although its 250 never left (the
+      // client retries it): at most one per connection in flight.
+      expect(unackedDelivered).toBeLessThanOrEqual(4 * CRASH_ROUNDS);
+      await sleep(100);
+    },
+    90_000 + CRASH_ROUNDS * 120_000,
+  );
 });

@@ -26,13 +26,29 @@ const UPLOAD_GAP_MS = 200;
 const FORWARD = SHOP.forwardTo;
 const SUBJECT = `=?UTF-8?B?${Buffer.from(SHOP.orderMail.subject).toString('base64')}?=`;
 
-interface Role { name: string; proc: ChildProcess; log: () => string }
+interface Role {
+  name: string;
+  proc: ChildProcess;
+  log: () => string;
+}
 
-const orderMail = (n: number) => Buffer.from([
-  'From: order@croft-zakka.example.jp', `To: customer-${n}@example.net`, `Subject: ${SUBJECT}`, `Message-ID: <fo-${n}@cart.test>`,
-  'MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: 8bit', '',
-  `注文番号: FO-${n}`, '商品コード: P1', '数量: 1', '',
-].join('\r\n'));
+const orderMail = (n: number) =>
+  Buffer.from(
+    [
+      'From: order@croft-zakka.example.jp',
+      `To: customer-${n}@example.net`,
+      `Subject: ${SUBJECT}`,
+      `Message-ID: <fo-${n}@cart.test>`,
+      'MIME-Version: 1.0',
+      'Content-Type: text/plain; charset=utf-8',
+      'Content-Transfer-Encoding: 8bit',
+      '',
+      `注文番号: FO-${n}`,
+      '商品コード: P1',
+      '数量: 1',
+      '',
+    ].join('\r\n'),
+  );
 
 describe('failover: Redis Sentinel under load', () => {
   let t: ReturnType<typeof tempDir>;
@@ -43,7 +59,9 @@ describe('failover: Redis Sentinel under load', () => {
   function spawnRole(name: string, role: string, config: string, ready: string): Promise<Role> {
     const proc = runAsync([role, '--config', config]);
     let tail = '';
-    proc.stderr!.on('data', (d) => { tail = (tail + d).slice(-2_000_000); });
+    proc.stderr!.on('data', (d) => {
+      tail = (tail + d).slice(-2_000_000);
+    });
     const r = { name, proc, log: () => tail };
     roles.push(r);
     return until(() => tail.includes(ready) && r, 30_000, `${name} ready`);
@@ -70,8 +88,13 @@ describe('failover: Redis Sentinel under load', () => {
 
   it('loses nothing acknowledged through a master kill and a sentinel outage; the relays keep answering 250', async () => {
     const redis = { sentinels: topo.sentinelAddresses, masterName: MASTER_NAME, prefix: uniqueName('fo') };
-    const base = { redis, log: { level: 'info' }, upstream: { port: sink.port }, shops: [SHOP],
-      delivery: { backoff: { initial: '500ms', max: '2s' } } };
+    const base = {
+      redis,
+      log: { level: 'info' },
+      upstream: { port: sink.port },
+      shops: [SHOP],
+      delivery: { backoff: { initial: '500ms', max: '2s' } },
+    };
     const configFor = (name: string, extra: Record<string, unknown>) => {
       const path = join(t.dir, `${name}.yaml`);
       writeFileSync(path, stringify({ ...base, ...extra }));
@@ -81,13 +104,19 @@ describe('failover: Redis Sentinel under load', () => {
     const receiverPort = await freePort();
     mkdirSync(join(t.dir, 'stock'), { recursive: true });
     const stockConfig = configFor('stock', {
-      dataDir: './stock', instance: uniqueName('st'), receiver: { port: receiverPort, waitMs: '2s' },
+      dataDir: './stock',
+      instance: uniqueName('st'),
+      receiver: { port: receiverPort, waitMs: '2s' },
     });
     await Promise.all([
       ...relayPorts.map((port, i) =>
-        spawnRole(`relay${i + 1}`, 'relay',
+        spawnRole(
+          `relay${i + 1}`,
+          'relay',
           configFor(`relay${i + 1}`, { dataDir: `./relay${i + 1}`, instance: uniqueName(`r${i + 1}`), relay: { port } }),
-          'relay listening')),
+          'relay listening',
+        ),
+      ),
       spawnRole('receiver', 'receiver', stockConfig, 'receiver listening'),
       spawnRole('worker1', 'worker', stockConfig, 'stock worker running'),
       spawnRole('worker2', 'worker', stockConfig, 'stock worker running'),
@@ -118,8 +147,17 @@ describe('failover: Redis Sentinel under load', () => {
     const uploadLoop = (async () => {
       while (running) {
         u++;
-        const r = await post(receiverPort, '/api/zaikorobot.php', form([...auth, ...items([['P1', String(u % 50)], [`U${u}`, '1']])]))
-          .catch((err) => ({ status: 0, text: String(err) }));
+        const r = await post(
+          receiverPort,
+          '/api/zaikorobot.php',
+          form([
+            ...auth,
+            ...items([
+              ['P1', String(u % 50)],
+              [`U${u}`, '1'],
+            ]),
+          ]),
+        ).catch((err) => ({ status: 0, text: String(err) }));
         if (r.status === 200 && /^(OK|NG)\b/.test(r.text) && !r.text.includes('auth_error')) uploadAnswers.ok++;
         else uploadAnswers.other.push(`${r.status} ${r.text.trim()}`);
         await sleep(UPLOAD_GAP_MS);
@@ -141,25 +179,39 @@ describe('failover: Redis Sentinel under load', () => {
     /** Time from `since` until a mail accepted after it is delivered and an upload received after it applied. */
     const resumeAfter = async (since: number) => {
       const [mail, apply] = await Promise.all([
-        until(() => {
-          const seen = deliveredIds();
-          return [...accepted].some(([i, at]) => at > since && seen.get(i)?.deliver) && Date.now();
-        }, 90_000, 'deliveries to resume'),
-        until(() => {
-          const at = stockDb.prepare('SELECT MIN(applied_at) FROM uploads WHERE received_at > ? AND status = ?').pluck()
-            .get(since, 'applied');
-          return typeof at === 'number' && at;
-        }, 90_000, 'applies to resume'),
+        until(
+          () => {
+            const seen = deliveredIds();
+            return [...accepted].some(([i, at]) => at > since && seen.get(i)?.deliver) && Date.now();
+          },
+          90_000,
+          'deliveries to resume',
+        ),
+        until(
+          () => {
+            const at = stockDb
+              .prepare('SELECT MIN(applied_at) FROM uploads WHERE received_at > ? AND status = ?')
+              .pluck()
+              .get(since, 'applied');
+            return typeof at === 'number' && at;
+          },
+          90_000,
+          'applies to resume',
+        ),
       ]);
       return { mailMs: mail - since, applyMs: apply - since };
     };
-    const withLogs = <T>(p: Promise<T>) => p.catch((err) => {
-      for (const r of roles) {
-        const lines = r.log().split('\n').filter((l) => /"level":(40|50|60)/.test(l) && !l.includes('jobs not added'));
-        console.log(`--- ${r.name}\n${lines.slice(-12).join('\n')}`);
-      }
-      throw err;
-    });
+    const withLogs = <T>(p: Promise<T>) =>
+      p.catch((err) => {
+        for (const r of roles) {
+          const lines = r
+            .log()
+            .split('\n')
+            .filter((l) => /"level":(40|50|60)/.test(l) && !l.includes('jobs not added'));
+          console.log(`--- ${r.name}\n${lines.slice(-12).join('\n')}`);
+        }
+        throw err;
+      });
 
     // Round 1: kill -9 the master a third into the round.
     await sleep(ROUND_MS / 3);
@@ -198,17 +250,30 @@ describe('failover: Redis Sentinel under load', () => {
     const applied = countApplied();
     const recreated = roles.reduce((s, r) => s + (r.log().match(/looks dead/g) ?? []).length, 0);
     const figures = {
-      roundMs: ROUND_MS, sentinelOutageMs: SENTINEL_OUTAGE_MS, oldMaster, newMaster, failoverMs,
+      roundMs: ROUND_MS,
+      sentinelOutageMs: SENTINEL_OUTAGE_MS,
+      oldMaster,
+      newMaster,
+      failoverMs,
       mails: {
-        acknowledged: accepted.size, delivered: accepted.size - lost.length, lost: lost.length, duplicated,
+        acknowledged: accepted.size,
+        delivered: accepted.size - lost.length,
+        lost: lost.length,
+        duplicated,
         notAcknowledged: smtpFailures.length,
       },
       uploads: {
-        answered: uploadAnswers.ok, stored, applied, lost: Math.max(0, uploadAnswers.ok - applied),
+        answered: uploadAnswers.ok,
+        stored,
+        applied,
+        lost: Math.max(0, uploadAnswers.ok - applied),
         otherAnswers: uploadAnswers.other.length,
       },
-      resumeAfterKill: round1, resumeAfterSentinelsBack: round2, sentinelsDownMs: sentinelsBackAt - sentinelsDownAt,
-      afterRound1, workersRecreated: recreated,
+      resumeAfterKill: round1,
+      resumeAfterSentinelsBack: round2,
+      sentinelsDownMs: sentinelsBackAt - sentinelsDownAt,
+      afterRound1,
+      workersRecreated: recreated,
     };
     console.log(`FAILOVER ${JSON.stringify(figures)}`);
     stockDb.close();
@@ -216,7 +281,10 @@ describe('failover: Redis Sentinel under load', () => {
     expect(lost, `lost mails ${lost.slice(0, 10).join(',')}`).toEqual([]);
     expect(figures.uploads.lost).toBe(0);
     expect(smtpFailures, 'every SMTP answer during the failover was 250').toEqual([]);
-    expect(uploadAnswers.other.filter((a) => !a.startsWith('503')), 'upload answers other than OK/NG/503').toEqual([]);
+    expect(
+      uploadAnswers.other.filter((a) => !a.startsWith('503')),
+      'upload answers other than OK/NG/503',
+    ).toEqual([]);
     expect(accepted.size).toBeGreaterThan(0);
     expect(applied).toBeGreaterThan(0);
   }, 300_000);

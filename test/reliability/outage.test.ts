@@ -20,13 +20,18 @@ describe('Redis outage mid-load', () => {
       const sink = await startSink();
       const port = await freePort();
       let redis = await startRedis(port, keepData ? t.dir : undefined);
-      const relay = await startRelay(testConfig(t.dir, { upstream: { port: sink.port } }), redis.url, log,
-        { queueName: uniqueName('mail'), sweepMs: 300 });
+      const relay = await startRelay(testConfig(t.dir, { upstream: { port: sink.port } }), redis.url, log, {
+        queueName: uniqueName('mail'),
+        sweepMs: 300,
+      });
       try {
         const acked: number[] = [];
         for (let n = 0; n < MESSAGES; n++) {
           if (n === 20) await redis.stop();
-          if (n === 40) { await sleep(OUTAGE_MS); redis = await startRedis(port, keepData ? t.dir : undefined); }
+          if (n === 40) {
+            await sleep(OUTAGE_MS);
+            redis = await startRedis(port, keepData ? t.dir : undefined);
+          }
           const r = await sendMail({ port: relay.port!, from: SHOP.senders[0], to: ['c@example.net'], raw: raw(n) });
           expect(r.response).toMatch(/^250 /);
           acked.push(n);
@@ -62,8 +67,11 @@ describe('upstream down', () => {
       const got: number[] = [];
       let refusals = 3;
       const real = new SMTPServer({
-        authOptional: true, disabledCommands: ['STARTTLS', 'AUTH'], logger: false, disableReverseLookup: true,
-          hideENHANCEDSTATUSCODES: true,
+        authOptional: true,
+        disabledCommands: ['STARTTLS', 'AUTH'],
+        logger: false,
+        disableReverseLookup: true,
+        hideENHANCEDSTATUSCODES: true,
         onRcptTo(_a, _s, cb) {
           if (refusals-- > 0) return cb(Object.assign(new Error('4.3.2 try later'), { responseCode: 421 }));
           cb();
@@ -71,7 +79,10 @@ describe('upstream down', () => {
         onData(stream, _s, cb) {
           const chunks: Buffer[] = [];
           stream.on('data', (c) => chunks.push(c));
-          stream.on('end', () => { got.push(idOf(Buffer.concat(chunks))); cb(); });
+          stream.on('end', () => {
+            got.push(idOf(Buffer.concat(chunks)));
+            cb();
+          });
         },
       });
       real.on('error', () => {});

@@ -19,8 +19,10 @@ const FROM = SHOP.senders[0];
 beforeAll(async () => {
   t = tempDir();
   sink = await startSink();
-  const cfg = testConfig(t.dir,
-    { upstream: { port: sink.port }, relay: { maxRecipients: 100, socketTimeout: '2s', maxMessageBytes: '2MiB' } });
+  const cfg = testConfig(t.dir, {
+    upstream: { port: sink.port },
+    relay: { maxRecipients: 100, socketTimeout: '2s', maxMessageBytes: '2MiB' },
+  });
   relay = await startRelay(cfg, redisUrl, log, { queueName: uniqueName('mail') });
 });
 afterAll(async () => {
@@ -56,7 +58,10 @@ describe('hostile SMTP input', () => {
     await c.cmd(`MAIL FROM:<${FROM}>`);
     c.write(Array.from({ length: 10_000 }, (_, i) => `RCPT TO:<r${i}@example.net>\r\n`).join(''));
     const codes = new Map<string, number>();
-    for (let i = 0; i < 10_000; i++) { const r = (await c.reply())!.slice(0, 3); codes.set(r, (codes.get(r) ?? 0) + 1); }
+    for (let i = 0; i < 10_000; i++) {
+      const r = (await c.reply())!.slice(0, 3);
+      codes.set(r, (codes.get(r) ?? 0) + 1);
+    }
     expect(Object.fromEntries(codes)).toEqual({ 250: 100, 452: 9900 });
     expect(await c.cmd('DATA')).toMatch(/^354/);
     c.write('Subject: many\r\n\r\nx\r\n.\r\n');
@@ -70,8 +75,8 @@ describe('hostile SMTP input', () => {
       'Subject: nul\r\n\r\nbefore\u0000after\r\n',
       `Subject: long\r\nX-Long: ${'a'.repeat(1_000_000)}\r\n\r\nbody\r\n`,
       'no headers at all, just text\r\n',
-      'Content-Type: multipart/mixed; boundary="never-closed"\r\nSubject: =?ISO-2022-JP?B?broken?=\r\n\r\n'
-        + '--never-closed\r\nContent-Type: text/plain; charset=x-unknown\r\n\r\n\u00ff\u00fe\r\n',
+      'Content-Type: multipart/mixed; boundary="never-closed"\r\nSubject: =?ISO-2022-JP?B?broken?=\r\n\r\n' +
+        '--never-closed\r\nContent-Type: text/plain; charset=x-unknown\r\n\r\n\u00ff\u00fe\r\n',
     ];
     for (const [i, b] of bodies.entries()) {
       const c = await RawSmtp.open(relay.port!);
@@ -90,8 +95,9 @@ describe('hostile SMTP input', () => {
     const c = await RawSmtp.open(relay.port!);
     c.write('EHLO slow');
     await until(() => c.closed, 10_000, 'server to close an idle connection');
-    expect((await sendMail({ port: relay.port!, from: FROM, to: ['after@example.net'],
-      raw: 'Subject: after\r\n\r\nx\r\n' })).response).toMatch(/^250 /);
+    expect(
+      (await sendMail({ port: relay.port!, from: FROM, to: ['after@example.net'], raw: 'Subject: after\r\n\r\nx\r\n' })).response,
+    ).toMatch(/^250 /);
   });
 });
 
@@ -112,8 +118,9 @@ describe('disk full', () => {
       expect(readdirSync(spool)).toEqual([]);
       expect(r.ledger.list({ limit: 5 })).toEqual([]);
       // Space is back (the big one is gone): the next message is accepted and delivered.
-      expect((await sendMail({ port: r.port!, from: FROM, to: ['small@example.net'],
-        raw: 'Subject: small\r\n\r\nok\r\n' })).response).toMatch(/^250 /);
+      expect(
+        (await sendMail({ port: r.port!, from: FROM, to: ['small@example.net'], raw: 'Subject: small\r\n\r\nok\r\n' })).response,
+      ).toMatch(/^250 /);
       await until(() => s.messages.some((m) => m.to.includes('small@example.net')), 15_000, 'small message delivered');
     } finally {
       await r.close();

@@ -28,8 +28,11 @@ beforeAll(async () => {
   t = tempDir();
   cfg = testConfig(t.dir, { receiver: { maxBytes: 256 * 1024, maxItems: 500, waitMs: 2000, lockout: { failures: 1000 } } });
   db = openDb(cfg.dataDir, 'stock');
-  importCatalog(db, 'croft-zakka',
-    Array.from({ length: 50 }, (_, i) => ({ code: `C${i}`, name: '', stock: 1, unlimited: i === 7 ? 1 : 0, usesCodes: i === 8 ? 1 : 0 })));
+  importCatalog(
+    db,
+    'croft-zakka',
+    Array.from({ length: 50 }, (_, i) => ({ code: `C${i}`, name: '', stock: 1, unlimited: i === 7 ? 1 : 0, usesCodes: i === 8 ? 1 : 0 })),
+  );
   const queueName = uniqueName('stock');
   const receiver = await startReceiver(cfg, redisUrl, log, { queueName });
   port = receiver.port!;
@@ -43,17 +46,26 @@ afterAll(async () => {
 
 function hostileBody(r: ReturnType<typeof prng>): { body: Buffer; type: string } {
   const stockValues = ['1', '-1', '+5', '5.0', '１２', '\u3000 3', '2147483648', '99999999999999999999', '', 'NaN', '0x10', '1e3', '７'];
-  const codes = ["C1", "C7", "C8", "' OR 1=1 --", "C1'); DROP TABLE products;--", 'Ｃ１', '%', '', 'x'.repeat(2000), 'C2'];
-  const types = ['application/x-www-form-urlencoded', 'application/x-www-form-urlencoded; charset=shift_jis',
+  const codes = ['C1', 'C7', 'C8', "' OR 1=1 --", "C1'); DROP TABLE products;--", 'Ｃ１', '%', '', 'x'.repeat(2000), 'C2'];
+  const types = [
+    'application/x-www-form-urlencoded',
+    'application/x-www-form-urlencoded; charset=shift_jis',
     'application/x-www-form-urlencoded; charset=euc-jp',
-    'application/x-www-form-urlencoded; charset=klingon', 'multipart/form-data; boundary=zz', 'multipart/form-data', 'text/plain', ''];
+    'application/x-www-form-urlencoded; charset=klingon',
+    'multipart/form-data; boundary=zz',
+    'multipart/form-data',
+    'text/plain',
+    '',
+  ];
   switch (r.int(6)) {
-    case 0: return { body: r.bytes(r.int(3000)), type: r.pick(types) };
+    case 0:
+      return { body: r.bytes(r.int(3000)), type: r.pick(types) };
     case 1: {
       const badEscape = r.pick(['', 'Z', 'ZZ', '4', '%%']);
       return { body: Buffer.from(`${form(auth)}&product[0][product_code]=%${badEscape}&product[0][stock]=1`), type: types[0] };
     }
-    case 2: return { body: Buffer.from(`${form(auth)}&${'k'.repeat(r.int(300_000))}=1`), type: types[0] };
+    case 2:
+      return { body: Buffer.from(`${form(auth)}&${'k'.repeat(r.int(300_000))}=1`), type: types[0] };
     case 3: {
       const n = r.int(40) + 1;
       const list = Array.from({ length: n }, () => [r.pick(codes), r.pick(stockValues)] as [string, string]);
@@ -64,8 +76,17 @@ function hostileBody(r: ReturnType<typeof prng>): { body: Buffer; type: string }
       const body = `--zz\r\nContent-Disposition: form-data; name="sys_id"\r\n\r\nzr-croft01\r\n--zz\r\n${tail}`;
       return { body: Buffer.from(body), type: 'multipart/form-data; boundary=zz' };
     }
-    default: return { body: Buffer.from(form([['sys_id', r.pick(['zr-croft01', 'nobody', ''])],
-      ['sys_pass', r.pick(['s3cret-pass', 'x', ''])], ...items([[r.pick(codes), r.pick(stockValues)]])])), type: types[0] };
+    default:
+      return {
+        body: Buffer.from(
+          form([
+            ['sys_id', r.pick(['zr-croft01', 'nobody', ''])],
+            ['sys_pass', r.pick(['s3cret-pass', 'x', ''])],
+            ...items([[r.pick(codes), r.pick(stockValues)]]),
+          ]),
+        ),
+        type: types[0],
+      };
   }
 }
 
@@ -83,29 +104,56 @@ describe('hostile uploads', () => {
       if (lines[0] === 'NG') expect(lines.length).toBeGreaterThan(1);
       for (const line of lines) expect(line.length < 3000 && ANSWER_LINE.test(line), `request ${i}: ${line.slice(0, 80)}`).toBe(true);
     }
-    await until(() => db.prepare("SELECT COUNT(*) FROM uploads WHERE status = 'stored'").pluck().get() === 0, 20_000,
-      'every stored upload applied');
+    await until(
+      () => db.prepare("SELECT COUNT(*) FROM uploads WHERE status = 'stored'").pluck().get() === 0,
+      20_000,
+      'every stored upload applied',
+    );
     // Invariants: every item of an applied upload has an outcome; counts add up; stock within range;
     // unlimited and variant products never touched; no product created by an upload.
-    expect(db.prepare(`SELECT COUNT(*) FROM upload_items i JOIN uploads u ON u.id = i.upload_id
-      WHERE u.status = 'applied' AND i.outcome IS NULL`).pluck().get()).toBe(0);
-    expect(db.prepare("SELECT COUNT(*) FROM uploads WHERE applied_count + skipped_count != item_count").pluck().get()).toBe(0);
+    expect(
+      db
+        .prepare(
+          `SELECT COUNT(*) FROM upload_items i JOIN uploads u ON u.id = i.upload_id
+      WHERE u.status = 'applied' AND i.outcome IS NULL`,
+        )
+        .pluck()
+        .get(),
+    ).toBe(0);
+    expect(db.prepare('SELECT COUNT(*) FROM uploads WHERE applied_count + skipped_count != item_count').pluck().get()).toBe(0);
     expect(db.prepare('SELECT COUNT(*) FROM products WHERE stock < 0 OR stock > 2147483647').pluck().get()).toBe(0);
-    expect(db.prepare("SELECT stock, last_upload_id FROM products WHERE code IN ('C7', 'C8') ORDER BY code").all())
-      .toEqual([{ stock: null, last_upload_id: 0 }, { stock: 1, last_upload_id: 0 }]);
+    expect(db.prepare("SELECT stock, last_upload_id FROM products WHERE code IN ('C7', 'C8') ORDER BY code").all()).toEqual([
+      { stock: null, last_upload_id: 0 },
+      { stock: 1, last_upload_id: 0 },
+    ]);
     expect(db.prepare('SELECT COUNT(*) FROM products').pluck().get()).toBe(50);
     const uploads = db.prepare('SELECT COUNT(*) FROM uploads').pluck().get();
-    console.log(`hostile-uploads: requests=${FUZZ_REQUESTS} seed=${SEED} statuses=${JSON.stringify(Object.fromEntries(statuses))} `
-      + `uploads=${uploads} inconsistencies=0`);
+    console.log(
+      `hostile-uploads: requests=${FUZZ_REQUESTS} seed=${SEED} statuses=${JSON.stringify(Object.fromEntries(statuses))} ` +
+        `uploads=${uploads} inconsistencies=0`,
+    );
   });
 
   it('20 uploads racing for the same products: the newest upload wins, every time', async () => {
-    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) =>
-      post(port, PATH, form([...auth, ...items([['C1', String(100 + i)], ['C2', String(200 + i)]])]))));
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        post(
+          port,
+          PATH,
+          form([
+            ...auth,
+            ...items([
+              ['C1', String(100 + i)],
+              ['C2', String(200 + i)],
+            ]),
+          ]),
+        ),
+      ),
+    );
     for (const a of answers) expect(a.text).toBe('OK\n');
     await until(() => db.prepare("SELECT COUNT(*) FROM uploads WHERE status = 'stored'").pluck().get() === 0, 20_000, 'all applied');
     const newest = db.prepare("SELECT MAX(upload_id) FROM upload_items WHERE code = 'C1'").pluck().get() as number;
-    const expected = db.prepare("SELECT code, stock FROM upload_items WHERE upload_id = ? ORDER BY seq").all(newest);
+    const expected = db.prepare('SELECT code, stock FROM upload_items WHERE upload_id = ? ORDER BY seq').all(newest);
     expect(db.prepare("SELECT code, stock FROM products WHERE code IN ('C1', 'C2') ORDER BY code").all()).toEqual(expected);
     expect(db.prepare("SELECT last_upload_id FROM products WHERE code = 'C1'").pluck().get()).toBe(newest);
   });

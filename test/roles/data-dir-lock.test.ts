@@ -41,10 +41,19 @@ beforeEach(async () => {
   sink = await startSink();
   relayPort = await freePort();
   config = join(t.dir, 'zb.yaml');
-  writeFileSync(config, stringify({
-    dataDir: './data', instance: uniqueName('lock'), redis: { url: redisUrl }, log: { level: 'info' },
-    relay: { port: relayPort }, receiver: { port: 0, dropDir: './drop' }, upstream: { port: sink.port }, shops: [SHOP],
-  }));
+  writeFileSync(
+    config,
+    stringify({
+      dataDir: './data',
+      instance: uniqueName('lock'),
+      redis: { url: redisUrl },
+      log: { level: 'info' },
+      relay: { port: relayPort },
+      receiver: { port: 0, dropDir: './drop' },
+      upstream: { port: sink.port },
+      shops: [SHOP],
+    }),
+  );
 });
 
 afterEach(async () => {
@@ -78,8 +87,11 @@ describe('dataDir lock', () => {
     const qid = /queued as (\S+)/.exec(reply!)![1];
     c.close();
     await until(() => sink.messages.some((m) => m.to.includes('customer@example.net')), 15_000, 'the delivery');
-    await until(() => JSON.parse(run(['mail', 'show', qid, '--json', '--config', config]).stdout).status === 'sent', 10_000,
-      'sent in the ledger');
+    await until(
+      () => JSON.parse(run(['mail', 'show', qid, '--json', '--config', config]).stdout).status === 'sent',
+      10_000,
+      'sent in the ledger',
+    );
 
     // kill -9: the kernel drops the lock with the process; the next relay starts.
     await stop(first.proc, 'SIGKILL');
@@ -105,7 +117,11 @@ describe('dataDir lock', () => {
     const relay = await spawnRole('relay', 'relay listening');
     const receiver = await spawnRole('receiver', 'receiver listening');
     const worker = await spawnRole('worker', 'stock worker running');
-    for (const [role, owner] of [['relay', relay], ['receiver', receiver], ['worker', worker]] as const) {
+    for (const [role, owner] of [
+      ['relay', relay],
+      ['receiver', receiver],
+      ['worker', worker],
+    ] as const) {
       const again = run([role, '--config', config]);
       expect(again.code, `${role}: ${again.stderr}`).toBe(75);
       expect(again.stderr).toContain(`is in use by pid ${owner.proc.pid} (it holds the ${role} part)`);

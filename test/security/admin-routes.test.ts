@@ -12,7 +12,10 @@ import { freePort, until } from '../helpers/net.js';
 
 let t: ReturnType<typeof tempDir> | undefined;
 const running: { close(): unknown }[] = [];
-afterEach(async () => { await stopAll(...running.splice(0)); t?.cleanup(); });
+afterEach(async () => {
+  await stopAll(...running.splice(0));
+  t?.cleanup();
+});
 
 function get(port: number, path: string, from = '127.0.0.1'): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
@@ -40,8 +43,9 @@ describe('admin routes', () => {
 
   it('receiver: adminClients can open /metrics to a monitoring network', async () => {
     t = tempDir();
-    const r = await startReceiver(testConfig(t.dir, { receiver: { adminClients: ['127.0.0.0/29'] } }), inject('redisUrl'), log,
-      { queueName: uniqueName('stock') });
+    const r = await startReceiver(testConfig(t.dir, { receiver: { adminClients: ['127.0.0.0/29'] } }), inject('redisUrl'), log, {
+      queueName: uniqueName('stock'),
+    });
     running.push(r);
     expect((await get(r.port!, '/metrics', '127.0.0.2')).text).toContain('zaiko_bridge_');
     expect((await get(r.port!, '/metrics', '127.0.0.9')).status).toBe(403);
@@ -50,7 +54,15 @@ describe('admin routes', () => {
   it('/readyz says "not ready" and nothing else; what is wrong is logged', async () => {
     t = tempDir();
     const lines: string[] = [];
-    const logger = pino({ level: 'info' }, new Writable({ write(c, _e, cb) { lines.push(String(c)); cb(); } }));
+    const logger = pino(
+      { level: 'info' },
+      new Writable({
+        write(c, _e, cb) {
+          lines.push(String(c));
+          cb();
+        },
+      }),
+    );
     const socket = `${t.dir}/secret-place/redis.sock`;
     const r = await startReceiver(testConfig(t.dir), `unix://${socket}`, logger, { queueName: uniqueName('stock') });
     running.push(r);

@@ -14,8 +14,14 @@ const PATH = '/api/zaikorobot.php';
 let t: ReturnType<typeof tempDir>;
 let db: DB;
 const running: { close(): unknown }[] = [];
-afterEach(async () => { await stopAll(...running.splice(0)); db?.close(); t.cleanup(); });
-beforeEach(() => { t = tempDir(); });
+afterEach(async () => {
+  await stopAll(...running.splice(0));
+  db?.close();
+  t.cleanup();
+});
+beforeEach(() => {
+  t = tempDir();
+});
 
 async function boot() {
   const cfg = testConfig(t.dir, { receiver: { waitMs: 15_000 } });
@@ -30,19 +36,32 @@ async function boot() {
 describe('answer lines', () => {
   it('writes CR, LF, other controls and "%" of an echoed code as %XX: one line per item', async () => {
     const port = await boot();
-    const res = await post(port, PATH, form([...auth, ...items([
-      ['A\r\nOK', '1'], ['B\u0000\u001b[2J\u007f', '2'], ['100%', '3'], ['C\u2028D', '4'], ['TNG-AI-01', 'x\ny'],
-    ])]));
+    const res = await post(
+      port,
+      PATH,
+      form([
+        ...auth,
+        ...items([
+          ['A\r\nOK', '1'],
+          ['B\u0000\u001b[2J\u007f', '2'],
+          ['100%', '3'],
+          ['C\u2028D', '4'],
+          ['TNG-AI-01', 'x\ny'],
+        ]),
+      ]),
+    );
     expect(res.status).toBe(200);
-    expect(res.text).toBe([
-      'NG',
-      'no_product(product_code=A%0D%0AOK)',
-      'no_product(product_code=B%00%1B[2J%7F)',
-      'no_product(product_code=100%25)',
-      'no_product(product_code=C%E2%80%A8D)',
-      'invalid_stock(product_code=TNG-AI-01)',
-      '',
-    ].join('\n'));
+    expect(res.text).toBe(
+      [
+        'NG',
+        'no_product(product_code=A%0D%0AOK)',
+        'no_product(product_code=B%00%1B[2J%7F)',
+        'no_product(product_code=100%25)',
+        'no_product(product_code=C%E2%80%A8D)',
+        'invalid_stock(product_code=TNG-AI-01)',
+        '',
+      ].join('\n'),
+    );
   }, 30_000);
 
   it('escapes in the request charset (Shift_JIS): the code stays Shift_JIS, the control byte is %0A', async () => {
@@ -51,8 +70,17 @@ describe('answer lines', () => {
     const esc = (b: Buffer) => [...b].map((x) => '%' + x.toString(16).toUpperCase().padStart(2, '0')).join('');
     const body = `${form(auth)}&product%5B0%5D%5Bproduct_code%5D=${esc(code)}&product%5B0%5D%5Bstock%5D=1`;
     const res = await post(port, PATH, body, 'application/x-www-form-urlencoded; charset=Shift_JIS');
-    expect(res.body.equals(Buffer.concat([Buffer.from('NG\nno_product(product_code='), iconv.encode('手ぬぐい', 'cp932'),
-      Buffer.from('%0A'), iconv.encode('赤', 'cp932'), Buffer.from(')\n')]))).toBe(true);
+    expect(
+      res.body.equals(
+        Buffer.concat([
+          Buffer.from('NG\nno_product(product_code='),
+          iconv.encode('手ぬぐい', 'cp932'),
+          Buffer.from('%0A'),
+          iconv.encode('赤', 'cp932'),
+          Buffer.from(')\n'),
+        ]),
+      ),
+    ).toBe(true);
   }, 30_000);
 
   it('bad_request(…) texts are one ASCII line, a long form key cut to 64 characters', async () => {

@@ -13,7 +13,9 @@ import { sendMail } from '../helpers/smtp.js';
 import { probeEhlo, EHLO_WITHIN_MS } from '../helpers/hostile.js';
 
 let t: ReturnType<typeof tempDir>;
-beforeEach(() => { t = tempDir(); });
+beforeEach(() => {
+  t = tempDir();
+});
 afterEach(() => t.cleanup());
 
 /** Every path under dir with its permission bits. */
@@ -33,14 +35,24 @@ describe('file modes', () => {
     const data = join(t.dir, 'data');
     const relayPort = await freePort();
     const config = join(t.dir, 'zb.yaml');
-    writeFileSync(config, stringify({
-      dataDir: './data', relay: { port: relayPort }, receiver: { port: await freePort() },
-      upstream: { outbox: './data/outbox' }, spool: { keepDays: 1 }, shops: [SHOP],
-    }));
-    const proc = spawn('sh', ['-c', 'umask 000 && exec "$0" "$@"', process.execPath, CLI, 'start', '--config', config],
-      { stdio: ['ignore', 'ignore', 'pipe'] });
+    writeFileSync(
+      config,
+      stringify({
+        dataDir: './data',
+        relay: { port: relayPort },
+        receiver: { port: await freePort() },
+        upstream: { outbox: './data/outbox' },
+        spool: { keepDays: 1 },
+        shops: [SHOP],
+      }),
+    );
+    const proc = spawn('sh', ['-c', 'umask 000 && exec "$0" "$@"', process.execPath, CLI, 'start', '--config', config], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let err = '';
-    proc.stderr!.on('data', (d) => { err += d; });
+    proc.stderr!.on('data', (d) => {
+      err += d;
+    });
     try {
       await until(() => err.includes('zaiko-bridge started'), 30_000, 'start');
       const raw = 'Subject: modes\r\n\r\nx\r\n';

@@ -27,7 +27,12 @@ function memoryMb(pid: number): { rss: number; peak: number } {
   return { rss: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
 }
 
-interface Upload { socket: Socket; sent: number; answer: string; closed: boolean }
+interface Upload {
+  socket: Socket;
+  sent: number;
+  answer: string;
+  closed: boolean;
+}
 
 /** Sends headers and SENT bytes of body (respecting backpressure), then waits; collects whatever is answered. */
 function unfinishedUpload(port: number): Upload {
@@ -37,8 +42,9 @@ function unfinishedUpload(port: number): Upload {
   socket.on('error', () => {});
   socket.on('close', () => (u.closed = true));
   const chunk = Buffer.alloc(MiB, 'a');
-  socket.write(`POST ${PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n`
-    + `Content-Length: ${DECLARED}\r\n\r\n`);
+  socket.write(
+    `POST ${PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n` + `Content-Length: ${DECLARED}\r\n\r\n`,
+  );
   const pump = () => {
     while (!u.closed && u.sent < SENT) {
       u.sent += chunk.length;
@@ -68,15 +74,26 @@ describe('twenty unfinished 30 MiB uploads against start', () => {
     t = tempDir();
     [receiverPort, relayPort] = [await freePort(), await freePort()];
     const config = join(t.dir, 'zb.yaml');
-    writeFileSync(config, stringify({
-      dataDir: './data', instance: uniqueName('load'), redis: { url: inject('redisUrl') }, log: { level: 'warn' },
-      relay: { port: relayPort }, receiver: { port: receiverPort, waitMs: 100 }, shops: [SHOP],
-    }));
+    writeFileSync(
+      config,
+      stringify({
+        dataDir: './data',
+        instance: uniqueName('load'),
+        redis: { url: inject('redisUrl') },
+        log: { level: 'warn' },
+        relay: { port: relayPort },
+        receiver: { port: receiverPort, waitMs: 100 },
+        shops: [SHOP],
+      }),
+    );
     proc = runAsync(['start', '--config', config]);
     let err = '';
     proc.stderr!.on('data', (d) => (err += d));
-    await until(async () => (await post(receiverPort, '/healthz', '').catch(() => undefined))?.status === 200, 60_000,
-      `start answering (${err})`);
+    await until(
+      async () => (await post(receiverPort, '/healthz', '').catch(() => undefined))?.status === 200,
+      60_000,
+      `start answering (${err})`,
+    );
   }, 90_000);
 
   afterAll(async () => {
@@ -103,10 +120,12 @@ describe('twenty unfinished 30 MiB uploads against start', () => {
     const after = memoryMb(proc.pid!);
     const busy = uploads.filter((u) => /^HTTP\/1\.1 503 /.test(u.answer));
     const open = uploads.filter((u) => !u.closed && u.answer === '');
-    console.log(`${UPLOADS} unfinished ${DECLARED / MiB} MiB uploads: RSS ${before.rss} MB before, ${after.rss} MB after, ` +
-      `peak ${after.peak} MB ` +
-      `(+${after.peak - before.rss} MB); ${open.length} admitted and waiting, ${busy.length} answered 503 busy; ` +
-      `a normal upload meanwhile: ${normalAnswer.status}; EHLO answered in ${ehlo.toFixed(0)} ms`);
+    console.log(
+      `${UPLOADS} unfinished ${DECLARED / MiB} MiB uploads: RSS ${before.rss} MB before, ${after.rss} MB after, ` +
+        `peak ${after.peak} MB ` +
+        `(+${after.peak - before.rss} MB); ${open.length} admitted and waiting, ${busy.length} answered 503 busy; ` +
+        `a normal upload meanwhile: ${normalAnswer.status}; EHLO answered in ${ehlo.toFixed(0)} ms`,
+    );
 
     expect(after.peak - before.rss).toBeLessThan(200); // 4 admitted × 29 MiB ≈ 122 MB, plus garbage of the refused
     expect(open.length).toBe(Math.floor((128 * MiB) / DECLARED));

@@ -22,13 +22,20 @@ afterEach(async () => {
 
 async function boot(receiver: Record<string, unknown> = {}) {
   t = tempDir();
-  const r = await startReceiver(testConfig(t.dir, { receiver: { waitMs: 100, ...receiver } }), inject('redisUrl'), log,
-    { queueName: uniqueName('stock'), httpTimeouts: { headersMs: 1000, requestMs: 2000, checkEveryMs: 200 } });
+  const r = await startReceiver(testConfig(t.dir, { receiver: { waitMs: 100, ...receiver } }), inject('redisUrl'), log, {
+    queueName: uniqueName('stock'),
+    httpTimeouts: { headersMs: 1000, requestMs: 2000, checkEveryMs: 200 },
+  });
   running.push(r);
   return r.port!;
 }
 
-interface Client { socket: Socket; answer: string; closed: boolean; sent: number }
+interface Client {
+  socket: Socket;
+  answer: string;
+  closed: boolean;
+  sent: number;
+}
 function open(port: number, localAddress?: string): Client {
   const socket = connect({ port, host: '127.0.0.1', localAddress });
   sockets.push(socket);
@@ -49,7 +56,8 @@ async function dribble(c: Client, text: string, everyMs = 100, limitMs = 10_000)
   }
 }
 
-const HEAD = (length: number | 'chunked') => `POST ${PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n` +
+const HEAD = (length: number | 'chunked') =>
+  `POST ${PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n` +
   (length === 'chunked' ? 'Transfer-Encoding: chunked\r\n\r\n' : `Content-Length: ${length}\r\n\r\n`);
 
 describe('slow clients', () => {
@@ -85,7 +93,8 @@ describe('size and load limits', () => {
 
     const chunked = open(port);
     chunked.socket.write(HEAD('chunked'));
-    for (let i = 0; i < 100 && !chunked.answer; i++) { // up to 100 × 8 KiB, never the end chunk
+    for (let i = 0; i < 100 && !chunked.answer; i++) {
+      // up to 100 × 8 KiB, never the end chunk
       chunked.socket.write(`2000\r\n${'a'.repeat(8 * KiB)}\r\n`);
       await sleep(20);
     }
@@ -147,4 +156,3 @@ describe('size and load limits', () => {
     expect(flood.filter((c) => c.answer.includes('NG\nbusy\n'))).toHaveLength(12);
   }, 20_000);
 });
-

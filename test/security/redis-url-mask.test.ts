@@ -13,7 +13,9 @@ const PARTS = ['Xq7', 'Zk9', 'Wm4', 'Lp2'];
 const PASSWORDS = ['Xq7@Zk9', 'Xq7@Zk9@Wm4', 'Xq7/Zk9@Wm4', 'Xq7?Zk9#Wm4@Lp2', 'Xq7:Zk9@Wm4'];
 
 let t: ReturnType<typeof tempDir>;
-beforeEach(() => { t = tempDir(); });
+beforeEach(() => {
+  t = tempDir();
+});
 afterEach(() => t.cleanup());
 
 describe('redis.url masking', () => {

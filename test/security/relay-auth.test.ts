@@ -19,8 +19,10 @@ let sink: Sink;
 let relay: Awaited<ReturnType<typeof startRelay>> | undefined;
 
 async function boot(relayOverrides: Record<string, unknown>): Promise<number> {
-  const cfg = testConfig(t.dir,
-    { upstream: { port: sink.port }, relay: { allowedClients: ['127.0.0.1/32'], users: [USER], ...relayOverrides } });
+  const cfg = testConfig(t.dir, {
+    upstream: { port: sink.port },
+    relay: { allowedClients: ['127.0.0.1/32'], users: [USER], ...relayOverrides },
+  });
   relay = await startRelay(cfg, redisUrl, log, { queueName: uniqueName('mail') });
   return relay.port!;
 }
@@ -28,9 +30,11 @@ async function boot(relayOverrides: Record<string, unknown>): Promise<number> {
 function makeCert(): { key: string; cert: string } {
   const key = join(t.dir, 'key.pem');
   const cert = join(t.dir, 'cert.pem');
-  execFileSync(requireTool('openssl'),
+  execFileSync(
+    requireTool('openssl'),
     ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=relay.test', '-days', '1', '-keyout', key, '-out', cert],
-    { stdio: 'ignore' });
+    { stdio: 'ignore' },
+  );
   return { key, cert };
 }
 
@@ -49,8 +53,16 @@ async function expectNoAuthInClear(port: number): Promise<void> {
   c.close();
 }
 
-beforeEach(async () => { t = tempDir(); sink = await startSink(); });
-afterEach(async () => { await relay?.close(); relay = undefined; await sink.close(); t.cleanup(); });
+beforeEach(async () => {
+  t = tempDir();
+  sink = await startSink();
+});
+afterEach(async () => {
+  await relay?.close();
+  relay = undefined;
+  await sink.close();
+  t.cleanup();
+});
 
 describe('relay: no AUTH in clear text', () => {
   it('without relay.tls: AUTH is not offered and AUTH PLAIN/LOGIN are refused', async () => {

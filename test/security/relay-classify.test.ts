@@ -27,8 +27,10 @@ afterAll(async () => {
 });
 
 /** Sends one message from an allowed client; while the relay takes it, another client says EHLO. */
-export async function sendWithProbe(port: number,
-  message: Buffer): Promise<{ reply: string | null; probeMs: number; probeReply: string | null }> {
+export async function sendWithProbe(
+  port: number,
+  message: Buffer,
+): Promise<{ reply: string | null; probeMs: number; probeReply: string | null }> {
   const c = await RawSmtp.open(port);
   try {
     expect(await c.cmd('EHLO hostile.test')).toMatch(/^250/);
@@ -43,9 +45,11 @@ export async function sendWithProbe(port: number,
   }
 }
 
-const htmlMail =
-  (i: number, html: string) => Buffer.from(`From: <${SHOP.senders[0]}>\r\nTo: <customer@example.net>\r\nSubject: ${SUBJECT}\r\n`
-  + `Message-ID: <hostile-html-${i}@test>\r\nContent-Type: text/html; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n${html}`);
+const htmlMail = (i: number, html: string) =>
+  Buffer.from(
+    `From: <${SHOP.senders[0]}>\r\nTo: <customer@example.net>\r\nSubject: ${SUBJECT}\r\n` +
+      `Message-ID: <hostile-html-${i}@test>\r\nContent-Type: text/html; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n${html}`,
+  );
 
 describe('relay: classification of hostile HTML', () => {
   it.each([
@@ -54,21 +58,25 @@ describe('relay: classification of hostile HTML', () => {
     ['30,000 nested unclosed comments', '<!--'.repeat(30_000)],
     ['a tag with 30,000 attributes', `<a ${'x=1 '.repeat(30_000)}>`],
     ['120,000 bare <', '<'.repeat(120_000)],
-  ])('%s: 250, order read, EHLO answered meanwhile', async (_name, tail) => {
-    const { reply, probeMs, probeReply } = await sendWithProbe(relay.port!, htmlMail(Math.floor(Math.random() * 1e9), ORDER_HTML + tail));
-    expect(probeReply).toMatch(/^250/);
-    expect(probeMs).toBeLessThan(EHLO_WITHIN_MS);
-    const qid = /queued as (\S+)/.exec(reply ?? '')?.[1];
-    expect(reply, String(reply)).toMatch(/^250 /);
-    const row = relay.ledger.message(qid!)!;
-    expect(row.is_order).toBe(1);
-    expect(row.order_number).toBe('A-100');
-    expect(JSON.parse(row.items)).toEqual([{ code: 'X1', quantity: 2 }]);
-  }, 120_000);
+  ])(
+    '%s: 250, order read, EHLO answered meanwhile',
+    async (_name, tail) => {
+      const { reply, probeMs, probeReply } = await sendWithProbe(relay.port!, htmlMail(Math.floor(Math.random() * 1e9), ORDER_HTML + tail));
+      expect(probeReply).toMatch(/^250/);
+      expect(probeMs).toBeLessThan(EHLO_WITHIN_MS);
+      const qid = /queued as (\S+)/.exec(reply ?? '')?.[1];
+      expect(reply, String(reply)).toMatch(/^250 /);
+      const row = relay.ledger.message(qid!)!;
+      expect(row.is_order).toBe(1);
+      expect(row.order_number).toBe('A-100');
+      expect(JSON.parse(row.items)).toEqual([{ code: 'X1', quantity: 2 }]);
+    },
+    120_000,
+  );
 });
 
-const orderHeader =
-  (i: number) => `From: <${SHOP.senders[0]}>\r\nTo: <customer@example.net>\r\nSubject: ${SUBJECT}\r\nMessage-ID: <unusual-${i}@test>\r\n`;
+const orderHeader = (i: number) =>
+  `From: <${SHOP.senders[0]}>\r\nTo: <customer@example.net>\r\nSubject: ${SUBJECT}\r\nMessage-ID: <unusual-${i}@test>\r\n`;
 function manyParts(n: number): string {
   let s = `${orderHeader(1)}MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n`;
   for (let i = 0; i < n; i++) s += `--b\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n注文番号：A-1 商品コード：X${i} 数量：1\r\n`;
@@ -88,19 +96,23 @@ describe('relay: valid mail that classification cannot read', () => {
     ['1,500 MIME parts', manyParts(1500)],
     ['1,000 nested multiparts', deepNesting(1000)],
     ['a 220 KB header', hugeHeader()],
-  ])('%s: 250, delivered, not forwarded, flagged unreadable', async (_name, raw) => {
-    const { reply, probeMs, probeReply } = await sendWithProbe(relay.port!, Buffer.from(raw));
-    expect(probeReply).toMatch(/^250/);
-    expect(probeMs).toBeLessThan(EHLO_WITHIN_MS);
-    expect(reply, String(reply)).toMatch(/^250 /);
-    const qid = /queued as (\S+)/.exec(reply!)![1];
-    const row = relay.ledger.message(qid)!;
-    expect(JSON.parse(row.flags)).toContain('unreadable');
-    expect(row.shop_id).toBe(SHOP.id); // by the envelope sender: a trusted fact, no parsing needed
-    expect(row.is_order).toBe(0);
-    expect(row.forward).toBe('none');
-    await until(() => relay.ledger.recipients(qid, 'deliver').every((r) => r.status === 'sent'), 15_000, 'delivery');
-    const delivered = sink.messages.filter((m) => m.raw.includes(`Message-ID: <unusual-`) && m.raw.includes(qid));
-    expect(delivered.map((m) => m.to)).toEqual([['customer@example.net']]);
-  }, 60_000);
+  ])(
+    '%s: 250, delivered, not forwarded, flagged unreadable',
+    async (_name, raw) => {
+      const { reply, probeMs, probeReply } = await sendWithProbe(relay.port!, Buffer.from(raw));
+      expect(probeReply).toMatch(/^250/);
+      expect(probeMs).toBeLessThan(EHLO_WITHIN_MS);
+      expect(reply, String(reply)).toMatch(/^250 /);
+      const qid = /queued as (\S+)/.exec(reply!)![1];
+      const row = relay.ledger.message(qid)!;
+      expect(JSON.parse(row.flags)).toContain('unreadable');
+      expect(row.shop_id).toBe(SHOP.id); // by the envelope sender: a trusted fact, no parsing needed
+      expect(row.is_order).toBe(0);
+      expect(row.forward).toBe('none');
+      await until(() => relay.ledger.recipients(qid, 'deliver').every((r) => r.status === 'sent'), 15_000, 'delivery');
+      const delivered = sink.messages.filter((m) => m.raw.includes(`Message-ID: <unusual-`) && m.raw.includes(qid));
+      expect(delivered.map((m) => m.to)).toEqual([['customer@example.net']]);
+    },
+    60_000,
+  );
 });

@@ -46,7 +46,8 @@ describe('relay: maxMessageBytes while streaming', () => {
       await writeDrained(c, block);
       sent += block.length;
       watch.sample();
-      if (i % 32 === 16) { // every ~2 MB: another client still gets its EHLO answered
+      if (i % 32 === 16) {
+        // every ~2 MB: another client still gets its EHLO answered
         const p = await probeEhlo(relay.port!);
         expect(p.reply).toMatch(/^250/);
         probes.push(p.ms);
@@ -56,7 +57,7 @@ describe('relay: maxMessageBytes while streaming', () => {
     const reply = await c.reply(30_000);
     const seen = await watch.stop();
     c.close();
-    if (process.env.SECURITY_FIGURES) console.log("FIGURES size", JSON.stringify({ seen, probes: probes.map(Math.round) }));
+    if (process.env.SECURITY_FIGURES) console.log('FIGURES size', JSON.stringify({ seen, probes: probes.map(Math.round) }));
     expect(reply).toMatch(/^552 /);
     expect(seen.polls).toBeGreaterThan(100);
     expect(seen.largest).toBeGreaterThan(0);

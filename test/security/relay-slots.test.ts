@@ -31,7 +31,11 @@ async function expectEhloAnswered(port: number): Promise<void> {
   expect(p.ms).toBeLessThan(EHLO_WITHIN_MS);
 }
 
-beforeEach(async () => { t = tempDir(); sink = await startSink(); open = []; });
+beforeEach(async () => {
+  t = tempDir();
+  sink = await startSink();
+  open = [];
+});
 afterEach(async () => {
   for (const c of open) c.close();
   await relay?.close();

@@ -12,18 +12,23 @@ import { form, auth, items } from '../helpers/http.js';
 const PATH = '/api/zaikorobot.php';
 let t: ReturnType<typeof tempDir> | undefined;
 const running: { close(): unknown }[] = [];
-afterEach(async () => { await stopAll(...running.splice(0)); t?.cleanup(); });
+afterEach(async () => {
+  await stopAll(...running.splice(0));
+  t?.cleanup();
+});
 
 function send(port: number, path: string, opts: { from?: string; xff?: string; body?: string } = {}) {
   return new Promise<{ status: number; text: string }>((resolve, reject) => {
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
     if (opts.xff !== undefined) headers['x-forwarded-for'] = opts.xff;
-    const req = request({ host: '127.0.0.1', port, path, method: opts.body === undefined ? 'GET' : 'POST', headers,
-      localAddress: opts.from ?? '127.0.0.1' }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode!, text }));
-    });
+    const req = request(
+      { host: '127.0.0.1', port, path, method: opts.body === undefined ? 'GET' : 'POST', headers, localAddress: opts.from ?? '127.0.0.1' },
+      (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode!, text }));
+      },
+    );
     req.on('error', reject);
     req.end(opts.body);
   });
@@ -32,7 +37,15 @@ function send(port: number, path: string, opts: { from?: string; xff?: string; b
 async function boot() {
   t = tempDir();
   const lines: string[] = [];
-  const log = pino({ level: 'info' }, new Writable({ write(c, _e, cb) { lines.push(String(c)); cb(); } }));
+  const log = pino(
+    { level: 'info' },
+    new Writable({
+      write(c, _e, cb) {
+        lines.push(String(c));
+        cb();
+      },
+    }),
+  );
   const cfg = testConfig(t.dir, { receiver: { waitMs: 100, trustedProxies: ['127.0.0.1/32'], lockout: { failures: 3 } } });
   const r = await startReceiver(cfg, inject('redisUrl'), log, { queueName: uniqueName('stock') });
   running.push(r);

@@ -13,10 +13,25 @@ const MiB = 1024 * 1024;
 
 let t: ReturnType<typeof tempDir>;
 let lines: string[];
-const log = () => pino({ level: 'info' }, new Writable({ write(c, _e, cb) { lines.push(String(c)); cb(); } }));
+const log = () =>
+  pino(
+    { level: 'info' },
+    new Writable({
+      write(c, _e, cb) {
+        lines.push(String(c));
+        cb();
+      },
+    }),
+  );
 const running: { close(): unknown }[] = [];
-beforeEach(() => { t = tempDir(); lines = []; });
-afterEach(async () => { await stopAll(...running.splice(0)); t.cleanup(); });
+beforeEach(() => {
+  t = tempDir();
+  lines = [];
+});
+afterEach(async () => {
+  await stopAll(...running.splice(0));
+  t.cleanup();
+});
 
 async function boot() {
   const receiver = await startReceiver(testConfig(t.dir), inject('redisUrl'), log(), { queueName: uniqueName('stock') });
@@ -59,7 +74,8 @@ describe('the lockout map (shared with SMTP AUTH) is bounded', () => {
   it('caps entries, prunes expired ones first, keeps locked ones over unlocked, hashes long keys', () => {
     let now = 0;
     const l = new Lockout({ failures: 2, windowMs: 1000, durationMs: 60_000, maxEntries: 100 }, () => now);
-    l.fail('10.0.0.1', 'zr'); l.fail('10.0.0.1', 'zr'); // locked until 60 s
+    l.fail('10.0.0.1', 'zr');
+    l.fail('10.0.0.1', 'zr'); // locked until 60 s
     for (let i = 0; i < 1000; i++) l.fail(`10.0.1.${i}`, 'x'.repeat(10_000));
     expect(l.stats.entries).toBeLessThanOrEqual(100);
     expect(l.stats.longestKey).toBeLessThanOrEqual(256);

@@ -30,19 +30,36 @@ const SHAPES: [string, () => Buffer, string | undefined, RegExp][] = [
   ['one field repeated', () => body(AUTH, 'product[0][stock]=1&', 'product[0][product_code]=X'), undefined, /^NG\ntoo_large\n$/],
   ['many items', () => body(AUTH, 'product[0][stock]=1&product[1][stock]=1&product[2][stock]=1&'), undefined, /^NG\ntoo_large\n$/],
   ['many "=" in one value', () => body(`${AUTH}a=`, '='), undefined, /^NG\nno_query\n$/],
-  ['multipart: many parts', () => body(part('sys_id', 'zr-croft01') + part('sys_pass', 's3cret-pass'), part('x', 'y'), '--XyZ--\r\n', 'p'),
+  [
+    'multipart: many parts',
+    () => body(part('sys_id', 'zr-croft01') + part('sys_pass', 's3cret-pass'), part('x', 'y'), '--XyZ--\r\n', 'p'),
     MP,
-    /^NG\nno_query\n$/],
-  ['multipart: many product parts',
+    /^NG\nno_query\n$/,
+  ],
+  [
+    'multipart: many product parts',
     () => body(part('sys_id', 'zr-croft01') + part('sys_pass', 's3cret-pass'), part('product[0][stock]', '1'), '--XyZ--\r\n', 'p'),
-    MP, /^NG\nbad_request\(missing_product_code\(product\[0\]\)\)\n$/],
-  ['multipart: a part that never ends, full of near-boundaries', () => body(part('sys_id', 'zr-croft01'), '\r\n--XyY'), MP,
-    /^NG\nbad_request\(unterminated_multipart\)\n$/],
-  ['multipart: a header that never ends', () => body('--XyZ\r\nContent-Disposition: form-data; name="', 'n'), MP,
-    /^NG\nbad_request\(multipart_header_too_long\)\n$/],
-  ['multipart: "name=" without a closing quote',
-    () => body('--XyZ\r\nContent-Disposition: form-data; name="', '\\"name=', '\r\n\r\nv\r\n--XyZ--'), MP,
-    /^NG\nbad_request\(/],
+    MP,
+    /^NG\nbad_request\(missing_product_code\(product\[0\]\)\)\n$/,
+  ],
+  [
+    'multipart: a part that never ends, full of near-boundaries',
+    () => body(part('sys_id', 'zr-croft01'), '\r\n--XyY'),
+    MP,
+    /^NG\nbad_request\(unterminated_multipart\)\n$/,
+  ],
+  [
+    'multipart: a header that never ends',
+    () => body('--XyZ\r\nContent-Disposition: form-data; name="', 'n'),
+    MP,
+    /^NG\nbad_request\(multipart_header_too_long\)\n$/,
+  ],
+  [
+    'multipart: "name=" without a closing quote',
+    () => body('--XyZ\r\nContent-Disposition: form-data; name="', '\\"name=', '\r\n\r\nv\r\n--XyZ--'),
+    MP,
+    /^NG\nbad_request\(/,
+  ],
 ];
 
 describe('32 MiB hostile upload bodies', () => {
@@ -50,21 +67,26 @@ describe('32 MiB hostile upload bodies', () => {
   let t: ReturnType<typeof tempDir>;
   beforeAll(async () => {
     t = tempDir();
-    receiver = await startReceiver(testConfig(t.dir, { receiver: { waitMs: 100 } }), inject('redisUrl'), log,
-      { queueName: uniqueName('stock') });
+    receiver = await startReceiver(testConfig(t.dir, { receiver: { waitMs: 100 } }), inject('redisUrl'), log, {
+      queueName: uniqueName('stock'),
+    });
   });
   afterAll(async () => {
     await receiver?.close();
     t?.cleanup();
   });
 
-  it.each(SHAPES)('%s: answered, nothing stored', async (_name, make, contentType, expected) => {
-    const b = make();
-    expect(b.length).toBe(SIZE);
-    const start = performance.now();
-    const res = await post(receiver.port!, PATH, b, contentType);
-    console.log(`hostile body (${_name}): ${SIZE} bytes answered in ${Math.round(performance.now() - start)} ms`);
-    expect(res.status).toBe(/too_large/.test(res.text) ? 413 : 200);
-    expect(res.text).toMatch(expected);
-  }, 60_000);
+  it.each(SHAPES)(
+    '%s: answered, nothing stored',
+    async (_name, make, contentType, expected) => {
+      const b = make();
+      expect(b.length).toBe(SIZE);
+      const start = performance.now();
+      const res = await post(receiver.port!, PATH, b, contentType);
+      console.log(`hostile body (${_name}): ${SIZE} bytes answered in ${Math.round(performance.now() - start)} ms`);
+      expect(res.status).toBe(/too_large/.test(res.text) ? 413 : 200);
+      expect(res.text).toMatch(expected);
+    },
+    60_000,
+  );
 });

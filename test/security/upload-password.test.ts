@@ -33,8 +33,10 @@ describe('upload password checks', () => {
 
   beforeAll(async () => {
     t = tempDir();
-    const cfg = testConfig(t.dir, { receiver: { lockout: { failures: 1000 } },
-      shops: [{ ...SHOP, zaikoRobot: { userId: 'zr-croft01', password: costlyHash('right') } }] });
+    const cfg = testConfig(t.dir, {
+      receiver: { lockout: { failures: 1000 } },
+      shops: [{ ...SHOP, zaikoRobot: { userId: 'zr-croft01', password: costlyHash('right') } }],
+    });
     receiver = await startReceiver(cfg, inject('redisUrl'), log, { queueName: uniqueName('stock') });
   }, 60_000);
   afterAll(async () => {
@@ -48,13 +50,15 @@ describe('upload password checks', () => {
     h.enable();
     const times = await Promise.all([1, 2, 3, 4].map(() => attempt('zr-croft01')));
     h.disable();
-    const stallMs = h.max / 1e6, checkMs = Math.min(...times);
+    const stallMs = h.max / 1e6,
+      checkMs = Math.min(...times);
     console.log(`4 concurrent checks: fastest answer ${checkMs.toFixed(0)} ms, longest event-loop stall ${stallMs.toFixed(0)} ms`);
     expect(stallMs / checkMs).toBeLessThan(0.5);
   }, 60_000);
 
   it('answers an unknown sys_id no faster than a known one', async () => {
-    const known: number[] = [], unknown: number[] = [];
+    const known: number[] = [],
+      unknown: number[] = [];
     for (let i = 0; i < 3; i++) {
       known.push(await attempt('zr-croft01'));
       unknown.push(await attempt('zr-nobody'));

@@ -12,11 +12,20 @@ let store: UploadStore;
 
 const CATALOG = [
   'product_code,name,stock,unlimited,uses_stock_management_code',
-  'A-1,Alpha,10,0,0', 'B-2,Beta,5,0,0', 'UNL,Unlimited,,1,0', 'VAR,Variants,3,0,1', 'ＦＵＬＬ,Full-width,1,0,0', '"Q,1","Quoted, name",2,0,0',
+  'A-1,Alpha,10,0,0',
+  'B-2,Beta,5,0,0',
+  'UNL,Unlimited,,1,0',
+  'VAR,Variants,3,0,1',
+  'ＦＵＬＬ,Full-width,1,0,0',
+  '"Q,1","Quoted, name",2,0,0',
 ].join('\n');
 
-const upload = (items: [string, string][]) => store.insert(SHOP, { source: 'http', charset: 'utf-8' },
-  items.map(([code, rawStock]) => ({ code, rawStock })));
+const upload = (items: [string, string][]) =>
+  store.insert(
+    SHOP,
+    { source: 'http', charset: 'utf-8' },
+    items.map(([code, rawStock]) => ({ code, rawStock })),
+  );
 const stockOf = (code: string) => productView(db, SHOP, code)?.stock;
 const outcomes = (id: number) => store.items(id).map((i) => [i.code, i.outcome, i.reason]);
 
@@ -26,7 +35,10 @@ beforeEach(() => {
   store = new UploadStore(db);
   importCatalog(db, SHOP, parseCatalog(Buffer.from(CATALOG)));
 });
-afterEach(() => { db.close(); t.cleanup(); });
+afterEach(() => {
+  db.close();
+  t.cleanup();
+});
 
 describe('migrations', () => {
   it('apply on a fresh file and are not applied twice', () => {
@@ -34,8 +46,11 @@ describe('migrations', () => {
     expect(migrate(db, 'stock')).toBe(0);
     const ledger = openDb(t.dir, 'ledger');
     expect(migrate(ledger, 'ledger')).toBe(0);
-    expect(ledger.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all()).toEqual(['forward_claims',
-      'message_recipients', 'messages']);
+    expect(ledger.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all()).toEqual([
+      'forward_claims',
+      'message_recipients',
+      'messages',
+    ]);
     expect(ledger.pragma('journal_mode', { simple: true })).toBe('wal');
     ledger.close();
   });
@@ -43,24 +58,51 @@ describe('migrations', () => {
 
 describe('apply', () => {
   it('records every skip reason and applies the rest', () => {
-    const id =
-      upload([['A-1', '７'], ['NOPE', '1'], ['UNL', '4'], ['VAR', '4'], ['B-2', '5.0'], ['FULL', '1'], ['ＦＵＬＬ', '9'], ['Q,1', '0']]);
+    const id = upload([
+      ['A-1', '７'],
+      ['NOPE', '1'],
+      ['UNL', '4'],
+      ['VAR', '4'],
+      ['B-2', '5.0'],
+      ['FULL', '1'],
+      ['ＦＵＬＬ', '9'],
+      ['Q,1', '0'],
+    ]);
     const r = applyUpload(db, id);
     expect(r).toMatchObject({ applied: 3, skipped: 5, alreadyApplied: false });
     expect(outcomes(id)).toEqual([
-      ['A-1', 'applied', null], ['NOPE', 'skipped', 'unknown_code'], ['UNL', 'skipped', 'unlimited_stock'],
-        ['VAR', 'skipped', 'stock_management_code'],
-      ['B-2', 'skipped', 'invalid_stock'], ['FULL', 'skipped', 'unknown_code'], ['ＦＵＬＬ', 'applied', null], ['Q,1', 'applied', null],
+      ['A-1', 'applied', null],
+      ['NOPE', 'skipped', 'unknown_code'],
+      ['UNL', 'skipped', 'unlimited_stock'],
+      ['VAR', 'skipped', 'stock_management_code'],
+      ['B-2', 'skipped', 'invalid_stock'],
+      ['FULL', 'skipped', 'unknown_code'],
+      ['ＦＵＬＬ', 'applied', null],
+      ['Q,1', 'applied', null],
     ]);
-    expect([stockOf('A-1'), stockOf('B-2'), stockOf('UNL'), stockOf('VAR'), stockOf('ＦＵＬＬ'), stockOf('Q,1')]).toEqual([7, 5, null, 3, 9,
-      0]);
+    expect([stockOf('A-1'), stockOf('B-2'), stockOf('UNL'), stockOf('VAR'), stockOf('ＦＵＬＬ'), stockOf('Q,1')]).toEqual([
+      7,
+      5,
+      null,
+      3,
+      9,
+      0,
+    ]);
     expect(productView(db, SHOP, 'A-1')!.changes).toEqual([expect.objectContaining({ uploadId: id, oldStock: 10, newStock: 7 })]);
   });
 
   it('last occurrence of a code wins; earlier ones are duplicate_in_upload', () => {
-    const id = upload([['A-1', '1'], ['B-2', '2'], ['A-1', '3']]);
+    const id = upload([
+      ['A-1', '1'],
+      ['B-2', '2'],
+      ['A-1', '3'],
+    ]);
     applyUpload(db, id);
-    expect(outcomes(id)).toEqual([['A-1', 'skipped', 'duplicate_in_upload'], ['B-2', 'applied', null], ['A-1', 'applied', null]]);
+    expect(outcomes(id)).toEqual([
+      ['A-1', 'skipped', 'duplicate_in_upload'],
+      ['B-2', 'applied', null],
+      ['A-1', 'applied', null],
+    ]);
     expect(stockOf('A-1')).toBe(3);
   });
 
@@ -83,14 +125,23 @@ describe('apply', () => {
 
   it('catalog export is the import, byte for byte, in code order', () => {
     const csv = [...exportCatalog(db, SHOP)].join('');
-    expect(csv).toBe([
-      'product_code,name,stock,unlimited,uses_stock_management_code', 'A-1,Alpha,10,0,0', 'B-2,Beta,5,0,0', '"Q,1","Quoted, name",2,0,0',
-      'UNL,Unlimited,,1,0', 'VAR,Variants,3,0,1', 'ＦＵＬＬ,Full-width,1,0,0',
-    ].join('\r\n') + '\r\n');
+    expect(csv).toBe(
+      [
+        'product_code,name,stock,unlimited,uses_stock_management_code',
+        'A-1,Alpha,10,0,0',
+        'B-2,Beta,5,0,0',
+        '"Q,1","Quoted, name",2,0,0',
+        'UNL,Unlimited,,1,0',
+        'VAR,Variants,3,0,1',
+        'ＦＵＬＬ,Full-width,1,0,0',
+      ].join('\r\n') + '\r\n',
+    );
   });
 
   it('a bad catalog row names its line and nothing is imported', () => {
-    expect(() => parseCatalog(Buffer.from('product_code,name,stock,unlimited,uses_stock_management_code\nX,x,1,0,0\nY,y,-3,0,0\n'))).toThrow(/^line 3: stock "-3"/);
+    expect(() =>
+      parseCatalog(Buffer.from('product_code,name,stock,unlimited,uses_stock_management_code\nX,x,1,0,0\nY,y,-3,0,0\n')),
+    ).toThrow(/^line 3: stock "-3"/);
     expect(() => parseCatalog(Buffer.from('X,x,1,0\n'))).toThrow(/^line 1: expected 5 columns/);
     expect(() => parseCatalog(Buffer.from('X,x,1,0,0\nX,y,1,0,0\n'))).toThrow(/line 2: product_code X already on line 1/);
     expect(() => parseCatalog(Buffer.from('X,x,1,2,0\n'))).toThrow(/unlimited must be 0 or 1/);

@@ -11,7 +11,9 @@ import { FIXTURES } from '../helpers/env.js';
 const urlencoded = (body: Buffer) => (onField: OnField) => parseUrlencoded(body, onField);
 const fields = (body: Buffer) => {
   const out: [string, string][] = [];
-  parseUrlencoded(body, (ns, ne, vs, ve) => { out.push([body.toString('latin1', ns, ne), body.toString('utf8', vs, ve)]); });
+  parseUrlencoded(body, (ns, ne, vs, ve) => {
+    out.push([body.toString('latin1', ns, ne), body.toString('utf8', vs, ve)]);
+  });
   return out;
 };
 const fixture = (name: string) => readFileSync(join(FIXTURES, 'uploads', name));
@@ -19,7 +21,11 @@ const fixture = (name: string) => readFileSync(join(FIXTURES, 'uploads', name));
 function itemsOf(body: Buffer, declared?: string, setting = 'auto') {
   const copy = Buffer.from(body); // parsing decodes in place
   const req = readUploadRequest(copy, urlencoded(copy), 1000);
-  const cs = chooseCharset(declared, setting, req.items!.flatMap((i) => [i.code, i.stock]));
+  const cs = chooseCharset(
+    declared,
+    setting,
+    req.items!.flatMap((i) => [i.code, i.stock]),
+  );
   return { cs, req, items: req.items!.map((i) => [decode(i.code, cs), decode(i.stock, cs)]) };
 }
 
@@ -29,14 +35,21 @@ describe('form decoding', () => {
     expect(req.sysId).toBe('zr-croft01');
     expect(req.sysPass).toBe('s3cret-pass');
     expect(cs).toBe('utf-8');
-    expect(items).toEqual([['TNG-AI-01', '12'], ['MZR-SET-5', '0'], ['NOPE-404', '3']]);
+    expect(items).toEqual([
+      ['TNG-AI-01', '12'],
+      ['MZR-SET-5', '0'],
+      ['NOPE-404', '3'],
+    ]);
   });
 
   it('reads the Shift_JIS fixture with Windows-31J mappings, declared or detected', () => {
     for (const declared of [undefined, 'shift_jis', 'cp932', 'windows-31j', 'x-sjis', 'sjis']) {
       const { items, cs } = itemsOf(fixture('shift_jis.form'), declared);
       expect(cs).toBe('shift_jis');
-      expect(items).toEqual([['ＴＮＧ－ＡＩ－０２', '5'], ['手ぬぐい-赤', '7']]);
+      expect(items).toEqual([
+        ['ＴＮＧ－ＡＩ－０２', '5'],
+        ['手ぬぐい-赤', '7'],
+      ]);
     }
   });
 
@@ -49,7 +62,13 @@ describe('form decoding', () => {
   });
 
   it('treats + as a space, decodes escapes to bytes before the charset, refuses broken escapes', () => {
-    expect(fields(Buffer.from('a=x+y%2B&b=%E6%89%8B&&c&d=&=e'))).toEqual([['a', 'x y+'], ['b', '手'], ['c', ''], ['d', ''], ['', 'e']]);
+    expect(fields(Buffer.from('a=x+y%2B&b=%E6%89%8B&&c&d=&=e'))).toEqual([
+      ['a', 'x y+'],
+      ['b', '手'],
+      ['c', ''],
+      ['d', ''],
+      ['', 'e'],
+    ]);
     expect(() => fields(Buffer.from('a=%ZZ'))).toThrow(FormError);
     expect(() => fields(Buffer.from('a=%4'))).toThrow(FormError);
   });
@@ -62,19 +81,34 @@ describe('form decoding', () => {
   it('reads multipart/form-data with any keys, in the order sent', () => {
     const b = 'XyZ';
     const part = (n: string, v: string) => `--${b}\r\nContent-Disposition: form-data; name="${n}"\r\n\r\n${v}\r\n`;
-    const body =
-      Buffer.from(part('sys_id', 'zr') + part('product[b7][product_code]', 'A-1') + part('product[a][product_code]',
-        'B-2') + part('product[b7][stock]', '3') + part('product[a][stock]', '4') + `--${b}--\r\n`);
+    const body = Buffer.from(
+      part('sys_id', 'zr') +
+        part('product[b7][product_code]', 'A-1') +
+        part('product[a][product_code]', 'B-2') +
+        part('product[b7][stock]', '3') +
+        part('product[a][stock]', '4') +
+        `--${b}--\r\n`,
+    );
     const req = readUploadRequest(body, (onField) => parseMultipart(body, b, onField), 10);
-    expect(req.items!.map((i) => [i.code.toString(), i.stock.toString()])).toEqual([['A-1', '3'], ['B-2', '4']]);
-    expect(() => parseMultipart(Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="x"\r\n\r\nno end`), b,
-      () => {})).toThrow(FormError);
-    expect(contentTypeParams('multipart/form-data; boundary="abc"; charset=Shift_JIS')).toEqual({ type: 'multipart/form-data',
-      boundary: 'abc', charset: 'shift_jis' });
+    expect(req.items!.map((i) => [i.code.toString(), i.stock.toString()])).toEqual([
+      ['A-1', '3'],
+      ['B-2', '4'],
+    ]);
+    expect(() => parseMultipart(Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="x"\r\n\r\nno end`), b, () => {})).toThrow(
+      FormError,
+    );
+    expect(contentTypeParams('multipart/form-data; boundary="abc"; charset=Shift_JIS')).toEqual({
+      type: 'multipart/form-data',
+      boundary: 'abc',
+      charset: 'shift_jis',
+    });
   });
 
   it('tells no product field from an empty list, and stops counting past maxItems', () => {
-    const read = (text: string, max: number) => { const body = Buffer.from(text); return readUploadRequest(body, urlencoded(body), max); };
+    const read = (text: string, max: number) => {
+      const body = Buffer.from(text);
+      return readUploadRequest(body, urlencoded(body), max);
+    };
     expect(read('sys_id=a&sys_pass=b', 10).items).toBeNull();
     const many = Array.from({ length: 5 }, (_, i) => `product[${i}][product_code]=C${i}&product[${i}][stock]=1`).join('&');
     expect(read(many, 4).tooMany).toBe(true);
@@ -89,8 +123,20 @@ describe('form decoding', () => {
 
 describe('stock value rule', () => {
   it.each([
-    ['12', 12], ['0', 0], ['１２', 12], ['\u3000 7 \u3000', 7], ['2147483647', 2147483647], ['007', 7],
-    ['', null], ['+5', null], ['5.0', null], ['-1', null], ['2147483648', null], ['1e3', null], ['abc', null], ['1 2', null],
+    ['12', 12],
+    ['0', 0],
+    ['１２', 12],
+    ['\u3000 7 \u3000', 7],
+    ['2147483647', 2147483647],
+    ['007', 7],
+    ['', null],
+    ['+5', null],
+    ['5.0', null],
+    ['-1', null],
+    ['2147483648', null],
+    ['1e3', null],
+    ['abc', null],
+    ['1 2', null],
   ])('%j → %j', (raw, expected) => {
     expect(parseStockValue(raw as string)).toBe(expected);
   });
@@ -100,12 +146,15 @@ describe('lockout', () => {
   it('locks a pair after N failures within the window, for the duration; a success resets', () => {
     let now = 0;
     const l = new Lockout({ failures: 3, windowMs: 1000, durationMs: 5000 }, () => now);
-    l.fail('1.2.3.4', 'zr'); l.fail('1.2.3.4', 'zr');
+    l.fail('1.2.3.4', 'zr');
+    l.fail('1.2.3.4', 'zr');
     l.succeed('1.2.3.4', 'zr');
-    l.fail('1.2.3.4', 'zr'); l.fail('1.2.3.4', 'zr');
+    l.fail('1.2.3.4', 'zr');
+    l.fail('1.2.3.4', 'zr');
     expect(l.isLocked('1.2.3.4', 'zr')).toBe(false);
     now = 2000; // the first two fell out of the window
-    l.fail('1.2.3.4', 'zr'); l.fail('1.2.3.4', 'zr');
+    l.fail('1.2.3.4', 'zr');
+    l.fail('1.2.3.4', 'zr');
     expect(l.isLocked('1.2.3.4', 'zr')).toBe(false);
     expect(l.fail('1.2.3.4', 'zr')).toBe(true);
     expect(l.isLocked('1.2.3.4', 'zr')).toBe(true);

@@ -122,8 +122,11 @@ describe('the drop folder reads only regular files within receiver.maxBytes', ()
     dropFile('ok.csv', 'MZR-SET-5,8\n');
     await worker({ maxBytes: 1024 });
     await until(() => existsSync(join(shopDir, 'done', 'ok.csv.result')), 10_000, 'ok.csv done');
-    await until(() => ['link.csv', 'pipe.csv', 'folder.csv', 'big.csv'].every((n) => existsSync(join(shopDir, 'failed', `${n}.result`))),
-      10_000, 'refused');
+    await until(
+      () => ['link.csv', 'pipe.csv', 'folder.csv', 'big.csv'].every((n) => existsSync(join(shopDir, 'failed', `${n}.result`))),
+      10_000,
+      'refused',
+    );
     expect(result('failed', 'link.csv')).toBe('failed: a symbolic link, not a regular file\n');
     expect(result('failed', 'pipe.csv')).toBe('failed: a FIFO, not a regular file\n');
     expect(result('failed', 'folder.csv')).toBe('failed: a directory, not a regular file\n');

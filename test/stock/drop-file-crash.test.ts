@@ -24,23 +24,32 @@ function spawnRole(role: string): { proc: ChildProcess; log: () => string } {
   proc.stderr!.on('data', (d) => (err += d));
   return { proc, log: () => err };
 }
-const exited =
-  (p: ChildProcess) => new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', () => r())));
+const exited = (p: ChildProcess) =>
+  new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', () => r())));
 
 beforeEach(async () => {
   t = tempDir();
   redis = await startRedis(await freePort());
   config = join(t.dir, 'zb.yaml');
-  writeFileSync(config, stringify({
-    dataDir: './data', redis: { url: redis.url }, log: { level: 'info' },
-    receiver: { port: await freePort(), waitMs: 300, dropDir: './drop' }, shops: [SHOP],
-  }));
+  writeFileSync(
+    config,
+    stringify({
+      dataDir: './data',
+      redis: { url: redis.url },
+      log: { level: 'info' },
+      receiver: { port: await freePort(), waitMs: 300, dropDir: './drop' },
+      shops: [SHOP],
+    }),
+  );
   writeFileSync(join(t.dir, 'catalog.csv'), 'TNG-AI-01,藍,20,0,0\n');
   expect(run(['stock', 'import', join(t.dir, 'catalog.csv'), '--config', config]).code).toBe(0);
 });
 
 afterEach(async () => {
-  for (const p of procs.splice(0)) { p.kill('SIGKILL'); await exited(p); }
+  for (const p of procs.splice(0)) {
+    p.kill('SIGKILL');
+    await exited(p);
+  }
   await redis.stop();
   t.cleanup();
 });
@@ -50,8 +59,8 @@ describe('a drop-folder file re-read after a worker crash', () => {
     const shopDir = join(t.dir, 'drop', SHOP.id);
     const db = openDb(join(t.dir, 'data'), 'stock');
     const stock = () => db.prepare("SELECT stock FROM products WHERE code = 'TNG-AI-01'").pluck().get();
-    const uploads =
-      () => db.prepare('SELECT id, source, status FROM uploads ORDER BY id').all() as { id: number; source: string; status: string }[];
+    const uploads = () =>
+      db.prepare('SELECT id, source, status FROM uploads ORDER BY id').all() as { id: number; source: string; status: string }[];
     try {
       expect(run(['queue', 'pause', 'stock', '--config', config]).code).toBe(0);
       const first = spawnRole('worker');
@@ -66,7 +75,12 @@ describe('a drop-folder file re-read after a worker crash', () => {
 
       const receiver = spawnRole('receiver');
       await until(() => receiver.log().includes('receiver listening'), 20_000, 'receiver');
-      const port = JSON.parse(receiver.log().split('\n').find((l) => l.includes('receiver listening'))!).port;
+      const port = JSON.parse(
+        receiver
+          .log()
+          .split('\n')
+          .find((l) => l.includes('receiver listening'))!,
+      ).port;
       const res = await post(port, '/api/zaikorobot.php', form([...auth, ...items([['TNG-AI-01', '99']])]));
       expect([res.status, res.text]).toEqual([200, 'OK\n']); // stored; applied later
       expect(uploads().map((u) => u.source)).toEqual(['file', 'http']);

@@ -35,7 +35,10 @@ async function boot(overrides: Record<string, any> = {}, opts: { worker?: boolea
 const stock = (code: string) => productView(db, 'croft-zakka', code)?.stock;
 const uploadCount = () => db.prepare('SELECT COUNT(*) FROM uploads').pluck().get();
 
-beforeEach(() => { t = tempDir(); queueName = uniqueName('stock'); });
+beforeEach(() => {
+  t = tempDir();
+  queueName = uniqueName('stock');
+});
 afterEach(async () => {
   while (running.length) await running.pop()!.close();
   db?.close();
@@ -56,7 +59,7 @@ describe('POST /api/zaikorobot.php', () => {
     const body = readFileSync(join(FIXTURES, 'uploads', 'shift_jis.form'));
     expect((await post(port, PATH, body)).text).toBe('OK\n');
     expect([stock('ＴＮＧ－ＡＩ－０２'), stock('手ぬぐい-赤')]).toEqual([5, 7]);
-    db.prepare("UPDATE products SET stock = 0").run();
+    db.prepare('UPDATE products SET stock = 0').run();
     const declared = await post(port, PATH, body, 'application/x-www-form-urlencoded; charset=Shift_JIS');
     expect(declared.text).toBe('OK\n');
     expect(declared.headers['content-type']).toMatch(/Shift_JIS/);
@@ -74,8 +77,9 @@ describe('POST /api/zaikorobot.php', () => {
   it('accepts multipart/form-data', async () => {
     const port = await boot();
     const b = 'zaikoBoundary';
-    const parts = [...auth,
-      ...items([['TNG-AI-01', '33']])].map(([k, v]) => `--${b}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`).join('');
+    const parts = [...auth, ...items([['TNG-AI-01', '33']])]
+      .map(([k, v]) => `--${b}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`)
+      .join('');
     const res = await post(port, PATH, `${parts}--${b}--\r\n`, `multipart/form-data; boundary=${b}`);
     expect(res.text).toBe('OK\n');
     expect(stock('TNG-AI-01')).toBe(33);
@@ -83,24 +87,49 @@ describe('POST /api/zaikorobot.php', () => {
 
   it('reports invalid values as invalid_stock lines, other skips only in the record', async () => {
     const port = await boot();
-    const res = await post(port, PATH, form([...auth, ...items([['TNG-AI-01', '+5'], ['UNL', '3'], ['MZR-SET-5', '１２']])]));
+    const res = await post(
+      port,
+      PATH,
+      form([
+        ...auth,
+        ...items([
+          ['TNG-AI-01', '+5'],
+          ['UNL', '3'],
+          ['MZR-SET-5', '１２'],
+        ]),
+      ]),
+    );
     expect(res.text).toBe('NG\ninvalid_stock(product_code=TNG-AI-01)\n');
     expect(stock('MZR-SET-5')).toBe(12);
-    const skips = new UploadStore(db).skips({ limit: 10 }).map((s) => s.reason).sort();
+    const skips = new UploadStore(db)
+      .skips({ limit: 10 })
+      .map((s) => s.reason)
+      .sort();
     expect(skips).toEqual(['invalid_stock', 'unlimited_stock']);
   });
 
   it('answers auth_error, no_query and bad_request, storing nothing', async () => {
     const port = await boot();
-    expect((await post(port, PATH,
-      form([['sys_id', 'zr-croft01'], ['sys_pass', 'wrong'], ...items([['TNG-AI-01', '1']])]))).text).toBe('NG\nauth_error\n');
-    expect((await post(port, PATH,
-      form([['sys_id', 'nobody'], ['sys_pass', 's3cret-pass'], ...items([['TNG-AI-01', '1']])]))).text).toBe('NG\nauth_error\n');
+    expect((await post(port, PATH, form([['sys_id', 'zr-croft01'], ['sys_pass', 'wrong'], ...items([['TNG-AI-01', '1']])]))).text).toBe(
+      'NG\nauth_error\n',
+    );
+    expect((await post(port, PATH, form([['sys_id', 'nobody'], ['sys_pass', 's3cret-pass'], ...items([['TNG-AI-01', '1']])]))).text).toBe(
+      'NG\nauth_error\n',
+    );
     expect((await post(port, PATH, form(auth))).text).toBe('NG\nno_query\n');
-    expect((await post(port, PATH,
-      `${form(auth)}&product[0][product_code]=%G1&product[0][stock]=1`)).text).toMatch(/^NG\nbad_request\(bad_escape at byte \d+\)\n$/);
-    expect((await post(port, PATH, `${form(auth)}&product[0][product_code]=%FF%FE&product[0][stock]=1`,
-      'application/x-www-form-urlencoded; charset=utf-8')).text).toBe('NG\nbad_request(undecodable_utf-8)\n');
+    expect((await post(port, PATH, `${form(auth)}&product[0][product_code]=%G1&product[0][stock]=1`)).text).toMatch(
+      /^NG\nbad_request\(bad_escape at byte \d+\)\n$/,
+    );
+    expect(
+      (
+        await post(
+          port,
+          PATH,
+          `${form(auth)}&product[0][product_code]=%FF%FE&product[0][stock]=1`,
+          'application/x-www-form-urlencoded; charset=utf-8',
+        )
+      ).text,
+    ).toBe('NG\nbad_request(undecodable_utf-8)\n');
     expect((await post(port, PATH, `--x\r\nbroken`, 'multipart/form-data; boundary=x')).text).toMatch(/^NG\nbad_request\(/);
     expect(uploadCount()).toBe(0);
     expect(stock('TNG-AI-01')).toBe(20);
@@ -108,10 +137,25 @@ describe('POST /api/zaikorobot.php', () => {
 
   it('answers 413 too_large beyond maxBytes or maxItems and stores nothing', async () => {
     const port = await boot({ receiver: { maxBytes: 2048, maxItems: 3 } });
-    const big = await post(port, PATH,
-      form([...auth, ...items(Array.from({ length: 100 }, (_, i) => [`C${i}`, '1'] as [string, string]))]));
+    const big = await post(
+      port,
+      PATH,
+      form([...auth, ...items(Array.from({ length: 100 }, (_, i) => [`C${i}`, '1'] as [string, string]))]),
+    );
     expect([big.status, big.text]).toEqual([413, 'NG\ntoo_large\n']);
-    const many = await post(port, PATH, form([...auth, ...items([['A', '1'], ['B', '1'], ['C', '1'], ['D', '1']])]));
+    const many = await post(
+      port,
+      PATH,
+      form([
+        ...auth,
+        ...items([
+          ['A', '1'],
+          ['B', '1'],
+          ['C', '1'],
+          ['D', '1'],
+        ]),
+      ]),
+    );
     expect([many.status, many.text]).toEqual([413, 'NG\ntoo_large\n']);
     expect(uploadCount()).toBe(0);
   });
@@ -161,8 +205,9 @@ describe('POST /api/zaikorobot.php', () => {
     await until(() => existsSync(join(drop, 'croft-zakka', 'done', 'stock.csv.result')), 15_000, 'drop file done');
     expect(existsSync(file)).toBe(false);
     expect(stock('手ぬぐい-赤')).toBe(11);
-    expect(readFileSync(join(drop, 'croft-zakka', 'done', 'stock.csv.result'),
-      'utf8')).toMatch(/applied 1, skipped 1\nunknown_code\(product_code=NOPE\)/);
+    expect(readFileSync(join(drop, 'croft-zakka', 'done', 'stock.csv.result'), 'utf8')).toMatch(
+      /applied 1, skipped 1\nunknown_code\(product_code=NOPE\)/,
+    );
     writeFileSync(join(drop, 'croft-zakka', 'bad.csv'), 'only-one-column\n');
     await until(() => existsSync(join(drop, 'croft-zakka', 'failed', 'bad.csv.result')), 15_000, 'drop file failed');
   });

@@ -20,7 +20,16 @@ const exited = (p: ChildProcess) =>
   new Promise<number | null>((r) => (p.exitCode !== null || p.signalCode !== null ? r(p.exitCode) : p.once('exit', (c) => r(c))));
 
 function writeConfig(dropDir: string) {
-  writeFileSync(config, stringify({ dataDir: './data', redis: { url: `redis://127.0.0.1:${port}` }, log: { level: 'info' }, receiver: { dropDir }, shops: [SHOP] }));
+  writeFileSync(
+    config,
+    stringify({
+      dataDir: './data',
+      redis: { url: `redis://127.0.0.1:${port}` },
+      log: { level: 'info' },
+      receiver: { dropDir },
+      shops: [SHOP],
+    }),
+  );
 }
 
 beforeEach(async () => {
@@ -32,7 +41,10 @@ beforeEach(async () => {
   expect(run(['stock', 'import', join(t.dir, 'catalog.csv'), '--config', config]).code).toBe(0);
 });
 afterEach(async () => {
-  for (const p of procs.splice(0)) { p.kill('SIGKILL'); await exited(p); }
+  for (const p of procs.splice(0)) {
+    p.kill('SIGKILL');
+    await exited(p);
+  }
   for (const stop of stops.splice(0)) await stop();
   t.cleanup();
 });

@@ -11,8 +11,12 @@ const services = units.filter((u) => u.endsWith('.service'));
 
 describe('systemd units', () => {
   it('has one service per role and a target', () => {
-    expect(services.sort()).toEqual(['zaiko-bridge-console.service', 'zaiko-bridge-receiver.service', 'zaiko-bridge-relay.service',
-      'zaiko-bridge-worker.service']);
+    expect(services.sort()).toEqual([
+      'zaiko-bridge-console.service',
+      'zaiko-bridge-receiver.service',
+      'zaiko-bridge-relay.service',
+      'zaiko-bridge-worker.service',
+    ]);
     expect(units).toContain('zaiko-bridge.target');
   });
 
@@ -25,10 +29,22 @@ describe('systemd units', () => {
 
   it.each(services)('%s is hardened, restarts on failure, and waits longer than the 15 s shutdown bound', (unit) => {
     const text = readFileSync(join(DIR, unit), 'utf8');
-    for (const line of ['NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes', 'PrivateDevices=yes',
-      'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6', 'CapabilityBoundingSet=', 'SystemCallFilter=@system-service',
-      'Restart=on-failure', 'StateDirectory=zaiko-bridge', 'ConfigurationDirectory=zaiko-bridge', 'User=zaiko-bridge',
-      'After=network-online.target redis-server.service', 'Wants=network-online.target redis-server.service']) {
+    for (const line of [
+      'NoNewPrivileges=yes',
+      'ProtectSystem=strict',
+      'ProtectHome=yes',
+      'PrivateTmp=yes',
+      'PrivateDevices=yes',
+      'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6',
+      'CapabilityBoundingSet=',
+      'SystemCallFilter=@system-service',
+      'Restart=on-failure',
+      'StateDirectory=zaiko-bridge',
+      'ConfigurationDirectory=zaiko-bridge',
+      'User=zaiko-bridge',
+      'After=network-online.target redis-server.service',
+      'Wants=network-online.target redis-server.service',
+    ]) {
       expect(text.split('\n')).toContain(line);
     }
     const stop = Number(/^TimeoutStopSec=(\d+)s$/m.exec(text)?.[1]);
@@ -43,8 +59,9 @@ describe('systemd units', () => {
 
   it('names node and the install folder in one drop-in for every unit', () => {
     const conf = readFileSync(join(DIR, 'zaiko-bridge-.service.d', 'install.conf'), 'utf8').split('\n');
-    expect(conf).toEqual(expect.arrayContaining(
-      ['[Service]', 'Environment=NODE=/usr/bin/node', 'Environment=ZAIKO_BRIDGE_HOME=/opt/zaiko-bridge']));
+    expect(conf).toEqual(
+      expect.arrayContaining(['[Service]', 'Environment=NODE=/usr/bin/node', 'Environment=ZAIKO_BRIDGE_HOME=/opt/zaiko-bridge']),
+    );
     for (const unit of services) expect(readFileSync(join(DIR, unit), 'utf8')).not.toMatch(/^ExecStart=.*\/(usr\/bin\/node|opt)/m);
   });
 });

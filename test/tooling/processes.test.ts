@@ -9,13 +9,19 @@ import { requireTool, spawnTracked, spawnedPids, stopSpawned } from '../helpers/
 
 /** Running: exists and is not a zombie (an exited process init has not reaped yet). */
 function alive(pid: number): boolean {
-  try { return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; }
+  try {
+    return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
 }
 const ROOT = join(import.meta.dirname, '..', '..');
 
 describe('requireTool', () => {
   const path = process.env.PATH;
-  afterEach(() => { process.env.PATH = path; });
+  afterEach(() => {
+    process.env.PATH = path;
+  });
 
   it('names the Debian package of a missing program, and finds one that is there', () => {
     process.env.PATH = mkdtempSync(join(tmpdir(), 'zb-empty-path-'));
@@ -45,9 +51,11 @@ describe('process groups', () => {
     const dir = mkdtempSync(join(tmpdir(), 'zb-fixture-'));
     const pidFile = join(dir, 'pid');
     try {
-      const r = spawnSync(process.execPath,
+      const r = spawnSync(
+        process.execPath,
         [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--config', 'test/fixtures/tooling/vitest.fixture.config.ts'],
-        { cwd: ROOT, env: { ...process.env, ZB_FIXTURE_PID_FILE: pidFile }, encoding: 'utf8', timeout: 60_000 });
+        { cwd: ROOT, env: { ...process.env, ZB_FIXTURE_PID_FILE: pidFile }, encoding: 'utf8', timeout: 60_000 },
+      );
       expect(r.status, r.stdout + r.stderr).toBe(1); // the fixture failed, as it should
       const pid = Number(readFileSync(pidFile, 'utf8'));
       expect(pid).toBeGreaterThan(1);

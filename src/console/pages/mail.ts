@@ -202,9 +202,12 @@ export async function mailShow(c: Ctx): Promise<void> {
 /** Which trusted fact made the mail its shop's (messages.shop_by). */
 function shopWhy(by: string | null | undefined, lang: string): string {
   const words: Record<string, [string, string]> = {
-    auth: ['The cart logged in with one of this shop\'s SMTP users (authUsers).', 'このショップの SMTP ユーザー (authUsers) でログインして送られました。'],
-    sender: ['The envelope sender is one of this shop\'s senders.', 'エンベロープ送信者がこのショップの senders に一致しました。'],
-    client: ['It came from one of this shop\'s client addresses (clients).', 'このショップの送信元アドレス (clients) から届きました。'],
+    auth: [
+      "The cart logged in with one of this shop's SMTP users (authUsers).",
+      'このショップの SMTP ユーザー (authUsers) でログインして送られました。',
+    ],
+    sender: ["The envelope sender is one of this shop's senders.", 'エンベロープ送信者がこのショップの senders に一致しました。'],
+    client: ["It came from one of this shop's client addresses (clients).", 'このショップの送信元アドレス (clients) から届きました。'],
   };
   return words[by ?? '']?.[lang === 'ja' ? 1 : 0] ?? '';
 }

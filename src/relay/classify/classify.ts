@@ -8,7 +8,10 @@ import { htmlToText } from './html-text.js';
 import type { ShopConfig } from '../../config/schema.js';
 import { allowList } from '../receive/client-policy.js';
 
-export interface OrderItem { code: string; quantity: number }
+export interface OrderItem {
+  code: string;
+  quantity: number;
+}
 /** What the relay knows about a mail from outside the message: the message itself can claim anything. */
 export interface SenderFacts {
   envelopeFrom: string;
@@ -18,7 +21,11 @@ export interface SenderFacts {
 }
 /** Which fact made the mail the shop's. */
 export type ShopBy = 'auth' | 'sender' | 'client';
-export interface ShopMatch { shop: ShopConfig | undefined; by: ShopBy | undefined; why: string }
+export interface ShopMatch {
+  shop: ShopConfig | undefined;
+  by: ShopBy | undefined;
+  why: string;
+}
 
 export interface Classification {
   shop: ShopConfig | undefined;
@@ -73,10 +80,13 @@ export function findShop(shops: readonly ShopConfig[], f: SenderFacts, headerFro
     return { shop, by, why: `${shop.id} by ${fact}${from}` };
   }
   const byFrom = shops.find((s) => senderMatches(s.senders, headerFrom));
-  const blocked = shops.find((s) => !clientAllowed(s, f.client)
-    && (senderMatches(s.senders, f.envelopeFrom) || (f.authUser && s.authUsers.includes(f.authUser))));
-  const why = blocked ? `not ${blocked.id}'s: client ${f.client ?? 'unknown'} is not in its shops[].clients`
-    : byFrom ? `not ${byFrom.id}'s: only the header From <${headerFrom}> names it; the envelope sender, AUTH user and client do not`
+  const blocked = shops.find(
+    (s) => !clientAllowed(s, f.client) && (senderMatches(s.senders, f.envelopeFrom) || (f.authUser && s.authUsers.includes(f.authUser))),
+  );
+  const why = blocked
+    ? `not ${blocked.id}'s: client ${f.client ?? 'unknown'} is not in its shops[].clients`
+    : byFrom
+      ? `not ${byFrom.id}'s: only the header From <${headerFrom}> names it; the envelope sender, AUTH user and client do not`
       : 'no shop recognises this sender (shops[].senders / authUsers / clients)';
   return { shop: undefined, by: undefined, why };
 }
@@ -158,9 +168,18 @@ export function beyondBounds(head: Buffer): string | null {
  */
 function unreadable(shops: readonly ShopConfig[], facts: SenderFacts): Classification {
   const { shop, by, why } = findShop(shops, facts, undefined);
-  return { shop, shopBy: by, shopWhy: why, headerFrom: undefined, subject: '', messageId: undefined, isOrder: false,
-    orderNumber: undefined, items: [],
-    flags: ['unreadable'] };
+  return {
+    shop,
+    shopBy: by,
+    shopWhy: why,
+    headerFrom: undefined,
+    subject: '',
+    messageId: undefined,
+    isOrder: false,
+    orderNumber: undefined,
+    items: [],
+    flags: ['unreadable'],
+  };
 }
 
 /** `head`: the start of the message; the spool hands over at most CLASSIFY_LIMIT_BYTES, and no more is looked at. */
@@ -169,20 +188,30 @@ export async function classify(head: Buffer, shops: readonly ShopConfig[], facts
   if (beyondBounds(start)) return unreadable(shops, facts);
   let parsed: Parsed;
   try {
-    parsed = parseSinglePart(start) ?? await parseWithMailparser(start);
+    parsed = parseSinglePart(start) ?? (await parseWithMailparser(start));
   } catch {
     return unreadable(shops, facts);
   }
   const headerFrom = parsed.from?.value[0]?.address;
   const subject = parsed.subject ?? '';
   const { shop, by, why } = findShop(shops, facts, headerFrom);
-  const out: Classification = { shop, shopBy: by, shopWhy: why, headerFrom, subject, messageId: parsed.messageId, isOrder: false,
-    orderNumber: undefined, items: [], flags: [] };
+  const out: Classification = {
+    shop,
+    shopBy: by,
+    shopWhy: why,
+    headerFrom,
+    subject,
+    messageId: parsed.messageId,
+    isOrder: false,
+    orderNumber: undefined,
+    items: [],
+    flags: [],
+  };
   if (!shop || !new RegExp(shop.orderMail.subject, 'u').test(subject)) return out;
   out.isOrder = true;
   const text = parsed.text?.trim() ? parsed.text : typeof parsed.html === 'string' ? htmlToText(parsed.html) : '';
-  out.orderNumber = new RegExp(shop.orderMail.orderNumber, 'u').exec(text)?.[1]
-    ?? new RegExp(shop.orderMail.orderNumber, 'u').exec(subject)?.[1];
+  out.orderNumber =
+    new RegExp(shop.orderMail.orderNumber, 'u').exec(text)?.[1] ?? new RegExp(shop.orderMail.orderNumber, 'u').exec(subject)?.[1];
   out.items = extractItems(text, shop.orderMail.item.code, shop.orderMail.item.quantity);
   if (!out.orderNumber) out.flags.push('no_order_number');
   if (out.items.length === 0) out.flags.push('no_items');

@@ -22,7 +22,10 @@ function decodeEntities(text: string): string {
 function tagName(html: string, from: number, to: number): string {
   let i = from;
   let name = '';
-  if (html[i] === '/') { name = '/'; i++; }
+  if (html[i] === '/') {
+    name = '/';
+    i++;
+  }
   const start = i;
   while (i < to && i - start < 16) {
     const c = html.charCodeAt(i) | 0x20; // ASCII letters lower-cased; digits already have that bit
@@ -38,7 +41,10 @@ export function htmlToText(html: string): string {
   let i = 0;
   while (i < html.length) {
     const lt = html.indexOf('<', i);
-    if (lt < 0) { out.push(html.slice(i)); break; }
+    if (lt < 0) {
+      out.push(html.slice(i));
+      break;
+    }
     out.push(html.slice(i, lt));
     if (html.startsWith('<!--', lt)) {
       const end = html.indexOf('-->', lt + 4);

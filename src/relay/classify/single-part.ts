@@ -14,10 +14,20 @@ import mailsplit from '@zone-eu/mailsplit';
 import libmime from 'libmime';
 import { MailParser, type AddressObject } from 'mailparser';
 
-export interface Parsed { from?: AddressObject; subject?: string; messageId?: string; text?: string; html?: string | false }
+export interface Parsed {
+  from?: AddressObject;
+  subject?: string;
+  messageId?: string;
+  text?: string;
+  html?: string | false;
+}
 
 interface SplitterNode {
-  contentType: string | false; charset: string | false; encoding: string | false; disposition: string | false; flowed: boolean;
+  contentType: string | false;
+  charset: string | false;
+  encoding: string | false;
+  disposition: string | false;
+  flowed: boolean;
   headers: { getList(): unknown[] };
   addHeaderChunk(line: Buffer): boolean;
   parseHeaders(): void;
@@ -96,6 +106,9 @@ function readSinglePart(head: Buffer): Parsed | null {
     messageId: headers.get('message-id') as string | undefined,
   };
   if (content && type === 'text/plain') out.text = content;
-  if (content && type === 'text/html') { out.text = ''; out.html = content; } // mailparser's text of an HTML-only message (skipHtmlToText)
+  if (content && type === 'text/html') {
+    out.text = '';
+    out.html = content;
+  } // mailparser's text of an HTML-only message (skipHtmlToText)
   return out;
 }

@@ -22,7 +22,14 @@ export interface SessionLimitOptions {
 /** Commands that are part of passing a message: not junk for a session that may relay. */
 const TRANSACTION = new Set(['MAIL', 'RCPT', 'DATA']);
 
-interface Tracked { address: string; outsider: boolean; mayRelay: boolean; junk: number; started: number; commands: number }
+interface Tracked {
+  address: string;
+  outsider: boolean;
+  mayRelay: boolean;
+  junk: number;
+  started: number;
+  commands: number;
+}
 
 /** An IPv4-mapped IPv6 peer counts as its IPv4 address. */
 const addressKey = (address: string) => /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1] ?? address;
@@ -45,13 +52,19 @@ export class SessionLimits {
 
   /** smtp-server's `logger` option: only its per-command entries are used; the rest is dropped. */
   readonly smtpLogger = {
-    trace() {}, info() {}, warn() {}, error() {}, fatal() {},
+    trace() {},
+    info() {},
+    warn() {},
+    error() {},
+    fatal() {},
     debug: (entry: { tnx?: string; cid?: string; command?: string } | undefined) => {
       if (entry?.tnx === 'command' && entry.cid) this.command(entry.cid, String(entry.command ?? '').toUpperCase());
     },
   };
 
-  attach(server: SMTPServer): void { this.server = server; }
+  attach(server: SMTPServer): void {
+    this.server = server;
+  }
 
   /** At onConnect: the refusal (421) for a session that may not have a slot, or null once it holds one. */
   admit(id: string, remoteAddress: string): Error | null {
@@ -66,7 +79,10 @@ export class SessionLimits {
       return smtpError('RELAY_TOO_MANY_CONNECTIONS', `Too many connections from ${address}`);
     }
     this.sessions.set(id, { address, outsider, mayRelay: !outsider, junk: 0, started: Date.now(), commands: 0 });
-    if (outsider) { this.outsiders++; this.perAddress.set(address, mine + 1); }
+    if (outsider) {
+      this.outsiders++;
+      this.perAddress.set(address, mine + 1);
+    }
     return null;
   }
 

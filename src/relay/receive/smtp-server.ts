@@ -21,16 +21,27 @@ const AUTH_LOCKOUT = { failures: 10, windowMs: 15 * 60_000, durationMs: 15 * 60_
 
 type Cb = (err?: Error | null, value?: any) => void;
 function hook<T>(work: () => Promise<T> | T, cb: Cb): void {
-  Promise.resolve().then(work).then((v) => cb(null, v), (err) => cb(err));
+  Promise.resolve()
+    .then(work)
+    .then(
+      (v) => cb(null, v),
+      (err) => cb(err),
+    );
 }
 
-export interface RelayListener { server: SMTPServer; shutdown(): Promise<void> }
+export interface RelayListener {
+  server: SMTPServer;
+  shutdown(): Promise<void>;
+}
 
 /** SIGTERM: new connections get 421, DATA in flight may finish for CLOSE_TIMEOUT_MS, then the listener closes. */
 export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger, metrics?: Metrics): RelayListener {
   let closing = false;
   let inFlight = 0;
-  const reject = (reason: (typeof REJECT_REASONS)[number], err: Error) => { metrics?.messagesRejected.inc({ reason }); return err; };
+  const reject = (reason: (typeof REJECT_REASONS)[number], err: Error) => {
+    metrics?.messagesRejected.inc({ reason });
+    return err;
+  };
   const r = cfg.relay;
   const trusted = allowList(r.allowedClients);
   const users = new Map(r.users.map((u) => [u.name, u.password]));
@@ -46,10 +57,16 @@ export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger, m
   // a plain session when STARTTLS is off; session.disabledCommands replaces the list per session.
   const disabledCommands = [...(r.tls ? [] : ['STARTTLS']), ...(users.size ? [] : ['AUTH'])];
   const beforeTls = r.allowInsecureAuth ? disabledCommands : [...new Set([...disabledCommands, 'AUTH'])];
-  const limits = new SessionLimits({
-    maxClients: r.maxClients, maxClientsPerAddress: r.maxClientsPerAddress,
-    junkCommandLimit: r.junkCommandLimit, maxSessionMs: r.maxSessionTime,
-  }, trusted, log);
+  const limits = new SessionLimits(
+    {
+      maxClients: r.maxClients,
+      maxClientsPerAddress: r.maxClientsPerAddress,
+      junkCommandLimit: r.junkCommandLimit,
+      maxSessionMs: r.maxSessionTime,
+    },
+    trusted,
+    log,
+  );
   if (!installGreetingPatch()) log.warn('smtp-server changed: trusted clients get the 100 ms early-talker delay too');
   const options: SMTPServerOptions & { greetAtOnce: (address: string) => boolean } = {
     greetAtOnce: trusted,
@@ -87,8 +104,8 @@ export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger, m
     onAuth(auth: SMTPServerAuthentication, session: SMTPServerSession, cb: Cb) {
       hook(async () => {
         // Never reached while smtp-server honours session.disabledCommands; kept in case it stops to.
-        if (!session.secure && !r.allowInsecureAuth) throw smtpError('RELAY_ENCRYPTION_REQUIRED',
-          'Encryption required for requested authentication mechanism');
+        if (!session.secure && !r.allowInsecureAuth)
+          throw smtpError('RELAY_ENCRYPTION_REQUIRED', 'Encryption required for requested authentication mechanism');
         // The peer that connected, not an XFORWARD-named client: with a range in xforwardClients smtp-server
         // takes XFORWARD from anyone, and a new ADDR before each guess would start the count afresh.
         const peer = peerOf(session);
@@ -120,8 +137,8 @@ export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger, m
     onRcptTo(address, session, cb) {
       hook(() => {
         if (!mayRelay(session)) throw reject('relay_denied', smtpError('RELAY_ACCESS_DENIED', 'Relay access denied'));
-        if (session.envelope.rcptTo.length >= r.maxRecipients) throw reject('too_many_recipients',
-          smtpError('RELAY_TOO_MANY_RECIPIENTS', 'Too many recipients'));
+        if (session.envelope.rcptTo.length >= r.maxRecipients)
+          throw reject('too_many_recipients', smtpError('RELAY_TOO_MANY_RECIPIENTS', 'Too many recipients'));
         void address;
       }, cb);
     },
@@ -129,20 +146,29 @@ export function createSmtpServer(cfg: Config, acceptor: Acceptor, log: Logger, m
       inFlight++;
       hook(async () => {
         try {
-          const qid = await acceptor.accept(stream, {
-            mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-            rcptTo: session.envelope.rcptTo.map((a) => a.address),
-          }, {
-            clientAddress: session.remoteAddress, clientHostname: session.clientHostname, helo: session.hostNameAppearsAs,
-            authUser: typeof session.user === 'string' ? session.user : undefined, secure: session.secure, authenticated: !!session.user,
-          }, r.maxMessageBytes);
+          const qid = await acceptor.accept(
+            stream,
+            {
+              mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+              rcptTo: session.envelope.rcptTo.map((a) => a.address),
+            },
+            {
+              clientAddress: session.remoteAddress,
+              clientHostname: session.clientHostname,
+              helo: session.hostNameAppearsAs,
+              authUser: typeof session.user === 'string' ? session.user : undefined,
+              secure: session.secure,
+              authenticated: !!session.user,
+            },
+            r.maxMessageBytes,
+          );
           return `2.0.0 Ok: queued as ${qid}`;
         } catch (err) {
-          if (err instanceof TooBigError) throw reject('too_big',
-            smtpError('RELAY_TOO_BIG', `Message size exceeds fixed limit of ${r.maxMessageBytes} bytes`));
+          if (err instanceof TooBigError)
+            throw reject('too_big', smtpError('RELAY_TOO_BIG', `Message size exceeds fixed limit of ${r.maxMessageBytes} bytes`));
           if (err instanceof LoopError) throw reject('loop', smtpError('RELAY_LOOP', 'Too many Received: headers: mail loop'));
-          if (err instanceof BridgeError) throw reject('not_stored',
-            smtpError('RELAY_NOT_STORED', 'Local error in processing; try again later'));
+          if (err instanceof BridgeError)
+            throw reject('not_stored', smtpError('RELAY_NOT_STORED', 'Local error in processing; try again later'));
           log.error({ err: (err as Error).message }, 'unexpected error during DATA');
           throw reject('not_stored', smtpError('RELAY_NOT_STORED', 'Local error in processing; try again later'));
         } finally {

@@ -45,7 +45,8 @@ async function writeAll(fh: FileHandle, chunks: Buffer[]): Promise<number> {
   let total = 0;
   for (const c of chunks) total += c.length;
   let written = (await fh.writev(chunks)).bytesWritten;
-  if (written < total) { // a short write: rare on files, but possible
+  if (written < total) {
+    // a short write: rare on files, but possible
     const rest = Buffer.concat(chunks).subarray(written);
     for (let off = 0; off < rest.length;) off += (await fh.write(rest, off)).bytesWritten;
     written = total;
@@ -57,7 +58,14 @@ async function writeAll(fh: FileHandle, chunks: Buffer[]): Promise<number> {
  * `durable` settles once the file is fdatasynced and closed; a rejection means it was removed again.
  * `tooBig`: the message passed the size limit; its file is already gone and nothing else is set.
  */
-export interface SpoolResult { path: string; size: number; received: number; head: Buffer; durable: Promise<void>; tooBig: boolean }
+export interface SpoolResult {
+  path: string;
+  size: number;
+  received: number;
+  head: Buffer;
+  durable: Promise<void>;
+  tooBig: boolean;
+}
 
 export class Spool {
   readonly dir: string;
@@ -108,15 +116,25 @@ export class Spool {
           continue;
         }
         counter.scan(chunk);
-        if (headBytes < HEAD_BYTES) { head.push(chunk); headBytes += chunk.length; }
+        if (headBytes < HEAD_BYTES) {
+          head.push(chunk);
+          headBytes += chunk.length;
+        }
         batch.push(chunk);
         batchBytes += chunk.length;
-        if (batchBytes >= WRITE_BATCH_BYTES) { size += await writeAll(fh, batch); batch = []; batchBytes = 0; }
+        if (batchBytes >= WRITE_BATCH_BYTES) {
+          size += await writeAll(fh, batch);
+          batch = [];
+          batchBytes = 0;
+        }
       }
       if (tooBig) return { path, size, received: counter.received, head: Buffer.alloc(0), durable: Promise.resolve(), tooBig };
       if (batch.length) size += await writeAll(fh, batch);
     } catch (err) {
-      if (tooBig) { await rm(path, { force: true }); throw err; }
+      if (tooBig) {
+        await rm(path, { force: true });
+        throw err;
+      }
       return failed(err);
     }
     countLargeMessage(size);
@@ -137,7 +155,9 @@ export class Spool {
 
   /** Removes a spool file; one already gone is fine (a repeated job, a crash after the unlink). */
   async remove(id: string): Promise<void> {
-    await unlink(this.pathOf(id)).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err; });
+    await unlink(this.pathOf(id)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
   }
 
   /**
@@ -148,7 +168,10 @@ export class Spool {
     let n = 0;
     for (const f of readdirSync(this.dir)) {
       const id = f.endsWith('.eml') ? f.slice(0, -4) : null;
-      if (id && !kept(id)) { rmSync(join(this.dir, f), { force: true }); n++; }
+      if (id && !kept(id)) {
+        rmSync(join(this.dir, f), { force: true });
+        n++;
+      }
     }
     return n;
   }

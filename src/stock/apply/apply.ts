@@ -2,7 +2,12 @@
 // written to the few items they hit, then the changes are recorded and the stock set in bulk. Idempotent.
 import type { DB } from '../../db/open.js';
 
-export interface ApplyResult { uploadId: number; applied: number; skipped: number; alreadyApplied: boolean }
+export interface ApplyResult {
+  uploadId: number;
+  applied: number;
+  skipped: number;
+  alreadyApplied: boolean;
+}
 
 // Reasons known from the item alone (the receiver parsed values and marked repeated codes).
 const SKIP_BY_ITEM = `
@@ -39,21 +44,27 @@ const SET_STOCK = `
 const MARK_APPLIED = "UPDATE upload_items SET outcome = 'applied' WHERE upload_id = @id AND outcome IS NULL";
 
 export function applyUpload(db: DB, uploadId: number, now = Date.now()): ApplyResult {
-  return db.transaction((): ApplyResult => {
-    const upload = db.prepare('SELECT shop_id, status, applied_count, skipped_count FROM uploads WHERE id = ?').get(uploadId) as
-      { shop_id: string; status: string; applied_count: number; skipped_count: number } | undefined;
-    if (!upload) throw new Error(`upload ${uploadId} does not exist`);
-    if (upload.status === 'applied') return { uploadId, applied: upload.applied_count, skipped: upload.skipped_count,
-      alreadyApplied: true };
-    const id = { id: uploadId };
-    const withShop = { id: uploadId, shop: upload.shop_id };
-    const all = { ...withShop, now };
-    const skipped = db.prepare(SKIP_BY_ITEM).run(id).changes + db.prepare(SKIP_BY_PRODUCT).run(withShop).changes;
-    db.prepare(RECORD_CHANGES).run(all);
-    db.prepare(SET_STOCK).run(all);
-    const applied = db.prepare(MARK_APPLIED).run(id).changes;
-    db.prepare("UPDATE uploads SET status = 'applied', applied_at = ?, applied_count = ?, skipped_count = ? WHERE id = ?").run(now,
-      applied, skipped, uploadId);
-    return { uploadId, applied, skipped, alreadyApplied: false };
-  }).immediate();
+  return db
+    .transaction((): ApplyResult => {
+      const upload = db.prepare('SELECT shop_id, status, applied_count, skipped_count FROM uploads WHERE id = ?').get(uploadId) as
+        { shop_id: string; status: string; applied_count: number; skipped_count: number } | undefined;
+      if (!upload) throw new Error(`upload ${uploadId} does not exist`);
+      if (upload.status === 'applied')
+        return { uploadId, applied: upload.applied_count, skipped: upload.skipped_count, alreadyApplied: true };
+      const id = { id: uploadId };
+      const withShop = { id: uploadId, shop: upload.shop_id };
+      const all = { ...withShop, now };
+      const skipped = db.prepare(SKIP_BY_ITEM).run(id).changes + db.prepare(SKIP_BY_PRODUCT).run(withShop).changes;
+      db.prepare(RECORD_CHANGES).run(all);
+      db.prepare(SET_STOCK).run(all);
+      const applied = db.prepare(MARK_APPLIED).run(id).changes;
+      db.prepare("UPDATE uploads SET status = 'applied', applied_at = ?, applied_count = ?, skipped_count = ? WHERE id = ?").run(
+        now,
+        applied,
+        skipped,
+        uploadId,
+      );
+      return { uploadId, applied, skipped, alreadyApplied: false };
+    })
+    .immediate();
 }

@@ -10,9 +10,15 @@ export const ENQUEUE_BOUND_MS = 1000;
 
 export async function enqueueApply(queue: Queue<ApplyJobData>, uploadId: number, boundMs = ENQUEUE_BOUND_MS): Promise<boolean> {
   if (!queueConnected(queue)) return false; // Redis is down: the sweep adds it later
-  const add = queue.add('apply', { uploadId },
-    { jobId: applyJobId(uploadId), attempts: 10, backoff: { type: 'exponential', delay: 1000 }, ...KEEP_FINISHED });
-  return withTimeout(add, boundMs, 'add apply job').then(() => true, () => false);
+  const add = queue.add(
+    'apply',
+    { uploadId },
+    { jobId: applyJobId(uploadId), attempts: 10, backoff: { type: 'exponential', delay: 1000 }, ...KEEP_FINISHED },
+  );
+  return withTimeout(add, boundMs, 'add apply job').then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Polls stock.db (the truth, whichever process applies) until the upload is applied or time runs out. */

@@ -14,7 +14,10 @@ import { enqueueApply } from './enqueue.js';
 import { DropDirWatcher } from '../files/drop-dir.js';
 
 export interface StockWorkerOptions {
-  sweepMs?: number; pruneMs?: number; dropPollMs?: number; queueName?: string;
+  sweepMs?: number;
+  pruneMs?: number;
+  dropPollMs?: number;
+  queueName?: string;
   /** The watchdog's reports (recreations, readiness) and, for tests, its bounds. */
   watchdog?: Partial<Pick<WatchedWorkerOptions, 'onRecreated' | 'onProblem' | 'staleMs' | 'checkMs'>>;
 }
@@ -27,23 +30,35 @@ export class StockWorker {
   private readonly store: UploadStore;
   private readonly connections: Redis[] = [];
 
-  constructor(private readonly cfg: Config, private readonly db: DB, private readonly redis: RedisSpec | string,
-    private readonly log: Logger, private readonly opts: StockWorkerOptions = {}) {
+  constructor(
+    private readonly cfg: Config,
+    private readonly db: DB,
+    private readonly redis: RedisSpec | string,
+    private readonly log: Logger,
+    private readonly opts: StockWorkerOptions = {},
+  ) {
     this.store = new UploadStore(db);
     this.queue = new Queue(opts.queueName ?? STOCK_QUEUE, { connection: this.connect('client'), prefix: cfg.redis.prefix });
     this.queue.on('error', (err) => this.log.warn({ err: err.message }, 'stock queue connection error'));
   }
 
   async start(): Promise<void> {
-    this.worker = new WatchedWorker<ApplyJobData, ApplyResult>(this.queue.name, async (job) => this.apply(job), {
-      prefix: this.cfg.redis.prefix,
-      concurrency: 1, // applies are serial SQLite transactions anyway
-      ...WORKER_LOCKS,
-      drainDelay: 1, // idle, it polls every second: the watchdog's heartbeat, and a quick close()
-    }, this.redis, { label: 'stock', log: this.log, ...this.opts.watchdog }, (w) => {
-      w.on('error', (err) => this.log.warn({ err: err.message }, 'stock worker connection error'));
-      w.on('failed', (job, err) => this.log.error({ uploadId: job?.data.uploadId, err: err.message }, 'apply failed'));
-    });
+    this.worker = new WatchedWorker<ApplyJobData, ApplyResult>(
+      this.queue.name,
+      async (job) => this.apply(job),
+      {
+        prefix: this.cfg.redis.prefix,
+        concurrency: 1, // applies are serial SQLite transactions anyway
+        ...WORKER_LOCKS,
+        drainDelay: 1, // idle, it polls every second: the watchdog's heartbeat, and a quick close()
+      },
+      this.redis,
+      { label: 'stock', log: this.log, ...this.opts.watchdog },
+      (w) => {
+        w.on('error', (err) => this.log.warn({ err: err.message }, 'stock worker connection error'));
+        w.on('failed', (job, err) => this.log.error({ uploadId: job?.data.uploadId, err: err.message }, 'apply failed'));
+      },
+    );
     this.worker.start();
     await this.sweep();
     this.timers.push(setInterval(() => void this.sweep(), this.opts.sweepMs ?? 60_000));
@@ -72,8 +87,16 @@ export class StockWorker {
   private async apply(job: Job<ApplyJobData>): Promise<ApplyResult> {
     const started = performance.now();
     const result = applyUpload(this.db, job.data.uploadId);
-    this.log.info({ uploadId: result.uploadId, applied: result.applied, skipped: result.skipped, again: result.alreadyApplied,
-      ms: Math.round(performance.now() - started) }, 'upload applied');
+    this.log.info(
+      {
+        uploadId: result.uploadId,
+        applied: result.applied,
+        skipped: result.skipped,
+        again: result.alreadyApplied,
+        ms: Math.round(performance.now() - started),
+      },
+      'upload applied',
+    );
     return result;
   }
 

@@ -4,8 +4,19 @@
 // for an apply, it stores, enqueues and moves what is finished, so Redis being down never stops storing.
 // Only regular files are read, without following symlinks and never more than receiver.maxBytes;
 // anything else goes to failed/ with the reason.
-import { readdirSync, lstatSync, renameSync, mkdirSync, existsSync, rmSync, openSync, writeSync, fsyncSync, closeSync,
-  type Stats } from 'node:fs';
+import {
+  readdirSync,
+  lstatSync,
+  renameSync,
+  mkdirSync,
+  existsSync,
+  rmSync,
+  openSync,
+  writeSync,
+  fsyncSync,
+  closeSync,
+  type Stats,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { Queue } from 'bullmq';
 import type { Config } from '../../config/schema.js';
@@ -21,10 +32,18 @@ import { SKIP_REASONS } from '../skip-reasons.js';
 const SETTLE_MS = 1000; // a file younger than this may still be being written
 const APPLY_WAIT_MS = 10 * 60_000; // then it moves to done/ as "stored, not yet applied" (the sweep applies it)
 const TARGETS = ['done', 'failed'] as const;
-type Target = typeof TARGETS[number];
+type Target = (typeof TARGETS)[number];
 
 /** A file taken in this process: while it is unchanged on disk, the next scan need not read it again. */
-interface Taken { fileId: number; uploadId: number; takenAt: number; enqueued: boolean; ino: number; size: number; mtimeMs: number }
+interface Taken {
+  fileId: number;
+  uploadId: number;
+  takenAt: number;
+  enqueued: boolean;
+  ino: number;
+  size: number;
+  mtimeMs: number;
+}
 
 export class DropDirWatcher {
   private timer?: NodeJS.Timeout;
@@ -33,8 +52,13 @@ export class DropDirWatcher {
   private readonly files: StockFileStore;
   private readonly taken = new Map<string, Taken>();
 
-  constructor(private readonly cfg: Config, private readonly store: UploadStore, private readonly queue: Queue<ApplyJobData>,
-    private readonly log: Logger, private readonly pollMs = 2000) {
+  constructor(
+    private readonly cfg: Config,
+    private readonly store: UploadStore,
+    private readonly queue: Queue<ApplyJobData>,
+    private readonly log: Logger,
+    private readonly pollMs = 2000,
+  ) {
     this.files = new StockFileStore(store);
   }
 
@@ -44,8 +68,11 @@ export class DropDirWatcher {
     this.reconcile();
     const tick = () => {
       if (this.stopped) return;
-      this.running = this.scan().catch((err) => this.log.error({ err: (err as Error).message }, 'drop folder scan failed'))
-        .finally(() => { if (!this.stopped) this.timer = setTimeout(tick, this.pollMs); });
+      this.running = this.scan()
+        .catch((err) => this.log.error({ err: (err as Error).message }, 'drop folder scan failed'))
+        .finally(() => {
+          if (!this.stopped) this.timer = setTimeout(tick, this.pollMs);
+        });
     };
     tick();
   }
@@ -72,7 +99,11 @@ export class DropDirWatcher {
         if (name.startsWith('.') || name.endsWith('.tmp') || (TARGETS as readonly string[]).includes(name)) continue;
         const path = join(folder, name);
         let st: Stats;
-        try { st = lstatSync(path); } catch { continue; } // gone meanwhile
+        try {
+          st = lstatSync(path);
+        } catch {
+          continue;
+        } // gone meanwhile
         if (Date.now() - st.mtimeMs < SETTLE_MS) continue;
         try {
           await this.take(shop.id, folder, name, st);
@@ -92,20 +123,42 @@ export class DropDirWatcher {
     if (!t || t.ino !== st.ino || t.size !== st.size || t.mtimeMs !== st.mtimeMs) {
       const { bytes, stat } = readRegularFile(path, this.cfg.receiver.maxBytes);
       const file = takeStockFile(this.files, shopId, 'drop', name, bytes);
-      this.log.info({ uploadId: file.uploadId, file: path, again: file.again },
-        file.again ? 'stock file read again: its stored upload' : 'stock file stored');
-      t = { fileId: file.id, uploadId: file.uploadId, takenAt: file.takenAt, enqueued: false, ino: stat.ino, size: stat.size,
-        mtimeMs: stat.mtimeMs };
+      this.log.info(
+        { uploadId: file.uploadId, file: path, again: file.again },
+        file.again ? 'stock file read again: its stored upload' : 'stock file stored',
+      );
+      t = {
+        fileId: file.id,
+        uploadId: file.uploadId,
+        takenAt: file.takenAt,
+        enqueued: false,
+        ino: stat.ino,
+        size: stat.size,
+        mtimeMs: stat.mtimeMs,
+      };
       this.taken.set(path, t);
     }
     const row = this.store.get(t.uploadId)!;
     if (row.status !== 'applied' && !t.enqueued) t.enqueued = await enqueueApply(this.queue, t.uploadId);
     if (row.status === 'applied') {
-      this.finish(folder, name, 'done', [`upload ${t.uploadId}: applied ${row.applied_count}, skipped ${row.skipped_count}`,
-        ...this.store.reportedSkips(t.uploadId, SKIP_REASONS).map((s) => `${s.reason}(product_code=${s.code})`)].join('\n'), t.fileId);
+      this.finish(
+        folder,
+        name,
+        'done',
+        [
+          `upload ${t.uploadId}: applied ${row.applied_count}, skipped ${row.skipped_count}`,
+          ...this.store.reportedSkips(t.uploadId, SKIP_REASONS).map((s) => `${s.reason}(product_code=${s.code})`),
+        ].join('\n'),
+        t.fileId,
+      );
     } else if (Date.now() - t.takenAt > APPLY_WAIT_MS) {
-      this.finish(folder, name, 'done', `upload ${t.uploadId}: stored, not yet applied (see: zaiko-bridge uploads show ${t.uploadId})`,
-        t.fileId);
+      this.finish(
+        folder,
+        name,
+        'done',
+        `upload ${t.uploadId}: stored, not yet applied (see: zaiko-bridge uploads show ${t.uploadId})`,
+        t.fileId,
+      );
     }
   }
 
@@ -141,7 +194,12 @@ function freeName(dir: string, name: string): string {
 }
 
 function exists(path: string): boolean {
-  try { lstatSync(path); return true; } catch { return false; }
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Written to a fresh temp file (O_EXCL: never through a planted symlink), fsynced, renamed in place. */
@@ -160,5 +218,9 @@ function writeResult(dir: string, name: string, text: string): void {
 
 function fsyncDir(dir: string): void {
   const fd = openSync(dir, 'r');
-  try { fsyncSync(fd); } finally { closeSync(fd); }
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -27,7 +27,12 @@ export function parseStockFile(bytes: Buffer, encoding?: string): { items: NewIt
 }
 
 /** The file's upload: the one it was stored as while it is open (`again`), else a new one. */
-export function takeStockFile(files: StockFileStore, shopId: string, via: FileVia, name: string,
-  bytes: Buffer): OpenFile & { again: boolean } {
+export function takeStockFile(
+  files: StockFileStore,
+  shopId: string,
+  via: FileVia,
+  name: string,
+  bytes: Buffer,
+): OpenFile & { again: boolean } {
   return files.take({ shopId, via, name, sha256: sha256(bytes) }, () => parseStockFile(bytes));
 }

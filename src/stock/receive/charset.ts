@@ -6,10 +6,18 @@ import { clip } from '../../security/untrusted-text.js';
 export type Charset = 'utf-8' | 'shift_jis' | 'euc-jp';
 
 const LABELS: Record<string, Charset> = {
-  'utf-8': 'utf-8', utf8: 'utf-8',
-  shift_jis: 'shift_jis', 'shift-jis': 'shift_jis', sjis: 'shift_jis', cp932: 'shift_jis', 'windows-31j': 'shift_jis',
-    'x-sjis': 'shift_jis', ms_kanji: 'shift_jis',
-  'euc-jp': 'euc-jp', eucjp: 'euc-jp', 'x-euc-jp': 'euc-jp',
+  'utf-8': 'utf-8',
+  utf8: 'utf-8',
+  shift_jis: 'shift_jis',
+  'shift-jis': 'shift_jis',
+  sjis: 'shift_jis',
+  cp932: 'shift_jis',
+  'windows-31j': 'shift_jis',
+  'x-sjis': 'shift_jis',
+  ms_kanji: 'shift_jis',
+  'euc-jp': 'euc-jp',
+  eucjp: 'euc-jp',
+  'x-euc-jp': 'euc-jp',
 };
 
 export class CharsetError extends Error {}

@@ -8,7 +8,10 @@ export type OnField = (nameStart: number, nameEnd: number, valueStart: number, v
 
 export class FormError extends Error {}
 
-const PLUS = 0x2b, PERCENT = 0x25, AMP = 0x26, EQ = 0x3d;
+const PLUS = 0x2b,
+  PERCENT = 0x25,
+  AMP = 0x26,
+  EQ = 0x3d;
 
 function hexVal(c: number): number {
   if (c >= 0x30 && c <= 0x39) return c - 0x30;

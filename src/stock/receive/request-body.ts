@@ -13,8 +13,14 @@ class Aborted extends Error {}
 export class InflightBudget {
   private used = 0;
   private readonly byClient = new Map<string, number>();
-  constructor(readonly max: number, readonly share = max, private readonly exempt: (client: string) => boolean = () => true) {}
-  get bytes(): number { return this.used; }
+  constructor(
+    readonly max: number,
+    readonly share = max,
+    private readonly exempt: (client: string) => boolean = () => true,
+  ) {}
+  get bytes(): number {
+    return this.used;
+  }
   take(n: number, client: string): boolean {
     const mine = this.byClient.get(client) ?? 0;
     if (this.used + n > this.max || (!this.exempt(client) && mine + n > this.share)) return false;
@@ -30,15 +36,25 @@ export class InflightBudget {
   }
 }
 
-export interface Body { bytes: Buffer; release(): void }
+export interface Body {
+  bytes: Buffer;
+  release(): void;
+}
 
 /** Rejects with TooLarge or Busy (answer and close), or another error when the client went away. */
-export function readBody(req: import('node:http').IncomingMessage, maxBytes: number, budget: InflightBudget,
-  client: string): Promise<Body> {
+export function readBody(
+  req: import('node:http').IncomingMessage,
+  maxBytes: number,
+  budget: InflightBudget,
+  client: string,
+): Promise<Body> {
   return new Promise((resolve, reject) => {
     let held = 0;
     let settled = false;
-    const release = () => { budget.give(held, client); held = 0; };
+    const release = () => {
+      budget.give(held, client);
+      held = 0;
+    };
     const fail = (err: Error) => {
       if (settled) return;
       settled = true;
@@ -76,6 +92,8 @@ export function readBody(req: import('node:http').IncomingMessage, maxBytes: num
       resolve({ bytes: whole ? whole.subarray(0, size) : Buffer.concat(chunks, size), release });
     });
     req.on('error', fail);
-    req.on('close', () => { if (!req.complete) fail(new Aborted('client went away')); });
+    req.on('close', () => {
+      if (!req.complete) fail(new Aborted('client went away'));
+    });
   });
 }

@@ -14,7 +14,11 @@ import { clientAddress } from './client-address.js';
 import { allowList } from '../../relay/receive/client-policy.js';
 
 /** A slow client cannot stretch these: headers within 10 s, the whole request within 60 s of its start. */
-export interface HttpTimeouts { headersMs: number; requestMs: number; checkEveryMs: number }
+export interface HttpTimeouts {
+  headersMs: number;
+  requestMs: number;
+  checkEveryMs: number;
+}
 export const HTTP_TIMEOUTS: HttpTimeouts = { headersMs: 10_000, requestMs: 60_000, checkEveryMs: 1_000 };
 /** Retry-After of a 503 busy: admitted uploads finish (or time out) well within this. */
 const BUSY_RETRY_AFTER_S = 30;
@@ -28,14 +32,22 @@ function send(res: ServerResponse, answer: Answer): void {
   res.end(body);
 }
 
-export function createReceiverServer(cfg: Config, handler: UploadHandler, log: Logger, extra: ExtraRoute[] = [],
-  timeouts = HTTP_TIMEOUTS): Server {
+export function createReceiverServer(
+  cfg: Config,
+  handler: UploadHandler,
+  log: Logger,
+  extra: ExtraRoute[] = [],
+  timeouts = HTTP_TIMEOUTS,
+): Server {
   const clientOf = clientAddress(cfg.receiver.trustedProxies);
   // One address (adminClients exempt) holds at most a quarter of the budget, or one largest upload:
   // a few unfinished uploads from one outsider cannot make every other upload 'busy' for a minute.
   const { maxInflightBytes, maxBytes } = cfg.receiver;
-  const budget = new InflightBudget(maxInflightBytes, Math.max(maxBytes, Math.floor(maxInflightBytes / 4)),
-    allowList(cfg.receiver.adminClients));
+  const budget = new InflightBudget(
+    maxInflightBytes,
+    Math.max(maxBytes, Math.floor(maxInflightBytes / 4)),
+    allowList(cfg.receiver.adminClients),
+  );
   const refuse = (res: ServerResponse, code: 'STOCK_TOO_LARGE' | 'STOCK_BUSY') => {
     res.setHeader('connection', 'close'); // node closes the socket after the answer instead of reading the rest
     if (code === 'STOCK_BUSY') res.setHeader('retry-after', String(BUSY_RETRY_AFTER_S));
@@ -43,7 +55,9 @@ export function createReceiverServer(cfg: Config, handler: UploadHandler, log: L
     send(res, { ...ngAnswer(code), charset: 'utf-8' });
   };
   const httpOptions = {
-    headersTimeout: timeouts.headersMs, requestTimeout: timeouts.requestMs, connectionsCheckingInterval: timeouts.checkEveryMs,
+    headersTimeout: timeouts.headersMs,
+    requestTimeout: timeouts.requestMs,
+    connectionsCheckingInterval: timeouts.checkEveryMs,
   };
   const server = createServer(httpOptions, async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -67,8 +81,10 @@ export function createReceiverServer(cfg: Config, handler: UploadHandler, log: L
           return refuse(res, 'STOCK_TOO_LARGE');
         }
         if (err instanceof Busy) {
-          log.warn({ client, inflightBytes: budget.bytes, maxInflightBytes: budget.max },
-            'upload refused: busy (receiver.maxInflightBytes)');
+          log.warn(
+            { client, inflightBytes: budget.bytes, maxInflightBytes: budget.max },
+            'upload refused: busy (receiver.maxInflightBytes)',
+          );
           return refuse(res, 'STOCK_BUSY');
         }
         if (req.destroyed) return; // the client went away mid-body: nobody to answer
@@ -88,7 +104,8 @@ export function createReceiverServer(cfg: Config, handler: UploadHandler, log: L
   server.maxConnections = cfg.receiver.maxConnections;
   limitPerAddress(server, cfg, log);
   let dropped = 0;
-  server.on('drop', () => { // one line a minute at most: a flood must not flood the log too
+  server.on('drop', () => {
+    // one line a minute at most: a flood must not flood the log too
     if (dropped++ === 0) {
       setTimeout(() => {
         log.warn({ dropped, maxConnections: server.maxConnections }, 'connections refused (receiver.maxConnections)');
@@ -113,7 +130,8 @@ function limitPerAddress(server: Server, cfg: Config, log: Logger): void {
     const mine = open.get(peer) ?? 0;
     if (mine >= max) {
       socket.destroy();
-      if (refused++ === 0) { // one line a minute at most
+      if (refused++ === 0) {
+        // one line a minute at most
         setTimeout(() => {
           log.warn({ refused, maxConnectionsPerAddress: max }, 'connections refused (receiver.maxConnectionsPerAddress)');
           refused = 0;

@@ -15,11 +15,17 @@ import { preview, escapeLineText, asciiDetail, clip } from '../../security/untru
 import type { Metrics } from '../../observe/metrics.js';
 import { ngAnswer, type StockErrorCode } from '../../errors/codes.js';
 
-export interface Answer { status: number; lines: string[]; charset: Charset }
+export interface Answer {
+  status: number;
+  lines: string[];
+  charset: Charset;
+}
 
 /** A refusal; a `bad_request(…)` text is ASCII with every other byte as %XX, so it stays one line. */
-const ng = (code: StockErrorCode, detail?: string): Answer =>
-  ({ ...ngAnswer(code, detail === undefined ? undefined : asciiDetail(detail)), charset: 'utf-8' });
+const ng = (code: StockErrorCode, detail?: string): Answer => ({
+  ...ngAnswer(code, detail === undefined ? undefined : asciiDetail(detail)),
+  charset: 'utf-8',
+});
 
 export class UploadHandler {
   readonly lockout: Lockout;
@@ -32,8 +38,13 @@ export class UploadHandler {
   /** Uploads answered before they were applied: counted into the item metrics once they are. */
   private readonly unapplied = new Set<number>();
 
-  constructor(private readonly cfg: Config, private readonly store: UploadStore, private readonly queue: Queue<ApplyJobData>,
-    private readonly log: Logger, private readonly metrics?: Metrics) {
+  constructor(
+    private readonly cfg: Config,
+    private readonly store: UploadStore,
+    private readonly queue: Queue<ApplyJobData>,
+    private readonly log: Logger,
+    private readonly metrics?: Metrics,
+  ) {
     const l = cfg.receiver.lockout;
     this.lockout = new Lockout({ failures: l.failures, windowMs: l.window, durationMs: l.duration });
     this.shopsByUser = new Map(cfg.shops.map((s) => [s.zaikoRobot.userId, s]));
@@ -57,8 +68,9 @@ export class UploadHandler {
     const answer = await this.answer(body, contentType, client);
     timer?.();
     const token = answer.lines[0] === 'OK' ? 'OK' : (answer.lines[1] ?? '').replace(/\(.*$/, '');
-    this.metrics?.uploads.inc({ answer: ['auth_error', 'no_query', 'bad_request', 'too_large',
-      'unavailable'].includes(token) ? token : answer.lines[0] });
+    this.metrics?.uploads.inc({
+      answer: ['auth_error', 'no_query', 'bad_request', 'too_large', 'unavailable'].includes(token) ? token : answer.lines[0],
+    });
     return answer;
   }
 
@@ -74,8 +86,8 @@ export class UploadHandler {
 
   private countItems(uploadId: number): void {
     this.unapplied.delete(uploadId);
-    for (const r of this.store.outcomeCounts(uploadId)) this.metrics?.uploadItems.inc({ outcome: r.outcome, reason: r.reason ?? '' },
-      r.count);
+    for (const r of this.store.outcomeCounts(uploadId))
+      this.metrics?.uploadItems.inc({ outcome: r.outcome, reason: r.reason ?? '' }, r.count);
   }
 
   private async answer(body: Buffer, contentType: string | undefined, client: string): Promise<Answer> {
@@ -110,7 +122,11 @@ export class UploadHandler {
     let charset: Charset;
     let items;
     try {
-      charset = chooseCharset(contentTypeParams(contentType).charset, shop.uploadCharset, req.items.flatMap((i) => [i.code, i.stock]));
+      charset = chooseCharset(
+        contentTypeParams(contentType).charset,
+        shop.uploadCharset,
+        req.items.flatMap((i) => [i.code, i.stock]),
+      );
       items = req.items.map((i) => ({ code: decode(i.code, charset), rawStock: decode(i.stock, charset) }));
     } catch (err) {
       if (err instanceof CharsetError) return ng('STOCK_BAD_REQUEST', err.message);
@@ -130,8 +146,10 @@ export class UploadHandler {
     }
     if (!(await waitApplied(this.store, uploadId, this.cfg.receiver.waitMs))) {
       if (this.metrics) this.unapplied.add(uploadId);
-      this.log.warn({ uploadId, waitMs: this.cfg.receiver.waitMs },
-        'answered OK before apply: the result is recorded locally only (uploads show)');
+      this.log.warn(
+        { uploadId, waitMs: this.cfg.receiver.waitMs },
+        'answered OK before apply: the result is recorded locally only (uploads show)',
+      );
       return { status: 200, lines: ['OK'], charset };
     }
     this.countItems(uploadId);
@@ -141,10 +159,13 @@ export class UploadHandler {
       status: 200,
       charset,
       // A code's control bytes (and "%") as %XX in the answer's charset: one item is always one line.
-      lines: ['NG', ...reported.map((s) => {
-        const code = escapeLineText(s.code, (c) => encode(c, charset));
-        return `${s.reason === 'unknown_code' ? 'no_product' : s.reason}(product_code=${code})`;
-      })],
+      lines: [
+        'NG',
+        ...reported.map((s) => {
+          const code = escapeLineText(s.code, (c) => encode(c, charset));
+          return `${s.reason === 'unknown_code' ? 'no_product' : s.reason}(product_code=${code})`;
+        }),
+      ],
     };
   }
 }

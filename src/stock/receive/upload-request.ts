@@ -5,15 +5,25 @@
 import { FormError, type OnField } from './form.js';
 import { clip } from '../../security/untrusted-text.js';
 
-export interface RawItem { code: Buffer; stock: Buffer }
-export interface UploadRequest { sysId: string; sysPass: string; items: RawItem[] | null }
+export interface RawItem {
+  code: Buffer;
+  stock: Buffer;
+}
+export interface UploadRequest {
+  sysId: string;
+  sysPass: string;
+  items: RawItem[] | null;
+}
 
 /** Product fields beyond this many per item allowed make the request too large (like PHP's max_input_vars). */
 const FIELDS_PER_ITEM = 4;
 
 const bytes = (s: string) => Buffer.from(s, 'latin1');
-const SYS_ID = bytes('sys_id'), SYS_PASS = bytes('sys_pass'), PRODUCT = bytes('product');
-const CODE_KEY = bytes('][product_code]'), STOCK_KEY = bytes('][stock]');
+const SYS_ID = bytes('sys_id'),
+  SYS_PASS = bytes('sys_pass'),
+  PRODUCT = bytes('product');
+const CODE_KEY = bytes('][product_code]'),
+  STOCK_KEY = bytes('][stock]');
 
 function equalAt(body: Buffer, start: number, end: number, word: Buffer): boolean {
   if (end - start !== word.length) return false;
@@ -27,7 +37,12 @@ function startsWithAt(body: Buffer, start: number, end: number, word: Buffer): b
 
 type Range = [number, number];
 /** Where an item's values are in the body (-1: not sent); plain numbers, so a large upload makes little garbage. */
-interface ItemAt { codeStart: number; codeEnd: number; stockStart: number; stockEnd: number }
+interface ItemAt {
+  codeStart: number;
+  codeEnd: number;
+  stockStart: number;
+  stockEnd: number;
+}
 
 function sameRange(body: Buffer, start: number, end: number, other: Range): boolean {
   if (end - start !== other[1] - other[0]) return false;
@@ -37,8 +52,10 @@ function sameRange(body: Buffer, start: number, end: number, other: Range): bool
 
 /** `parse` runs a form parser over `body` (form.ts), calling back for each field. */
 export function readUploadRequest(body: Buffer, parse: (onField: OnField) => void, maxItems: number): UploadRequest & { tooMany: boolean } {
-  let sysId = '', sysPass = '';
-  let sawProduct = false, tooMany = false;
+  let sysId = '',
+    sysPass = '';
+  let sawProduct = false,
+    tooMany = false;
   let productFields = 0;
   const byKey = new Map<string, ItemAt>();
   const lastKey: Range = [0, 0];
@@ -65,7 +82,13 @@ export function readUploadRequest(body: Buffer, parse: (onField: OnField) => voi
         lastKey[0] = keyStart;
         lastKey[1] = close;
       }
-      if (isCode) { lastItem.codeStart = vs; lastItem.codeEnd = ve; } else { lastItem.stockStart = vs; lastItem.stockEnd = ve; }
+      if (isCode) {
+        lastItem.codeStart = vs;
+        lastItem.codeEnd = ve;
+      } else {
+        lastItem.stockStart = vs;
+        lastItem.stockEnd = ve;
+      }
     }
   });
   if (tooMany) return { sysId, sysPass, items: null, tooMany };
@@ -73,8 +96,10 @@ export function readUploadRequest(body: Buffer, parse: (onField: OnField) => voi
   const items: RawItem[] = [];
   for (const [key, it] of byKey) {
     if (it.codeStart < 0) throw new FormError(`missing_product_code(product[${clip(key)}])`);
-    items.push({ code: body.subarray(it.codeStart, it.codeEnd),
-      stock: it.stockStart < 0 ? Buffer.alloc(0) : body.subarray(it.stockStart, it.stockEnd) });
+    items.push({
+      code: body.subarray(it.codeStart, it.codeEnd),
+      stock: it.stockStart < 0 ? Buffer.alloc(0) : body.subarray(it.stockStart, it.stockEnd),
+    });
   }
   return { sysId, sysPass, items, tooMany: false };
 }
