@@ -19,17 +19,23 @@ export function migrate(db: DB, name: DbName): number {
   const files = readdirSync(dir)
     .filter((f) => /^\d+_.*\.sql$/.test(f))
     .sort();
-  const current = db.pragma('user_version', { simple: true }) as number;
+  const applied = () => db.pragma('user_version', { simple: true }) as number;
   let ran = 0;
   for (const file of files) {
     const version = parseInt(file, 10);
-    if (version <= current) continue;
+    if (version <= applied()) continue;
     const sql = readFileSync(join(dir, file), 'utf8');
-    db.transaction(() => {
-      db.exec(sql);
-      db.pragma(`user_version = ${version}`);
-    }).immediate();
-    ran++;
+    // Read again under the write lock: roles started together (systemd starts the receiver and the
+    // workers at once) each saw the old version, and the second one ran the migration again and died.
+    const ranIt = db
+      .transaction(() => {
+        if (version <= applied()) return false;
+        db.exec(sql);
+        db.pragma(`user_version = ${version}`);
+        return true;
+      })
+      .immediate();
+    if (ranIt) ran++;
   }
   return ran;
 }
