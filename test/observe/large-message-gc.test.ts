@@ -33,11 +33,18 @@ describe('large-message GC', () => {
   };
 
   it('really frees the Buffers large messages left behind, where V8 alone would keep them (node --expose-gc)', () => {
-    expect(freedMiB(5 * 1024, ['--expose-gc'])).toBeLessThan(8); // a small message: V8 left the 32 MiB alone for 1 s
+    // The control: after a small message V8 leaves the 32 MiB alone for 1 s. Now and then V8 collects on its
+    // own in that second (about 1 run in 16), so the control is the least of three runs.
+    const control = Math.min(...[0, 1, 2].map(() => freedMiB(5 * 1024, ['--expose-gc'])));
+    expect(control).toBeLessThan(8);
     expect(freedMiB(4 * MiB, ['--expose-gc'])).toBeGreaterThanOrEqual(24);
   });
 
-  it('without --expose-gc on the command line it changes no V8 flag and collects nothing (the relay warns instead)', () => {
-    expect(freedMiB(4 * MiB, [])).toBeLessThan(8);
+  it('without --expose-gc on the command line it changes no V8 flag (the relay warns instead)', () => {
+    // What is deterministic: importing the module exposes no gc (setFlagsFromString at import did).
+    const module = JSON.stringify(join(import.meta.dirname, '../../dist/observe/large-message-gc.js'));
+    const script = `const m = await import(${module}); console.log(JSON.stringify([m.gcExposed, typeof globalThis.gc]));`;
+    const seen = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script]).toString());
+    expect(seen).toEqual([false, 'undefined']);
   });
 });
