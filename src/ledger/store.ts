@@ -93,6 +93,16 @@ const MESSAGE_STATUS = `CASE
   WHEN EXISTS (SELECT 1 FROM message_recipients r WHERE r.message_id = m.id AND r.status = 'failed') THEN 'failed'
   ELSE 'sent' END`;
 
+/** What `mail list` and the console's mail page filter by; one page of it. */
+export interface MessageFilter {
+  since?: number;
+  order?: string;
+  status?: string;
+  forward?: string;
+  limit: number;
+  offset?: number;
+}
+
 export class LedgerStore {
   /** Prepared once per store (see statementCache). */
   private readonly sql: (text: string) => Statement;
@@ -318,14 +328,7 @@ export class LedgerStore {
    * and the partial recipient indexes for the queued/deferred/failed states. The status of a row is worked
    * out for the rows of the page only (and for the rows tested by a status filter).
    */
-  list(opts: {
-    since?: number;
-    order?: string;
-    status?: string;
-    forward?: string;
-    limit: number;
-    offset?: number;
-  }): (MessageRow & { status: string; to: string })[] {
+  list(opts: MessageFilter): (MessageRow & { status: string; to: string })[] {
     const where: string[] = [];
     if (opts.since !== undefined) where.push('m.received_at >= @since');
     if (opts.order !== undefined) where.push('m.order_number = @order');

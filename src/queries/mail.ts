@@ -5,7 +5,7 @@ import { Job, type Queue } from 'bullmq';
 import type { Config } from '../config/schema.js';
 import type { DB } from '../db/open.js';
 import { BridgeError } from '../errors/codes.js';
-import { LedgerStore, messageStatus, type MessageRow } from '../ledger/store.js';
+import { LedgerStore, messageStatus, type MessageFilter, type MessageRow } from '../ledger/store.js';
 import { forwardClaim, type Classification } from '../relay/classify/classify.js';
 import { mailJobId, type MailJobKind } from '../queue/names.js';
 import { enqueueMail } from '../delivery/enqueue.js';
@@ -25,14 +25,7 @@ export const messageJson = (m: MessageRow & { status?: string; to?: string }) =>
 });
 export type MessageJson = ReturnType<typeof messageJson>;
 
-export interface MessageFilter {
-  since?: number;
-  order?: string;
-  status?: string;
-  forward?: string;
-  limit: number;
-  offset?: number;
-}
+export type { MessageFilter };
 
 /** `mail list`: newest first. */
 export function listMessages(ledger: LedgerStore, filter: MessageFilter): MessageJson[] {
