@@ -18,7 +18,8 @@ const FAILED_START_EXIT_MS = 2000;
 /** A second signal this soon after the first is the same request: Ctrl-C reaches `npm start`'s whole group and is passed on too. */
 const SAME_REQUEST_MS = 1000;
 
-function stopOnSignals(role: RunningRole, log: Logger): void {
+/** Installed before the role starts: a SIGTERM between 'listening' and the end of start-up still stops it cleanly. */
+function stopOnSignals(starting: Promise<RunningRole>, log: Logger): void {
   let stoppingSince = 0;
   const stop = (signal: string) => {
     if (stoppingSince) {
@@ -31,16 +32,18 @@ function stopOnSignals(role: RunningRole, log: Logger): void {
       log.error('shutdown bound passed; exiting');
       process.exit(1);
     }, SHUTDOWN_BOUND_MS).unref();
-    role.close().then(
-      () => {
-        log.info('stopped');
-        process.exit(0);
-      },
-      (err) => {
-        log.error({ err: err.message }, 'stop failed');
-        process.exit(1);
-      },
-    );
+    starting
+      .then((role) => role.close())
+      .then(
+        () => {
+          log.info('stopped');
+          process.exit(0);
+        },
+        (err) => {
+          log.error({ err: err.message }, 'stop failed');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
@@ -49,8 +52,10 @@ function stopOnSignals(role: RunningRole, log: Logger): void {
 
 /** A role that fails to start stops what it began; should anything still hold the event loop, exit anyway. */
 async function runRole(log: Logger, start: () => Promise<RunningRole>): Promise<void> {
+  const starting = start();
+  stopOnSignals(starting, log);
   try {
-    stopOnSignals(await start(), log);
+    await starting;
   } catch (err) {
     setTimeout(() => process.exit(process.exitCode || 1), FAILED_START_EXIT_MS).unref();
     throw err;
