@@ -1,25 +1,9 @@
 // A throwaway Postfix instance (its own config and queue directories, loopback only) for benchmarks
 // and the content-filter test: `postfix -c DIR start-fg`, stopped with `postfix -c DIR stop`.
 import { mkdirSync, writeFileSync, chownSync, chmodSync, openSync, readFileSync } from 'node:fs';
-import { connect } from 'node:net';
-
-async function listening(port, timeoutMs = 15_000) {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    const ok = await new Promise((r) => {
-      const s = connect(port, '127.0.0.1', () => {
-        s.destroy();
-        r(true);
-      });
-      s.on('error', () => r(false));
-    });
-    if (ok) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return false;
-}
 import { execFileSync, spawn } from 'node:child_process';
 import { join, dirname } from 'node:path';
+import { listening } from './lib.mjs';
 
 const MASTER_SERVICES = `
 pickup    unix  n       -       n       60      1       pickup

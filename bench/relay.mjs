@@ -1,24 +1,31 @@
-// bench/relay: smtp-source (Postfix's load generator), 20 sessions, one message per connection,
-// 2,000 messages of 5 KiB, each an order mail needing a delivery and a forward, upstream smtp-sink.
-// The same load through a local Postfix configured as the equivalent hop (relayhost = the sink,
-// always_bcc to the import address through a second transport), interleaved, median of 3 rounds.
-// Then accept latency p50/p99 from an in-repo client, and peak RSS with 200 × 1 MiB messages.
+// bench/relay: zaiko-bridge against a local Postfix 3.7 doing the equivalent hop (relayhost = the sink,
+// always_bcc to the import address through a second transport), interleaved rounds, median of 3.
+// Load: smtp-source (Postfix's load generator), 20 sessions, one message per connection; upstream
+// smtp-sink on loopback. Modes (arguments; none = start large):
+//   start  `zaiko-bridge start` as `npm start` runs it (relay, receiver, stock worker, private Redis):
+//          2,000 × 5 KiB cold (first after start) and warm (next), single-client accept latency
+//   large  `start` with 200 × 1 MiB: accepted and end to end, peak RSS of the whole process tree
+//   relay  the relay role alone (Redis outside its tree), 5 KiB cold and warm
 // Prints one line. Needs root, redis-server, postfix (smtp-source, smtp-sink). Run: npm run bench:relay
 import { spawn } from 'node:child_process';
 import { writeFileSync, readFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
-import { median, tempDir, freePort } from './lib.mjs';
+import { median, tempDir, freePort, listening } from './lib.mjs';
 import { EmbeddedRedis } from '../dist/queue/embedded-redis.js';
 import { silentLogger } from '../dist/observe/logger.js';
 import { startPostfix } from './postfix.mjs';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 2000);
+const LARGE_MESSAGES = Number(process.env.BENCH_LARGE_MESSAGES ?? 200);
+const LATENCY_MESSAGES = 200;
 const SESSIONS = 20;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SENDER = 'order@shop.example';
 const IMPORT = 'import@zr.example';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const modes = process.argv.slice(2).length ? process.argv.slice(2) : ['start', 'large'];
+for (const m of modes) if (!['start', 'large', 'relay'].includes(m)) throw new Error(`unknown mode ${m} (start, large, relay)`);
 
 /**
  * smtp-sink that exits after `expect` messages (-M): its exit is the "all arrived" signal. Its -c
@@ -35,7 +42,7 @@ async function startSink(port, expect) {
     if (m) mesg = Number(m[1]);
   });
   const exited = new Promise((r) => proc.once('exit', () => r(true)));
-  await sleep(300);
+  await listening(port);
   return {
     count: () => mesg,
     waitForAll: (timeoutMs = 300_000) => {
@@ -49,7 +56,7 @@ async function startSink(port, expect) {
   };
 }
 
-/** Runs smtp-source (async: the relay's stderr must keep draining meanwhile); resolves to its ms. */
+/** Runs smtp-source (async: the server's stderr must keep draining meanwhile); resolves to its ms. */
 function smtpSource(port, count, size) {
   const start = performance.now();
   const proc = spawn(
@@ -64,12 +71,62 @@ function smtpSource(port, count, size) {
   );
 }
 
-function peakRssMb(pid) {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Math.round(Number(m[1]) / 1024) : NaN;
+/** One client, one message per connection, one after another: ms per message, sorted. */
+async function singleClient(port, count) {
+  const transport = nodemailer.createTransport({ host: '127.0.0.1', port, ignoreTLS: true });
+  const raw = `From: ${SENDER}\r\nTo: c@example.net\r\nSubject: order\r\n\r\n${'x'.repeat(5000)}\r\n`;
+  const lat = [];
+  for (let i = 0; i < count; i++) {
+    const s = performance.now();
+    await transport.sendMail({ envelope: { from: SENDER, to: ['c@example.net'] }, raw });
+    lat.push(performance.now() - s);
+  }
+  transport.close();
+  return lat.sort((a, b) => a - b);
 }
 
-async function startZaiko(dir, redisUrl, port, sinkPort) {
+/** The pids of a process and all its descendants (the `start` tree: relay, stock worker, Redis). */
+function tree(pid) {
+  let kids = [];
+  try {
+    kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    /* gone */
+  }
+  return [pid, ...kids.flatMap(tree)];
+}
+
+const statusKb = (pid, field) => {
+  try {
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+};
+
+/**
+ * Peak RSS of a process tree, two ways: the sum of each process's own peak (VmHWM: an upper bound,
+ * the peaks need not coincide) and the largest sum of current RSS seen by sampling every 50 ms.
+ */
+function watchTreeRss(pid) {
+  let sampled = 0;
+  const timer = setInterval(() => {
+    sampled = Math.max(
+      sampled,
+      tree(pid).reduce((s, p) => s + statusKb(p, 'VmRSS'), 0),
+    );
+  }, 50);
+  return {
+    stop() {
+      clearInterval(timer);
+      const hwm = tree(pid).reduce((s, p) => s + statusKb(p, 'VmHWM'), 0);
+      return { hwmMb: Math.round(hwm / 1024), sampledMb: Math.round(sampled / 1024), processes: tree(pid).length };
+    },
+  };
+}
+
+function zaikoConfig(dir, port, sinkPort) {
   const config = join(dir, `zb-${port}.yaml`);
   writeFileSync(
     config,
@@ -78,6 +135,7 @@ async function startZaiko(dir, redisUrl, port, sinkPort) {
       instance: `bench-${port}`,
       log: { level: process.env.BENCH_LOG ? 'info' : 'error' },
       relay: { port, maxClients: 200 },
+      receiver: { port: 0 },
       upstream: { port: sinkPort, maxConnections: 20 },
       delivery: { concurrency: 20 },
       shops: [
@@ -92,14 +150,27 @@ async function startZaiko(dir, redisUrl, port, sinkPort) {
       ],
     }),
   );
-  const proc = spawn(process.execPath, ['dist/cli.js', 'relay', '--config', config], {
+  return config;
+}
+
+/**
+ * `start` exactly as `npm start` runs it (node --expose-gc dist/cli.js start), its private Redis in
+ * the dataDir; or (`role` relay) the relay role alone with ctx's Redis.
+ */
+async function startZaiko(ctx, role, port, sinkPort) {
+  const config = zaikoConfig(ctx.dir, port, sinkPort);
+  const env = { ...process.env };
+  delete env.ZAIKO_BRIDGE_REDIS_URL;
+  delete env.ZAIKO_BRIDGE_CONFIG;
+  if (role === 'relay') env.ZAIKO_BRIDGE_REDIS_URL = await ctx.redisUrl();
+  const proc = spawn(process.execPath, ['--expose-gc', 'dist/cli.js', role, '--config', config], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, ZAIKO_BRIDGE_REDIS_URL: redisUrl },
+    env,
   });
   if (process.env.BENCH_LOG) proc.stderr.on('data', (d) => appendFileSync(process.env.BENCH_LOG, d));
   let err = '';
-  proc.stderr.on('data', (d) => (err += d));
-  for (let i = 0; i < 200 && !err.includes('relay listening'); i++) await sleep(50);
+  proc.stderr.on('data', (d) => (err = (err + d).slice(-4000)));
+  if (!(await listening(port, 30_000))) throw new Error(`zaiko-bridge ${role} did not listen: ${err}`);
   await sleep(300);
   return {
     pid: proc.pid,
@@ -111,116 +182,106 @@ async function startZaiko(dir, redisUrl, port, sinkPort) {
   };
 }
 
-/** One pass of MESSAGES through the server, timed until smtp-source ends and until the sink has all. */
-async function pass(kind, port, sinkPort) {
-  const sink = await startSink(sinkPort, 2 * MESSAGES);
+function postfixServer(ctx, port, sinkPort) {
+  return startPostfix(join(ctx.dir, `pf-${port}`), {
+    port,
+    main: [
+      `relayhost = [127.0.0.1]:${sinkPort}`,
+      `always_bcc = ${IMPORT}`,
+      `transport_maps = inline:{zr.example=copy:[127.0.0.1]:${sinkPort}}`,
+      'default_process_limit = 100',
+    ],
+    master: [`127.0.0.1:${port} inet n - n - - smtpd`, 'copy unix - - n - - smtp'],
+  });
+}
+
+/** One pass: `send` through the server, timed until it ends (accepted) and until the sink has all (end to end). */
+async function pass(label, sinkPort, count, send) {
+  const sink = await startSink(sinkPort, 2 * count);
   const start = performance.now();
-  const acceptMs = await smtpSource(port, MESSAGES, 5120);
+  const acceptMs = await send();
   const done = await sink.waitForAll();
   const e2eMs = performance.now() - start;
   sink.stop();
-  if (!done) throw new Error(`${kind}: only ${sink.count()} of ${2 * MESSAGES} messages reached the sink`);
-  return { accept: MESSAGES / (acceptMs / 1000), e2e: MESSAGES / (e2eMs / 1000), acceptMs, e2eMs };
+  if (!done) throw new Error(`${label}: only ${sink.count()} of ${2 * count} messages reached the sink`);
+  return { accept: count / (acceptMs / 1000), e2e: count / (e2eMs / 1000), acceptMs, e2eMs };
 }
 
 /**
- * A fresh server, then two passes: "cold" is the first MESSAGES after start (V8 still compiling the hot
- * paths: ~13 % of the machine's CPU in that pass, by perf), "warm" the next MESSAGES, what a relay that
- * has been running does. Each pass has its own sink on the same port, started when the previous one
- * has exited, so "all at the sink" is exact per pass.
+ * A fresh server (Postfix, or zaiko-bridge as `role`) and the mode's passes. 5 KiB: "cold" is the
+ * first MESSAGES after start (V8 still compiling the hot paths), "warm" the next MESSAGES, then the
+ * single-client latency; 1 MiB: one pass of LARGE_MESSAGES. Each pass has its own sink on the same
+ * port, started when the previous one has exited, so "all at the sink" is exact per pass.
  */
-async function round(kind, ctx) {
+async function round(kind, mode, ctx) {
   const sinkPort = await freePort();
   const port = await freePort();
-  const server =
-    kind === 'postfix'
-      ? await startPostfix(join(ctx.dir, `pf-${port}`), {
-          port,
-          main: [
-            `relayhost = [127.0.0.1]:${sinkPort}`,
-            `always_bcc = ${IMPORT}`,
-            `transport_maps = inline:{zr.example=copy:[127.0.0.1]:${sinkPort}}`,
-            'default_process_limit = 100',
-          ],
-          master: [`127.0.0.1:${port} inet n - n - - smtpd`, 'copy unix - - n - - smtp'],
-        })
-      : await startZaiko(ctx.dir, ctx.redis.url, port, sinkPort);
-  const cold = await pass(kind, port, sinkPort);
-  const warm = await pass(kind, port, sinkPort);
-  const rss = kind === 'zaiko' ? peakRssMb(server.pid) : NaN;
+  const role = mode === 'relay' ? 'relay' : 'start';
+  const server = kind === 'postfix' ? await postfixServer(ctx, port, sinkPort) : await startZaiko(ctx, role, port, sinkPort);
+  const rss = server.pid ? watchTreeRss(server.pid) : undefined;
+  const s = (ms) => (ms / 1000).toFixed(1);
+  const r = {};
+  let line;
+  if (mode === 'large') {
+    r.large = await pass(kind, sinkPort, LARGE_MESSAGES, () => smtpSource(port, LARGE_MESSAGES, 1024 * 1024));
+    line = `${LARGE_MESSAGES} × 1 MiB accepted in ${s(r.large.acceptMs)} s, at the sink in ${s(r.large.e2eMs)} s`;
+  } else {
+    r.cold = await pass(kind, sinkPort, MESSAGES, () => smtpSource(port, MESSAGES, 5120));
+    r.warm = await pass(kind, sinkPort, MESSAGES, () => smtpSource(port, MESSAGES, 5120));
+    let lat;
+    await pass(kind, sinkPort, LATENCY_MESSAGES, async () => {
+      lat = await singleClient(port, LATENCY_MESSAGES);
+      return lat.reduce((a, b) => a + b, 0);
+    });
+    r.p50 = lat[Math.floor(lat.length * 0.5)];
+    r.p99 = lat[Math.floor(lat.length * 0.99)];
+    line =
+      `cold accepted in ${s(r.cold.acceptMs)} s, at the sink in ${s(r.cold.e2eMs)} s; warm ${s(r.warm.acceptMs)} s, ` +
+      `${s(r.warm.e2eMs)} s; single client p50 ${r.p50.toFixed(1)} ms`;
+  }
+  if (rss) Object.assign(r, rss.stop());
   const stopStart = performance.now();
   await server.stop();
-  const s = (ms) => (ms / 1000).toFixed(1);
-  console.error(
-    `${kind}: cold accepted in ${s(cold.acceptMs)} s, at the sink in ${s(cold.e2eMs)} s; ` +
-      `warm ${s(warm.acceptMs)} s, ${s(warm.e2eMs)} s; stopped in ${s(performance.now() - stopStart)} s`,
-  );
-  return { cold, warm, rss };
+  const peak = rss ? `tree peak ${r.hwmMb} MB (sampled ${r.sampledMb} MB); ` : '';
+  console.error(`${mode} ${kind}: ${line}; ${peak}stopped in ${s(performance.now() - stopStart)} s`);
+  return r;
 }
 
-async function latencyAndLarge(ctx) {
-  const sinkPort = await freePort();
-  const sink = await startSink(sinkPort, 2 * 200 + 2 * 200);
-  const port = await freePort();
-  const relay = await startZaiko(ctx.dir, ctx.redis.url, port, sinkPort);
-  const transport = nodemailer.createTransport({ host: '127.0.0.1', port, ignoreTLS: true });
-  const raw = `From: ${SENDER}\r\nTo: c@example.net\r\nSubject: order\r\n\r\n${'x'.repeat(5000)}\r\n`;
-  const lat = [];
-  for (let i = 0; i < 200; i++) {
-    const s = performance.now();
-    await transport.sendMail({ envelope: { from: SENDER, to: ['c@example.net'] }, raw });
-    lat.push(performance.now() - s);
+/** `mode`'s rounds, Postfix and zaiko-bridge interleaved (the order alternates); the mode's figures. */
+async function runMode(mode, ctx) {
+  const results = { postfix: [], zaiko: [] };
+  for (let i = 0; i < ROUNDS; i++) {
+    for (const kind of i % 2 ? ['zaiko', 'postfix'] : ['postfix', 'zaiko']) results[kind].push(await round(kind, mode, ctx));
   }
-  transport.close();
-  lat.sort((a, b) => a - b);
-  const large = await smtpSource(port, 200, 1024 * 1024);
-  const largeStart = performance.now();
-  const all = await sink.waitForAll();
-  console.error(
-    `large: accepted in ${(large / 1000).toFixed(1)} s, ${all ? 'all' : `only ${sink.count()} of 800`} at the sink ` +
-      `${((performance.now() - largeStart) / 1000).toFixed(1)} s later`,
-  );
-  const rss = peakRssMb(relay.pid);
-  await relay.stop();
-  sink.stop();
-  return {
-    p50: lat[Math.floor(lat.length * 0.5)],
-    p99: lat[Math.floor(lat.length * 0.99)],
-    largeAccept: 200 / (large / 1000),
-    largeRss: rss,
-  };
+  const m = (kind, get) => median(results[kind].map(get));
+  const ratio = (name, get, digits = 0) =>
+    `${mode}_${name}_zaiko=${m('zaiko', get).toFixed(digits)} ${mode}_${name}_postfix=${m('postfix', get).toFixed(digits)} ` +
+    `${mode}_${name}_ratio=${(m('zaiko', get) / m('postfix', get)).toFixed(2)}`;
+  const figures =
+    mode === 'large'
+      ? [ratio('accept_msg_s', (r) => r.large.accept, 1), ratio('e2e_msg_s', (r) => r.large.e2e, 1)]
+      : [
+          ratio('warm_accept_msg_s', (r) => r.warm.accept),
+          ratio('warm_e2e_msg_s', (r) => r.warm.e2e),
+          ratio('cold_accept_msg_s', (r) => r.cold.accept),
+          ratio('cold_e2e_msg_s', (r) => r.cold.e2e),
+          `${mode}_p50_ms_zaiko=${m('zaiko', (r) => r.p50).toFixed(1)} ${mode}_p50_ms_postfix=${m('postfix', (r) => r.p50).toFixed(1)}`,
+          `${mode}_p99_ms_zaiko=${m('zaiko', (r) => r.p99).toFixed(1)} ${mode}_p99_ms_postfix=${m('postfix', (r) => r.p99).toFixed(1)}`,
+        ];
+  figures.push(`${mode}_tree_peak_rss_mb=${Math.max(...results.zaiko.map((r) => r.hwmMb))}`);
+  return figures.join(' ');
 }
 
 const t = tempDir('zb-bench-relay-');
-// The very redis-server `start` runs (unix socket, AOF fsynced every second), not a lighter stand-in.
+// For `relay` mode: the very redis-server `start` runs (unix socket, AOF fsynced every second), outside the measured tree.
 const embedded = new EmbeddedRedis(join(t.dir, 'redis'), silentLogger);
-const redis = { url: await embedded.start(), stop: () => embedded.stop() };
+let redisUrl;
+const ctx = { dir: t.dir, redisUrl: () => (redisUrl ??= embedded.start()) };
 try {
-  const ctx = { dir: t.dir, redis };
-  const results = { postfix: [], zaiko: [] };
-  for (let r = 0; r < ROUNDS; r++) {
-    for (const kind of r % 2 ? ['zaiko', 'postfix'] : ['postfix', 'zaiko']) {
-      results[kind].push(await round(kind, ctx));
-    }
-  }
-  const m = (kind, k, p = 'warm') => median(results[kind].map((x) => (p ? x[p][k] : x[k])));
-  const pair = (k, p, name) =>
-    `zaiko_${name}_msg_s=${m('zaiko', k, p).toFixed(0)} postfix_${name}_msg_s=${m('postfix', k, p).toFixed(0)} ` +
-    `${name}_ratio=${(m('zaiko', k, p) / m('postfix', k, p)).toFixed(2)} `;
-  const extra = await latencyAndLarge(ctx);
-  const rounds = ROUNDS
-    ? pair('accept', 'warm', 'accept') +
-      pair('e2e', 'warm', 'e2e') +
-      pair('accept', 'cold', 'cold_accept') +
-      pair('e2e', 'cold', 'cold_e2e') +
-      `zaiko_peak_rss_mb=${m('zaiko', 'rss', null)} `
-    : ''; // BENCH_ROUNDS=0: latency and large messages only
-  console.log(
-    `relay messages=${MESSAGES} sessions=${SESSIONS} size=5KiB rounds=${ROUNDS} ${rounds}` +
-      `accept_p50_ms=${extra.p50.toFixed(1)} accept_p99_ms=${extra.p99.toFixed(1)} ` +
-      `large_1MiB_accept_msg_s=${extra.largeAccept.toFixed(0)} large_1MiB_peak_rss_mb=${extra.largeRss}`,
-  );
+  const figures = [];
+  for (const mode of modes) figures.push(await runMode(mode, ctx));
+  console.log(`relay rounds=${ROUNDS} sessions=${SESSIONS} messages=${MESSAGES}x5KiB large=${LARGE_MESSAGES}x1MiB ${figures.join(' ')}`);
 } finally {
-  await redis.stop();
+  if (redisUrl) await embedded.stop();
   t.cleanup();
 }
