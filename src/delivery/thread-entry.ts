@@ -15,6 +15,7 @@ import { Spool } from '../relay/spool/spool.js';
 import { Acceptor } from '../relay/accept.js';
 import { MailWorker } from './mail-worker.js';
 import { createTransport } from './transport.js';
+import { installDataStreamFastPath } from './data-stream-fast-path.js';
 import { Bouncer } from './bounce.js';
 import type { DeliveryThreadData, ThreadMessage } from './thread.js';
 
@@ -31,6 +32,7 @@ queue.on('error', () => {});
 // DSNs are accepted here like any message: spooled, committed (and the WAL fsynced), queued.
 const walSync = new WalSync(join(cfg.dataDir, 'ledger.db-wal'));
 const acceptor = new Acceptor(cfg, spool, ledger, queue, log, walSync);
+if (!installDataStreamFastPath()) log.warn('nodemailer changed: dot-stuffing runs its own (slower) per-byte loop');
 const transport = createTransport(cfg.upstream, cfg.relay.hostname);
 const post = (m: ThreadMessage) => port.postMessage(m);
 const worker = new MailWorker(queue, spec, {
