@@ -29,6 +29,8 @@ export interface RelayOptions {
   metrics?: Metrics;
   dataDirLocked?: boolean;
   watchdog?: DeliveryThreadData['watchdog'];
+  /** Answers given before Redis confirmed their jobs, at most (tests make it small). */
+  maxUnconfirmedAdds?: number;
 }
 
 export type RunningRelay = RunningRole & {
@@ -82,6 +84,7 @@ async function startLocked(
   const walSync = new WalSync(join(cfg.dataDir, 'ledger.db-wal'));
   stops.push(() => walSync.close());
   const spool = new Spool(cfg.dataDir);
+  stops.push(() => spool.close());
   const orphans = spool.removeOrphans((id) => ledger.spoolKept(id));
   if (orphans) log.info({ count: orphans }, 'removed spool files never acknowledged (crash mid-DATA) or already final');
   if (!gcExposed) log.warn('node runs without --expose-gc: large mail may hold ~64 MB more memory per thread (run node --expose-gc)');
@@ -93,7 +96,7 @@ async function startLocked(
   // Run alone, the relay serves its own metrics (relay.metricsPort); under `start` the receiver does.
   const metrics = opts.metrics ?? new Metrics();
   metrics.watchQueue(queue);
-  const acceptor = new Acceptor(cfg, spool, ledger, queue, log, walSync, metrics);
+  const acceptor = new Acceptor(cfg, spool, ledger, queue, log, walSync, metrics, opts.maxUnconfirmedAdds);
   const delivery = new DeliveryThread(
     {
       cfg,
