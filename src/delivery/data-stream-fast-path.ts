@@ -8,6 +8,7 @@
 // (test/delivery/data-stream-fast-path.test.ts runs both on random input split at random).
 // The patch checks the library first and leaves it alone if it has changed: nodemailer is pinned
 // exactly, and the test above fails on a different version or a different _transform.
+// docs/upstream-nodemailer-data-stream.md drafts the upstream change that would make this unnecessary.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';

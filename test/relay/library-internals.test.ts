@@ -1,5 +1,7 @@
-// The two places the relay relies on a library's non-public code, pinned and checked: a new version
-// of smtp-server or mailparser fails here, loudly, before it can change behaviour quietly.
+// Two of the three places the relay relies on a library's non-public code, pinned and checked: a new
+// version of smtp-server or mailparser fails here, loudly, before it can change behaviour quietly.
+// (The third, src/delivery/data-stream-fast-path.ts on nodemailer's DataStream, has its own test:
+// test/delivery/data-stream-fast-path.test.ts.)
 // - src/relay/receive/greeting-delay.ts replaces SMTPConnection#init (the 100 ms early-talker delay);
 // - src/relay/classify/single-part.ts borrows MailParser#processHeaders and uses mailparser's splitter
 //   and charset decoder as direct dependencies (@zone-eu/mailsplit, libmime).
