@@ -5,12 +5,11 @@
 // Like Postfix, one fsync of the file per message. The file's name is a new directory entry, which
 // POSIX makes durable only by an fsync of the directory: syncDir() runs once per group commit, after
 // the group's files were created and before any of them is answered 250 (docs/RELIABILITY.md).
-import { rmSync, readdirSync } from 'node:fs';
+import { rmSync, readdirSync, openSync, writevSync, writeSync, closeSync, fdatasync } from 'node:fs';
 import { open, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { CLASSIFY_LIMIT_BYTES } from '../classify/classify.js';
-import { countLargeMessage } from '../../observe/large-message-gc.js';
 import { makePrivateDir, PRIVATE_FILE_MODE } from '../../security/file-modes.js';
 
 const HEADER_SCAN_LIMIT_BYTES = 1024 * 1024; // Received: headers are counted in the first MiB only
@@ -41,17 +40,16 @@ class ReceivedCounter {
   }
 }
 
-async function writeAll(fh: FileHandle, chunks: Buffer[]): Promise<number> {
+/** Writes every byte of `chunks` (a short write, rare on files, is finished with plain writes). */
+function writeAll(fd: number, chunks: Buffer[]): number {
   let total = 0;
   for (const c of chunks) total += c.length;
-  let written = (await fh.writev(chunks)).bytesWritten;
+  const written = writevSync(fd, chunks);
   if (written < total) {
-    // a short write: rare on files, but possible
     const rest = Buffer.concat(chunks).subarray(written);
-    for (let off = 0; off < rest.length;) off += (await fh.write(rest, off)).bytesWritten;
-    written = total;
+    for (let off = 0; off < rest.length;) off += writeSync(fd, rest, off);
   }
-  return written;
+  return total;
 }
 
 /**
@@ -89,9 +87,24 @@ export class Spool {
    */
   async write(id: string, receivedHeader: string, stream: Readable, maxBytes = Infinity): Promise<SpoolResult> {
     const path = this.pathOf(id);
-    const fh = await open(path, 'wx', PRIVATE_FILE_MODE);
+    // Opened and written synchronously: creating and filling a file in the page cache takes microseconds,
+    // less than the trips through libuv's pool that asynchronous calls make; only the fdatasync waits on the disk.
+    const fd = openSync(path, 'wx', PRIVATE_FILE_MODE);
+    let fdOpen = true; // an fd closed twice could close a file opened meanwhile under the same number
+    const closeOnce = () => {
+      if (!fdOpen) return;
+      fdOpen = false;
+      closeSync(fd);
+    };
+    const closeQuietly = () => {
+      try {
+        closeOnce();
+      } catch {
+        /* nothing more to do: the file is removed next */
+      }
+    };
     const failed = async (err: unknown): Promise<never> => {
-      await fh.close().catch(() => {});
+      closeQuietly();
       await rm(path, { force: true });
       throw err;
     };
@@ -112,7 +125,7 @@ export class Spool {
           tooBig = true;
           batch = [];
           head.length = 0;
-          await fh.close();
+          closeQuietly();
           await rm(path, { force: true });
           continue;
         }
@@ -124,13 +137,13 @@ export class Spool {
         batch.push(chunk);
         batchBytes += chunk.length;
         if (batchBytes >= WRITE_BATCH_BYTES) {
-          size += await writeAll(fh, batch);
+          size += writeAll(fd, batch);
           batch = [];
           batchBytes = 0;
         }
       }
       if (tooBig) return { path, size, received: counter.received, head: Buffer.alloc(0), durable: Promise.resolve(), tooBig };
-      if (batch.length) size += await writeAll(fh, batch);
+      if (batch.length) size += writeAll(fd, batch);
     } catch (err) {
       if (tooBig) {
         await rm(path, { force: true });
@@ -138,8 +151,10 @@ export class Spool {
       }
       return failed(err);
     }
-    countLargeMessage(size);
-    const durable = fh.datasync().then(() => fh.close(), failed);
+    const durable = new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve()))).then(
+      () => closeOnce(),
+      failed,
+    );
     durable.catch(() => {}); // the caller may stop before awaiting it (a refused message)
     return { path, size, received: counter.received, head: Buffer.concat(head, Math.min(headBytes, HEAD_BYTES)), durable, tooBig };
   }
