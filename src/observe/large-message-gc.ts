@@ -1,11 +1,12 @@
-// Bounded memory with large mail. Every chunk of a message passes through Buffers whose memory lives
-// outside V8's heap; V8 collects them only when that outside memory has grown by ~64 MB since its
-// last collection, per thread. With 1 MiB messages both threads of the relay sat on up to ~64 MB of
-// such garbage each (peak RSS 205–255 MB for 200 × 1 MiB). Asking for a collection after every
-// LARGE_BYTES_PER_GC of large-message bytes keeps it at 160–176 MB (8 MiB: 180–224), at a cost only
-// large mail pays (1 MiB accepts 60 → 50 msg/s): messages under LARGE_MESSAGE_BYTES never count.
+// Bounded memory with large mail that is streamed. Every chunk of a streamed message is a Buffer whose
+// memory lives outside V8's heap; V8 collects such memory only when it has grown by ~64 MB since its
+// last collection, per thread. The delivery thread streams only messages above its buffer limit
+// (smaller ones go out from a Buffer the connection reuses: no garbage), and asks for a collection
+// after every LARGE_BYTES_PER_GC of those. The accept side does not ask: a forced major collection per
+// 4 MiB of received mail doubled the CPU a 1 MiB message costs (20 against 11 ms, bench/README.md)
+// for ~50 MB less peak RSS; its garbage is left to V8's own ~64 MB bound.
 // `gc` is the global `node --expose-gc` defines: the relay unit, `npm start` and the bin's shebang pass the
-// flag (worker threads inherit it). Without it, large mail is left to V8 and the relay warns at start.
+// flag (worker threads inherit it). Without it, streamed mail is left to V8 and the relay warns at start.
 
 const LARGE_MESSAGE_BYTES = 64 * 1024;
 const LARGE_BYTES_PER_GC = 4 * 1024 * 1024;
@@ -29,6 +30,6 @@ const gc = (globalThis as { gc?: (options: { type: 'major'; execution: 'async' }
 /** False when node runs without --expose-gc: countLargeMessage then does nothing. */
 export const gcExposed = typeof gc === 'function';
 
-/** Called once per message a thread has streamed through (received or sent); one counter per thread. */
+/** Called once per message the delivery thread has streamed out; one counter per thread. */
 // An incremental collection: the thread goes on meanwhile.
 export const countLargeMessage = largeMessageCounter(() => gc?.({ type: 'major', execution: 'async' }));

@@ -87,7 +87,8 @@ async function startLocked(
   stops.push(() => spool.close());
   const orphans = spool.removeOrphans((id) => ledger.spoolKept(id));
   if (orphans) log.info({ count: orphans }, 'removed spool files never acknowledged (crash mid-DATA) or already final');
-  if (!gcExposed) log.warn('node runs without --expose-gc: large mail may hold ~64 MB more memory per thread (run node --expose-gc)');
+  if (!gcExposed)
+    log.warn('node runs without --expose-gc: mail above 4 MiB may hold ~64 MB more memory in the delivery thread (run node --expose-gc)');
   const redis = createRedis(redisTarget, 'client');
   stops.push(() => closeRedis(redis));
   const queue = new Queue<MailJobData>(opts.queueName ?? mailQueueName(cfg.instance), { connection: redis, prefix: cfg.redis.prefix });
