@@ -7,7 +7,6 @@ import { BridgeError } from '../errors/codes.js';
 import { wholeNumber } from './options.js';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
-import { connectOrFail, redisSpec, privateSocketPath } from '../queue/redis.js';
 
 export interface GlobalOpts {
   config?: string;
@@ -28,6 +27,8 @@ export function context(cmd: Command): LoadedConfig & { log: Logger } {
 
 /** Redis for an operator command; with redis.url empty, says that the private Redis lives only under `start`. */
 export async function connectCli(config: Config): Promise<Redis> {
+  // ioredis is loaded by the commands that talk to Redis, not by every command.
+  const { connectOrFail, redisSpec, privateSocketPath } = await import('../queue/redis.js');
   try {
     return await connectOrFail(redisSpec(config));
   } catch (err) {

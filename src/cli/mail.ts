@@ -1,14 +1,11 @@
 // `mail list|show|flush|resend|check`: the ledger, as mailq / postcat / postqueue -f would show it.
 import type { Command } from 'commander';
 import { readFileSync, existsSync, openSync, readSync, closeSync } from 'node:fs';
-import { Queue } from 'bullmq';
 import { openDb } from '../db/open.js';
 import { BridgeError } from '../errors/codes.js';
 import { LedgerStore } from '../ledger/store.js';
-import { classifyFile } from '../relay/classify/classify.js';
-import { closeQueue, closeRedis } from '../queue/redis.js';
 import { mailQueueName } from '../queue/names.js';
-import { listMessages, messageView, spoolPathOf, spoolGone, checkVerdict, flushDeferred, resendMessage } from '../queries/mail.js';
+import { listMessages, messageView, spoolPathOf, spoolGone, flushDeferred, resendMessage } from '../queries/mail.js';
 import { context, connectCli, printJson, printTable, pageOptions, morePages } from './context.js';
 import { oneOf, since } from './options.js';
 
@@ -36,10 +33,17 @@ function notAMail(file: string): string | undefined {
   return undefined;
 }
 
+/** The mail queue of flush and resend. BullMQ is loaded here, not at start-up: list, show and check do without it. */
 async function mailQueue(cmd: Command) {
   const { config } = context(cmd);
+  const [{ Queue }, { closeQueue, closeRedis }] = await Promise.all([import('bullmq'), import('../queue/redis.js')]);
   const connection = await connectCli(config);
-  return { config, queue: new Queue(mailQueueName(config.instance), { connection, prefix: config.redis.prefix }), connection };
+  const queue = new Queue(mailQueueName(config.instance), { connection, prefix: config.redis.prefix });
+  const close = async () => {
+    await closeQueue(queue);
+    await closeRedis(connection);
+  };
+  return { config, queue, close };
 }
 
 export function registerMail(program: Command): void {
@@ -125,6 +129,11 @@ export function registerMail(program: Command): void {
     .option('--json', 'JSON output')
     .action(async (file: string, o: { from?: string; authUser?: string; client?: string; json?: boolean }, cmd: Command) => {
       const { config } = context(cmd);
+      // The classifier (mailparser) is loaded by this command only.
+      const [{ classifyFile }, { checkVerdict }] = await Promise.all([
+        import('../relay/classify/classify.js'),
+        import('../queries/mail-check.js'),
+      ]);
       if (!existsSync(file)) throw new BridgeError('BAD_INPUT', `${file}: no such file`);
       const notMail = notAMail(file);
       if (notMail) throw new BridgeError('BAD_INPUT', `${file}: not a mail (${notMail}); give the .eml file of a message, headers first`);
@@ -159,15 +168,14 @@ export function registerMail(program: Command): void {
     .command('flush')
     .description('retry every deferred delivery now (postqueue -f)')
     .action(async (_o, cmd: Command) => {
-      const { config, queue, connection } = await mailQueue(cmd);
+      const { config, queue, close } = await mailQueue(cmd);
       const db = openDb(config.dataDir, 'ledger');
       try {
         const n = await flushDeferred(queue, new LedgerStore(db));
         process.stdout.write(`${n} deferred job(s) scheduled now\n`);
       } finally {
         db.close();
-        await closeQueue(queue);
-        await closeRedis(connection);
+        await close();
       }
     });
 
@@ -177,7 +185,7 @@ export function registerMail(program: Command): void {
     .argument('<id>', 'queue id')
     .option('--forward', "send the copy to the shop's zaiko Robot address again (zaiko Robot will count the order again)")
     .action(async (id: string, o: { forward?: boolean }, cmd: Command) => {
-      const { config, queue, connection } = await mailQueue(cmd);
+      const { config, queue, close } = await mailQueue(cmd);
       const db = openDb(config.dataDir, 'ledger');
       try {
         const { kind, to } = await resendMessage(config, queue, new LedgerStore(db), id, !!o.forward);
@@ -185,8 +193,7 @@ export function registerMail(program: Command): void {
         process.stdout.write(`${id}: ${kind} to ${to.join(', ')} queued again\n`);
       } finally {
         db.close();
-        await closeQueue(queue);
-        await closeRedis(connection);
+        await close();
       }
     });
 }

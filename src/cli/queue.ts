@@ -1,11 +1,10 @@
 // `queue stats|list|show|retry|remove|pause|resume|clean`: BullMQ's queues as postqueue/postsuper
 // show them. "mail" means this instance's mail queue; "stock" the shared stock queue.
 import type { Command } from 'commander';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import { formatAge } from '../config/units.js';
-import { closeQueue, closeRedis } from '../queue/redis.js';
 import { openDb } from '../db/open.js';
 import { LedgerStore } from '../ledger/store.js';
 import { UploadStore } from '../stock/store.js';
@@ -29,6 +28,8 @@ import { oneOf, age } from './options.js';
 type Queues = { cfg: Config; get(name: string): Queue; all: Queue[]; connection: Redis };
 async function withQueues<T>(cmd: Command, work: (qs: Queues) => Promise<T>): Promise<T> {
   const { config } = context(cmd);
+  // BullMQ is loaded by the queue commands only, not by every command (mail list, stock show...).
+  const [{ Queue }, { closeQueue, closeRedis }] = await Promise.all([import('bullmq'), import('../queue/redis.js')]);
   const connection: Redis = await connectCli(config);
   const cache = new Map<string, Queue>();
   const get = (name: string) => {

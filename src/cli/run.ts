@@ -1,14 +1,12 @@
 // The long-running commands: start (everything), relay, receiver, worker, console. SIGINT/SIGTERM stop them
-// in order; a second signal, or the 15 s bound, ends the process at once.
+// in order; a second signal, or the 15 s bound, ends the process at once. Each loads its role when it runs:
+// the stock worker process `start` forks loads no SMTP server, mail parser or web console.
 import type { Command } from 'commander';
 import { context } from './context.js';
-import { redisSpec, connectOrFail, checkEvictionPolicy, closeRedis, type RedisSpec } from '../queue/redis.js';
-import { startAll, type WorkerReport } from '../roles/start.js';
-import { startReceiver, type RunningRole } from '../roles/receiver.js';
-import { startWorker } from '../roles/worker.js';
+import type { RedisSpec } from '../queue/redis.js';
+import type { WorkerReport } from '../roles/start.js';
+import type { RunningRole } from '../roles/receiver.js';
 import { READY_MESSAGE } from '../roles/supervise.js';
-import { startRelay } from '../roles/relay.js';
-import { startConsole } from '../roles/console.js';
 import { BridgeError } from '../errors/codes.js';
 import type { Logger } from '../observe/logger.js';
 
@@ -64,6 +62,7 @@ async function runRole(log: Logger, start: () => Promise<RunningRole>): Promise<
 
 async function external(cmd: Command): Promise<{ spec: RedisSpec; log: Logger; config: ReturnType<typeof context>['config'] }> {
   const { config, log } = context(cmd);
+  const { redisSpec, connectOrFail, checkEvictionPolicy, closeRedis } = await import('../queue/redis.js');
   const spec = redisSpec(config);
   const probe = await connectOrFail(spec);
   await checkEvictionPolicy(probe, log);
@@ -77,6 +76,7 @@ export function registerRun(program: Command): void {
     .description('run every role in one process tree (starts a private Redis when redis.url is empty)')
     .action(async (_o, cmd: Command) => {
       const { config, path, log } = context(cmd);
+      const { startAll } = await import('../roles/start.js');
       await runRole(log, () => startAll(config, path, log));
     });
   program
@@ -84,6 +84,7 @@ export function registerRun(program: Command): void {
     .description('SMTP relay and its delivery workers')
     .action(async (_o, cmd: Command) => {
       const { spec, log, config } = await external(cmd);
+      const { startRelay } = await import('../roles/relay.js');
       await runRole(log, () => startRelay(config, spec, log));
     });
   program
@@ -91,6 +92,7 @@ export function registerRun(program: Command): void {
     .description('HTTP upload endpoint, /healthz, /readyz')
     .action(async (_o, cmd: Command) => {
       const { spec, log, config } = await external(cmd);
+      const { startReceiver } = await import('../roles/receiver.js');
       await runRole(log, () => startReceiver(config, spec, log));
     });
   program
@@ -101,6 +103,7 @@ export function registerRun(program: Command): void {
       if (!config.console.users.length) {
         throw new BridgeError('BAD_INPUT', 'console.users is empty: add a user with a hash from `zaiko-bridge config hash-password`');
       }
+      const { startConsole } = await import('../roles/console.js');
       await runRole(log, () => startConsole(config, spec, log));
     });
   program
@@ -108,6 +111,7 @@ export function registerRun(program: Command): void {
     .description('stock apply worker and drop-folder watcher')
     .action(async (_o, cmd: Command) => {
       const { config, log } = context(cmd);
+      const [{ startWorker }, { redisSpec }] = await Promise.all([import('../roles/worker.js'), import('../queue/redis.js')]);
       // Forked by `start`: the watchdog's findings go to the parent, whose /metrics and /readyz show them.
       const send = process.send?.bind(process);
       const watchdog = send && {

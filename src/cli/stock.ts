@@ -2,7 +2,6 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { Queue } from 'bullmq';
 import { openDb } from '../db/open.js';
 import { BridgeError } from '../errors/codes.js';
 import { parseCatalog, importCatalog, exportCatalog, CatalogError } from '../stock/catalog.js';
@@ -12,8 +11,6 @@ import { UploadStore } from '../stock/store.js';
 import { listUploads, uploadView, stockView, listSkips } from '../queries/uploads.js';
 import { takeStockFile, StockFileError } from '../stock/files/stock-file.js';
 import { StockFileStore, type OpenFile } from '../stock/files/file-store.js';
-import { enqueueApply, waitApplied } from '../stock/apply/enqueue.js';
-import { closeQueue, closeRedis, createRedis, describeRedis, redisSpec } from '../queue/redis.js';
 import { STOCK_QUEUE } from '../queue/names.js';
 import { SKIP_REASONS } from '../stock/skip-reasons.js';
 import { context, pickShop, printJson, printTable, pageOptions, morePages, iso } from './context.js';
@@ -171,6 +168,9 @@ export function registerStock(program: Command): void {
       }
       const id = taken.uploadId;
       if (taken.again) process.stderr.write(`${file}: already stored as upload ${id} (not yet reported); not stored again\n`);
+      // BullMQ and ioredis are loaded by this command only: the other stock commands read SQLite alone.
+      const [{ Queue }, { closeQueue, closeRedis, createRedis, describeRedis, redisSpec }, { enqueueApply, waitApplied }] =
+        await Promise.all([import('bullmq'), import('../queue/redis.js'), import('../stock/apply/enqueue.js')]);
       const spec = redisSpec(config);
       const redis = createRedis(spec, 'client');
       const queue = new Queue(STOCK_QUEUE, { connection: redis, prefix: config.redis.prefix });

@@ -1,14 +1,12 @@
 // Mail queries shared by the `mail …` commands and the web console: the ledger as JSON views, and
-// the check / flush / resend actions. One copy of the logic; the callers only print or render.
+// the flush / resend actions (check: queries/mail-check.ts). One copy of the logic; the callers only print or render.
+// BullMQ and the delivery queue are loaded by flush and resend only: `mail list` and `mail show` read SQLite alone.
 import { existsSync } from 'node:fs';
-import { Job, type Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { Config } from '../config/schema.js';
-import type { DB } from '../db/open.js';
 import { BridgeError } from '../errors/codes.js';
 import { LedgerStore, messageStatus, type MessageFilter, type MessageRow } from '../ledger/store.js';
-import { forwardClaim, type Classification } from '../relay/classify/classify.js';
 import { mailJobId, type MailJobKind } from '../queue/names.js';
-import { enqueueMail } from '../delivery/enqueue.js';
 import { iso } from './time.js';
 
 export const messageJson = (m: MessageRow & { status?: string; to?: string }) => ({
@@ -83,39 +81,9 @@ export function spoolPathOf(ledger: LedgerStore, id: string, keepDays: number): 
   return m.spool_path;
 }
 
-/** `mail check`: what the relay would do with a classified mail (known item codes, forward-once verdict). */
-export function checkVerdict(c: Classification, ledgerDb: DB, stockDb: DB) {
-  const known = stockDb.prepare('SELECT 1 FROM products WHERE shop_id = ? AND code = ?');
-  const items = c.items.map((i) => ({ ...i, known: !!(c.shop && known.get(c.shop.id, i.code)) }));
-  let wouldForward = false;
-  let reason: string;
-  if (!c.shop) reason = c.shopWhy;
-  else if (!c.isOrder) reason = `subject does not match orderMail.subject ${JSON.stringify(c.shop.orderMail.subject)}`;
-  else if (!c.shop.forwardTo) reason = 'shop has no forwardTo';
-  else {
-    const claim = forwardClaim(c.shop, c, 'check');
-    const holder =
-      claim && ledgerDb.prepare('SELECT message_id FROM forward_claims WHERE shop_id = ? AND claim = ?').pluck().get(c.shop.id, claim);
-    wouldForward = !holder;
-    reason = holder
-      ? `forward-once: ${claim} already forwarded with ${holder}`
-      : `would forward to ${c.shop.forwardTo}${claim ? ` (claim ${claim})` : ' (forwardOnce: off)'}`;
-  }
-  if (c.flags.length) reason += `; flags: ${c.flags.join(', ')}`;
-  return {
-    shop: c.shop?.id ?? null,
-    shopBy: c.shopBy ?? null,
-    isOrder: c.isOrder,
-    orderNumber: c.orderNumber ?? null,
-    items,
-    wouldForward,
-    reason,
-  };
-}
-export type CheckVerdict = ReturnType<typeof checkVerdict>;
-
 /** `mail flush`: every deferred delivery scheduled now (postqueue -f); returns how many jobs. */
 export async function flushDeferred(queue: Queue, ledger: LedgerStore): Promise<number> {
+  const [{ Job }, { enqueueMail }] = await Promise.all([import('bullmq'), import('../delivery/enqueue.js')]);
   let n = 0;
   for (const { id, kind } of ledger.deferredIds()) {
     const job = await Job.fromId(queue, mailJobId(id, kind));
@@ -142,6 +110,7 @@ export async function resendMessage(
   const shop = config.shops.find((s) => s.id === m.shop_id);
   const to = forward ? (shop?.forwardTo ? [shop.forwardTo] : []) : ledger.recipients(id, 'deliver').map((r) => r.address);
   if (to.length === 0) throw new BridgeError('BAD_INPUT', `${id}: no ${kind} recipients${forward ? ' (the shop has no forwardTo)' : ''}`);
+  const { enqueueMail } = await import('../delivery/enqueue.js');
   ledger.requeue(id, kind, to);
   const attempt = Date.now().toString(36);
   if (!(await enqueueMail(queue, id, [kind], 3000, (q, k) => `${mailJobId(q, k)}-r${attempt}`))) {

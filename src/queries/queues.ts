@@ -1,6 +1,6 @@
 // Queue queries and actions shared by the `queue …` commands and the web console. "mail" means this
 // instance's mail queue; "stock" the shared stock queue.
-import { Job, type JobType, type Queue } from 'bullmq';
+import type { Job, JobType, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import { BridgeError } from '../errors/codes.js';
@@ -54,6 +54,8 @@ export async function discoverQueues(cfg: Config, redis: Redis): Promise<string[
 /** A job id names its queue: apply-N is stock, anything else this instance's mail queue. */
 export async function findJob(qs: QueueSet, id: string): Promise<Job> {
   const queue = qs.get(id.startsWith('apply-') ? STOCK_QUEUE : mailQueueName(qs.cfg.instance));
+  // Loaded here, not at the top: the CLI registers its queue commands with JOB_STATES, and other commands need no BullMQ.
+  const { Job } = await import('bullmq');
   const job = await Job.fromId(queue, id);
   if (!job) throw new BridgeError('NOT_FOUND', `no job ${id} in queue ${queue.name}`);
   return job;

@@ -36,18 +36,27 @@ export class SupervisedProcess {
   private restartTimer?: NodeJS.Timeout;
   private readonly backoff = new RestartBackoff();
 
-  /** `hooks.onMessage`: the child's other IPC messages; `hooks.onExit`: forget what the dead child reported. */
+  /**
+   * `hooks.onMessage`: the child's other IPC messages; `hooks.onExit`: forget what the dead child reported;
+   * `hooks.nodeFlags`: node flags for the child on top of this process's own (--expose-gc...), which it inherits.
+   */
   constructor(
     private readonly name: string,
     private readonly args: string[],
     private readonly env: NodeJS.ProcessEnv,
     private readonly log: Logger,
     private readonly metrics?: Metrics,
-    private readonly hooks: { onMessage?: (m: any) => void; onExit?: () => void } = {},
+    private readonly hooks: { onMessage?: (m: any) => void; onExit?: () => void; nodeFlags?: string[] } = {},
   ) {}
 
   start(): void {
-    const child = (this.child = fork(process.argv[1], this.args, { env: this.env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    // The child's flags: this process's own (--expose-gc...) and then its own, which win over the same ones inherited.
+    const execArgv = [...process.execArgv, ...(this.hooks.nodeFlags ?? [])];
+    const child = (this.child = fork(process.argv[1], this.args, {
+      env: this.env,
+      execArgv,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    }));
     child.on('message', (m: { type?: string }) => {
       if (m?.type === READY_MESSAGE.type) {
         this.up = true;

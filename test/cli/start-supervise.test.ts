@@ -2,7 +2,7 @@
 // redis-server, the worker child it forks, real HTTP. kill -9 of the worker: /readyz answers 503 naming it
 // (the log names it) until it runs again, the restart is counted, and an upload answered while it was down is applied.
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { stringify } from 'yaml';
@@ -10,6 +10,7 @@ import { tempDir, SHOP } from '../helpers/env.js';
 import { run, runAsync } from '../helpers/cli.js';
 import { until } from '../helpers/net.js';
 import { post, send, form, auth, items } from '../helpers/http.js';
+import { STOCK_WORKER_NODE_FLAGS } from '../../src/roles/start.js';
 
 let t: ReturnType<typeof tempDir>;
 let config: string;
@@ -47,6 +48,14 @@ const lines = (log: string, msg: string) =>
     .filter((l) => l.includes(msg))
     .map((l) => JSON.parse(l));
 const stockOf = () => JSON.parse(run(['stock', 'show', 'TNG-AI-01', '--json', '--config', config]).stdout).stock;
+/** The node flags a process was started with (what comes before the script). */
+const nodeFlags = (pid: number) => {
+  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  return argv.slice(
+    1,
+    argv.findIndex((a) => a.endsWith('cli.js')),
+  );
+};
 
 describe('start supervises its stock worker', () => {
   it('restarts a killed worker; /readyz is 503 meanwhile (the log names it); an upload made then is applied after', async () => {
@@ -61,6 +70,8 @@ describe('start supervises its stock worker', () => {
     expect(await metrics()).toContain('zaiko_bridge_worker_restarts_total{worker="delivery"} 0');
 
     const firstPid = lines(err, 'stock worker running')[0].pid;
+    // Its own V8 flags (a small young generation) after the ones it inherits from `start` (--expose-gc).
+    expect(nodeFlags(firstPid)).toEqual(['--expose-gc', ...STOCK_WORKER_NODE_FLAGS]);
     process.kill(firstPid, 'SIGKILL');
     const down = await until(
       async () => {
@@ -77,6 +88,7 @@ describe('start supervises its stock worker', () => {
 
     await until(() => lines(err, 'stock worker running').length === 2, 30_000, 'worker restarted');
     expect(lines(err, 'stock worker running')[1].pid).not.toBe(firstPid);
+    expect(nodeFlags(lines(err, 'stock worker running')[1].pid)).toEqual(['--expose-gc', ...STOCK_WORKER_NODE_FLAGS]);
     expect(lines(err, 'stock process died')[0]).toMatchObject({ signal: 'SIGKILL', restartInMs: 1000 });
     await until(async () => (await send(port, 'GET', '/readyz')).status === 200, 15_000, 'ready again');
     await until(() => stockOf() === 7, 30_000, 'upload applied by the restarted worker');

@@ -4,6 +4,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { requireTool } from '../helpers/processes.js';
+import { STOCK_WORKER_NODE_FLAGS } from '../../src/roles/start.js';
 
 const DIR = join(import.meta.dirname, '..', '..', 'systemd');
 const units = readdirSync(DIR).filter((u) => /\.(service|target)$/.test(u));
@@ -51,7 +52,8 @@ describe('systemd units', () => {
     expect(stop).toBeGreaterThan(15);
     const role = unit.replace('zaiko-bridge-', '').replace('.service', '');
     // The relay asks V8 for a collection after large mail (src/observe/large-message-gc.ts): node's own flag.
-    const flags = role === 'relay' ? '--expose-gc ' : '';
+    // The worker has the small young generation `start` gives its stock worker process.
+    const flags = role === 'relay' ? '--expose-gc ' : role === 'worker' ? `${STOCK_WORKER_NODE_FLAGS.join(' ')} ` : '';
     expect(text).toMatch(new RegExp(`^ExecStart=/usr/bin/env \\$\\{NODE\\} ${flags}\\$\\{ZAIKO_BRIDGE_HOME\\}/dist/cli.js ${role}$`, 'm'));
     // An invalid config (exit 78) is not restarted in a loop.
     expect(text.split('\n')).toContain('RestartPreventExitStatus=78');

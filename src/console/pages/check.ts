@@ -4,7 +4,7 @@ import { page, csrfField } from '../layout.js';
 import { send, audit, type Ctx } from '../context.js';
 import type { Form } from '../http.js';
 import { classify, CLASSIFY_LIMIT_BYTES } from '../../relay/classify/classify.js';
-import { checkVerdict } from '../../queries/mail.js';
+import { checkVerdict } from '../../queries/mail-check.js';
 
 /** The relay looks at no more than the first CLASSIFY_LIMIT_BYTES; more is accepted so a pasted mail is not refused for its tail. */
 export const CHECK_MAX_BYTES = 2 * 1024 * 1024;
