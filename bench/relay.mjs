@@ -14,6 +14,7 @@ import nodemailer from 'nodemailer';
 import { median, tempDir, freePort, listening } from './lib.mjs';
 import { EmbeddedRedis } from '../dist/queue/embedded-redis.js';
 import { silentLogger } from '../dist/observe/logger.js';
+import { RELAY_NODE_FLAGS } from '../dist/roles/node-flags.js';
 import { startPostfix } from './postfix.mjs';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 2000);
@@ -154,7 +155,7 @@ function zaikoConfig(dir, port, sinkPort) {
 }
 
 /**
- * `start` exactly as `npm start` runs it (node --expose-gc dist/cli.js start), its private Redis in
+ * `start` exactly as `npm start` runs it (node with RELAY_NODE_FLAGS, dist/cli.js start), its private Redis in
  * the dataDir; or (`role` relay) the relay role alone with ctx's Redis.
  */
 async function startZaiko(ctx, role, port, sinkPort) {
@@ -163,7 +164,7 @@ async function startZaiko(ctx, role, port, sinkPort) {
   delete env.ZAIKO_BRIDGE_REDIS_URL;
   delete env.ZAIKO_BRIDGE_CONFIG;
   if (role === 'relay') env.ZAIKO_BRIDGE_REDIS_URL = await ctx.redisUrl();
-  const proc = spawn(process.execPath, ['--expose-gc', 'dist/cli.js', role, '--config', config], {
+  const proc = spawn(process.execPath, [...RELAY_NODE_FLAGS, 'dist/cli.js', role, '--config', config], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env,
   });

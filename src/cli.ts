@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --expose-gc
+#!/usr/bin/env -S node --expose-gc --max-semi-space-size=4
 // zaiko-bridge: the command line. Parsing only; every command calls into its role or store.
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';

@@ -9,13 +9,7 @@ import { startReceiver, type RunningRole } from './receiver.js';
 import { startRelay } from './relay.js';
 import { Metrics } from '../observe/metrics.js';
 import { SupervisedProcess } from './supervise.js';
-
-/**
- * Node flags of the stock worker process. It is idle nearly all the time, and an apply is SQLite's work, not
- * V8's: a young generation of 2 × 1 MiB instead of up to 2 × 16 MiB keeps it ~20 MB smaller, with the same
- * apply time and a faster drop-folder file (bench/README.md: footprint). The systemd worker unit passes the same.
- */
-export const STOCK_WORKER_NODE_FLAGS = ['--max-semi-space-size=1'];
+import { STOCK_WORKER_NODE_FLAGS } from './node-flags.js';
 
 /** What the forked stock worker tells `start` (its watchdog's findings). */
 export type WorkerReport = { type: 'worker-recreated' } | { type: 'worker-problem'; problem: string | undefined };

@@ -10,7 +10,7 @@ import { tempDir, SHOP } from '../helpers/env.js';
 import { run, runAsync } from '../helpers/cli.js';
 import { until } from '../helpers/net.js';
 import { post, send, form, auth, items } from '../helpers/http.js';
-import { STOCK_WORKER_NODE_FLAGS } from '../../src/roles/start.js';
+import { STOCK_WORKER_NODE_FLAGS } from '../../src/roles/node-flags.js';
 
 let t: ReturnType<typeof tempDir>;
 let config: string;

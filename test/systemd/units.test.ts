@@ -4,7 +4,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { requireTool } from '../helpers/processes.js';
-import { STOCK_WORKER_NODE_FLAGS } from '../../src/roles/start.js';
+import { STOCK_WORKER_NODE_FLAGS, RELAY_NODE_FLAGS } from '../../src/roles/node-flags.js';
 
 const DIR = join(import.meta.dirname, '..', '..', 'systemd');
 const units = readdirSync(DIR).filter((u) => /\.(service|target)$/.test(u));
@@ -51,12 +51,21 @@ describe('systemd units', () => {
     const stop = Number(/^TimeoutStopSec=(\d+)s$/m.exec(text)?.[1]);
     expect(stop).toBeGreaterThan(15);
     const role = unit.replace('zaiko-bridge-', '').replace('.service', '');
-    // The relay asks V8 for a collection after large mail (src/observe/large-message-gc.ts): node's own flag.
-    // The worker has the small young generation `start` gives its stock worker process.
-    const flags = role === 'relay' ? '--expose-gc ' : role === 'worker' ? `${STOCK_WORKER_NODE_FLAGS.join(' ')} ` : '';
+    // Node's flags (src/roles/node-flags.ts): the relay's as `npm start` and the bin pass them, the
+    // worker's as `start` gives its stock worker process.
+    const flags = role === 'relay' ? `${RELAY_NODE_FLAGS.join(' ')} ` : role === 'worker' ? `${STOCK_WORKER_NODE_FLAGS.join(' ')} ` : '';
     expect(text).toMatch(new RegExp(`^ExecStart=/usr/bin/env \\$\\{NODE\\} ${flags}\\$\\{ZAIKO_BRIDGE_HOME\\}/dist/cli.js ${role}$`, 'm'));
     // An invalid config (exit 78) is not restarted in a loop.
     expect(text.split('\n')).toContain('RestartPreventExitStatus=78');
+  });
+
+  it('gives the bin and npm start the same node flags as the relay unit', () => {
+    const root = join(import.meta.dirname, '..', '..');
+    const shebang = readFileSync(join(root, 'src', 'cli.ts'), 'utf8').split('\n')[0];
+    expect(shebang).toBe(`#!/usr/bin/env -S node ${RELAY_NODE_FLAGS.join(' ')}`);
+    expect(readFileSync(join(root, 'scripts', 'start.mjs'), 'utf8')).toMatch(
+      /spawn\(process\.execPath, \[\.\.\.RELAY_NODE_FLAGS, 'dist\/cli\.js', 'start'/,
+    );
   });
 
   it('names node and the install folder in one drop-in for every unit', () => {
