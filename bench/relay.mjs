@@ -97,9 +97,10 @@ function tree(pid) {
   return [pid, ...kids.flatMap(tree)];
 }
 
-const statusKb = (pid, field) => {
+/** A "Field:  N kB" line of a /proc file of pid (status: VmRSS, VmHWM; smaps_rollup: Pss), in kB. */
+const procKb = (pid, file, field) => {
   try {
-    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/${file}`, 'utf8'));
     return m ? Number(m[1]) : 0;
   } catch {
     return 0;
@@ -107,22 +108,23 @@ const statusKb = (pid, field) => {
 };
 
 /**
- * Peak RSS of a process tree, two ways: the sum of each process's own peak (VmHWM: an upper bound,
- * the peaks need not coincide) and the largest sum of current RSS seen by sampling every 50 ms.
+ * Peak memory of a process tree: the sum of each process's own peak RSS (VmHWM: an upper bound, the
+ * peaks need not coincide; pages of the node binary count once per process), and the largest sum of
+ * PSS seen by sampling every 100 ms (shared pages split between the processes that map them).
  */
-function watchTreeRss(pid) {
-  let sampled = 0;
+function watchTreeMemory(pid) {
+  let pss = 0;
   const timer = setInterval(() => {
-    sampled = Math.max(
-      sampled,
-      tree(pid).reduce((s, p) => s + statusKb(p, 'VmRSS'), 0),
+    pss = Math.max(
+      pss,
+      tree(pid).reduce((s, p) => s + procKb(p, 'smaps_rollup', 'Pss'), 0),
     );
-  }, 50);
+  }, 100);
   return {
     stop() {
       clearInterval(timer);
-      const hwm = tree(pid).reduce((s, p) => s + statusKb(p, 'VmHWM'), 0);
-      return { hwmMb: Math.round(hwm / 1024), sampledMb: Math.round(sampled / 1024), processes: tree(pid).length };
+      const hwm = tree(pid).reduce((s, p) => s + procKb(p, 'status', 'VmHWM'), 0);
+      return { hwmMb: Math.round(hwm / 1024), pssMb: Math.round(pss / 1024), processes: tree(pid).length };
     },
   };
 }
@@ -219,7 +221,7 @@ async function round(kind, mode, ctx) {
   const port = await freePort();
   const role = mode === 'relay' ? 'relay' : 'start';
   const server = kind === 'postfix' ? await postfixServer(ctx, port, sinkPort) : await startZaiko(ctx, role, port, sinkPort);
-  const rss = server.pid ? watchTreeRss(server.pid) : undefined;
+  const rss = server.pid ? watchTreeMemory(server.pid) : undefined;
   const s = (ms) => (ms / 1000).toFixed(1);
   const r = {};
   let line;
@@ -243,7 +245,7 @@ async function round(kind, mode, ctx) {
   if (rss) Object.assign(r, rss.stop());
   const stopStart = performance.now();
   await server.stop();
-  const peak = rss ? `tree peak ${r.hwmMb} MB (sampled ${r.sampledMb} MB); ` : '';
+  const peak = rss ? `tree peak RSS ${r.hwmMb} MB, PSS ${r.pssMb} MB; ` : '';
   console.error(`${mode} ${kind}: ${line}; ${peak}stopped in ${s(performance.now() - stopStart)} s`);
   return r;
 }
@@ -270,6 +272,7 @@ async function runMode(mode, ctx) {
           `${mode}_p99_ms_zaiko=${m('zaiko', (r) => r.p99).toFixed(1)} ${mode}_p99_ms_postfix=${m('postfix', (r) => r.p99).toFixed(1)}`,
         ];
   figures.push(`${mode}_tree_peak_rss_mb=${Math.max(...results.zaiko.map((r) => r.hwmMb))}`);
+  figures.push(`${mode}_tree_peak_pss_mb=${Math.max(...results.zaiko.map((r) => r.pssMb))}`);
   return figures.join(' ');
 }
 
