@@ -1,7 +1,7 @@
 // The accept pipeline shared by SMTP DATA and locally made mail (DSNs): spool file (fdatasync),
 // classify, ledger row + forward-once claim in one group-committed transaction (WAL fsynced), jobs
 // added (bounded). Returns the queue id only once the message is durable; any failure before the
-// ledger commit leaves nothing behind. The jobs are added after the 250 (bounded: MAX_UNCONFIRMED_ADDS).
+// ledger commit leaves nothing behind.
 import type { Readable } from 'node:stream';
 import type { Queue } from 'bullmq';
 import type { Config } from '../config/schema.js';
@@ -43,11 +43,7 @@ function receivedHeader(hostname: string, qid: string, env: Envelope, s: Session
   );
 }
 
-/** Messages answered 250 whose jobs Redis has not confirmed yet, at most (then the answers wait). */
-export const MAX_UNCONFIRMED_ADDS = 1000;
-
 export class Acceptor {
-  private unconfirmedAdds = 0;
   private readonly commits: GroupCommit<NewMessage, AcceptResult>;
   private readonly jobs: MailEnqueuer;
 
@@ -59,7 +55,6 @@ export class Acceptor {
     private readonly log: Logger,
     walSync: WalSync,
     private readonly metrics?: Metrics,
-    private readonly maxUnconfirmedAdds = MAX_UNCONFIRMED_ADDS,
   ) {
     // One WAL fsync and one spool-directory fsync per group: the rows and the files' names are durable
     // before any message of the group is answered 250.
@@ -155,13 +150,8 @@ export class Acceptor {
         },
         `${qid}: from=<${env.mailFrom}> size=${spooled.size} nrcpt=${env.rcptTo.length} forward=${forward}`,
       );
-      // The message is durable: the 250 need not wait for Redis (a lost add is the sweep's to redo).
-      // Past maxUnconfirmedAdds a slow Redis slows the answers again instead of piling up adds.
-      const added = this.jobs.add(qid, kinds).then((ok) => {
-        this.unconfirmedAdds--;
-        if (!ok) this.log.warn({ qid }, 'jobs not added (Redis slow or down); the recovery sweep will enqueue them');
-      });
-      if (++this.unconfirmedAdds > this.maxUnconfirmedAdds) await added;
+      if (!(await this.jobs.add(qid, kinds)))
+        this.log.warn({ qid }, 'jobs not added (Redis slow or down); the recovery sweep will enqueue them');
       this.metrics?.messagesAccepted.inc();
       if (forward === 'suppressed') this.metrics?.forwardsSuppressed.inc();
       timer?.();

@@ -29,8 +29,6 @@ export interface RelayOptions {
   metrics?: Metrics;
   dataDirLocked?: boolean;
   watchdog?: DeliveryThreadData['watchdog'];
-  /** Answers given before Redis confirmed their jobs, at most (tests make it small). */
-  maxUnconfirmedAdds?: number;
 }
 
 export type RunningRelay = RunningRole & {
@@ -97,7 +95,7 @@ async function startLocked(
   // Run alone, the relay serves its own metrics (relay.metricsPort); under `start` the receiver does.
   const metrics = opts.metrics ?? new Metrics();
   metrics.watchQueue(queue);
-  const acceptor = new Acceptor(cfg, spool, ledger, queue, log, walSync, metrics, opts.maxUnconfirmedAdds);
+  const acceptor = new Acceptor(cfg, spool, ledger, queue, log, walSync, metrics);
   const delivery = new DeliveryThread(
     {
       cfg,
