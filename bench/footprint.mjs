@@ -1,5 +1,5 @@
 // bench/footprint: what zaiko-bridge costs before any work. The `start` tree as `npm start` runs it (node
-// --expose-gc dist/cli.js start, private Redis), idle: RSS of each process (start, stock worker, Redis), and the
+// with RELAY_NODE_FLAGS, dist/cli.js start, private Redis), idle: RSS of each process (start, stock worker, Redis), and the
 // tree's PSS (its real memory: node's code pages, ~35-50 MB of each node process's RSS, counted once);
 // then the wall time and peak RSS of short operator commands (--version, mail list, stock show, config check).
 // Medians of BENCH_ROUNDS fresh starts (3) and BENCH_RUNS runs of each command (7). Prints one line of figures.
@@ -8,6 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { median, tempDir, freePort } from './lib.mjs';
+import { RELAY_NODE_FLAGS } from '../dist/roles/node-flags.js';
 
 const CLI = resolve(process.env.BENCH_CLI ?? 'dist/cli.js');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -45,7 +46,7 @@ const cmdline = (pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'
 
 /** One fresh `start`: once the worker and start both said they run, IDLE_MS of quiet, then RSS of each process in MB. */
 async function idleStart(config) {
-  const proc = spawn(process.execPath, ['--expose-gc', CLI, 'start', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, [...RELAY_NODE_FLAGS, CLI, 'start', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   const seen = new Promise((resolveSeen, reject) => {
     proc.stderr.on('data', (d) => {
@@ -78,14 +79,14 @@ async function idleStart(config) {
 
 /**
  * Median wall time (ms), CPU time (user + system, ms: what survives a busy machine) and peak RSS (MB) of
- * `node --expose-gc cli ...args`, as the bin's shebang runs it.
+ * `node <RELAY_NODE_FLAGS> cli ...args`, as the bin's shebang runs it.
  */
 function command(args) {
   const wall = [],
     cpu = [],
     rss = [];
   for (let i = 0; i < RUNS; i++) {
-    const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', process.execPath, '--expose-gc', CLI, ...args], { encoding: 'utf8' });
+    const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', process.execPath, ...RELAY_NODE_FLAGS, CLI, ...args], { encoding: 'utf8' });
     const [sec, user, sys, kb] = r.stderr.trim().split('\n').at(-1).split(' ').map(Number);
     if (r.status !== 0 || !kb) throw new Error(`${args.join(' ')}: exit ${r.status}: ${r.stderr}`);
     wall.push(sec * 1000);
