@@ -8,6 +8,8 @@ import { chooseLang, words } from './i18n.js';
 import { sameToken } from './auth.js';
 import { CONSOLE_CSS } from './style.js';
 import { HttpError, cookies, readForm, type Form } from './http.js';
+import { requestTarget } from '../security/request-target.js';
+import { preview } from '../security/untrusted-text.js';
 import { send, redirect, cookie, type Ctx, type ConsoleDeps } from './context.js';
 import { getLogin, postLogin, postLogout, SESSION_COOKIE } from './pages/login.js';
 import { overview } from './pages/overview.js';
@@ -16,6 +18,9 @@ import { uploadList, uploadShow } from './pages/uploads.js';
 import { stockSearch, stockShow, importGet, importPost, exportGet, CATALOG_MAX_BYTES } from './pages/stock.js';
 import { queuesPage, queuePage, retryPost, removePost, retryAllPost } from './pages/queues.js';
 import { checkGet, checkPost, CHECK_MAX_BYTES } from './pages/check.js';
+
+/** The base a request's path is resolved against (the console never reads the host from it). */
+const CONSOLE_BASE = 'http://console.invalid';
 
 type Get = (c: Ctx) => Promise<void>;
 type Post = (c: Ctx, form: Form) => Promise<void>;
@@ -69,7 +74,8 @@ function match(method: string, pathname: string): { route?: Route; params: strin
 }
 
 async function handle(deps: ConsoleDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://console.invalid');
+  const url = requestTarget(req.url, CONSOLE_BASE);
+  if (!url) throw new HttpError(400, 'bad request');
   const jar = cookies(req);
   const lang = chooseLang(url.searchParams.get('lang'), jar.zb_lang, req.headers['accept-language']);
   const secure = !!(req.socket as TLSSocket).encrypted;
@@ -111,7 +117,7 @@ async function handle(deps: ConsoleDeps, req: IncomingMessage, res: ServerRespon
   if (route.public) return (route.handler as Post)(c, undefined as unknown as Form);
   const form = await readForm(req, route.bodyLimit ?? SMALL_FORM);
   if (!sameToken(form.get('csrf'), c.session!.csrf)) {
-    deps.log.warn({ user: c.session!.user, client: c.client, path: url.pathname }, 'console POST without its CSRF token refused');
+    deps.log.warn({ user: c.session!.user, client: c.client, path: preview(url.pathname) }, 'console POST without its CSRF token refused');
     return send(c, 403, page(c, c.w.t('error'), html`<p class="warn">${c.w.t('forbidden')}</p>`));
   }
   return (route.handler as Post)(c, form);
@@ -121,7 +127,7 @@ export function createConsoleServer(deps: ConsoleDeps): Server {
   const server = createServer((req, res) => {
     handle(deps, req, res).catch((err: Error) => {
       const status = err instanceof HttpError ? err.status : 500;
-      if (status === 500) deps.log.error({ err: err.message, path: req.url?.split('?')[0] }, 'console request failed');
+      if (status === 500) deps.log.error({ err: err.message, path: preview(req.url?.split('?')[0] ?? '') }, 'console request failed');
       if (res.headersSent) {
         res.destroy();
         return;
@@ -138,7 +144,7 @@ export function createConsoleServer(deps: ConsoleDeps): Server {
       });
       res.end(
         page(
-          { w, url: new URL(req.url ?? '/', 'http://console.invalid') },
+          { w, url: requestTarget(req.url, CONSOLE_BASE) ?? new URL('/', CONSOLE_BASE) },
           w.t('error'),
           html`<p class="warn">${text}</p>
             <p><a href="/">${w.t('back')}</a></p>`,

@@ -12,6 +12,8 @@ import { ngAnswer } from '../../errors/codes.js';
 import { readBody, InflightBudget, TooLarge, Busy, type Body } from './request-body.js';
 import { clientAddress } from './client-address.js';
 import { allowList } from '../../relay/receive/client-policy.js';
+import { requestTarget } from '../../security/request-target.js';
+import { preview } from '../../security/untrusted-text.js';
 
 /** A slow client cannot stretch these: headers within 10 s, the whole request within 60 s of its start. */
 export interface HttpTimeouts {
@@ -62,8 +64,12 @@ export function createReceiverServer(
     connectionsCheckingInterval: timeouts.checkEveryMs,
   };
   const server = createServer(httpOptions, async (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
+    const url = requestTarget(req.url, 'http://x');
     try {
+      if (!url) {
+        res.writeHead(400, { 'content-type': 'text/plain', connection: 'close' }).end('bad request\n');
+        return;
+      }
       for (const route of extra) if (await route(req, res)) return;
       if (url.pathname !== cfg.receiver.path) {
         res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
@@ -98,7 +104,7 @@ export function createReceiverServer(
         body.release();
       }
     } catch (err) {
-      log.error({ err: (err as Error).message, path: url.pathname }, 'receiver error');
+      log.error({ err: (err as Error).message, path: preview(url?.pathname ?? '') }, 'receiver error');
       if (!res.headersSent) send(res, { ...ngAnswer('STOCK_UNAVAILABLE'), charset: 'utf-8' });
       else res.destroy();
     }
