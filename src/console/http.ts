@@ -11,11 +11,18 @@ export class HttpError extends Error {
   }
 }
 
+/** The request's cookies. A value that is not valid percent-encoding (`a=%`) is skipped: decodeURIComponent
+ * throws on it, and the error page reads the cookies again, so a throw here ended the process. */
 export function cookies(req: IncomingMessage): Record<string, string> {
   const out: Record<string, string> = {};
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const i = part.indexOf('=');
-    if (i > 0) out[part.slice(0, i).trim()] = decodeURIComponent(part.slice(i + 1).trim());
+    if (i <= 0) continue;
+    try {
+      out[part.slice(0, i).trim()] = decodeURIComponent(part.slice(i + 1).trim());
+    } catch {
+      // not a cookie we set (ours are encodeURIComponent'd): as if it were not sent
+    }
   }
   return out;
 }

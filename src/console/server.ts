@@ -125,32 +125,38 @@ async function handle(deps: ConsoleDeps, req: IncomingMessage, res: ServerRespon
 
 export function createConsoleServer(deps: ConsoleDeps): Server {
   const server = createServer((req, res) => {
-    handle(deps, req, res).catch((err: Error) => {
-      const status = err instanceof HttpError ? err.status : 500;
-      if (status === 500) deps.log.error({ err: err.message, path: preview(req.url?.split('?')[0] ?? '') }, 'console request failed');
-      if (res.headersSent) {
+    handle(deps, req, res)
+      .catch((err: Error) => {
+        const status = err instanceof HttpError ? err.status : 500;
+        if (status === 500) deps.log.error({ err: err.message, path: preview(req.url?.split('?')[0] ?? '') }, 'console request failed');
+        if (res.headersSent) {
+          res.destroy();
+          return;
+        }
+        const w = words(chooseLang(null, cookies(req).zb_lang, req.headers['accept-language']), deps.cfg.console.timeZone);
+        const text = status === 413 ? `${w.t('tooLarge')}: ${err.message}` : status === 500 ? w.t('error') : err.message;
+        // A refused body is not read to its end: close the connection after the answer.
+        res.writeHead(status, {
+          'content-type': 'text/html; charset=utf-8',
+          'cache-control': 'no-store',
+          'x-content-type-options': 'nosniff',
+          'content-security-policy': "default-src 'none'; style-src 'self'",
+          ...(status === 413 ? { connection: 'close' } : {}),
+        });
+        res.end(
+          page(
+            { w, url: requestTarget(req.url, CONSOLE_BASE) ?? new URL('/', CONSOLE_BASE) },
+            w.t('error'),
+            html`<p class="warn">${text}</p>
+              <p><a href="/">${w.t('back')}</a></p>`,
+          ),
+        );
+      })
+      .catch((err: Error) => {
+        // The error page failed too: nothing catches past here, and an unhandled rejection ends the process.
+        deps.log.error({ err: err.message }, 'console error page failed');
         res.destroy();
-        return;
-      }
-      const w = words(chooseLang(null, cookies(req).zb_lang, req.headers['accept-language']), deps.cfg.console.timeZone);
-      const text = status === 413 ? `${w.t('tooLarge')}: ${err.message}` : status === 500 ? w.t('error') : err.message;
-      // A refused body is not read to its end: close the connection after the answer.
-      res.writeHead(status, {
-        'content-type': 'text/html; charset=utf-8',
-        'cache-control': 'no-store',
-        'x-content-type-options': 'nosniff',
-        'content-security-policy': "default-src 'none'; style-src 'self'",
-        ...(status === 413 ? { connection: 'close' } : {}),
       });
-      res.end(
-        page(
-          { w, url: requestTarget(req.url, CONSOLE_BASE) ?? new URL('/', CONSOLE_BASE) },
-          w.t('error'),
-          html`<p class="warn">${text}</p>
-            <p><a href="/">${w.t('back')}</a></p>`,
-        ),
-      );
-    });
   });
   server.headersTimeout = 20_000;
   server.requestTimeout = 120_000;
