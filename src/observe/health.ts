@@ -79,10 +79,27 @@ export function healthRoutes(deps: HealthDeps) {
   ];
 }
 
-/** A small HTTP listener of its own (relay.metricsPort, when the relay runs alone). */
+/** Probes and scrapers are a few; more sockets than this at once are closed as they come. */
+export const HEALTH_MAX_CONNECTIONS = 32;
+/** A probe sends its request at once: node's defaults (60 s for the headers) would let idle sockets pile up. */
+const HEALTH_TIMEOUTS = { headersTimeout: 5_000, requestTimeout: 10_000, connectionsCheckingInterval: 1_000 };
+
+/**
+ * A small HTTP listener of its own (relay.metricsPort, when the relay runs alone). It listens on relay.host
+ * beside the SMTP port: unbounded, idle connections to it took every file descriptor of the process, and
+ * the relay could neither accept a session nor open a spool file.
+ */
 export function healthServer(routes: ReturnType<typeof healthRoutes>): Server {
-  return createServer(async (req, res) => {
-    for (const route of routes) if (await route(req, res)) return;
-    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+  const server = createServer(HEALTH_TIMEOUTS, async (req, res) => {
+    try {
+      for (const route of routes) if (await route(req, res)) return;
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    } catch {
+      // a rejection nothing catches would end the relay: a failed scrape is a 500, nothing more
+      if (res.headersSent) res.destroy();
+      else res.writeHead(500, { 'content-type': 'text/plain' }).end('error\n');
+    }
   });
+  server.maxConnections = HEALTH_MAX_CONNECTIONS;
+  return server;
 }
