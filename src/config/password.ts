@@ -6,10 +6,28 @@ import { scrypt as scryptCallback, randomBytes, timingSafeEqual, createHash, typ
 
 const SCRYPT = { N: 16384, r: 8, p: 1, keyLen: 32 };
 
-function scrypt(password: string, salt: Buffer, keyLen: number, options: ScryptOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    scryptCallback(password, salt, keyLen, options, (err, key) => (err ? reject(err) : resolve(key))),
-  );
+/**
+ * scrypt runs at most this many at once; the rest wait here, not in libuv's pool. The pool (4 threads) also
+ * runs every file call, the relay's spool writes among them: a flood of wrong passwords (uploads with random
+ * sys_ids, console logins: no lockout holds them) queued there ahead of the spool, and a trusted cart's mail
+ * waited 6-10 s for its 250 instead of 10 ms. Two leave the pool free for files; checks wait their turn.
+ */
+const MAX_SCRYPT_AT_ONCE = 2;
+let scryptRunning = 0;
+const scryptWaiting: (() => void)[] = [];
+
+async function scrypt(password: string, salt: Buffer, keyLen: number, options: ScryptOptions): Promise<Buffer> {
+  if (scryptRunning < MAX_SCRYPT_AT_ONCE) scryptRunning++;
+  else await new Promise<void>((resolve) => scryptWaiting.push(resolve)); // a finishing run hands its slot over
+  try {
+    return await new Promise<Buffer>((resolve, reject) =>
+      scryptCallback(password, salt, keyLen, options, (err, key) => (err ? reject(err) : resolve(key))),
+    );
+  } finally {
+    const next = scryptWaiting.shift();
+    if (next) next();
+    else scryptRunning--;
+  }
 }
 
 export async function hashPassword(plain: string): Promise<string> {
