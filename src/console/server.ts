@@ -21,6 +21,8 @@ import { checkGet, checkPost, CHECK_MAX_BYTES } from './pages/check.js';
 
 /** The base a request's path is resolved against (the console never reads the host from it). */
 const CONSOLE_BASE = 'http://console.invalid';
+/** Sockets open at once, all clients together. */
+export const CONSOLE_MAX_CONNECTIONS = 64;
 
 type Get = (c: Ctx) => Promise<void>;
 type Post = (c: Ctx, form: Form) => Promise<void>;
@@ -161,5 +163,8 @@ export function createConsoleServer(deps: ConsoleDeps): Server {
   server.headersTimeout = 20_000;
   server.requestTimeout = 120_000;
   server.maxRequestsPerSocket = 1000;
+  // Under `start` the console shares the relay's file descriptors: idle sockets past this are closed
+  // as they come, so a flood of them cannot leave the relay without one (a few operators' browsers use ~6 each).
+  server.maxConnections = CONSOLE_MAX_CONNECTIONS;
   return server;
 }
