@@ -1,12 +1,11 @@
 // The relay end to end: real SMTP in and out, real Redis (BullMQ), real ledger and spool files.
-import { describe, it, expect, beforeEach, afterEach, inject } from 'vitest';
+import { describe, it, expect, inject } from 'vitest';
+import { relayPerTest } from '../helpers/relay.js';
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import type { Config } from '../../src/config/schema.js';
-import { startRelay } from '../../src/roles/relay.js';
-import { tempDir, testConfig, uniqueName, log, FIXTURES } from '../helpers/env.js';
-import { startSink, sendMail, type Sink } from '../helpers/smtp.js';
+import { FIXTURES } from '../helpers/env.js';
+import { sendMail } from '../helpers/smtp.js';
 import { until, freePort, startRedis } from '../helpers/net.js';
 import { RawSmtp } from '../helpers/raw-smtp.js';
 import { requireTool } from '../helpers/processes.js';
@@ -16,34 +15,12 @@ const SENDER = 'order@croft-zakka.example.jp';
 const FORWARD = 'import-croft@zaikorobot.example';
 const redisUrl = inject('redisUrl');
 
-let t: ReturnType<typeof tempDir>;
-let sink: Sink;
-let relay: Awaited<ReturnType<typeof startRelay>> | undefined;
-let cfg: Config;
+const fx = relayPerTest();
 
-async function boot(overrides: Record<string, any> = {}, url = redisUrl) {
-  cfg = testConfig(t.dir, {
-    upstream: { port: sink.port },
-    ...overrides,
-    ...(overrides.upstream ? { upstream: { port: sink.port, ...overrides.upstream } } : {}),
-  });
-  relay = await startRelay(cfg, url, log, { queueName: uniqueName('mail'), sweepMs: 300 });
-  return relay.port!;
-}
+const boot = (overrides: Record<string, any> = {}, url = redisUrl) => fx.start(overrides, { redisUrl: url, sweepMs: 300 });
 /** Our Received: header is the only difference between what came in and what goes out. */
 const withoutOurReceived = (raw: Buffer) =>
   raw.toString('latin1').replace(/^Received: from [^]*?\(zaiko-bridge\)[^]*?;\r\n\t[^\r\n]+\r\n/, '');
-
-beforeEach(async () => {
-  t = tempDir();
-  sink = await startSink();
-});
-afterEach(async () => {
-  await relay?.close();
-  relay = undefined;
-  await sink.close();
-  t.cleanup();
-});
 
 describe('relay: receive, deliver, forward once', () => {
   it('delivers the three fixtures unchanged and forwards one copy per order', async () => {
@@ -53,12 +30,12 @@ describe('relay: receive, deliver, forward once', () => {
       replies.push(await sendMail({ port, from: SENDER, to: ['customer@example.net'], raw: fixture(f) }));
     }
     for (const r of replies) expect(r.response).toMatch(/^250 2\.0\.0 Ok: queued as Q[0-9A-Z]+$/);
-    await until(() => sink.messages.length === 5, 15_000, 'three deliveries and two forwards');
-    const forwards = sink.messages.filter((m) => m.to.includes(FORWARD));
-    const deliveries = sink.messages.filter((m) => m.to.includes('customer@example.net'));
+    await until(() => fx.sink.messages.length === 5, 15_000, 'three deliveries and two forwards');
+    const forwards = fx.sink.messages.filter((m) => m.to.includes(FORWARD));
+    const deliveries = fx.sink.messages.filter((m) => m.to.includes('customer@example.net'));
     expect(forwards).toHaveLength(2);
     expect(deliveries).toHaveLength(3);
-    for (const m of sink.messages) {
+    for (const m of fx.sink.messages) {
       expect(m.from).toBe(SENDER);
       expect(m.to).toHaveLength(1);
     }
@@ -68,7 +45,7 @@ describe('relay: receive, deliver, forward once', () => {
     );
     for (const f of forwards) expect(bodies.has(withoutOurReceived(f.raw))).toBe(true);
     expect(forwards[0].raw.toString('latin1')).toMatch(/^Received: from .*\s+by relay\.test \(zaiko-bridge\) with ESMTP id Q/s);
-    const rows = relay!.ledger.list({ limit: 10 });
+    const rows = fx.relay!.ledger.list({ limit: 10 });
     expect(rows.map((r) => [r.order_number, r.forward, r.status]).sort()).toEqual(
       [
         [null, 'none', 'sent'],
@@ -90,9 +67,9 @@ describe('relay: receive, deliver, forward once', () => {
     // Same order, sent again in another transaction (to the shop), with another Message-ID.
     const again = fixture('order-iso2022jp.eml').toString('latin1').replace('0001@cart', '0001b@cart');
     await sendMail({ port, from: SENDER, to: ['shop@croft-zakka.example.jp'], raw: again });
-    await until(() => sink.messages.length === 3, 15_000, 'two deliveries, one forward');
-    expect(sink.messages.filter((m) => m.to.includes(FORWARD))).toHaveLength(1);
-    const suppressed = relay!.ledger.list({ limit: 10 }).find((r) => r.forward === 'suppressed')!;
+    await until(() => fx.sink.messages.length === 3, 15_000, 'two deliveries, one forward');
+    expect(fx.sink.messages.filter((m) => m.to.includes(FORWARD))).toHaveLength(1);
+    const suppressed = fx.relay!.ledger.list({ limit: 10 }).find((r) => r.forward === 'suppressed')!;
     expect(suppressed.forward_reason).toMatch(/^forward-once: order:20261126-0001 already forwarded with Q/);
   });
 
@@ -100,8 +77,8 @@ describe('relay: receive, deliver, forward once', () => {
     const port = await boot();
     const raw = fixture('order-utf8-multipart.eml');
     await Promise.all(Array.from({ length: 6 }, (_, i) => sendMail({ port, from: SENDER, to: [`c${i}@example.net`], raw })));
-    await until(() => sink.messages.length === 7, 15_000, 'six deliveries and one forward');
-    expect(sink.messages.filter((m) => m.to.includes(FORWARD))).toHaveLength(1);
+    await until(() => fx.sink.messages.length === 7, 15_000, 'six deliveries and one forward');
+    expect(fx.sink.messages.filter((m) => m.to.includes(FORWARD))).toHaveLength(1);
   });
 
   it('refuses a client outside allowedClients (554 5.7.1) and relays nothing', async () => {
@@ -109,7 +86,7 @@ describe('relay: receive, deliver, forward once', () => {
     await expect(
       sendMail({ port, from: SENDER, to: ['victim@example.com'], raw: fixture('order-iso2022jp.eml'), localAddress: '127.0.0.2' }),
     ).rejects.toMatchObject({ responseCode: 554, response: expect.stringContaining('5.7.1') });
-    expect(relay!.ledger.list({ limit: 10 })).toHaveLength(0);
+    expect(fx.relay!.ledger.list({ limit: 10 })).toHaveLength(0);
   });
 
   it('lets an outsider relay after AUTH over STARTTLS, and offers AUTH only after STARTTLS', async () => {
@@ -126,9 +103,9 @@ describe('relay: receive, deliver, forward once', () => {
         '-days',
         '1',
         '-keyout',
-        join(t.dir, 'key.pem'),
+        join(fx.dir, 'key.pem'),
         '-out',
-        join(t.dir, 'cert.pem'),
+        join(fx.dir, 'cert.pem'),
       ],
       { stdio: 'ignore' },
     );
@@ -136,7 +113,7 @@ describe('relay: receive, deliver, forward once', () => {
       relay: {
         allowedClients: ['127.0.0.1/32'],
         users: [{ name: 'cart', password: 'pw-123' }],
-        tls: { key: join(t.dir, 'key.pem'), cert: join(t.dir, 'cert.pem') },
+        tls: { key: join(fx.dir, 'key.pem'), cert: join(fx.dir, 'cert.pem') },
       },
     });
     const base = { port, from: SENDER, to: ['customer@example.net'], raw: fixture('order-iso2022jp.eml'), localAddress: '127.0.0.2' };
@@ -157,14 +134,14 @@ describe('relay: receive, deliver, forward once', () => {
     } finally {
       raw.close();
     }
-    await until(() => sink.messages.length === 2, 15_000, 'delivery and forward of the authenticated mail');
+    await until(() => fx.sink.messages.length === 2, 15_000, 'delivery and forward of the authenticated mail');
   });
 
   it('refuses an oversize message with 552 and keeps no partial file', async () => {
     const port = await boot({ relay: { maxMessageBytes: 4096 } });
     const big = fixture('order-iso2022jp.eml').toString('latin1') + 'x'.repeat(10_000) + '\r\n';
     await expect(sendMail({ port, from: SENDER, to: ['a@example.net'], raw: big })).rejects.toMatchObject({ responseCode: 552 });
-    expect(readdirSync(join(cfg.dataDir, 'spool')).filter((f) => f.endsWith('.eml'))).toEqual([]);
+    expect(readdirSync(join(fx.cfg!.dataDir, 'spool')).filter((f) => f.endsWith('.eml'))).toEqual([]);
   });
 
   it('answers 452 past maxRecipients and takes the message for the recipients it accepted', async () => {
@@ -177,8 +154,8 @@ describe('relay: receive, deliver, forward once', () => {
     });
     expect(r.rejected).toEqual(['c@x.example']);
     expect(r.rejectedErrors?.[0].responseCode).toBe(452);
-    const [msg] = relay!.ledger.list({ limit: 1 });
-    expect(relay!.ledger.recipients(msg.id).map((x) => x.address)).toEqual(['a@x.example', 'b@x.example']);
+    const [msg] = fx.relay!.ledger.list({ limit: 1 });
+    expect(fx.relay!.ledger.recipients(msg.id).map((x) => x.address)).toEqual(['a@x.example', 'b@x.example']);
   });
 
   it('refuses a mail loop (100 Received: headers) with 554 5.4.6', async () => {
@@ -192,32 +169,32 @@ describe('relay: receive, deliver, forward once', () => {
   });
 
   it('retries a recipient the upstream defers (4xx) and delivers it once', async () => {
-    sink.script.set('slow@example.net', [451, 451]);
+    fx.sink.script.set('slow@example.net', [451, 451]);
     const port = await boot({ delivery: { backoff: { initial: 100, max: 400 } } });
     await sendMail({ port, from: SENDER, to: ['slow@example.net', 'fast@example.net'], raw: fixture('shipping-notice-iso2022jp.eml') });
-    await until(() => sink.messages.some((m) => m.to.includes('slow@example.net')), 15_000, 'deferred recipient delivered');
+    await until(() => fx.sink.messages.some((m) => m.to.includes('slow@example.net')), 15_000, 'deferred recipient delivered');
     await new Promise((r) => setTimeout(r, 500));
-    expect(sink.messages.filter((m) => m.to.includes('slow@example.net'))).toHaveLength(1);
-    expect(sink.messages.filter((m) => m.to.includes('fast@example.net'))).toHaveLength(1);
-    const [msg] = relay!.ledger.list({ limit: 1 });
-    const slow = relay!.ledger.recipients(msg.id).find((r) => r.address === 'slow@example.net')!;
+    expect(fx.sink.messages.filter((m) => m.to.includes('slow@example.net'))).toHaveLength(1);
+    expect(fx.sink.messages.filter((m) => m.to.includes('fast@example.net'))).toHaveLength(1);
+    const [msg] = fx.relay!.ledger.list({ limit: 1 });
+    const slow = fx.relay!.ledger.recipients(msg.id).find((r) => r.address === 'slow@example.net')!;
     expect([slow.status, slow.attempts]).toEqual(['sent', 3]);
   });
 
   it('fails a 5xx recipient at once, records it, and sends a DSN when bounces are on', async () => {
-    sink.script.set('gone@example.net', [550]);
+    fx.sink.script.set('gone@example.net', [550]);
     const port = await boot({ delivery: { bounces: true } });
     await sendMail({ port, from: 'sender@shop.example', to: ['gone@example.net'], raw: fixture('shipping-notice-iso2022jp.eml') });
-    await until(() => sink.messages.some((m) => m.to.includes('sender@shop.example')), 15_000, 'DSN to the sender');
-    const dsn = sink.messages.find((m) => m.to.includes('sender@shop.example'))!;
+    await until(() => fx.sink.messages.some((m) => m.to.includes('sender@shop.example')), 15_000, 'DSN to the sender');
+    const dsn = fx.sink.messages.find((m) => m.to.includes('sender@shop.example'))!;
     expect(dsn.from).toBe('');
     expect(dsn.raw.toString()).toMatch(
       /report-type=delivery-status[^]*Final-Recipient: rfc822; gone@example\.net[^]*Action: failed[^]*Status: 5\.1\.1/,
     );
-    const msg = relay!.ledger.list({ limit: 5 }).find((r) => r.mail_from === 'sender@shop.example')!;
-    expect(relay!.ledger.recipients(msg.id)[0]).toMatchObject({ status: 'failed', attempts: 1 });
+    const msg = fx.relay!.ledger.list({ limit: 5 }).find((r) => r.mail_from === 'sender@shop.example')!;
+    expect(fx.relay!.ledger.recipients(msg.id)[0]).toMatchObject({ status: 'failed', attempts: 1 });
     // A DSN is never answered with a DSN.
-    expect(relay!.ledger.list({ limit: 5 }).filter((r) => r.mail_from === '')).toHaveLength(1);
+    expect(fx.relay!.ledger.list({ limit: 5 }).filter((r) => r.mail_from === '')).toHaveLength(1);
   });
 
   it('still answers 250 with Redis down, and delivers once Redis is back (the recovery sweep)', async () => {
@@ -230,30 +207,19 @@ describe('relay: receive, deliver, forward once', () => {
       /^250 /,
     );
     expect(Date.now() - started).toBeLessThan(5000);
-    expect(sink.messages).toHaveLength(0);
+    expect(fx.sink.messages).toHaveLength(0);
     const back = await startRedis(port0);
     try {
-      await until(() => sink.messages.length === 2, 20_000, 'delivery and forward after Redis returned');
+      await until(() => fx.sink.messages.length === 2, 20_000, 'delivery and forward after Redis returned');
     } finally {
-      await relay!.close();
-      relay = undefined;
+      await fx.relay!.close();
+      fx.relay = undefined;
       await back.stop();
     }
   });
 });
 
 describe('relay: password guessing', () => {
-  beforeEach(async () => {
-    t = tempDir();
-    sink = await startSink();
-  });
-  afterEach(async () => {
-    await relay?.close();
-    relay = undefined;
-    await sink.close();
-    t.cleanup();
-  });
-
   it('locks an address out after 10 failed AUTHs: even the right password is refused then', async () => {
     const port = await boot({
       relay: { allowedClients: ['127.0.0.1/32'], users: [{ name: 'cart', password: 'pw-123' }], allowInsecureAuth: true },
@@ -274,17 +240,6 @@ describe('relay: password guessing', () => {
 });
 
 describe('relay: shutdown', () => {
-  beforeEach(async () => {
-    t = tempDir();
-    sink = await startSink();
-  });
-  afterEach(async () => {
-    await relay?.close();
-    relay = undefined;
-    await sink.close();
-    t.cleanup();
-  });
-
   it('answers 421 to new connections, lets DATA in flight finish with 250, then closes', async () => {
     const port = await boot();
     const c = await RawSmtp.open(port);
@@ -293,8 +248,8 @@ describe('relay: shutdown', () => {
     await c.cmd('RCPT TO:<late@example.net>');
     expect(await c.cmd('DATA')).toMatch(/^354/);
     c.write('Subject: in flight\r\n\r\nfirst half\r\n');
-    const closing = relay!.close();
-    relay = undefined;
+    const closing = fx.relay!.close();
+    fx.relay = undefined;
     await new Promise((r) => setTimeout(r, 200));
     const late = await RawSmtp.open(port);
     expect(late.greeting).toMatch(/^421 4\.3\.2 .*shutting down/);

@@ -1,28 +1,22 @@
 // Whose order a mail is, by trusted facts only (design.md "Classify"): the envelope sender, the AUTH user
 // and shops[].clients (the original client, which a trusted Postfix names with XFORWARD). A header From
 // alone never makes a mail a shop's order. Real SMTP in and out, real Redis, real ledger.
-import { describe, it, expect, beforeEach, afterEach, inject } from 'vitest';
-import { startRelay } from '../../src/roles/relay.js';
-import { tempDir, testConfig, uniqueName, log, SHOP } from '../helpers/env.js';
-import { startSink, sendMail, type Sink } from '../helpers/smtp.js';
+import { describe, it, expect } from 'vitest';
+import { relayPerTest } from '../helpers/relay.js';
+import { SHOP } from '../helpers/env.js';
+import { sendMail } from '../helpers/smtp.js';
 import { RawSmtp } from '../helpers/raw-smtp.js';
 import { until } from '../helpers/net.js';
 import { orderMail } from '../helpers/order-mail.js';
 
-const redisUrl = inject('redisUrl');
 const SENDER = SHOP.senders[0];
-let t: ReturnType<typeof tempDir>;
-let sink: Sink;
-let relay: Awaited<ReturnType<typeof startRelay>> | undefined;
+const fx = relayPerTest();
 
-async function boot(overrides: Record<string, any> = {}, shop: Record<string, any> = {}) {
-  const cfg = testConfig(t.dir, { upstream: { port: sink.port }, shops: [{ ...SHOP, ...shop }], ...overrides });
-  relay = await startRelay(cfg, redisUrl, log, { queueName: uniqueName('mail') });
-  return relay.port!;
-}
+const boot = (overrides: Record<string, any> = {}, shop: Record<string, any> = {}) =>
+  fx.start({ shops: [{ ...SHOP, ...shop }], ...overrides });
 
-const forwards = () => sink.messages.filter((m) => m.to.includes(SHOP.forwardTo));
-const claims = () => relay!.ledger.db.prepare('SELECT shop_id, claim, message_id FROM forward_claims ORDER BY claim').all();
+const forwards = () => fx.sink.messages.filter((m) => m.to.includes(SHOP.forwardTo));
+const claims = () => fx.relay!.ledger.db.prepare('SELECT shop_id, claim, message_id FROM forward_claims ORDER BY claim').all();
 
 async function xforwardSession(port: number, addr: string, localAddress?: string): Promise<RawSmtp> {
   const c = await RawSmtp.open(port, localAddress);
@@ -40,24 +34,13 @@ async function transaction(c: RawSmtp, from: string, raw: string): Promise<strin
   return c.reply();
 }
 
-beforeEach(async () => {
-  t = tempDir();
-  sink = await startSink();
-});
-afterEach(async () => {
-  await relay?.close();
-  relay = undefined;
-  await sink.close();
-  t.cleanup();
-});
-
 describe('trusted shop identity', () => {
   it('forged header From from an allowed client: delivered, not forwarded, claim untouched; the genuine order then forwards', async () => {
     const port = await boot();
     // MAIL FROM is the attacker's; only the header From, subject and order number look like the shop's.
     await sendMail({ port, from: 'attacker@evil.example', to: ['customer@example.net'], raw: orderMail('20261201-0007') });
-    await until(() => relay!.ledger.list({ limit: 5 })[0]?.status === 'sent', 10_000, 'the forged mail final (every recipient sent)');
-    const forged = relay!.ledger.list({ limit: 5 })[0];
+    await until(() => fx.relay!.ledger.list({ limit: 5 })[0]?.status === 'sent', 10_000, 'the forged mail final (every recipient sent)');
+    const forged = fx.relay!.ledger.list({ limit: 5 })[0];
     expect([forged.mail_from, forged.shop_id, forged.shop_by, forged.is_order, forged.forward]).toEqual([
       'attacker@evil.example',
       null,
@@ -71,13 +54,13 @@ describe('trusted shop identity', () => {
 
     await sendMail({ port, from: SENDER, to: ['customer@example.net'], raw: orderMail('20261201-0007') });
     await until(() => forwards().length === 1, 10_000, 'the genuine order forwarded');
-    // The sink has the copy before the worker records its 250: wait for the ledger too.
+    // The fx.sink has the copy before the worker records its 250: wait for the ledger too.
     await until(
-      () => relay!.ledger.list({ limit: 5 }).find((r) => r.mail_from === SENDER)?.forward === 'sent',
+      () => fx.relay!.ledger.list({ limit: 5 }).find((r) => r.mail_from === SENDER)?.forward === 'sent',
       10_000,
       'the forward recorded sent',
     );
-    const genuine = relay!.ledger.list({ limit: 5 }).find((r) => r.mail_from === SENDER)!;
+    const genuine = fx.relay!.ledger.list({ limit: 5 }).find((r) => r.mail_from === SENDER)!;
     expect([genuine.shop_id, genuine.shop_by, genuine.forward]).toEqual([SHOP.id, 'sender', 'sent']);
     expect(claims()).toEqual([{ shop_id: SHOP.id, claim: 'order:20261201-0007', message_id: genuine.id }]);
   });
@@ -92,9 +75,9 @@ describe('trusted shop identity', () => {
     const outsider = await xforwardSession(port, '198.51.100.7');
     expect(await transaction(outsider, SENDER, orderMail('20261201-0101'))).toMatch(/^250 2\.0\.0 Ok: queued as/);
     outsider.close();
-    await until(() => sink.messages.length === 3, 10_000, 'two deliveries and one forward');
+    await until(() => fx.sink.messages.length === 3, 10_000, 'two deliveries and one forward');
     expect(forwards()).toHaveLength(1);
-    const rows = relay!.ledger.list({ limit: 5 });
+    const rows = fx.relay!.ledger.list({ limit: 5 });
     const facts = (n: string) => {
       const r = rows.find((x) => (x.subject ?? '').includes(n))!;
       return [r.client_address, r.shop_id, r.shop_by, r.forward];
@@ -109,17 +92,17 @@ describe('trusted shop identity', () => {
     expect(await transaction(cart, 'noreply@cart-host.example', orderMail('20261201-0200'))).toMatch(/^250/);
     cart.close();
     await until(() => forwards().length === 1, 10_000, 'the forward');
-    expect(relay!.ledger.list({ limit: 1 }).map((r) => [r.shop_id, r.shop_by])).toEqual([[SHOP.id, 'client']]);
+    expect(fx.relay!.ledger.list({ limit: 1 }).map((r) => [r.shop_id, r.shop_by])).toEqual([[SHOP.id, 'client']]);
   });
 
-  it('refuses XFORWARD from a peer outside relay.xforwardClients', async () => {
+  it('refuses XFORWARD from a peer outside fx.relay.xforwardClients', async () => {
     // One-host entries: smtp-server itself refuses the command (and does not offer it).
     let port = await boot({ relay: { allowedClients: ['127.0.0.0/8'], xforwardClients: ['127.0.0.1/32'] } });
     const other = await RawSmtp.open(port, '127.0.0.2');
     expect(await other.cmd('EHLO x.test')).not.toMatch(/XFORWARD/);
     expect(await other.cmd('XFORWARD ADDR=192.0.2.10')).toMatch(/^550/);
     other.close();
-    await relay!.close();
+    await fx.relay!.close();
     // A range: the command is offered, but a session that used it from outside the range sends nothing.
     port = await boot({ relay: { allowedClients: ['127.0.0.0/8'], xforwardClients: ['127.0.0.1/32', '10.0.0.0/8'] } });
     const sneaky = await xforwardSession(port, '192.0.2.10', '127.0.0.2');

@@ -1,35 +1,25 @@
 // No password in clear text: without relay.tls, or before STARTTLS, AUTH is neither offered nor
 // accepted (unless allowInsecureAuth); after STARTTLS it is. Against a real relay over real sockets.
-import { describe, it, expect, beforeEach, afterEach, inject } from 'vitest';
+import { describe, it, expect } from 'vitest';
+import { relayPerTest } from '../helpers/relay.js';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { startRelay } from '../../src/roles/relay.js';
-import { tempDir, testConfig, uniqueName, log, SHOP } from '../helpers/env.js';
-import { startSink, type Sink } from '../helpers/smtp.js';
+import { SHOP } from '../helpers/env.js';
 import { RawSmtp } from '../helpers/raw-smtp.js';
 import { probeEhlo, EHLO_WITHIN_MS } from '../helpers/hostile.js';
 import { requireTool } from '../helpers/processes.js';
 
-const redisUrl = inject('redisUrl');
 const OUTSIDER = '127.0.0.2'; // not in allowedClients: must AUTH to relay
 const USER = { name: 'cart', password: 'pw-123' };
 const plain = Buffer.from(`\0${USER.name}\0${USER.password}`).toString('base64');
-let t: ReturnType<typeof tempDir>;
-let sink: Sink;
-let relay: Awaited<ReturnType<typeof startRelay>> | undefined;
+const fx = relayPerTest();
 
-async function boot(relayOverrides: Record<string, unknown>): Promise<number> {
-  const cfg = testConfig(t.dir, {
-    upstream: { port: sink.port },
-    relay: { allowedClients: ['127.0.0.1/32'], users: [USER], ...relayOverrides },
-  });
-  relay = await startRelay(cfg, redisUrl, log, { queueName: uniqueName('mail') });
-  return relay.port!;
-}
+const boot = (relayOverrides: Record<string, unknown>) =>
+  fx.start({ relay: { allowedClients: ['127.0.0.1/32'], users: [USER], ...relayOverrides } });
 
 function makeCert(): { key: string; cert: string } {
-  const key = join(t.dir, 'key.pem');
-  const cert = join(t.dir, 'cert.pem');
+  const key = join(fx.dir, 'key.pem');
+  const cert = join(fx.dir, 'cert.pem');
   execFileSync(
     requireTool('openssl'),
     ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=relay.test', '-days', '1', '-keyout', key, '-out', cert],
@@ -53,23 +43,12 @@ async function expectNoAuthInClear(port: number): Promise<void> {
   c.close();
 }
 
-beforeEach(async () => {
-  t = tempDir();
-  sink = await startSink();
-});
-afterEach(async () => {
-  await relay?.close();
-  relay = undefined;
-  await sink.close();
-  t.cleanup();
-});
-
 describe('relay: no AUTH in clear text', () => {
-  it('without relay.tls: AUTH is not offered and AUTH PLAIN/LOGIN are refused', async () => {
+  it('without fx.relay.tls: AUTH is not offered and AUTH PLAIN/LOGIN are refused', async () => {
     await expectNoAuthInClear(await boot({}));
   });
 
-  it('with relay.tls: not before STARTTLS; offered and accepted after it', async () => {
+  it('with fx.relay.tls: not before STARTTLS; offered and accepted after it', async () => {
     const port = await boot({ tls: makeCert() });
     await expectNoAuthInClear(port);
     const c = await RawSmtp.open(port, OUTSIDER);

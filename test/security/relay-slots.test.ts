@@ -1,25 +1,18 @@
 // Connection slots and idle sessions: outsiders cannot hold more than maxClientsPerAddress sessions
 // from one address, cannot take the slots kept for allowedClients, and cannot keep a session alive
 // forever with NOOP/RSET/HELO (junkCommandLimit) or at all past maxSessionTime.
-import { describe, it, expect, beforeEach, afterEach, inject } from 'vitest';
-import { startRelay } from '../../src/roles/relay.js';
-import { tempDir, testConfig, uniqueName, log, SHOP } from '../helpers/env.js';
-import { startSink, sendMail, type Sink } from '../helpers/smtp.js';
+import { describe, it, expect, beforeEach, afterEach } from 'vitest';
+import { relayPerTest } from '../helpers/relay.js';
+import { SHOP } from '../helpers/env.js';
+import { sendMail } from '../helpers/smtp.js';
 import { RawSmtp } from '../helpers/raw-smtp.js';
 import { sleep } from '../helpers/net.js';
 import { probeEhlo, EHLO_WITHIN_MS } from '../helpers/hostile.js';
 
-const redisUrl = inject('redisUrl');
-let t: ReturnType<typeof tempDir>;
-let sink: Sink;
-let relay: Awaited<ReturnType<typeof startRelay>> | undefined;
+const fx = relayPerTest();
 let open: RawSmtp[] = [];
 
-async function boot(relayOverrides: Record<string, unknown> = {}): Promise<number> {
-  const cfg = testConfig(t.dir, { upstream: { port: sink.port }, relay: { allowedClients: ['127.0.0.1/32'], ...relayOverrides } });
-  relay = await startRelay(cfg, redisUrl, log, { queueName: uniqueName('mail') });
-  return relay.port!;
-}
+const boot = (relayOverrides: Record<string, unknown> = {}) => fx.start({ relay: { allowedClients: ['127.0.0.1/32'], ...relayOverrides } });
 async function connect(port: number, from: string): Promise<RawSmtp> {
   const c = await RawSmtp.open(port, from);
   open.push(c);
@@ -31,17 +24,11 @@ async function expectEhloAnswered(port: number): Promise<void> {
   expect(p.ms).toBeLessThan(EHLO_WITHIN_MS);
 }
 
-beforeEach(async () => {
-  t = tempDir();
-  sink = await startSink();
+beforeEach(() => {
   open = [];
 });
-afterEach(async () => {
-  for (const c of open) c.close();
-  await relay?.close();
-  relay = undefined;
-  await sink.close();
-  t.cleanup();
+afterEach(() => {
+  for (const c of open) c.close(); // before the fixture's own afterEach stops the relay
 });
 
 describe('relay: connection slots', () => {
