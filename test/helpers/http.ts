@@ -1,5 +1,6 @@
 // Real HTTP requests to the receiver, returning status and raw body bytes.
 import { request } from 'node:http';
+import { connect } from 'node:net';
 
 export function post(
   port: number,
@@ -38,3 +39,18 @@ export const items = (list: [string, string][]): [string, string][] =>
         [`product[${i}][stock]`, s],
       ] as [string, string][],
   );
+
+/**
+ * A raw `GET target` written as is (targets Node's own client would refuse too), with extra header
+ * lines; resolves with the answer's status line, '' when the server closes without answering.
+ */
+export function rawStatusLine(port: number, target: string, headers: string[] = []): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const head = [`GET ${target} HTTP/1.1`, 'Host: x', ...headers, 'Connection: close', '', ''].join('\r\n');
+    const s = connect(port, '127.0.0.1', () => s.write(head));
+    let text = '';
+    s.on('data', (d) => (text += d));
+    s.on('close', () => resolve(text.split('\r\n')[0]));
+    s.on('error', reject);
+  });
+}

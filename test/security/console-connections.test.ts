@@ -9,6 +9,7 @@ import { CONSOLE_MAX_CONNECTIONS } from '../../src/console/server.js';
 import { hashPassword } from '../../src/config/password.js';
 import { tempDir, testConfig, stopAll, log } from '../helpers/env.js';
 import { until } from '../helpers/net.js';
+import { rawStatusLine } from '../helpers/http.js';
 
 let t: ReturnType<typeof tempDir> | undefined;
 const running: { close(): unknown }[] = [];
@@ -18,17 +19,6 @@ afterEach(async () => {
   await stopAll(...running.splice(0));
   t?.cleanup();
 });
-
-/** The status line of GET path ('' when the server closes without answering). */
-function statusLine(port: number, path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = connect(port, '127.0.0.1', () => s.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
-    let text = '';
-    s.on('data', (d) => (text += d));
-    s.on('close', () => resolve(text.split('\r\n')[0]));
-    s.on('error', reject);
-  });
-}
 
 describe('console listener', () => {
   it('closes idle sockets past its limit, then answers again', async () => {
@@ -47,7 +37,7 @@ describe('console listener', () => {
     // Old code: every socket stays open (for the 20 s headers timeout), none is closed here.
     await until(() => closed >= extra, 10_000, 'sockets past the limit closed');
     for (const s of sockets.splice(0)) s.destroy();
-    await until(async () => (await statusLine(c.port!, '/login').catch(() => '')) !== '', 10_000, 'login page');
-    expect(await statusLine(c.port!, '/login')).toBe('HTTP/1.1 200 OK');
+    await until(async () => (await rawStatusLine(c.port!, '/login').catch(() => '')) !== '', 10_000, 'login page');
+    expect(await rawStatusLine(c.port!, '/login')).toBe('HTTP/1.1 200 OK');
   });
 });

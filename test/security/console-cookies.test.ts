@@ -3,10 +3,10 @@
 // request ended the process (under `start`, the relay and the receiver with it). Now the cookie is
 // ignored and the page is served. Real HTTP over loopback.
 import { describe, it, expect, afterEach, inject } from 'vitest';
-import { connect } from 'node:net';
 import { startConsole } from '../../src/roles/console.js';
 import { hashPassword } from '../../src/config/password.js';
 import { tempDir, testConfig, stopAll, log } from '../helpers/env.js';
+import { rawStatusLine } from '../helpers/http.js';
 
 let t: ReturnType<typeof tempDir> | undefined;
 const running: { close(): unknown }[] = [];
@@ -14,18 +14,6 @@ afterEach(async () => {
   await stopAll(...running.splice(0));
   t?.cleanup();
 });
-
-/** Sends a raw GET with `cookie`; resolves with the answer's status line. */
-function statusLine(port: number, path: string, cookie?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const header = cookie === undefined ? '' : `Cookie: ${cookie}\r\n`;
-    const s = connect(port, '127.0.0.1', () => s.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n${header}Connection: close\r\n\r\n`));
-    let text = '';
-    s.on('data', (d) => (text += d));
-    s.on('end', () => resolve(text.split('\r\n')[0]));
-    s.on('error', reject);
-  });
-}
 
 const HOSTILE = ['zb_lang=%', 'zb_session=%E0%A4%A', 'zb_login=%zz; zb_lang=ja', 'x=%'];
 
@@ -36,9 +24,9 @@ describe('console cookies that are not percent-encoding', () => {
     const c = await startConsole(cfg, inject('redisUrl'), log);
     running.push(c);
     for (const cookie of HOSTILE) {
-      expect(await statusLine(c.port!, '/login', cookie)).toBe('HTTP/1.1 200 OK');
-      expect(await statusLine(c.port!, '/', cookie)).toBe('HTTP/1.1 303 See Other'); // no session: to /login
+      expect(await rawStatusLine(c.port!, '/login', [`Cookie: ${cookie}`])).toBe('HTTP/1.1 200 OK');
+      expect(await rawStatusLine(c.port!, '/', [`Cookie: ${cookie}`])).toBe('HTTP/1.1 303 See Other'); // no session: to /login
     }
-    expect(await statusLine(c.port!, '/login')).toBe('HTTP/1.1 200 OK');
+    expect(await rawStatusLine(c.port!, '/login')).toBe('HTTP/1.1 200 OK');
   });
 });

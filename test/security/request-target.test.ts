@@ -2,11 +2,11 @@
 // bad port). The receiver and the console parsed them outside any catch: one such request ended the
 // process (under `start`, the relay with it). Now: 400, and the server goes on. Real HTTP over loopback.
 import { describe, it, expect, afterEach, inject } from 'vitest';
-import { connect } from 'node:net';
 import { startReceiver } from '../../src/roles/receiver.js';
 import { startConsole } from '../../src/roles/console.js';
 import { hashPassword } from '../../src/config/password.js';
 import { tempDir, testConfig, uniqueName, stopAll, log } from '../helpers/env.js';
+import { rawStatusLine } from '../helpers/http.js';
 
 let t: ReturnType<typeof tempDir> | undefined;
 const running: { close(): unknown }[] = [];
@@ -15,17 +15,6 @@ afterEach(async () => {
   t?.cleanup();
 });
 
-/** Sends a raw request line; resolves with the answer's status line. */
-function statusLine(port: number, target: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = connect(port, '127.0.0.1', () => s.write(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
-    let text = '';
-    s.on('data', (d) => (text += d));
-    s.on('end', () => resolve(text.split('\r\n')[0]));
-    s.on('error', reject);
-  });
-}
-
 const HOSTILE = ['//a:99999', '//[::1', 'http://a:99999/x'];
 
 describe('request targets WHATWG URL rejects', () => {
@@ -33,8 +22,8 @@ describe('request targets WHATWG URL rejects', () => {
     t = tempDir();
     const r = await startReceiver(testConfig(t.dir), inject('redisUrl'), log, { queueName: uniqueName('stock') });
     running.push(r);
-    for (const target of HOSTILE) expect(await statusLine(r.port!, target)).toBe('HTTP/1.1 400 Bad Request');
-    expect(await statusLine(r.port!, '/healthz')).toBe('HTTP/1.1 200 OK');
+    for (const target of HOSTILE) expect(await rawStatusLine(r.port!, target)).toBe('HTTP/1.1 400 Bad Request');
+    expect(await rawStatusLine(r.port!, '/healthz')).toBe('HTTP/1.1 200 OK');
   });
 
   it('the console answers 400 and keeps serving', async () => {
@@ -42,7 +31,7 @@ describe('request targets WHATWG URL rejects', () => {
     const cfg = testConfig(t.dir, { console: { port: 0, users: [{ name: 'sato', password: await hashPassword('pw-123456') }] } });
     const c = await startConsole(cfg, inject('redisUrl'), log);
     running.push(c);
-    for (const target of HOSTILE) expect(await statusLine(c.port!, target)).toBe('HTTP/1.1 400 Bad Request');
-    expect(await statusLine(c.port!, '/login')).toBe('HTTP/1.1 200 OK');
+    for (const target of HOSTILE) expect(await rawStatusLine(c.port!, target)).toBe('HTTP/1.1 400 Bad Request');
+    expect(await rawStatusLine(c.port!, '/login')).toBe('HTTP/1.1 200 OK');
   });
 });
