@@ -52,6 +52,18 @@ async function pings(socket: string): Promise<boolean> {
   }
 }
 
+/** What a Redis that holds jobs needs: AOF (fsynced every second), no RDB snapshots, no eviction. */
+export const JOB_KEEPING_REDIS_ARGS = [
+  '--save',
+  '',
+  '--appendonly',
+  'yes',
+  '--appendfsync',
+  'everysec',
+  '--maxmemory-policy',
+  'noeviction',
+];
+
 export class EmbeddedRedis {
   private child?: ChildProcess;
   readonly socket: string;
@@ -102,14 +114,7 @@ export class EmbeddedRedis {
       this.pidFile,
       '--daemonize',
       'no',
-      '--save',
-      '',
-      '--appendonly',
-      'yes',
-      '--appendfsync',
-      'everysec',
-      '--maxmemory-policy',
-      'noeviction',
+      ...JOB_KEEPING_REDIS_ARGS,
       '--loglevel',
       'warning',
       '--logfile',

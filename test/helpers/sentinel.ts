@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort, waitForRedis, sleep } from './net.js';
 import { spawnTracked } from './processes.js';
+import { JOB_KEEPING_REDIS_ARGS } from '../../src/queue/embedded-redis.js';
 
 export const MASTER_NAME = 'zbmaster';
 
@@ -58,14 +59,7 @@ export async function startSentinelTopology(dir: string): Promise<SentinelTopolo
       '127.0.0.1',
       '--dir',
       nodeDir,
-      '--save',
-      '',
-      '--appendonly',
-      'yes',
-      '--appendfsync',
-      'everysec',
-      '--maxmemory-policy',
-      'noeviction',
+      ...JOB_KEEPING_REDIS_ARGS,
       '--replica-announce-ip',
       '127.0.0.1',
     ];
