@@ -7,7 +7,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { median, tempDir, freePort } from './lib.mjs';
+import { median, tempDir, freePort, procKb, children } from './lib.mjs';
 import { RELAY_NODE_FLAGS } from '../dist/roles/node-flags.js';
 
 const CLI = resolve(process.env.BENCH_CLI ?? 'dist/cli.js');
@@ -15,32 +15,6 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 5000);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** kB of a field of /proc/<pid>/status (VmRSS, VmHWM), 0 when the process is gone. */
-function statusKb(pid, field) {
-  try {
-    return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-  } catch {
-    return 0;
-  }
-}
-
-function children(pid) {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
-/** MB of a field of /proc/<pid>/smaps_rollup: Pss counts pages shared between processes (node's own code) once over all. */
-function rollupMb(pid, field) {
-  try {
-    return Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0) / 1024;
-  } catch {
-    return 0;
-  }
-}
 
 const cmdline = (pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
 
@@ -62,10 +36,10 @@ async function idleStart(config) {
     const kids = children(proc.pid);
     const worker = kids.find((p) => cmdline(p).includes('worker'));
     const redis = kids.find((p) => cmdline(p)[0].includes('redis-server'));
-    const mb = (pid) => (pid ? statusKb(pid, 'VmRSS') / 1024 : 0);
+    const mb = (pid) => (pid ? procKb(pid, 'status', 'VmRSS') / 1024 : 0);
     const samples = [];
     for (let i = 0; i < 5; i++, await sleep(200)) {
-      const pss = [proc.pid, worker, redis].reduce((sum, pid) => sum + (pid ? rollupMb(pid, 'Pss') : 0), 0);
+      const pss = [proc.pid, worker, redis].reduce((sum, pid) => sum + (pid ? procKb(pid, 'smaps_rollup', 'Pss') / 1024 : 0), 0);
       samples.push({ start: mb(proc.pid), worker: mb(worker), redis: mb(redis), pss });
     }
     const m = (k) => median(samples.map((s) => s[k]));

@@ -1,5 +1,5 @@
 // Shared bench helpers: temp dirs, a private redis-server, medians, peak RSS.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -64,3 +64,24 @@ export async function listening(port, timeoutMs = 15_000) {
   }
   return false;
 }
+
+/** kB of a "Field:  N kB" line of /proc/<pid>/<file> (status: VmRSS, VmHWM; smaps_rollup: Pss), 0 when the process is gone. */
+export function procKb(pid, file, field) {
+  try {
+    return Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/${file}`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** The direct children of a process ([] when it is gone). */
+export function children(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** A process and all its descendants. */
+export const processTree = (pid) => [pid, ...children(pid).flatMap(processTree)];

@@ -8,10 +8,10 @@
 //   relay  the relay role alone (Redis outside its tree), 5 KiB cold and warm
 // Prints one line. Needs root, redis-server, postfix (smtp-source, smtp-sink). Run: npm run bench:relay
 import { spawn } from 'node:child_process';
-import { writeFileSync, readFileSync, appendFileSync } from 'node:fs';
+import { writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
-import { median, tempDir, freePort, listening } from './lib.mjs';
+import { median, tempDir, freePort, listening, procKb, processTree } from './lib.mjs';
 import { EmbeddedRedis } from '../dist/queue/embedded-redis.js';
 import { silentLogger } from '../dist/observe/logger.js';
 import { RELAY_NODE_FLAGS } from '../dist/roles/node-flags.js';
@@ -86,27 +86,6 @@ async function singleClient(port, count) {
   return lat.sort((a, b) => a - b);
 }
 
-/** The pids of a process and all its descendants (the `start` tree: relay, stock worker, Redis). */
-function tree(pid) {
-  let kids = [];
-  try {
-    kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    /* gone */
-  }
-  return [pid, ...kids.flatMap(tree)];
-}
-
-/** A "Field:  N kB" line of a /proc file of pid (status: VmRSS, VmHWM; smaps_rollup: Pss), in kB. */
-const procKb = (pid, file, field) => {
-  try {
-    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/${file}`, 'utf8'));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
-};
-
 /**
  * Peak memory of a process tree: the sum of each process's own peak RSS (VmHWM: an upper bound, the
  * peaks need not coincide; pages of the node binary count once per process), and the largest sum of
@@ -117,14 +96,14 @@ function watchTreeMemory(pid) {
   const timer = setInterval(() => {
     pss = Math.max(
       pss,
-      tree(pid).reduce((s, p) => s + procKb(p, 'smaps_rollup', 'Pss'), 0),
+      processTree(pid).reduce((s, p) => s + procKb(p, 'smaps_rollup', 'Pss'), 0),
     );
   }, 100);
   return {
     stop() {
       clearInterval(timer);
-      const hwm = tree(pid).reduce((s, p) => s + procKb(p, 'status', 'VmHWM'), 0);
-      return { hwmMb: Math.round(hwm / 1024), pssMb: Math.round(pss / 1024), processes: tree(pid).length };
+      const hwm = processTree(pid).reduce((s, p) => s + procKb(p, 'status', 'VmHWM'), 0);
+      return { hwmMb: Math.round(hwm / 1024), pssMb: Math.round(pss / 1024), processes: processTree(pid).length };
     },
   };
 }
