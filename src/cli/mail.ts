@@ -131,7 +131,7 @@ export function registerMail(program: Command): void {
       const { config } = context(cmd);
       // The classifier (mailparser) is loaded by this command only.
       const [{ classifyFile }, { checkVerdict }] = await Promise.all([
-        import('../relay/classify/classify.js'),
+        import('../intake/classify/classify.js'),
         import('../queries/mail-check.js'),
       ]);
       if (!existsSync(file)) throw new BridgeError('BAD_INPUT', `${file}: no such file`);

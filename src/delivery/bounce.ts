@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
 import type { DeliveryRow } from '../ledger/store.js';
-import type { Acceptor } from '../relay/accept.js';
+import type { Acceptor } from '../intake/accept.js';
 
 const HEADER_LIMIT_BYTES = 64 * 1024;
 

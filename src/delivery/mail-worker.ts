@@ -4,7 +4,7 @@ import type { Queue, Job } from 'bullmq';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
 import type { LedgerStore, Outcome, RecipientStatus } from '../ledger/store.js';
-import type { Spool } from '../relay/spool/spool.js';
+import type { Spool } from '../intake/spool/spool.js';
 import type { RedisSpec } from '../queue/redis.js';
 import { WatchedWorker, type WatchedWorkerOptions } from '../queue/watched-worker.js';
 import { WORKER_LOCKS, type MailJobData, type MailJobKind } from '../queue/names.js';

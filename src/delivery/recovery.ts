@@ -4,9 +4,9 @@ import { Job, type Queue } from 'bullmq';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
 import type { LedgerStore } from '../ledger/store.js';
-import type { Spool } from '../relay/spool/spool.js';
+import type { Spool } from '../intake/spool/spool.js';
 import { mailJobId, type MailJobData } from '../queue/names.js';
-import { enqueueMail } from './enqueue.js';
+import { enqueueMail } from '../intake/enqueue.js';
 
 export async function recoverMail(queue: Queue<MailJobData>, ledger: LedgerStore, log: Logger): Promise<number> {
   let added = 0;

@@ -9,7 +9,7 @@ import type { Metrics } from './metrics.js';
 import { withTimeout } from './timeout.js';
 import { createServer, type Server } from 'node:http';
 import type { Logger } from './logger.js';
-import { allowList } from '../relay/receive/client-policy.js';
+import { allowList } from '../net/address-list.js';
 
 const READY_TIMEOUT_MS = 1000;
 

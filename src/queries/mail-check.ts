@@ -1,7 +1,7 @@
 // `mail check` and the console's check page: what the relay would do with a classified mail. Apart from
 // queries/mail.ts, so that listing the ledger does not load the classifier (mailparser).
 import type { DB } from '../db/open.js';
-import { forwardClaim, type Classification } from '../relay/classify/classify.js';
+import { forwardClaim, type Classification } from '../intake/classify/classify.js';
 
 /** `mail check`: what the relay would do with a classified mail (known item codes, forward-once verdict). */
 export function checkVerdict(c: Classification, ledgerDb: DB, stockDb: DB) {

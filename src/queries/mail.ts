@@ -83,7 +83,7 @@ export function spoolPathOf(ledger: LedgerStore, id: string, keepDays: number): 
 
 /** `mail flush`: every deferred delivery scheduled now (postqueue -f); returns how many jobs. */
 export async function flushDeferred(queue: Queue, ledger: LedgerStore): Promise<number> {
-  const [{ Job }, { enqueueMail }] = await Promise.all([import('bullmq'), import('../delivery/enqueue.js')]);
+  const [{ Job }, { enqueueMail }] = await Promise.all([import('bullmq'), import('../intake/enqueue.js')]);
   let n = 0;
   for (const { id, kind } of ledger.deferredIds()) {
     const job = await Job.fromId(queue, mailJobId(id, kind));
@@ -110,7 +110,7 @@ export async function resendMessage(
   const shop = config.shops.find((s) => s.id === m.shop_id);
   const to = forward ? (shop?.forwardTo ? [shop.forwardTo] : []) : ledger.recipients(id, 'deliver').map((r) => r.address);
   if (to.length === 0) throw new BridgeError('BAD_INPUT', `${id}: no ${kind} recipients${forward ? ' (the shop has no forwardTo)' : ''}`);
-  const { enqueueMail } = await import('../delivery/enqueue.js');
+  const { enqueueMail } = await import('../intake/enqueue.js');
   ledger.requeue(id, kind, to);
   const attempt = Date.now().toString(36);
   if (!(await enqueueMail(queue, id, [kind], 3000, (q, k) => `${mailJobId(q, k)}-r${attempt}`))) {

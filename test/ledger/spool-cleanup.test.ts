@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, writeFileSync } from 'node:fs';
 import { openDb } from '../../src/db/open.js';
 import { LedgerStore, type NewMessage } from '../../src/ledger/store.js';
-import { Spool } from '../../src/relay/spool/spool.js';
+import { Spool } from '../../src/intake/spool/spool.js';
 import { tempDir } from '../helpers/env.js';
 
 const t = tempDir();

@@ -10,7 +10,7 @@ import { startReceiver } from '../../src/roles/receiver.js';
 import { MailWorker } from '../../src/delivery/mail-worker.js';
 import { openDb } from '../../src/db/open.js';
 import { LedgerStore } from '../../src/ledger/store.js';
-import { Spool } from '../../src/relay/spool/spool.js';
+import { Spool } from '../../src/intake/spool/spool.js';
 import { createTransport } from '../../src/delivery/transport.js';
 import { Metrics } from '../../src/observe/metrics.js';
 import { UploadStore } from '../../src/stock/store.js';

@@ -3,7 +3,7 @@
 // (The third, src/delivery/data-stream-fast-path.ts on nodemailer's DataStream, has its own test:
 // test/delivery/data-stream-fast-path.test.ts.)
 // - src/relay/receive/greeting-delay.ts replaces SMTPConnection#init (the 100 ms early-talker delay);
-// - src/relay/classify/single-part.ts borrows MailParser#processHeaders and uses mailparser's splitter
+// - src/intake/classify/single-part.ts borrows MailParser#processHeaders and uses mailparser's splitter
 //   and charset decoder as direct dependencies (@zone-eu/mailsplit, libmime).
 import { describe, it, expect } from 'vitest';
 import { createHash } from 'node:crypto';

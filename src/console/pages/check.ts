@@ -3,7 +3,7 @@ import { html } from '../html.js';
 import { page, csrfField } from '../layout.js';
 import { send, audit, type Ctx } from '../context.js';
 import type { Form } from '../http.js';
-import { classify, CLASSIFY_LIMIT_BYTES } from '../../relay/classify/classify.js';
+import { classify, CLASSIFY_LIMIT_BYTES } from '../../intake/classify/classify.js';
 import { checkVerdict } from '../../queries/mail-check.js';
 
 /** The relay looks at no more than the first CLASSIFY_LIMIT_BYTES; more is accepted so a pasted mail is not refused for its tail. */

@@ -7,12 +7,13 @@ import type { Logger } from '../../observe/logger.js';
 import { costliestHash, verifyPassword } from '../../config/password.js';
 import { preview } from '../../security/untrusted-text.js';
 import { smtpError, BridgeError } from '../../errors/codes.js';
-import { allowList, xforwardOption } from './client-policy.js';
+import { xforwardOption } from './client-policy.js';
+import { allowList } from '../../net/address-list.js';
 import { installGreetingPatch } from './greeting-delay.js';
 import { SessionLimits } from './session-limits.js';
 import { Lockout } from '../../security/lockout.js';
-import type { Acceptor } from '../accept.js';
-import { TooBigError, LoopError } from '../accept.js';
+import type { Acceptor } from '../../intake/accept.js';
+import { TooBigError, LoopError } from '../../intake/accept.js';
 import type { Metrics, REJECT_REASONS } from '../../observe/metrics.js';
 
 const CLOSE_TIMEOUT_MS = 10_000; // in-flight DATA may finish for this long at shutdown

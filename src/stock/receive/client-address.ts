@@ -3,7 +3,7 @@
 // its left were written by the client and prove nothing). Used for lockout, logs and adminClients.
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
-import { allowList } from '../../relay/receive/client-policy.js';
+import { allowList } from '../../net/address-list.js';
 
 export function clientAddress(trustedProxies: readonly string[]): (req: IncomingMessage) => string {
   const trusted = allowList(trustedProxies);

@@ -11,7 +11,7 @@ import type { UploadHandler, Answer } from './upload-handler.js';
 import { ngAnswer } from '../../errors/codes.js';
 import { readBody, InflightBudget, TooLarge, Busy, type Body } from './request-body.js';
 import { clientAddress } from './client-address.js';
-import { allowList } from '../../relay/receive/client-policy.js';
+import { allowList } from '../../net/address-list.js';
 import { requestTarget } from '../../security/request-target.js';
 import { preview } from '../../security/untrusted-text.js';
 

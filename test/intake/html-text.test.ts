@@ -1,6 +1,6 @@
 // htmlToText: the text mail clients show, and the same answer for hostile HTML without rescanning.
 import { describe, it, expect } from 'vitest';
-import { htmlToText } from '../../src/relay/classify/html-text.js';
+import { htmlToText } from '../../src/intake/classify/html-text.js';
 
 const ORDER = '<p>注文番号：A-100</p><p>商品コード：X1</p><p>数量：2</p>';
 

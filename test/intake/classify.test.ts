@@ -1,9 +1,9 @@
 import { describe, it, expect } from 'vitest';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { classifyFile, extractItems, findShop, forwardClaim } from '../../src/relay/classify/classify.js';
-import { allowList } from '../../src/relay/receive/client-policy.js';
-import { newQueueId } from '../../src/relay/spool/queue-id.js';
+import { classifyFile, extractItems, findShop, forwardClaim } from '../../src/intake/classify/classify.js';
+import { allowList } from '../../src/net/address-list.js';
+import { newQueueId } from '../../src/intake/spool/queue-id.js';
 import { classifyFailure, backoffDelay } from '../../src/delivery/classify-failure.js';
 import { testConfig, tempDir, FIXTURES } from '../helpers/env.js';
 

@@ -6,7 +6,7 @@ import { MailParser, type AddressObject, type AttachmentStream, type MessageText
 import { parseSinglePart, type Parsed } from './single-part.js';
 import { htmlToText } from './html-text.js';
 import type { ShopConfig } from '../../config/schema.js';
-import { allowList } from '../receive/client-policy.js';
+import { allowList } from '../../net/address-list.js';
 
 export interface OrderItem {
   code: string;

@@ -4,8 +4,8 @@ import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import iconv from 'iconv-lite';
-import { parseSinglePart } from '../../src/relay/classify/single-part.js';
-import { parseWithMailparser } from '../../src/relay/classify/classify.js';
+import { parseSinglePart } from '../../src/intake/classify/single-part.js';
+import { parseWithMailparser } from '../../src/intake/classify/classify.js';
 import { FIXTURES } from '../helpers/env.js';
 
 const fixture = (name: string) => readFileSync(join(FIXTURES, 'mail', name));

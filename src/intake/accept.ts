@@ -10,7 +10,7 @@ import type { LedgerStore, NewMessage, AcceptResult } from '../ledger/store.js';
 import { GroupCommit } from '../ledger/group-commit.js';
 import type { WalSync } from '../ledger/wal-sync.js';
 import type { MailJobData, MailJobKind } from '../queue/names.js';
-import { MailEnqueuer } from '../delivery/enqueue.js';
+import { MailEnqueuer } from './enqueue.js';
 import { Spool, LOOP_RECEIVED_COUNT } from './spool/spool.js';
 import { newQueueId } from './spool/queue-id.js';
 import { classify, forwardClaim } from './classify/classify.js';
