@@ -42,16 +42,25 @@ export function parseCatalog(bytes: Buffer, encoding?: string): CatalogRow[] {
   });
 }
 
-/** Upserts every row in one transaction (all or nothing); returns how many rows were written. */
+/**
+ * Upserts every row in one transaction (all or nothing); returns how many rows were written. A limited
+ * stock that differs from before is recorded as a change with source `import` (the feed's cart sees it).
+ */
 export function importCatalog(db: DB, shopId: string, rows: CatalogRow[], onProgress?: (done: number) => void, now = Date.now()): number {
-  const upsert = db.prepare(`INSERT INTO products (shop_id, code, name, stock, unlimited, uses_stock_codes, updated_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?)
+  const record = db.prepare(`INSERT INTO stock_changes (shop_id, code, product_code, old_stock, new_stock, source, changed_at)
+    SELECT @shop, @code, @code, (SELECT stock FROM products WHERE shop_id = @shop AND code = @code), @stock, 'import', @now
+    WHERE @stock IS NOT NULL
+      AND (SELECT stock FROM products WHERE shop_id = @shop AND code = @code) IS NOT @stock`);
+  const upsert = db.prepare(`INSERT INTO products (shop_id, code, name, stock, unlimited, uses_stock_codes, stock_set_at, updated_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (shop_id, code) DO UPDATE SET name = excluded.name, stock = excluded.stock, unlimited = excluded.unlimited,
-      uses_stock_codes = excluded.uses_stock_codes, updated_at = excluded.updated_at`);
+      uses_stock_codes = excluded.uses_stock_codes, stock_set_at = excluded.stock_set_at, updated_at = excluded.updated_at`);
   return db
     .transaction(() => {
       rows.forEach((r, i) => {
-        upsert.run(shopId, r.code, r.name, r.unlimited ? null : r.stock, r.unlimited, r.usesCodes, now);
+        const stock = r.unlimited ? null : r.stock;
+        record.run({ shop: shopId, code: r.code, stock, now });
+        upsert.run(shopId, r.code, r.name, stock, r.unlimited, r.usesCodes, now, now);
         if (onProgress && i % 5000 === 4999) onProgress(i + 1);
       });
       return rows.length;
@@ -82,8 +91,8 @@ export function productView(db: DB, shopId: string, code: string, page = { limit
   if (!p) return undefined;
   const changes = db
     .prepare(
-      `SELECT upload_id AS uploadId, old_stock AS oldStock, new_stock AS newStock, changed_at AS changedAt
-    FROM stock_changes WHERE shop_id = ? AND code = ? ORDER BY id DESC LIMIT ? OFFSET ?`,
+      `SELECT id, source, upload_id AS uploadId, order_number AS orderNumber, old_stock AS oldStock, new_stock AS newStock,
+      changed_at AS changedAt FROM stock_changes WHERE shop_id = ? AND code = ? ORDER BY id DESC LIMIT ? OFFSET ?`,
     )
     .all(shopId, code, page.limit, page.offset);
   const skips = db

@@ -3,6 +3,7 @@
 import type { Statement } from 'better-sqlite3';
 import { statementCache, type DB } from '../db/open.js';
 import { parseStockValue } from './stock-value.js';
+import { pruneChanges } from './changes/feed.js';
 
 export interface NewItem {
   code: string;
@@ -43,14 +44,17 @@ export class UploadStore {
    * Stores the upload and all its items in one transaction; returns the upload id (higher = newer).
    * Values are parsed and repeated codes marked here, once, so the apply transaction stays set-based.
    */
-  insert(shopId: string, meta: { source: 'http' | 'file'; origin?: string; charset: string }, items: NewItem[], now = Date.now()): number {
+  insert(shopId: string, meta: { source: 'http' | 'file'; origin?: string; charset: string }, items: NewItem[], now?: number): number {
     const lastSeq = new Map<string, number>();
     items.forEach((it, seq) => lastSeq.set(it.code, seq));
     const upload = this.sql('INSERT INTO uploads (shop_id, source, origin, charset, received_at, item_count) VALUES (?, ?, ?, ?, ?, ?)');
     const item = this.sql('INSERT INTO upload_items (upload_id, seq, code, raw_stock, stock, superseded) VALUES (?, ?, ?, ?, ?, ?)');
     return this.db
       .transaction(() => {
-        const id = Number(upload.run(shopId, meta.source, meta.origin ?? null, meta.charset, now, items.length).lastInsertRowid);
+        // The receipt time is read under the write lock: an order mail's decrement (stock/orders) applies
+        // every upload received before the mail first, and one stored later must carry a later time.
+        const receivedAt = now ?? Date.now();
+        const id = Number(upload.run(shopId, meta.source, meta.origin ?? null, meta.charset, receivedAt, items.length).lastInsertRowid);
         items.forEach((it, seq) =>
           item.run(id, seq, it.code, it.rawStock, parseStockValue(it.rawStock), lastSeq.get(it.code) === seq ? 0 : 1),
         );
@@ -134,7 +138,7 @@ export class UploadStore {
       items: this.sql(
         "DELETE FROM upload_items WHERE upload_id IN (SELECT id FROM uploads WHERE received_at < ? AND status = 'applied')",
       ).run(before).changes,
-      changes: this.sql('DELETE FROM stock_changes WHERE changed_at < ?').run(before).changes,
+      changes: pruneChanges(this.db, before),
     }))();
   }
 }

@@ -113,7 +113,7 @@ describe('tables', () => {
     expect(cli('uploads', 'list').stdout).toBe('no uploads\n');
     expect(cli('stock', 'skipped').stdout).toBe('no skipped items\n');
     const csv = join(t.dir, 'c.csv');
-    writeFileSync(csv, 'A-1,a,3,0,0\n');
+    writeFileSync(csv, 'A-1,a,,1,0\n'); // unlimited: its import is no change
     cli('stock', 'import', csv);
     expect(cli('stock', 'show', 'A-1').stdout).toContain('changes:\nno changes\n\nskips:\nno skips\n');
   });

@@ -88,7 +88,10 @@ describe('apply', () => {
       9,
       0,
     ]);
-    expect(productView(db, SHOP, 'A-1')!.changes).toEqual([expect.objectContaining({ uploadId: id, oldStock: 10, newStock: 7 })]);
+    expect(productView(db, SHOP, 'A-1')!.changes).toEqual([
+      expect.objectContaining({ source: 'upload', uploadId: id, oldStock: 10, newStock: 7 }),
+      expect.objectContaining({ source: 'import', uploadId: null, oldStock: null, newStock: 10 }),
+    ]);
   });
 
   it('last occurrence of a code wins; earlier ones are duplicate_in_upload', () => {
@@ -155,6 +158,7 @@ describe('apply', () => {
   });
 
   it('prunes items and changes past retention, keeps the upload summary', () => {
+    db.prepare('DELETE FROM stock_changes').run(); // the catalog import's, made now
     const id = store.insert(SHOP, { source: 'http', charset: 'utf-8' }, [{ code: 'A-1', rawStock: '1' }], Date.now() - 100 * 86_400_000);
     applyUpload(db, id, Date.now() - 100 * 86_400_000);
     expect(store.prune(90)).toEqual({ items: 1, changes: 1 });

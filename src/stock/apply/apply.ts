@@ -29,31 +29,35 @@ const SKIP_BY_PRODUCT = `
                     AND NOT p.unlimited AND NOT p.uses_stock_codes AND p.last_upload_id <= @id)`;
 
 const RECORD_CHANGES = `
-  INSERT INTO stock_changes (shop_id, code, old_stock, new_stock, upload_id, changed_at)
-  SELECT @shop, i.code, p.stock, i.stock, @id, @now FROM upload_items i JOIN products p ON p.shop_id = @shop AND p.code = i.code
+  INSERT INTO stock_changes (shop_id, code, product_code, old_stock, new_stock, source, upload_id, changed_at)
+  SELECT @shop, i.code, i.code, p.stock, i.stock, 'upload', @id, @now
+  FROM upload_items i JOIN products p ON p.shop_id = @shop AND p.code = i.code
   WHERE i.upload_id = @id AND i.outcome IS NULL AND p.stock IS NOT i.stock ORDER BY i.seq`;
 
 // An upsert that always takes the conflict branch: SQLite drives it from the items, one key seek each,
 // where UPDATE … FROM would scan the whole products table.
 const SET_STOCK = `
-  INSERT INTO products (shop_id, code, stock, last_upload_id, updated_at)
-  SELECT @shop, code, stock, @id, @now FROM upload_items WHERE upload_id = @id AND outcome IS NULL
+  INSERT INTO products (shop_id, code, stock, last_upload_id, stock_set_at, updated_at)
+  SELECT @shop, code, stock, @id, @receivedAt, @now FROM upload_items WHERE upload_id = @id AND outcome IS NULL
   ON CONFLICT (shop_id, code) DO UPDATE SET
-    stock = excluded.stock, last_upload_id = excluded.last_upload_id, updated_at = excluded.updated_at`;
+    stock = excluded.stock, last_upload_id = excluded.last_upload_id, stock_set_at = excluded.stock_set_at,
+    updated_at = excluded.updated_at`;
 
 const MARK_APPLIED = "UPDATE upload_items SET outcome = 'applied' WHERE upload_id = @id AND outcome IS NULL";
 
 export function applyUpload(db: DB, uploadId: number, now = Date.now()): ApplyResult {
   return db
     .transaction((): ApplyResult => {
-      const upload = db.prepare('SELECT shop_id, status, applied_count, skipped_count FROM uploads WHERE id = ?').get(uploadId) as
-        { shop_id: string; status: string; applied_count: number; skipped_count: number } | undefined;
+      const upload = db
+        .prepare('SELECT shop_id, status, received_at, applied_count, skipped_count FROM uploads WHERE id = ?')
+        .get(uploadId) as
+        { shop_id: string; status: string; received_at: number; applied_count: number; skipped_count: number } | undefined;
       if (!upload) throw new Error(`upload ${uploadId} does not exist`);
       if (upload.status === 'applied')
         return { uploadId, applied: upload.applied_count, skipped: upload.skipped_count, alreadyApplied: true };
       const id = { id: uploadId };
       const withShop = { id: uploadId, shop: upload.shop_id };
-      const all = { ...withShop, now };
+      const all = { ...withShop, now, receivedAt: upload.received_at };
       const skipped = db.prepare(SKIP_BY_ITEM).run(id).changes + db.prepare(SKIP_BY_PRODUCT).run(withShop).changes;
       db.prepare(RECORD_CHANGES).run(all);
       db.prepare(SET_STOCK).run(all);

@@ -40,7 +40,7 @@ export class StockFileStore {
    * The file's open upload, or a new one stored with its row in one transaction. `parse` runs only
    * for a new file. Another open row of the same name (the file was replaced) is finished: it is gone.
    */
-  take(key: FileKey, parse: () => { items: NewItem[]; charset: string }, now = Date.now()): OpenFile & { again: boolean } {
+  take(key: FileKey, parse: () => { items: NewItem[]; charset: string }, at?: number): OpenFile & { again: boolean } {
     const found = this.find(key);
     if (found) return { ...found, again: true };
     const { items, charset } = parse();
@@ -48,6 +48,7 @@ export class StockFileStore {
       .transaction(() => {
         const raced = this.find(key); // another process took it while we parsed
         if (raced) return { ...raced, again: true };
+        const now = at ?? Date.now(); // under the write lock, as UploadStore.insert says why
         this.db
           .prepare('UPDATE stock_files SET finished_at = ? WHERE shop_id = ? AND via = ? AND name = ? AND finished_at IS NULL')
           .run(now, key.shopId, key.via, key.name);
