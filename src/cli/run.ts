@@ -8,6 +8,7 @@ import type { WorkerReport } from '../roles/start.js';
 import type { RunningRole } from '../roles/receiver.js';
 import { READY_MESSAGE } from '../roles/supervise.js';
 import { BridgeError } from '../errors/codes.js';
+import { ConfigHolder } from '../config/holder.js';
 import type { Logger } from '../observe/logger.js';
 
 const SHUTDOWN_BOUND_MS = 15_000;
@@ -48,10 +49,50 @@ function stopOnSignals(starting: Promise<RunningRole>, log: Logger): void {
   process.on('disconnect', () => stop('parent gone')); // forked by `start` or scripts/start.mjs: follow the parent
 }
 
+/**
+ * SIGHUP (systemctl reload, `zaiko-bridge config reload`): read the file again (roles/reload.ts). Installed
+ * before the role starts, since a SIGHUP left to Node's default would end the process. `--log-level`
+ * given on the command line wins over log.level in a reloaded file as it does at start.
+ */
+function reloadOnSignal(starting: Promise<RunningRole>, run: Run): void {
+  const { holder, path, log } = run;
+  if (!run.logLevelFlag) holder.onChange((next) => (log.level = next.log.level));
+  process.on('SIGHUP', () => {
+    log.info({ config: path }, 'SIGHUP: reloading the config');
+    starting.then(
+      async (role) => {
+        const { reloadConfig } = await import('../roles/reload.js');
+        reloadConfig(holder, path, log, role.metrics, role.checkConfig?.bind(role));
+        role.onReloadSignal?.();
+      },
+      () => {},
+    );
+  });
+}
+
+interface Run {
+  holder: ConfigHolder;
+  path: string;
+  log: Logger;
+  logLevelFlag?: string;
+}
+
+/** What a long-running command runs with: the config behind a holder a reload can swap. */
+function runOf(cmd: Command, loaded: ReturnType<typeof context>): Run {
+  return {
+    holder: new ConfigHolder(loaded.config),
+    path: loaded.path,
+    log: loaded.log,
+    logLevelFlag: cmd.optsWithGlobals<{ logLevel?: string }>().logLevel,
+  };
+}
+
 /** A role that fails to start stops what it began; should anything still hold the event loop, exit anyway. */
-async function runRole(log: Logger, start: () => Promise<RunningRole>): Promise<void> {
-  const starting = start();
+async function runRole(run: Run, start: (holder: ConfigHolder) => Promise<RunningRole>): Promise<void> {
+  const { log } = run;
+  const starting = start(run.holder);
   stopOnSignals(starting, log);
+  reloadOnSignal(starting, run);
   try {
     await starting;
   } catch (err) {
@@ -60,14 +101,15 @@ async function runRole(log: Logger, start: () => Promise<RunningRole>): Promise<
   }
 }
 
-async function external(cmd: Command): Promise<{ spec: RedisSpec; log: Logger; config: ReturnType<typeof context>['config'] }> {
-  const { config, log } = context(cmd);
+async function external(cmd: Command): Promise<{ spec: RedisSpec; run: Run; config: ReturnType<typeof context>['config'] }> {
+  const loaded = context(cmd);
+  const { config, log } = loaded;
   const { redisSpec, connectOrFail, checkEvictionPolicy, closeRedis } = await import('../queue/redis.js');
   const spec = redisSpec(config);
   const probe = await connectOrFail(spec);
   await checkEvictionPolicy(probe, log);
   await closeRedis(probe);
-  return { spec, log, config };
+  return { spec, run: runOf(cmd, loaded), config };
 }
 
 export function registerRun(program: Command): void {
@@ -75,42 +117,44 @@ export function registerRun(program: Command): void {
     .command('start')
     .description('run every role in one process tree (starts a private Redis when redis.url is empty)')
     .action(async (_o, cmd: Command) => {
-      const { config, path, log } = context(cmd);
+      const run = runOf(cmd, context(cmd));
       const { startAll } = await import('../roles/start.js');
-      await runRole(log, () => startAll(config, path, log));
+      await runRole(run, (holder) => startAll(holder, run.path, run.log));
     });
   program
     .command('relay')
     .description('SMTP relay and its delivery workers')
     .action(async (_o, cmd: Command) => {
-      const { spec, log, config } = await external(cmd);
+      const { spec, run } = await external(cmd);
       const { startRelay } = await import('../roles/relay.js');
-      await runRole(log, () => startRelay(config, spec, log));
+      await runRole(run, (holder) => startRelay(holder, spec, run.log));
     });
   program
     .command('receiver')
     .description('HTTP upload endpoint, /healthz, /readyz')
     .action(async (_o, cmd: Command) => {
-      const { spec, log, config } = await external(cmd);
+      const { spec, run } = await external(cmd);
       const { startReceiver } = await import('../roles/receiver.js');
-      await runRole(log, () => startReceiver(config, spec, log));
+      await runRole(run, (holder) => startReceiver(holder, spec, run.log));
     });
   program
     .command('console')
     .description("the web console for the shop's operator (console.host:console.port)")
     .action(async (_o, cmd: Command) => {
-      const { spec, log, config } = await external(cmd);
+      const { spec, run, config } = await external(cmd);
       if (!config.console.users.length) {
         throw new BridgeError('BAD_INPUT', 'console.users is empty: add a user with a hash from `zaiko-bridge config hash-password`');
       }
       const { startConsole } = await import('../roles/console.js');
-      await runRole(log, () => startConsole(config, spec, log));
+      await runRole(run, (holder) => startConsole(holder, spec, run.log, true));
     });
   program
     .command('worker')
     .description('stock apply worker and drop-folder watcher')
     .action(async (_o, cmd: Command) => {
-      const { config, log } = context(cmd);
+      const run = runOf(cmd, context(cmd));
+      const { log } = run;
+      const config = run.holder.get();
       const [{ startWorker }, { redisSpec }] = await Promise.all([import('../roles/worker.js'), import('../queue/redis.js')]);
       // Forked by `start`: the watchdog's findings go to the parent, whose /metrics and /readyz show them.
       const send = process.send?.bind(process);
@@ -118,7 +162,7 @@ export function registerRun(program: Command): void {
         onRecreated: () => send({ type: 'worker-recreated' } satisfies WorkerReport),
         onProblem: (problem: string | undefined) => send({ type: 'worker-problem', problem } satisfies WorkerReport),
       };
-      await runRole(log, () => startWorker(config, redisSpec(config), log, { watchdog }));
+      await runRole(run, (holder) => startWorker(holder, redisSpec(config), log, { watchdog }));
       process.send?.(READY_MESSAGE); // under `start`: its supervisor counts it as running from now
     });
 }

@@ -2,6 +2,7 @@
 // what the operator meant, and durations and sizes shown the way they were written.
 import { isAbsolute } from 'node:path';
 import type { Config } from './schema.js';
+import { hasDemoConsoleUser, loopbackHost } from './demo.js';
 
 /** Keys whose value is a duration or a size; shown as written, or as their default is written. */
 const UNIT_KEYS: Record<string, 'duration' | 'size'> = {
@@ -71,6 +72,12 @@ export function configWarnings(cfg: Config, raw: unknown, path: string): string[
     warnings.push(
       `dataDir: ${written} is relative to ${path}'s folder (${cfg.dataDir}); ` +
         'on a host write an absolute path such as /var/lib/zaiko-bridge',
+    );
+  }
+  if (hasDemoConsoleUser(cfg) && !loopbackHost(cfg.console.host)) {
+    warnings.push(
+      `console.users: the demo user of config/example.yaml (password published) on console.host ${cfg.console.host}, ` +
+        'reachable from other hosts: remove it and add your own (config hash-password)',
     );
   }
   if (cfg.spool.keepDays === 0) {

@@ -7,6 +7,7 @@ import { maskUrl } from '../queue/redis-url.js';
 import type { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
 import { BridgeError } from '../errors/codes.js';
+import { deepFreeze } from './holder.js';
 
 export interface LoadedConfig {
   path: string;
@@ -69,14 +70,6 @@ function applyEnv(raw: Record<string, any>, env: NodeJS.ProcessEnv): void {
       if (pass !== undefined) (shop.zaikoRobot ??= {}).password = pass;
     }
   }
-}
-
-function deepFreeze<T>(obj: T): T {
-  if (obj && typeof obj === 'object') {
-    for (const v of Object.values(obj)) deepFreeze(v);
-    Object.freeze(obj);
-  }
-  return obj;
 }
 
 /** Validates a parsed document; `baseDir` anchors relative paths. Throws CONFIG_INVALID with one line per problem. */

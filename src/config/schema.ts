@@ -2,6 +2,7 @@
 // Unknown keys are errors (strict objects): a typo must never fall back to a default silently.
 import { hostname } from 'node:os';
 import { isIP } from 'node:net';
+import { createSecureContext } from 'node:tls';
 import { z } from 'zod';
 import { parseDurationMs, parseSizeBytes } from './units.js';
 import { SKIP_REASONS } from '../stock/skip-reasons.js';
@@ -65,6 +66,27 @@ const hostPort = z.string().refine((s) => {
   const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(s);
   return !!m && Number(m[2]) > 0 && Number(m[2]) <= 65535;
 }, 'must be host:port (e.g. 10.0.0.5:26379 or [::1]:26379)');
+/** TLS 1.3 suites, then TLS 1.2 with ECDHE and AEAD only (Mozilla's "intermediate" without DHE): no CBC, no RSA key exchange. */
+export const MODERN_TLS_CIPHERS = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+/** An OpenSSL cipher string, checked by OpenSSL itself. */
+const tlsCiphers = z.string().refine((s) => {
+  try {
+    createSecureContext({ ciphers: s });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'no cipher OpenSSL knows (an OpenSSL cipher string such as ECDHE+AESGCM:TLS_AES_128_GCM_SHA256)');
 const defaultHost = hostname().replace(/[^A-Za-z0-9._-]/g, '-');
 
 const shop = z.strictObject({
@@ -123,6 +145,7 @@ export const configSchema = z
         users: z.array(z.strictObject({ name: z.string().min(1), password })).default([]),
         allowInsecureAuth: z.boolean().default(false),
         tls: z.strictObject({ key: z.string(), cert: z.string() }).optional(),
+        tlsCiphers: tlsCiphers.default(MODERN_TLS_CIPHERS),
         maxMessageBytes: size('25MiB'),
         maxRecipients: z.number().int().positive().default(100),
         maxClients: z.number().int().positive().default(100),

@@ -24,17 +24,19 @@ export class Auth {
   private readonly sessions = new Map<string, Session>();
   private readonly lockout = new Lockout({ failures: 5, windowMs: 15 * 60_000, durationMs: 15 * 60_000 });
 
+  /** `users`: a list, or where to read the current one at each login (a reload changes it; sessions stay). */
   constructor(
-    private readonly users: Config['console']['users'],
+    private readonly users: Config['console']['users'] | (() => Config['console']['users']),
     private readonly now = () => Date.now(),
   ) {}
 
   async login(client: string, name: string, password: string): Promise<LoginResult> {
     const key = name.slice(0, 64);
     if (this.lockout.isLocked(client, key)) return { ok: false, locked: true };
-    const user = this.users.find((u) => u.name === name);
+    const users = typeof this.users === 'function' ? this.users() : this.users;
+    const user = users.find((u) => u.name === name);
     // An unknown name costs one scrypt run like a known one (verifyPassword imitates the costliest hash).
-    const ok = await verifyPassword(password.slice(0, 1024), user?.password, costliestHash(this.users.map((u) => u.password)));
+    const ok = await verifyPassword(password.slice(0, 1024), user?.password, costliestHash(users.map((u) => u.password)));
     if (!ok) return { ok: false, locked: this.lockout.fail(client, key) };
     this.lockout.succeed(client, key);
     if (this.sessions.size >= MAX_SESSIONS) this.prune();

@@ -125,8 +125,9 @@ async function handle(deps: ConsoleDeps, req: IncomingMessage, res: ServerRespon
   return (route.handler as Post)(c, form);
 }
 
-export function createConsoleServer(deps: ConsoleDeps): Server {
+export function createConsoleServer(live: ConsoleDeps): Server {
   const server = createServer((req, res) => {
+    const deps = { ...live, cfg: live.cfg }; // the config current at the request's start, for the whole request
     handle(deps, req, res)
       .catch((err: Error) => {
         const status = err instanceof HttpError ? err.status : 500;

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/schema.js';
+import { configOf, type ConfigHolder } from '../config/holder.js';
 import type { Logger } from '../observe/logger.js';
 import type { DeliveryRow } from '../ledger/store.js';
 import type { Acceptor } from '../intake/accept.js';
@@ -62,10 +63,14 @@ export function buildDsn(
 
 export class Bouncer {
   constructor(
-    private readonly cfg: Config,
+    private readonly config: Config | ConfigHolder,
     private readonly acceptor: () => Acceptor,
     private readonly log: Logger,
   ) {}
+
+  private get cfg(): Config {
+    return configOf(this.config); // read once per bounce (bounce() takes no await before it uses it)
+  }
 
   async bounce(msg: DeliveryRow, failed: { address: string; response: string }[]): Promise<void> {
     if (!this.cfg.delivery.bounces || msg.mail_from === '') return;

@@ -6,6 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { createLogger } from '../observe/logger.js';
+import { ConfigHolder, deepFreeze } from '../config/holder.js';
 import { openDb } from '../db/open.js';
 import { LedgerStore } from '../ledger/store.js';
 import { WalSync } from '../ledger/wal-sync.js';
@@ -20,6 +21,8 @@ import { Bouncer } from './bounce.js';
 import type { DeliveryThreadData, ThreadMessage } from './thread.js';
 
 const { cfg, redis: spec, queueName, logLevel, watchdog } = workerData as DeliveryThreadData;
+// Jobs read the holder at their start; the main thread posts each reload (RESTART_KEYS keep what is read here once).
+const holder = new ConfigHolder(cfg);
 const port = parentPort!;
 const log = createLogger(logLevel).child({ thread: 'delivery' });
 // Outcomes commit without fsync: losing the last ones to power loss repeats a delivery, never drops one.
@@ -31,24 +34,30 @@ const queue = new Queue<MailJobData>(queueName, { connection: redis, prefix: cfg
 queue.on('error', () => {});
 // DSNs are accepted here like any message: spooled, committed (and the WAL fsynced), queued.
 const walSync = new WalSync(join(cfg.dataDir, 'ledger.db-wal'));
-const acceptor = new Acceptor(cfg, spool, ledger, queue, log, walSync);
+const acceptor = new Acceptor(holder, spool, ledger, queue, log, walSync);
 if (!installDataStreamFastPath()) log.warn('nodemailer changed: dot-stuffing runs its own (slower) per-byte loop');
 const transport = createTransport(cfg.upstream, cfg.relay.hostname);
 const post = (m: ThreadMessage) => port.postMessage(m);
 const worker = new MailWorker(queue, spec, {
-  cfg,
+  get cfg() {
+    return holder.get(); // process() takes it once per job
+  },
   ledger,
   spool,
   transport,
   log,
   durable: () => walSync.sync(),
-  bouncer: new Bouncer(cfg, () => acceptor, log),
+  bouncer: new Bouncer(holder, () => acceptor, log),
   onOutcome: (kind, outcome) => post({ type: 'outcome', kind, outcome }),
   watchdog: { ...watchdog, onRecreated: () => post({ type: 'recreated' }), onProblem: (problem) => post({ type: 'problem', problem }) },
 });
 worker.start();
 
 port.on('message', async (m: ThreadMessage) => {
+  if (m.type === 'config') {
+    holder.replace(deepFreeze(m.cfg)); // a structured clone: frozen again, as every config is
+    log.level = m.logLevel;
+  }
   if (m.type !== 'close') return;
   await worker.close();
   transport.close();

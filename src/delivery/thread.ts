@@ -23,6 +23,7 @@ export interface DeliveryThreadData {
 export type ThreadMessage =
   | { type: 'ready' }
   | { type: 'close' }
+  | { type: 'config'; cfg: Config; logLevel: string }
   | { type: 'outcome'; kind: MailJobKind; outcome: RecipientStatus }
   | { type: 'recreated' }
   | { type: 'problem'; problem: string | undefined };
@@ -87,6 +88,12 @@ export class DeliveryThread {
       });
     });
     return ready;
+  }
+
+  /** A reload: the thread's jobs from now on use `cfg`, its log the main thread's level (a restart after a death starts with it too). */
+  reload(cfg: Config, logLevel: string): void {
+    Object.assign(this.data, { cfg, logLevel });
+    this.worker?.postMessage({ type: 'config', cfg, logLevel } satisfies ThreadMessage);
   }
 
   /** For /readyz: why mail is not being delivered right now, if it is not. */

@@ -5,6 +5,7 @@
 import type { Readable } from 'node:stream';
 import type { Queue } from 'bullmq';
 import type { Config } from '../config/schema.js';
+import { configOf, type ConfigHolder } from '../config/holder.js';
 import type { Logger } from '../observe/logger.js';
 import type { LedgerStore, NewMessage, AcceptResult } from '../ledger/store.js';
 import { GroupCommit } from '../ledger/group-commit.js';
@@ -48,7 +49,7 @@ export class Acceptor {
   private readonly jobs: MailEnqueuer;
 
   constructor(
-    private readonly cfg: Config,
+    private readonly config: Config | ConfigHolder,
     private readonly spool: Spool,
     private readonly ledger: LedgerStore,
     queue: Queue<MailJobData>,
@@ -71,14 +72,15 @@ export class Acceptor {
    * Resolves to the queue id once durable. Rejects with TooBigError / LoopError (message refused) or
    * BridgeError RELAY_NOT_STORED (disk or ledger failure). `maxBytes` (SMTP DATA: relay.maxMessageBytes;
    * locally made mail has none) is enforced while the bytes arrive: the spool stops writing past it.
+   * `cfg`: the config the SMTP session started with (else the current one).
    */
-  async accept(stream: Readable, env: Envelope, session: Session, maxBytes = Infinity): Promise<string> {
+  async accept(stream: Readable, env: Envelope, session: Session, maxBytes = Infinity, cfg = configOf(this.config)): Promise<string> {
     const now = new Date();
     const qid = newQueueId(now.getTime());
     const timer = this.metrics?.acceptSeconds.startTimer();
     let spooled;
     try {
-      const header = receivedHeader(this.cfg.relay.hostname, qid, env, session, now);
+      const header = receivedHeader(cfg.relay.hostname, qid, env, session, now);
       spooled = await this.spool.write(qid, header, stream, maxBytes);
     } catch (err) {
       this.log.error({ qid, err: (err as Error).message }, 'spool write failed');
@@ -96,7 +98,7 @@ export class Acceptor {
         throw new BridgeError('RELAY_NOT_STORED', `spool fsync failed: ${err.message}`, { cause: err });
       });
       const facts = { envelopeFrom: env.mailFrom, authUser: session.authUser, client: session.clientAddress };
-      const [c] = await Promise.all([classify(spooled.head, this.cfg.shops, facts), durable]);
+      const [c] = await Promise.all([classify(spooled.head, cfg.shops, facts), durable]);
       const shop = c.shop;
       const forwardTo = shop?.forwardTo && c.isOrder ? shop.forwardTo : null;
       if (c.isOrder && c.items.length === 0)

@@ -71,6 +71,16 @@ export class Metrics {
     labelNames: ['worker'],
     registers: [this.registry],
   });
+  readonly configReloadLastSuccess = new Gauge({
+    name: `${P}config_reload_last_success_timestamp_seconds`,
+    help: 'When the config file was last reloaded with success (SIGHUP); 0: never since start',
+    registers: [this.registry],
+  });
+  readonly configReloadFailures = new Counter({
+    name: `${P}config_reload_failures_total`,
+    help: 'Reloads refused because the config file was unreadable or invalid (the running config stayed)',
+    registers: [this.registry],
+  });
   private readonly queues: Queue[] = [];
 
   constructor() {

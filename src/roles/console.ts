@@ -3,6 +3,9 @@
 import { Queue } from 'bullmq';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/schema.js';
+import { ConfigHolder } from '../config/holder.js';
+import { DEMO_CONSOLE_USER, hasDemoConsoleUser } from '../config/demo.js';
+import { DataDirLock } from './data-dir-lock.js';
 import { openDb } from '../db/open.js';
 import type { Logger } from '../observe/logger.js';
 import { closeQueue, closeRedis, createRedis, type RedisSpec } from '../queue/redis.js';
@@ -13,7 +16,16 @@ import { Auth } from '../console/auth.js';
 import { createConsoleServer } from '../console/server.js';
 import type { RunningRole } from './receiver.js';
 
-export async function startConsole(cfg: Config, redisTarget: RedisSpec | string, log: Logger): Promise<RunningRole> {
+export async function startConsole(
+  config: Config | ConfigHolder,
+  redisTarget: RedisSpec | string,
+  log: Logger,
+  lockConsole = false,
+): Promise<RunningRole> {
+  const holder = ConfigHolder.of(config);
+  const cfg = holder.get(); // listener and stores: RESTART_KEYS; each request reads the holder
+  // Run alone (not under start) it holds the console part, so `config reload` finds its pid.
+  const lock = lockConsole ? DataDirLock.take(cfg.dataDir, ['console']) : undefined;
   // NORMAL is enough here: the console's writes (resend, catalog import) are operator actions, repeated if lost.
   const ledgerDb = openDb(cfg.dataDir, 'ledger', { synchronous: 'NORMAL' });
   const stockDb = openDb(cfg.dataDir, 'stock');
@@ -29,9 +41,11 @@ export async function startConsole(cfg: Config, redisTarget: RedisSpec | string,
     return q;
   };
   const server = createConsoleServer({
-    cfg,
+    get cfg() {
+      return holder.get();
+    },
     log,
-    auth: new Auth(cfg.console.users),
+    auth: new Auth(() => holder.get().console.users), // logins outlive a reload; new users can log in
     redis,
     ledgerDb,
     stockDb,
@@ -49,10 +63,21 @@ export async function startConsole(cfg: Config, redisTarget: RedisSpec | string,
     await closeRedis(redis);
     ledgerDb.close();
     stockDb.close();
+    lock?.release();
     throw err;
   }
   const port = (server.address() as AddressInfo).port;
-  log.info({ host: cfg.console.host, port, users: cfg.console.users.length }, 'console listening');
+  const host = cfg.console.host.includes(':') ? `[${cfg.console.host}]` : cfg.console.host;
+  const url = `http://${host}:${port}/`;
+  log.info({ url, users: cfg.console.users.length }, `console listening: ${url}`);
+  if (hasDemoConsoleUser(cfg)) {
+    const { name, password } = DEMO_CONSOLE_USER;
+    log.info(
+      { url, user: name },
+      `console demo login at ${url}: user ${name}, password ${password} ` +
+        '(this user exists in config/example.yaml only; a real config lists its own users)',
+    );
+  }
   return {
     port,
     async close() {
@@ -65,6 +90,7 @@ export async function startConsole(cfg: Config, redisTarget: RedisSpec | string,
       await closeRedis(redis);
       ledgerDb.close();
       stockDb.close();
+      lock?.release();
     },
   };
 }

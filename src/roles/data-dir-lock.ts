@@ -6,11 +6,11 @@
 // process dies, even by kill -9 (Node has no flock). A pid file, written once the lock is held, lets the
 // loser name the owner. Operator commands take no lock: SQLite serialises their writes.
 import Database from 'better-sqlite3';
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BridgeError } from '../errors/codes.js';
 
-export type DataDirPart = 'relay' | 'receiver' | 'worker' | 'redis';
+export type DataDirPart = 'relay' | 'receiver' | 'worker' | 'redis' | 'console';
 
 interface Held {
   part: DataDirPart;
@@ -80,4 +80,36 @@ export class DataDirLock {
     }
     this.held = [];
   }
+}
+
+/** Whether another process holds this lock file now: a read finds it busy. It does not take the lock. */
+function held(lockPath: string): boolean {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(lockPath, { timeout: 0, fileMustExist: true });
+    db.prepare('SELECT count(*) FROM sqlite_master').get(); // a shared lock for a moment: refused while an owner holds it
+    return false;
+  } catch (err) {
+    return (err as { code?: string }).code === 'SQLITE_BUSY';
+  } finally {
+    db?.close();
+  }
+}
+
+/**
+ * The processes running a role on this dataDir now, by pid, with the parts each holds (`start` holds
+ * relay, receiver and redis). A pid file counts only while its lock is held, so a stale file left by a
+ * crash never names a pid that may since belong to another program.
+ */
+export function runningRoles(dataDir: string): Map<number, DataDirPart[]> {
+  const dir = join(dataDir, 'locks');
+  const found = new Map<number, DataDirPart[]>();
+  if (!existsSync(dir)) return found;
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.lock'))) {
+    const part = file.slice(0, -'.lock'.length) as DataDirPart;
+    if (!held(join(dir, file))) continue;
+    const pid = Number(ownerPid(join(dir, `${part}.pid`)));
+    if (Number.isInteger(pid) && pid > 0) found.set(pid, [...(found.get(pid) ?? []), part]);
+  }
+  return found;
 }

@@ -2,6 +2,7 @@
 import { Queue } from 'bullmq';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/schema.js';
+import { ConfigHolder } from '../config/holder.js';
 import { openDb } from '../db/open.js';
 import type { Logger } from '../observe/logger.js';
 import { closeQueue, closeRedis, createRedis, type RedisSpec } from '../queue/redis.js';
@@ -18,6 +19,12 @@ import type { Lockout } from '../security/lockout.js';
 export interface RunningRole {
   close(): Promise<void>;
   port?: number;
+  /** Where a reload's outcome is counted (the process's /metrics). */
+  metrics?: Metrics;
+  /** A reload's own checks of a valid config (the relay: can relay.tls be read); each problem as `key: why`. */
+  checkConfig?(cfg: Config): string[];
+  /** What a reload signal does beyond this process's own config (start: passes it on to its worker process). */
+  onReloadSignal?(): void;
 }
 interface ReceiverOptions {
   queueName?: string;
@@ -27,14 +34,15 @@ interface ReceiverOptions {
 }
 
 export async function startReceiver(
-  cfg: Config,
+  config: Config | ConfigHolder,
   redisTarget: RedisSpec | string,
   log: Logger,
   opts: ReceiverOptions & { dataDirLocked?: boolean } = {},
 ): Promise<RunningRole & { metrics: Metrics; lockout: Lockout }> {
-  const lock = opts.dataDirLocked ? undefined : DataDirLock.take(cfg.dataDir, ['receiver']);
+  const holder = ConfigHolder.of(config);
+  const lock = opts.dataDirLocked ? undefined : DataDirLock.take(holder.get().dataDir, ['receiver']);
   try {
-    return await listen(cfg, redisTarget, log, opts, () => lock?.release());
+    return await listen(holder, redisTarget, log, opts, () => lock?.release());
   } catch (err) {
     lock?.release();
     throw err;
@@ -42,21 +50,22 @@ export async function startReceiver(
 }
 
 async function listen(
-  cfg: Config,
+  holder: ConfigHolder,
   redisTarget: RedisSpec | string,
   log: Logger,
   opts: ReceiverOptions,
   release: () => void,
 ): Promise<RunningRole & { metrics: Metrics; lockout: Lockout }> {
+  const cfg = holder.get(); // what is read once (RESTART_KEYS); requests read the holder
   const db = openDb(cfg.dataDir, 'stock');
   const redis = createRedis(redisTarget, 'client');
   const queue = new Queue<ApplyJobData>(opts.queueName ?? STOCK_QUEUE, { connection: redis, prefix: cfg.redis.prefix });
   queue.on('error', (err) => log.warn({ err: err.message }, 'stock queue connection error'));
   const metrics = opts.metrics ?? new Metrics();
   metrics.watchQueue(queue);
-  const handler = new UploadHandler(cfg, new UploadStore(db), queue, log, metrics);
+  const handler = new UploadHandler(holder, new UploadStore(db), queue, log, metrics);
   const server = createReceiverServer(
-    cfg,
+    holder,
     handler,
     log,
     healthRoutes({

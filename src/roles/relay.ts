@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { WalSync } from '../ledger/wal-sync.js';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/schema.js';
+import { ConfigHolder } from '../config/holder.js';
 import { openDb } from '../db/open.js';
 import type { Logger } from '../observe/logger.js';
 import { closeQueue, closeRedis, onReconnect, createRedis, type RedisSpec } from '../queue/redis.js';
@@ -13,7 +14,7 @@ import { mailQueueName, type MailJobData } from '../queue/names.js';
 import { LedgerStore } from '../ledger/store.js';
 import { Spool } from '../intake/spool/spool.js';
 import { Acceptor } from '../intake/accept.js';
-import { createSmtpServer } from '../relay/receive/smtp-server.js';
+import { createSmtpServer, tlsProblems } from '../relay/receive/smtp-server.js';
 import { recoverMail, cleanSpool } from '../delivery/recovery.js';
 import { DeliveryThread, type DeliveryThreadData } from '../delivery/thread.js';
 import type { RunningRole } from './receiver.js';
@@ -46,12 +47,13 @@ type Stops = (() => unknown)[];
  * stops what was started, so a relay that cannot listen does not linger half-started.
  */
 export async function startRelay(
-  cfg: Config,
+  config: Config | ConfigHolder,
   redisTarget: RedisSpec | string,
   log: Logger,
   opts: RelayOptions = {},
 ): Promise<RunningRelay> {
-  const lock = opts.dataDirLocked ? undefined : DataDirLock.take(cfg.dataDir, ['relay']);
+  const holder = ConfigHolder.of(config);
+  const lock = opts.dataDirLocked ? undefined : DataDirLock.take(holder.get().dataDir, ['relay']);
   const stops: Stops = [() => lock?.release()]; // run in reverse order
   const stopAll = async () => {
     for (const stop of stops.reverse())
@@ -60,7 +62,7 @@ export async function startRelay(
         .catch((err) => log.warn({ err: (err as Error).message }, 'relay stop step failed'));
   };
   try {
-    return await startLocked(cfg, redisTarget, log, opts, stops, stopAll);
+    return await startLocked(holder, redisTarget, log, opts, stops, stopAll);
   } catch (err) {
     await stopAll();
     throw err;
@@ -68,13 +70,14 @@ export async function startRelay(
 }
 
 async function startLocked(
-  cfg: Config,
+  holder: ConfigHolder,
   redisTarget: RedisSpec | string,
   log: Logger,
   opts: RelayOptions,
   stops: Stops,
   stopAll: () => Promise<void>,
 ): Promise<RunningRelay> {
+  const cfg = holder.get(); // what is read once at start (RESTART_KEYS); sessions and jobs read the holder
   // Accepts commit without an fsync on the main thread; WalSync fsyncs the WAL off it before each 250.
   const db = openDb(cfg.dataDir, 'ledger', { synchronous: 'NORMAL' });
   stops.push(() => db.close());
@@ -95,7 +98,7 @@ async function startLocked(
   // Run alone, the relay serves its own metrics (relay.metricsPort); under `start` the receiver does.
   const metrics = opts.metrics ?? new Metrics();
   metrics.watchQueue(queue);
-  const acceptor = new Acceptor(cfg, spool, ledger, queue, log, walSync, metrics);
+  const acceptor = new Acceptor(holder, spool, ledger, queue, log, walSync, metrics);
   const delivery = new DeliveryThread(
     {
       cfg,
@@ -109,12 +112,13 @@ async function startLocked(
   );
   stops.push(() => delivery.close());
   await delivery.start();
+  holder.onChange((next) => delivery.reload(next, log.level));
 
   let sweeping: Promise<number> | undefined;
   const sweep = () =>
     (sweeping ??= recoverMail(queue, ledger, log)
       .then(async (n) => {
-        await cleanSpool(cfg, ledger, spool, log, () => walSync.sync());
+        await cleanSpool(holder.get(), ledger, spool, log, () => walSync.sync());
         return n;
       })
       .catch((err) => {
@@ -132,7 +136,7 @@ async function startLocked(
   stops.push(() => sweeping);
   stops.push(() => clearInterval(timer));
 
-  const listener = createSmtpServer(cfg, acceptor, log, metrics);
+  const listener = createSmtpServer(holder, acceptor, log, metrics);
   const server = listener.server;
   const health =
     !opts.metrics && cfg.relay.metricsPort !== undefined
@@ -163,5 +167,5 @@ async function startLocked(
     },
     'relay listening',
   );
-  return { port, queue, ledger, sweep, metrics, readiness: () => delivery.problem(), close: stopAll };
+  return { port, queue, ledger, sweep, metrics, readiness: () => delivery.problem(), checkConfig: tlsProblems, close: stopAll };
 }

@@ -80,6 +80,11 @@ export class SupervisedProcess {
     });
   }
 
+  /** Passes a signal on to the running process (SIGHUP: reload); nothing while it is down or restarting. */
+  signal(signal: NodeJS.Signals): void {
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+  }
+
   /** For /readyz: undefined while the process runs. */
   problem(): string | undefined {
     return this.up ? undefined : `${this.name} worker not running`;

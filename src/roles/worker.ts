@@ -1,6 +1,7 @@
 // The worker role: stock applies (and the drop folder). Runs as its own process under `start`,
 // so a long SQLite transaction never stalls SMTP or HTTP.
 import type { Config } from '../config/schema.js';
+import { configOf, type ConfigHolder } from '../config/holder.js';
 import { openDb } from '../db/open.js';
 import type { Logger } from '../observe/logger.js';
 import type { RedisSpec } from '../queue/redis.js';
@@ -9,16 +10,17 @@ import type { RunningRole } from './receiver.js';
 import { DataDirLock } from './data-dir-lock.js';
 
 export async function startWorker(
-  cfg: Config,
+  config: Config | ConfigHolder,
   redisTarget: RedisSpec | string,
   log: Logger,
   opts: StockWorkerOptions = {},
 ): Promise<RunningRole & { worker: StockWorker }> {
   // The drop folder has one reader. Without one, several workers may share this stock.db (two on one
   // host, for throughput or a rolling restart): an apply is one idempotent transaction.
+  const cfg = configOf(config); // dataDir and dropDir: RESTART_KEYS
   const lock = DataDirLock.take(cfg.dataDir, cfg.receiver.dropDir ? ['worker'] : []);
   const db = openDb(cfg.dataDir, 'stock');
-  const worker = new StockWorker(cfg, db, redisTarget, log, opts);
+  const worker = new StockWorker(config, db, redisTarget, log, opts);
   try {
     await worker.start();
   } catch (err) {

@@ -57,6 +57,8 @@ describe('systemd units', () => {
     expect(text).toMatch(new RegExp(`^ExecStart=/usr/bin/env \\$\\{NODE\\} ${flags}\\$\\{ZAIKO_BRIDGE_HOME\\}/dist/cli.js ${role}$`, 'm'));
     // An invalid config (exit 78) is not restarted in a loop.
     expect(text.split('\n')).toContain('RestartPreventExitStatus=78');
+    // systemctl reload: SIGHUP to the role's node process (ExecStart's env execs node, so it is MAINPID).
+    expect(text.split('\n')).toContain('ExecReload=/bin/kill -HUP $MAINPID');
   });
 
   it('gives the bin and npm start the same node flags as the relay unit', () => {

@@ -43,7 +43,7 @@ export class SessionLimits {
   private server?: SMTPServer;
 
   constructor(
-    private readonly o: SessionLimitOptions,
+    private o: SessionLimitOptions,
     private readonly trusted: (address: string) => boolean,
     private readonly log: Logger,
   ) {
@@ -61,6 +61,11 @@ export class SessionLimits {
       if (entry?.tnx === 'command' && entry.cid) this.command(entry.cid, String(entry.command ?? '').toUpperCase());
     },
   };
+
+  /** After a reload: per-address, junk and time limits for the next checks (maxClients, sized at start, stays). */
+  update(o: SessionLimitOptions): void {
+    this.o = { ...o, maxClients: this.o.maxClients };
+  }
 
   attach(server: SMTPServer): void {
     this.server = server;

@@ -3,6 +3,7 @@
 import { Queue, Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config/schema.js';
+import { configOf, type ConfigHolder } from '../../config/holder.js';
 import type { DB } from '../../db/open.js';
 import type { Logger } from '../../observe/logger.js';
 import { onReconnect, createRedis, closeRedis, closeQueue, type RedisSpec } from '../../queue/redis.js';
@@ -31,15 +32,20 @@ export class StockWorker {
   private readonly connections: Redis[] = [];
 
   constructor(
-    private readonly cfg: Config,
+    private readonly config: Config | ConfigHolder,
     private readonly db: DB,
     private readonly redis: RedisSpec | string,
     private readonly log: Logger,
     private readonly opts: StockWorkerOptions = {},
   ) {
     this.store = new UploadStore(db);
-    this.queue = new Queue(opts.queueName ?? STOCK_QUEUE, { connection: this.connect('client'), prefix: cfg.redis.prefix });
+    this.queue = new Queue(opts.queueName ?? STOCK_QUEUE, { connection: this.connect('client'), prefix: configOf(config).redis.prefix });
     this.queue.on('error', (err) => this.log.warn({ err: err.message }, 'stock queue connection error'));
+  }
+
+  /** The current config: each prune and drop-folder scan reads it at its start. */
+  private get cfg(): Config {
+    return configOf(this.config);
   }
 
   async start(): Promise<void> {
@@ -67,7 +73,7 @@ export class StockWorker {
     this.timers.push(setInterval(() => this.prune(), this.opts.pruneMs ?? 86_400_000));
     this.prune();
     if (this.cfg.receiver.dropDir) {
-      this.dropDir = new DropDirWatcher(this.cfg, this.store, this.queue, this.log, this.opts.dropPollMs);
+      this.dropDir = new DropDirWatcher(this.config, this.store, this.queue, this.log, this.opts.dropPollMs);
       this.dropDir.start();
     }
   }

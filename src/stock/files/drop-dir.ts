@@ -20,6 +20,7 @@ import {
 import { join } from 'node:path';
 import type { Queue } from 'bullmq';
 import type { Config } from '../../config/schema.js';
+import { configOf, type ConfigHolder } from '../../config/holder.js';
 import type { Logger } from '../../observe/logger.js';
 import type { ApplyJobData } from '../../queue/names.js';
 import type { UploadStore } from '../store.js';
@@ -53,13 +54,18 @@ export class DropDirWatcher {
   private readonly taken = new Map<string, Taken>();
 
   constructor(
-    private readonly cfg: Config,
+    private readonly config: Config | ConfigHolder,
     private readonly store: UploadStore,
     private readonly queue: Queue<ApplyJobData>,
     private readonly log: Logger,
     private readonly pollMs = 2000,
   ) {
     this.files = new StockFileStore(store);
+  }
+
+  /** The current config (a scan takes its shop list once, at its start: a shop added by a reload is read from the next scan). */
+  private get cfg(): Config {
+    return configOf(this.config);
   }
 
   start(): void {

@@ -5,6 +5,7 @@
 // own timeouts for the headers and the whole request, checked every second (node's default is 30 s).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Config } from '../../config/schema.js';
+import { ConfigHolder } from '../../config/holder.js';
 import type { Logger } from '../../observe/logger.js';
 import { encode } from './charset.js';
 import type { UploadHandler, Answer } from './upload-handler.js';
@@ -37,12 +38,14 @@ function send(res: ServerResponse, answer: Answer): void {
 }
 
 export function createReceiverServer(
-  cfg: Config,
+  config: Config | ConfigHolder,
   handler: UploadHandler,
   log: Logger,
   extra: ExtraRoute[] = [],
   timeouts = HTTP_TIMEOUTS,
 ): Server {
+  const holder = ConfigHolder.of(config);
+  const cfg = holder.get(); // proxies, connection limits, the in-flight budget: RESTART_KEYS
   const clientOf = clientAddress(cfg.receiver.trustedProxies);
   // One address (adminClients exempt) holds at most a quarter of the budget, or one largest upload:
   // a few unfinished uploads from one outsider cannot make every other upload 'busy' for a minute.
@@ -65,13 +68,14 @@ export function createReceiverServer(
   };
   const server = createServer(httpOptions, async (req, res) => {
     const url = requestTarget(req.url, 'http://x');
+    const now = holder.get(); // path and size limit of the config current at the request's start
     try {
       if (!url) {
         res.writeHead(400, { 'content-type': 'text/plain', connection: 'close' }).end('bad request\n');
         return;
       }
       for (const route of extra) if (await route(req, res)) return;
-      if (url.pathname !== cfg.receiver.path) {
+      if (url.pathname !== now.receiver.path) {
         res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
         return;
       }
@@ -82,10 +86,10 @@ export function createReceiverServer(
       const client = clientOf(req);
       let body: Body;
       try {
-        body = await readBody(req, cfg.receiver.maxBytes, budget, client);
+        body = await readBody(req, now.receiver.maxBytes, budget, client);
       } catch (err) {
         if (err instanceof TooLarge) {
-          log.warn({ client, maxBytes: cfg.receiver.maxBytes }, 'upload refused: too large');
+          log.warn({ client, maxBytes: now.receiver.maxBytes }, 'upload refused: too large');
           return refuse(req, res, 'STOCK_TOO_LARGE');
         }
         if (err instanceof Busy) {
@@ -110,6 +114,7 @@ export function createReceiverServer(
     }
   });
   server.maxConnections = cfg.receiver.maxConnections;
+  holder.onChange((next) => (server.maxConnections = next.receiver.maxConnections));
   limitPerAddress(server, cfg, log);
   let dropped = 0;
   server.on('drop', () => {

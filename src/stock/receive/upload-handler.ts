@@ -2,6 +2,7 @@
 // Returns status + answer lines; the HTTP plumbing is in server.ts. Answers follow design.md's table.
 import type { Queue } from 'bullmq';
 import type { Config, ShopConfig } from '../../config/schema.js';
+import { ConfigHolder } from '../../config/holder.js';
 import { costliestHash, verifyPassword } from '../../config/password.js';
 import type { Logger } from '../../observe/logger.js';
 import type { ApplyJobData } from '../../queue/names.js';
@@ -27,29 +28,51 @@ const ng = (code: StockErrorCode, detail?: string): Answer => ({
   charset: 'utf-8',
 });
 
+/** What a request is checked against, derived once per config (a reload makes a new one). */
+interface Accounts {
+  cfg: Config;
+  shopsByUser: Map<string, ShopConfig>;
+  /** A longer sys_id cannot be anyone's: refused before any lookup, count or password check. */
+  longestSysId: number;
+  /** What an unknown sys_id's password is checked against, so it costs what a known one does. */
+  imitatedHash: string | undefined;
+}
+
+function accountsOf(cfg: Config): Accounts {
+  return {
+    cfg,
+    shopsByUser: new Map(cfg.shops.map((s) => [s.zaikoRobot.userId, s])),
+    longestSysId: Math.max(0, ...cfg.shops.map((s) => s.zaikoRobot.userId.length)),
+    imitatedHash: costliestHash(cfg.shops.map((s) => s.zaikoRobot.password)),
+  };
+}
+
 export class UploadHandler {
   readonly lockout: Lockout;
-  private readonly shopsByUser: Map<string, ShopConfig>;
-  /** A longer sys_id cannot be anyone's: refused before any lookup, count or password check. */
-  private readonly longestSysId: number;
-  /** What an unknown sys_id's password is checked against, so it costs what a known one does. */
-  private readonly imitatedHash: string | undefined;
+  private readonly holder: ConfigHolder;
+  private readonly accountsByConfig = new WeakMap<Config, Accounts>();
 
   /** Uploads answered before they were applied: counted into the item metrics once they are. */
   private readonly unapplied = new Set<number>();
 
   constructor(
-    private readonly cfg: Config,
+    config: Config | ConfigHolder,
     private readonly store: UploadStore,
     private readonly queue: Queue<ApplyJobData>,
     private readonly log: Logger,
     private readonly metrics?: Metrics,
   ) {
-    const l = cfg.receiver.lockout;
+    this.holder = ConfigHolder.of(config);
+    const l = this.holder.get().receiver.lockout; // a restart key: the counts outlive reloads
     this.lockout = new Lockout({ failures: l.failures, windowMs: l.window, durationMs: l.duration });
-    this.shopsByUser = new Map(cfg.shops.map((s) => [s.zaikoRobot.userId, s]));
-    this.longestSysId = Math.max(0, ...cfg.shops.map((s) => s.zaikoRobot.userId.length));
-    this.imitatedHash = costliestHash(cfg.shops.map((s) => s.zaikoRobot.password));
+  }
+
+  /** The accounts of the current config; a request takes them once, at its start. */
+  private accounts(): Accounts {
+    const cfg = this.holder.get();
+    let a = this.accountsByConfig.get(cfg);
+    if (!a) this.accountsByConfig.set(cfg, (a = accountsOf(cfg)));
+    return a;
   }
 
   /** The form parser for this Content-Type, bound to the body. */
@@ -91,20 +114,21 @@ export class UploadHandler {
   }
 
   private async answer(body: Buffer, contentType: string | undefined, client: string): Promise<Answer> {
+    const { cfg, shopsByUser, longestSysId, imitatedHash } = this.accounts();
     let req;
     try {
-      req = readUploadRequest(body, this.parser(body, contentType), this.cfg.receiver.maxItems);
+      req = readUploadRequest(body, this.parser(body, contentType), cfg.receiver.maxItems);
     } catch (err) {
       if (err instanceof FormError) return ng('STOCK_BAD_REQUEST', err.message);
       throw err;
     }
     if (req.tooMany) return ng('STOCK_TOO_LARGE');
 
-    if (req.sysId.length > this.longestSysId) {
+    if (req.sysId.length > longestSysId) {
       this.log.warn({ client, sysId: preview(req.sysId) }, 'upload refused: sys_id longer than any configured');
       return ng('STOCK_AUTH_ERROR');
     }
-    const shop = this.shopsByUser.get(req.sysId);
+    const shop = shopsByUser.get(req.sysId);
     if (this.lockout.isLocked(client, req.sysId)) {
       this.log.warn({ client, sysId: preview(req.sysId) }, 'upload refused: locked out');
       return ng('STOCK_AUTH_ERROR');
@@ -112,7 +136,7 @@ export class UploadHandler {
     // Counted as a failure before the (async) check, so concurrent guesses cannot outrun the lockout;
     // a success resets it. An unknown sys_id costs one scrypt run too, so the time does not tell.
     const locked = this.lockout.fail(client, req.sysId);
-    if (!(await verifyPassword(req.sysPass, shop?.zaikoRobot.password, this.imitatedHash)) || !shop) {
+    if (!(await verifyPassword(req.sysPass, shop?.zaikoRobot.password, imitatedHash)) || !shop) {
       this.log.warn({ client, sysId: preview(req.sysId), locked }, 'upload refused: wrong sys_id or sys_pass');
       return ng('STOCK_AUTH_ERROR');
     }
@@ -144,16 +168,16 @@ export class UploadHandler {
     if (!(await enqueueApply(this.queue, uploadId))) {
       this.log.warn({ uploadId }, 'apply job not added (Redis unreachable); the sweep will enqueue it');
     }
-    if (!(await waitApplied(this.store, uploadId, this.cfg.receiver.waitMs))) {
+    if (!(await waitApplied(this.store, uploadId, cfg.receiver.waitMs))) {
       if (this.metrics) this.unapplied.add(uploadId);
       this.log.warn(
-        { uploadId, waitMs: this.cfg.receiver.waitMs },
+        { uploadId, waitMs: cfg.receiver.waitMs },
         'answered OK before apply: the result is recorded locally only (uploads show)',
       );
       return { status: 200, lines: ['OK'], charset };
     }
     this.countItems(uploadId);
-    const reported = this.store.reportedSkips(uploadId, this.cfg.receiver.reportAsNg);
+    const reported = this.store.reportedSkips(uploadId, cfg.receiver.reportAsNg);
     if (reported.length === 0) return { status: 200, lines: ['OK'], charset };
     return {
       status: 200,
