@@ -6,6 +6,8 @@
 //          2,000 × 5 KiB cold (first after start) and warm (next), single-client accept latency
 //   large  `start` with 200 × 1 MiB, cold (first after start) and warm (next): accepted and end to end
 //   relay  the relay role alone (Redis outside its tree), 5 KiB cold and warm
+//   single `start`, one client sending one 5 KiB message per connection, one after another (a cart
+//          sending its order mail): SINGLE_WARMUP unmeasured, then SINGLE_MESSAGES; msg/s, p50, p99
 // Prints one line. Needs root, redis-server, postfix (smtp-source, smtp-sink). Run: npm run bench:relay
 import { spawn } from 'node:child_process';
 import { writeFileSync, appendFileSync } from 'node:fs';
@@ -20,13 +22,16 @@ import { startPostfix } from './postfix.mjs';
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 2000);
 const LARGE_MESSAGES = Number(process.env.BENCH_LARGE_MESSAGES ?? 200);
 const LATENCY_MESSAGES = 200;
+const SINGLE_WARMUP = Number(process.env.BENCH_SINGLE_WARMUP ?? 200);
+const SINGLE_MESSAGES = Number(process.env.BENCH_SINGLE_MESSAGES ?? 1000);
 const SESSIONS = 20;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SENDER = 'order@shop.example';
 const IMPORT = 'import@zr.example';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const modes = process.argv.slice(2).length ? process.argv.slice(2) : ['start', 'large'];
-for (const m of modes) if (!['start', 'large', 'relay'].includes(m)) throw new Error(`unknown mode ${m} (start, large, relay)`);
+for (const m of modes)
+  if (!['start', 'large', 'relay', 'single'].includes(m)) throw new Error(`unknown mode ${m} (start, large, relay, single)`);
 
 /**
  * smtp-sink that exits after `expect` messages (-M): its exit is the "all arrived" signal. Its -c
@@ -204,7 +209,19 @@ async function round(kind, mode, ctx) {
   const s = (ms) => (ms / 1000).toFixed(1);
   const r = {};
   let line;
-  if (mode === 'large') {
+  if (mode === 'single') {
+    await pass(kind, sinkPort, SINGLE_WARMUP, async () => (await singleClient(port, SINGLE_WARMUP)).reduce((a, b) => a + b, 0));
+    let lat;
+    r.single = await pass(kind, sinkPort, SINGLE_MESSAGES, async () => {
+      lat = await singleClient(port, SINGLE_MESSAGES);
+      return lat.reduce((a, b) => a + b, 0);
+    });
+    r.p50 = lat[Math.floor(lat.length * 0.5)];
+    r.p99 = lat[Math.floor(lat.length * 0.99)];
+    line =
+      `${SINGLE_MESSAGES} × 5 KiB one at a time: ${r.single.accept.toFixed(0)} msg/s, ` +
+      `p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms`;
+  } else if (mode === 'large') {
     r.cold = await pass(kind, sinkPort, LARGE_MESSAGES, () => smtpSource(port, LARGE_MESSAGES, 1024 * 1024));
     r.warm = await pass(kind, sinkPort, LARGE_MESSAGES, () => smtpSource(port, LARGE_MESSAGES, 1024 * 1024));
     line =
@@ -242,6 +259,12 @@ async function runMode(mode, ctx) {
   const ratio = (name, get, digits = 0) =>
     `${mode}_${name}_zaiko=${m('zaiko', get).toFixed(digits)} ${mode}_${name}_postfix=${m('postfix', get).toFixed(digits)} ` +
     `${mode}_${name}_ratio=${(m('zaiko', get) / m('postfix', get)).toFixed(2)}`;
+  if (mode === 'single') {
+    const ms = (name, get) =>
+      `single_${name}_ms_zaiko=${m('zaiko', get).toFixed(2)} single_${name}_ms_postfix=${m('postfix', get).toFixed(2)} ` +
+      `single_${name}_ratio=${(m('zaiko', get) / m('postfix', get)).toFixed(2)}`;
+    return [ratio('msg_s', (r) => r.single.accept), ms('p50', (r) => r.p50), ms('p99', (r) => r.p99)].join(' ');
+  }
   const digits = mode === 'large' ? 1 : 0;
   const figures = [
     ratio('warm_accept_msg_s', (r) => r.warm.accept, digits),

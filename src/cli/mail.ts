@@ -1,11 +1,11 @@
 // `mail list|show|flush|resend|check`: the ledger, as mailq / postcat / postqueue -f would show it.
 import type { Command } from 'commander';
-import { readFileSync, existsSync, openSync, readSync, closeSync } from 'node:fs';
+import { existsSync, openSync, readSync, closeSync } from 'node:fs';
 import { openDb } from '../db/open.js';
 import { BridgeError } from '../errors/codes.js';
 import { LedgerStore } from '../ledger/store.js';
 import { mailQueueName } from '../queue/names.js';
-import { listMessages, messageView, spoolPathOf, spoolGone, flushDeferred, resendMessage } from '../queries/mail.js';
+import { listMessages, messageView, spooledMessage, spoolGone, flushDeferred, resendMessage } from '../queries/mail.js';
 import { context, connectCli, printJson, printTable, pageOptions, morePages } from './context.js';
 import { oneOf, since } from './options.js';
 
@@ -86,13 +86,13 @@ export function registerMail(program: Command): void {
       const db = openDb(config.dataDir, 'ledger');
       const ledger = new LedgerStore(db);
       if (o.raw) {
-        let path: string;
+        let raw: Buffer;
         try {
-          path = spoolPathOf(ledger, id, config.spool.keepDays);
+          raw = spooledMessage(ledger, id, config.spool.keepDays).bytes();
         } finally {
           db.close();
         }
-        process.stdout.write(readFileSync(path));
+        process.stdout.write(raw);
         return;
       }
       const view = messageView(ledger, id, o);

@@ -1,7 +1,6 @@
 // Delivery status notifications (RFC 3464) for permanent failures, when delivery.bounces is on:
 // from <> to the envelope sender, never for a message whose sender is <>. The DSN goes through the
 // same accept pipeline, so it is spooled, recorded and retried like any other message.
-import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/schema.js';
@@ -9,6 +8,7 @@ import { configOf, type ConfigHolder } from '../config/holder.js';
 import type { Logger } from '../observe/logger.js';
 import type { DeliveryRow } from '../ledger/store.js';
 import type { Acceptor } from '../intake/accept.js';
+import type { StoredMessage } from '../intake/spool/stored-message.js';
 
 const HEADER_LIMIT_BYTES = 64 * 1024;
 
@@ -72,15 +72,16 @@ export class Bouncer {
     return configOf(this.config); // read once per bounce (bounce() takes no await before it uses it)
   }
 
-  async bounce(msg: DeliveryRow, failed: { address: string; response: string }[]): Promise<void> {
+  /** `original`: the failed message's bytes, for its headers (undefined when the spool no longer has them). */
+  async bounce(msg: DeliveryRow, failed: { address: string; response: string }[], original?: StoredMessage): Promise<void> {
     if (!this.cfg.delivery.bounces || msg.mail_from === '') return;
     let headers = '';
     try {
-      const head = readFileSync(msg.spool_path).subarray(0, HEADER_LIMIT_BYTES).toString('latin1');
+      const head = original ? original.head(HEADER_LIMIT_BYTES).toString('latin1') : '';
       const end = head.search(/\r?\n\r?\n/);
       headers = end >= 0 ? head.slice(0, end) : head;
     } catch {
-      /* spool file gone: a DSN without the original headers */
+      /* spool file gone meanwhile: a DSN without the original headers */
     }
     const dsn = buildDsn(this.cfg.relay.hostname, msg, failed, headers);
     try {

@@ -4,7 +4,7 @@ import type { Queue, Job } from 'bullmq';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
 import type { LedgerStore, Outcome, RecipientStatus } from '../ledger/store.js';
-import type { Spool } from '../intake/spool/spool.js';
+import { openMessage, type StoredMessage } from '../intake/spool/stored-message.js';
 import type { RedisSpec } from '../queue/redis.js';
 import { WatchedWorker, type WatchedWorkerOptions } from '../queue/watched-worker.js';
 import { WORKER_LOCKS, type MailJobData, type MailJobKind } from '../queue/names.js';
@@ -17,7 +17,6 @@ export class DeferredError extends Error {}
 export interface MailWorkerDeps {
   cfg: Config;
   ledger: LedgerStore;
-  spool: Spool;
   transport: DeliveryTransport;
   log: Logger;
   bouncer?: Bouncer;
@@ -81,8 +80,11 @@ export class MailWorker {
     const from = kind === 'forward' ? (shop?.forwardEnvelopeFrom ?? msg.mail_from) : msg.mail_from;
     const tag = `${qid}-${kind}-${job.attemptsMade + 1}`;
     let results;
+    let message: StoredMessage | undefined;
     try {
-      results = await this.d.transport.send({ from, to: pending }, msg.spool_path, tag);
+      message = openMessage(ledger, qid);
+      if (!message) throw new Error(`${qid}: spooled message not found`);
+      results = await this.d.transport.send({ from, to: pending }, message, tag);
     } catch (err) {
       const e = err as Error & { responseCode?: number; response?: string };
       results = pending.map((address) => ({ address, ok: false, responseCode: e.responseCode, response: e.response ?? e.message }));
@@ -121,16 +123,14 @@ export class MailWorker {
         `${qid}: to=<${o.address}> status=${status}`,
       );
     }
-    if (failed.length && this.d.bouncer && kind === 'deliver') await this.d.bouncer.bounce(msg, failed);
+    if (failed.length && this.d.bouncer && kind === 'deliver') await this.d.bouncer.bounce(msg, failed, message);
     if (summary.final) {
-      // Every job of the message is final: one summary line; the spool file goes unless kept
+      // Every job of the message is final: one summary line; the spooled message goes unless kept
       // (after the bounce above, which quotes the original headers from it).
       log.info({ qid, sent: summary.sent, failed: summary.failed }, `${qid}: done sent=${summary.sent} failed=${summary.failed}`);
-      if (removeSpool) {
-        // The outcome committed without fsync: after a power cut the file must not be gone while its row is not final.
-        await this.d.durable();
-        await this.d.spool.remove(qid);
-      }
+      // The outcome committed without fsync: after a power cut a file must not be gone while its row is
+      // not final (a body kept in the ledger went with the mark: nothing to wait for).
+      if (removeSpool) await message?.removeAfterMark(this.d.durable);
     }
     if (deferred.length) throw new DeferredError(`${deferred.length} recipient(s) deferred: ${results.find((r) => !r.ok)?.response}`);
     return `${kind}: ${results.filter((r) => r.ok).length} sent, ${failed.length} failed`;

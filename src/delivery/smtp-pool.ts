@@ -1,11 +1,11 @@
 // A small pool of SMTP connections to the smarthost, built on nodemailer's SMTPConnection. The
-// spooled bytes go out as they are: messages up to BUFFER_LIMIT_BYTES from a Buffer each connection
-// keeps and reuses, larger ones streamed from the file.
+// spooled bytes go out as they are: messages up to BUFFER_LIMIT_BYTES from one Buffer (a ledger-kept
+// message's own, or a file read into a Buffer each connection keeps and reuses), larger ones streamed.
 // nodemailer's pooled *transport* would do the same job, but it wraps each raw message in a MIME
 // node and a chain of streams: measured on 5 KiB messages to smtp-sink, 1.03 ms of CPU per message
 // against 0.30 ms here (bench/README.md), and delivery is half of the relay's work.
 import SMTPConnection, { type SMTPConnectionOptions } from 'nodemailer/lib/smtp-connection';
-import { createReadStream, openSync, fstatSync, readSync, closeSync } from 'node:fs';
+import type { StoredMessage } from '../intake/spool/stored-message.js';
 import { countLargeMessage } from '../observe/large-message-gc.js';
 import { installDataStreamFastPath } from './data-stream-fast-path.js';
 
@@ -63,52 +63,47 @@ export class SmtpPool {
     this.bufferLimit = options.bufferLimitBytes ?? BUFFER_LIMIT_BYTES;
   }
 
-  /** Sends the file's bytes unchanged; resolves with the final reply, rejects with an SmtpError. */
-  async send(envelope: { from: string; to: string[] }, path: string): Promise<SendInfo> {
-    const fd = openSync(path, 'r');
-    try {
-      const { size } = fstatSync(fd);
-      const buffered = size <= this.bufferLimit;
-      const env = { from: envelope.from, to: envelope.to, size, use8BitMime: true };
-      for (let attempt = 0; ; attempt++) {
-        const conn = await this.acquire();
-        const reused = conn.sent > 0;
-        try {
-          const body = buffered ? readInto(conn, fd, size) : createReadStream(path);
-          const info = await new Promise<SendInfo>((resolve, reject) =>
-            conn.smtp.send(env, body, (err, i) => (err ? reject(err) : resolve(i as SendInfo))),
+  /** Sends the message's bytes unchanged; resolves with the final reply, rejects with an SmtpError. */
+  async send(envelope: { from: string; to: string[] }, message: StoredMessage): Promise<SendInfo> {
+    const { size } = message;
+    const buffered = size <= this.bufferLimit;
+    const env = { from: envelope.from, to: envelope.to, size, use8BitMime: true };
+    for (let attempt = 0; ; attempt++) {
+      const conn = await this.acquire();
+      const reused = conn.sent > 0;
+      try {
+        const body = buffered ? message.bytes((n) => roomOf(conn, n)) : message.stream();
+        const info = await new Promise<SendInfo>((resolve, reject) =>
+          conn.smtp.send(env, body, (err, i) => (err ? reject(err) : resolve(i as SendInfo))),
+        );
+        // The buffer may take the connection's next message: the server answered the final dot, which
+        // it can only have read after every byte before it, so no byte of the buffer is still queued
+        // in the socket or in nodemailer's DataStream (which may hold slices of it, not copies).
+        this.release(conn, true);
+        if (!buffered) countLargeMessage(size); // the stream's chunks are garbage; the buffer is not
+        return info;
+      } catch (err) {
+        // Not after an error, though: the server may have answered before the end of the data (a 552
+        // mid-DATA), or the socket timed out with bytes still queued, and a connection kept for the
+        // next message (after RSET) could send them after the buffer had been refilled. A fresh one
+        // costs one allocation on a rare path; the old one goes when nothing refers to it anymore.
+        conn.buffer = undefined;
+        const e = err as SmtpError;
+        const connectionFine = (e.code === 'EENVELOPE' || e.code === 'EMESSAGE') && e.responseCode !== 421;
+        if (connectionFine) {
+          await new Promise<void>((r) =>
+            conn.smtp.reset((resetErr) => {
+              this.release(conn, !resetErr);
+              r();
+            }),
           );
-          // The buffer may take the connection's next message: the server answered the final dot, which
-          // it can only have read after every byte before it, so no byte of the buffer is still queued
-          // in the socket or in nodemailer's DataStream (which may hold slices of it, not copies).
-          this.release(conn, true);
-          if (!buffered) countLargeMessage(size); // the stream's chunks are garbage; the buffer is not
-          return info;
-        } catch (err) {
-          // Not after an error, though: the server may have answered before the end of the data (a 552
-          // mid-DATA), or the socket timed out with bytes still queued, and a connection kept for the
-          // next message (after RSET) could send them after the buffer had been refilled. A fresh one
-          // costs one allocation on a rare path; the old one goes when nothing refers to it anymore.
-          conn.buffer = undefined;
-          const e = err as SmtpError;
-          const connectionFine = (e.code === 'EENVELOPE' || e.code === 'EMESSAGE') && e.responseCode !== 421;
-          if (connectionFine) {
-            await new Promise<void>((r) =>
-              conn.smtp.reset((resetErr) => {
-                this.release(conn, !resetErr);
-                r();
-              }),
-            );
-            throw e;
-          }
-          this.release(conn, false);
-          // A reused connection the server had dropped while idle: once more on a fresh one.
-          if (reused && attempt === 0 && isTransient(e)) continue;
           throw e;
         }
+        this.release(conn, false);
+        // A reused connection the server had dropped while idle: once more on a fresh one.
+        if (reused && attempt === 0 && isTransient(e)) continue;
+        throw e;
       }
-    } finally {
-      closeSync(fd);
     }
   }
 
@@ -202,20 +197,14 @@ export class SmtpPool {
 }
 
 /**
- * Reads the whole file into the connection's Buffer (grown if needed) and returns the part read.
- * Synchronously: this runs in the delivery thread, the file was written moments ago (page cache), and
- * fs round trips through libuv's pool cost more than the read.
+ * The connection's Buffer, grown if needed, for a file's bytes (read synchronously by the message: this
+ * runs in the delivery thread, the file was written moments ago, and fs round trips through libuv's pool
+ * cost more than the read).
  */
-function readInto(conn: Conn, fd: number, size: number): Buffer {
+function roomOf(conn: Conn, size: number): Buffer {
   if (!conn.buffer || conn.buffer.length < size) {
     // allocUnsafeSlow: a Buffer of its own, not a slice of Node's shared pool that it would keep alive.
     conn.buffer = Buffer.allocUnsafeSlow(Math.ceil(Math.max(size, 1) / BUFFER_STEP_BYTES) * BUFFER_STEP_BYTES);
   }
-  let n = 0;
-  while (n < size) {
-    const got = readSync(fd, conn.buffer, n, size - n, n);
-    if (got === 0) break; // shorter than it was at fstat: send what is there, as a stream would
-    n += got;
-  }
-  return conn.buffer.subarray(0, n);
+  return conn.buffer;
 }

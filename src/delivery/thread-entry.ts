@@ -43,7 +43,6 @@ const worker = new MailWorker(queue, spec, {
     return holder.get(); // process() takes it once per job
   },
   ledger,
-  spool,
   transport,
   log,
   durable: () => walSync.sync(),

@@ -1,10 +1,11 @@
 // How bytes leave: pooled SMTP connections to the smarthost (smtp-pool.ts), or an outbox folder (demo, staging).
-// Both take the spool file as it is and report per-recipient results; neither rewrites the message.
+// Both take the spooled message as it is and report per-recipient results; neither rewrites the message.
 import { makePrivateDir, PRIVATE_FILE_MODE } from '../security/file-modes.js';
-import { copyFile, rename, writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SmtpPool, type SmtpError } from './smtp-pool.js';
 import type { Config } from '../config/schema.js';
+import type { StoredMessage } from '../intake/spool/stored-message.js';
 
 export interface Envelope {
   from: string;
@@ -20,7 +21,7 @@ export interface RecipientResult {
 /** Per-recipient outcomes; throws (with responseCode where known) when nothing reached a recipient stage. */
 export interface DeliveryTransport {
   name: string;
-  send(envelope: Envelope, spoolPath: string, tag: string): Promise<RecipientResult[]>;
+  send(envelope: Envelope, message: StoredMessage, tag: string): Promise<RecipientResult[]>;
   close(): void;
 }
 
@@ -41,9 +42,9 @@ export function smtpTransport(cfg: Config['upstream'], heloName?: string): Deliv
   });
   return {
     name: 'smtp',
-    async send(envelope, spoolPath) {
+    async send(envelope, message) {
       try {
-        const info = await pool.send(envelope, spoolPath);
+        const info = await pool.send(envelope, message);
         const rejected = new Map((info.rejectedErrors ?? []).map((e) => [String(e.recipient).toLowerCase(), e]));
         return envelope.to.map((address) => {
           const e = rejected.get(address.toLowerCase());
@@ -73,9 +74,9 @@ export function outboxTransport(dir: string): DeliveryTransport {
   makePrivateDir(dir);
   return {
     name: 'outbox',
-    async send(envelope, spoolPath, tag) {
+    async send(envelope, message, tag) {
       const tmp = join(dir, `.${tag}.tmp`);
-      await copyFile(spoolPath, tmp);
+      await writeFile(tmp, message.stream(), { mode: PRIVATE_FILE_MODE });
       await rename(tmp, join(dir, `${tag}.eml`));
       await writeFile(join(dir, `${tag}.json`), JSON.stringify(envelope, null, 2) + '\n', { mode: PRIVATE_FILE_MODE });
       return envelope.to.map((address) => ({ address, ok: true, response: `250 written to ${dir}` }));

@@ -1,6 +1,7 @@
-// The accept pipeline shared by SMTP DATA and locally made mail (DSNs): spool file (fdatasync),
-// classify, ledger row + forward-once claim in one group-committed transaction (WAL fsynced), jobs
-// added (bounded). Returns the queue id only once the message is durable; any failure before the
+// The accept pipeline shared by SMTP DATA and locally made mail (DSNs): spool (a small message's
+// bytes wait for the commit; a larger one's file is fdatasynced), classify, ledger row (with a small
+// message's bytes) + forward-once claim in one group-committed transaction (WAL fsynced), jobs added
+// (bounded). Returns the queue id only once the message is durable; any failure before the
 // ledger commit leaves nothing behind.
 import type { Readable } from 'node:stream';
 import type { Queue } from 'bullmq';
@@ -57,8 +58,8 @@ export class Acceptor {
     walSync: WalSync,
     private readonly metrics?: Metrics,
   ) {
-    // One WAL fsync and one spool-directory fsync per group: the rows and the files' names are durable
-    // before any message of the group is answered 250.
+    // One WAL fsync per group (and a spool-directory fsync when the group created files): the rows, the
+    // small messages' bytes and the files' names are durable before any message of the group is answered 250.
     this.commits = new GroupCommit(
       (messages) => ledger.acceptMany(messages),
       async () => {
@@ -122,7 +123,7 @@ export class Acceptor {
         subject: c.subject,
         messageId: c.messageId ?? null,
         size: spooled.size,
-        spoolPath: spooled.path,
+        ...spooled.location, // a spool file's path, or the bytes of a small message: stored in this commit
         shopId: shop?.id ?? null,
         shopBy: c.shopBy ?? null,
         isOrder: c.isOrder,

@@ -17,7 +17,9 @@ export interface NewMessage {
   subject: string;
   messageId: string | null;
   size: number;
+  /** Where the bytes are: a spool file, or (spoolPath '') `body`, stored in this commit (Spool.write decides). */
   spoolPath: string;
+  body?: Buffer | null;
   shopId: string | null;
   shopBy?: string | null;
   isOrder: boolean;
@@ -62,7 +64,14 @@ export interface MessageRow {
   forward: ForwardState;
   forward_reason: string | null;
 }
-export type DeliveryRow = Pick<MessageRow, 'id' | 'received_at' | 'mail_from' | 'shop_id' | 'spool_path'>;
+export type DeliveryRow = Pick<MessageRow, 'id' | 'received_at' | 'mail_from' | 'shop_id'>;
+/** Where a message's bytes are (read through intake/spool/stored-message.ts only). */
+export interface StoredRow {
+  size: number;
+  spool_path: string;
+  spool_removed: number;
+  body: Buffer | null;
+}
 /** A message's status, as `mail list` shows it: its least advanced recipient. */
 export function messageStatus(recipients: readonly Pick<RecipientRow, 'status'>[]): 'deferred' | 'queued' | 'failed' | 'sent' {
   for (const s of ['deferred', 'queued', 'failed'] as const) if (recipients.some((r) => r.status === s)) return s;
@@ -164,6 +173,7 @@ export class LedgerStore {
         forward,
         reason,
       });
+      if (m.body) this.sql('INSERT INTO message_bodies (message_id, body) VALUES (?, ?)').run(m.id, m.body);
       const rcpt = this.sql(
         "INSERT OR IGNORE INTO message_recipients (message_id, kind, address, status, updated_at) VALUES (?, ?, ?, 'queued', ?)",
       );
@@ -196,8 +206,7 @@ export class LedgerStore {
 
   /** What a delivery job needs: the message's envelope facts and the recipients still pending. */
   delivery(id: string, kind: MailJobKind): { msg: DeliveryRow; pending: string[] } | undefined {
-    const msg = this.sql('SELECT id, received_at, mail_from, shop_id, spool_path FROM messages WHERE id = ?').get(id) as
-      DeliveryRow | undefined;
+    const msg = this.sql('SELECT id, received_at, mail_from, shop_id FROM messages WHERE id = ?').get(id) as DeliveryRow | undefined;
     return msg && { msg, pending: this.pending(id, kind) };
   }
 
@@ -281,8 +290,20 @@ export class LedgerStore {
     return this.sql('SELECT spool_removed FROM messages WHERE id = ?').pluck().get(id) === 0;
   }
 
+  /** The mark; a body kept in the ledger goes in the same transaction (a file goes after it: the caller unlinks). */
   markSpoolRemoved(id: string): void {
-    this.sql('UPDATE messages SET spool_removed = 1 WHERE id = ?').run(id);
+    this.db.transaction(() => {
+      this.sql('UPDATE messages SET spool_removed = 1 WHERE id = ?').run(id);
+      this.sql('DELETE FROM message_bodies WHERE message_id = ?').run(id);
+    })();
+  }
+
+  /** Where the message's bytes are; undefined when the ledger has no such message. */
+  stored(id: string): StoredRow | undefined {
+    return this.sql(
+      `SELECT m.size, m.spool_path, m.spool_removed, b.body FROM messages m
+      LEFT JOIN message_bodies b ON b.message_id = m.id WHERE m.id = ?`,
+    ).get(id) as StoredRow | undefined;
   }
 
   /** Final messages whose spool file may go: older than keepDays and not removed yet. */

@@ -1,12 +1,12 @@
 // Mail queries shared by the `mail …` commands and the web console: the ledger as JSON views, and
 // the flush / resend actions (check: queries/mail-check.ts). One copy of the logic; the callers only print or render.
 // BullMQ and the delivery queue are loaded by flush and resend only: `mail list` and `mail show` read SQLite alone.
-import { existsSync } from 'node:fs';
 import type { Queue } from 'bullmq';
 import type { Config } from '../config/schema.js';
 import { BridgeError } from '../errors/codes.js';
 import { LedgerStore, messageStatus, type MessageFilter, type MessageRow } from '../ledger/store.js';
 import { mailJobId, type MailJobKind } from '../queue/names.js';
+import { openMessage, type StoredMessage } from '../intake/spool/stored-message.js';
 import { iso } from './time.js';
 
 export const messageJson = (m: MessageRow & { status?: string; to?: string }) => ({
@@ -49,7 +49,7 @@ export function messageView(ledger: LedgerStore, id: string, page: { limit?: num
     helo: m.client_helo,
     authUser: m.auth_user,
     size: m.size,
-    spool: m.spool_removed ? null : m.spool_path,
+    spool: (m.spool_removed ? undefined : openMessage(ledger, id))?.where ?? null,
     items: JSON.parse(m.items ?? '[]') as { code: string; quantity: number }[],
     flags: JSON.parse(m.flags ?? '[]') as string[],
     forwardReason: m.forward_reason,
@@ -73,12 +73,13 @@ export function spoolGone(keepDays: number): string {
     : `spool file removed (kept ${keepDays} day(s) after delivery: spool.keepDays)`;
 }
 
-/** The spool file of a message while the spool keeps it (`mail show --raw`); throws NOT_FOUND otherwise. */
-export function spoolPathOf(ledger: LedgerStore, id: string, keepDays: number): string {
+/** A message's bytes while the spool keeps them (`mail show --raw`, the console); throws NOT_FOUND otherwise. */
+export function spooledMessage(ledger: LedgerStore, id: string, keepDays: number): StoredMessage {
   const m = ledger.message(id);
   if (!m) throw new BridgeError('NOT_FOUND', `no message ${id} in the ledger`);
-  if (!existsSync(m.spool_path)) throw new BridgeError('NOT_FOUND', `${id}: ${spoolGone(keepDays)}`);
-  return m.spool_path;
+  const message = openMessage(ledger, id);
+  if (!message) throw new BridgeError('NOT_FOUND', `${id}: ${spoolGone(keepDays)}`);
+  return message;
 }
 
 /** `mail flush`: every deferred delivery scheduled now (postqueue -f); returns how many jobs. */
@@ -105,7 +106,7 @@ export async function resendMessage(
 ): Promise<{ kind: MailJobKind; to: string[] }> {
   const m = ledger.message(id);
   if (!m) throw new BridgeError('NOT_FOUND', `no message ${id} in the ledger`);
-  if (!existsSync(m.spool_path)) throw new BridgeError('NOT_FOUND', `${id}: ${spoolGone(config.spool.keepDays)}; nothing to resend`);
+  if (!openMessage(ledger, id)) throw new BridgeError('NOT_FOUND', `${id}: ${spoolGone(config.spool.keepDays)}; nothing to resend`);
   const kind: MailJobKind = forward ? 'forward' : 'deliver';
   const shop = config.shops.find((s) => s.id === m.shop_id);
   const to = forward ? (shop?.forwardTo ? [shop.forwardTo] : []) : ledger.recipients(id, 'deliver').map((r) => r.address);

@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { SmtpPool } from '../../src/delivery/smtp-pool.js';
+import { spoolFile } from '../../src/intake/spool/stored-message.js';
 import { tempDir } from '../helpers/env.js';
 
 const t = tempDir();
@@ -84,8 +85,8 @@ describe('SMTP pool buffer reuse', () => {
     const second = messageFile('second', 'SECOND', lines);
     expect(first.bytes.length).toBe(lines * 78);
     const envelope = { from: 'shop@example.jp', to: ['c@example.net'] };
-    const a = pool.send(envelope, first.path).catch((e: { responseCode?: number }) => e);
-    const b = pool.send(envelope, second.path).catch((e: unknown) => e); // waits for the one connection
+    const a = pool.send(envelope, spoolFile(first.path)).catch((e: { responseCode?: number }) => e);
+    const b = pool.send(envelope, spoolFile(second.path)).catch((e: unknown) => e); // waits for the one connection
     expect(await a).toMatchObject({ responseCode: 552 });
     const sent = await data;
     pool.close();

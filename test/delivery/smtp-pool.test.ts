@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import DataStream from 'nodemailer/lib/smtp-connection/data-stream';
 import { smtpTransport } from '../../src/delivery/transport.js';
+import { spoolFile } from '../../src/intake/spool/stored-message.js';
 import { installDataStreamFastPath, transforms } from '../../src/delivery/data-stream-fast-path.js';
 import { startSink, type Sink } from '../helpers/smtp.js';
 import { tempDir, testConfig } from '../helpers/env.js';
@@ -39,7 +40,9 @@ describe('SMTP pool', () => {
     const before = sink.connections();
     const start = sink.messages.length;
     const files = Array.from({ length: 30 }, (_, i) => messageFile(`reuse-${i}`, `line ${i}\r\n`));
-    const results = await Promise.all(files.map((f) => transport.send({ from: 'shop@example.jp', to: ['c@example.net'] }, f.path, 'x')));
+    const results = await Promise.all(
+      files.map((f) => transport.send({ from: 'shop@example.jp', to: ['c@example.net'] }, spoolFile(f.path), 'x')),
+    );
     transport.close();
     expect(results.flat().every((r) => r.ok)).toBe(true);
     expect(sink.connections() - before).toBeLessThanOrEqual(3);
@@ -55,10 +58,10 @@ describe('SMTP pool', () => {
     const a = messageFile('idle-a', 'first\r\n');
     const b = messageFile('idle-b', 'second\r\n');
     const before = sink.connections();
-    expect((await transport.send({ from: 'shop@example.jp', to: ['c@example.net'] }, a.path, 'a'))[0].ok).toBe(true);
+    expect((await transport.send({ from: 'shop@example.jp', to: ['c@example.net'] }, spoolFile(a.path), 'a'))[0].ok).toBe(true);
     sink.dropSessions();
     await new Promise((r) => setTimeout(r, 100));
-    const [second] = await transport.send({ from: 'shop@example.jp', to: ['c@example.net'] }, b.path, 'b');
+    const [second] = await transport.send({ from: 'shop@example.jp', to: ['c@example.net'] }, spoolFile(b.path), 'b');
     transport.close();
     expect(second).toMatchObject({ ok: true });
     expect(sink.connections() - before).toBe(2);
@@ -74,7 +77,7 @@ describe('SMTP pool', () => {
       ) + '\r\n';
     const big = messageFile('big', body);
     expect(big.bytes.length).toBeGreaterThan(256 * 1024);
-    const [r] = await transport.send({ from: 'shop@example.jp', to: ['c@example.net'] }, big.path, 'big');
+    const [r] = await transport.send({ from: 'shop@example.jp', to: ['c@example.net'] }, spoolFile(big.path), 'big');
     transport.close();
     expect(r.ok).toBe(true);
     expect(sink.messages.find((m) => m.raw.length === big.bytes.length)?.raw.equals(big.bytes)).toBe(true);
@@ -111,7 +114,7 @@ describe('SMTP pool', () => {
         const a = messageFile(`large-a-${patched}`, awkwardBody(2 * 1024 * 1024, 'alpha'));
         const b = messageFile(`large-b-${patched}`, awkwardBody(2 * 1024 * 1024 - 300_000, 'beta'));
         for (const f of [a, b, a]) {
-          const [r] = await transport.send({ from: 'shop@example.jp', to: ['c@example.net'] }, f.path, 'x');
+          const [r] = await transport.send({ from: 'shop@example.jp', to: ['c@example.net'] }, spoolFile(f.path), 'x');
           expect(r.ok).toBe(true);
         }
         transport.close();
@@ -131,7 +134,7 @@ describe('SMTP pool', () => {
     const big = messageFile('huge', awkwardBody(4 * 1024 * 1024 + 100_000, 'gamma'));
     expect(big.bytes.length).toBeGreaterThan(4 * 1024 * 1024);
     for (let i = 0; i < 2; i++)
-      expect((await transport.send({ from: 'shop@example.jp', to: ['c@example.net'] }, big.path, 'h'))[0].ok).toBe(true);
+      expect((await transport.send({ from: 'shop@example.jp', to: ['c@example.net'] }, spoolFile(big.path), 'h'))[0].ok).toBe(true);
     transport.close();
     expect(sink.connections() - before).toBe(1);
     expect(received(onTheWire(big.bytes))).toBe(2);
@@ -144,7 +147,7 @@ describe('SMTP pool', () => {
     const f = messageFile('mixed', 'hello\r\n');
     const results = await transport.send(
       { from: 'shop@example.jp', to: ['ok@example.net', 'gone@example.net', 'later@example.net'] },
-      f.path,
+      spoolFile(f.path),
       'm',
     );
     transport.close();

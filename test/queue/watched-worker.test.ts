@@ -10,7 +10,6 @@ import { startReceiver } from '../../src/roles/receiver.js';
 import { MailWorker } from '../../src/delivery/mail-worker.js';
 import { openDb } from '../../src/db/open.js';
 import { LedgerStore } from '../../src/ledger/store.js';
-import { Spool } from '../../src/intake/spool/spool.js';
 import { createTransport } from '../../src/delivery/transport.js';
 import { Metrics } from '../../src/observe/metrics.js';
 import { UploadStore } from '../../src/stock/store.js';
@@ -95,7 +94,6 @@ describe('worker watchdog', () => {
     const mail = new MailWorker(queue, redisUrl, {
       cfg,
       ledger: new LedgerStore(db),
-      spool: new Spool(cfg.dataDir),
       transport,
       log,
       durable: () => Promise.resolve(), // no spool file is removed here: only unknown messages

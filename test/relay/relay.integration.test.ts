@@ -1,7 +1,7 @@
 // The relay end to end: real SMTP in and out, real Redis (BullMQ), real ledger and spool files.
 import { describe, it, expect, inject } from 'vitest';
 import { relayPerTest } from '../helpers/relay.js';
-import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { FIXTURES } from '../helpers/env.js';
@@ -58,7 +58,14 @@ describe('relay: receive, deliver, forward once', () => {
       { code: 'TNG-AI-01', quantity: 2 },
       { code: 'MZR-SET-5', quantity: 1 },
     ]);
-    await until(() => !existsSync(order1.spool_path), 5000, 'spool file removed when final');
+    // Kept in the ledger (small mail): its bytes go with the final mark.
+    expect(order1.spool_path).toBe('');
+    const body = fx.relay!.ledger.db.prepare('SELECT COUNT(*) FROM message_bodies WHERE message_id = ?').pluck();
+    await until(
+      () => fx.relay!.ledger.message(order1.id)!.spool_removed === 1 && body.get(order1.id) === 0,
+      5000,
+      'body removed when final',
+    );
   });
 
   it('delivers a second mail of the same order but does not forward it, and says why', async () => {

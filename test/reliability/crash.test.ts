@@ -16,12 +16,14 @@ import { runAsync } from '../helpers/cli.js';
 import { until, freePort, sleep } from '../helpers/net.js';
 import { startSink, sendMail, type Sink } from '../helpers/smtp.js';
 import { prng } from '../helpers/random.js';
+import { INLINE_LIMIT_BYTES } from '../../src/intake/spool/spool.js';
 
 const redisUrl = inject('redisUrl');
 // Short in `npm test`; `npm run test:reliability` runs 2,000 messages killed at 5 random moments.
 const CRASH_MESSAGES = Number(process.env.RELIABILITY_CRASH_MESSAGES ?? 200);
 const CRASH_ROUNDS = Number(process.env.RELIABILITY_CRASH_ROUNDS ?? 1);
 const CRASH_SEED = Number(process.env.RELIABILITY_SEED ?? 20261126);
+const LARGE_PADDING = `${'x'.repeat(76)}\r\n`.repeat(Math.ceil(INLINE_LIMIT_BYTES / 76) + 1);
 let t: ReturnType<typeof tempDir>;
 const procs: ChildProcess[] = [];
 
@@ -145,9 +147,11 @@ describe('crash: relay killed mid-load', () => {
         const sender = async () => {
           while (next < first + CRASH_MESSAGES) {
             const n = next++;
+            // Both forms of the spool: most kept in the ledger's commit, every 4th a file (above the inline limit).
             const raw =
               `From: ${SHOP.senders[0]}\r\nTo: c@example.net\r\nSubject: order\r\nMessage-ID: <crash-${n}@test>\r\n\r\n` +
-              `注文番号: N-${n}\r\n商品コード: A-1\r\n数量: 1\r\n`;
+              `注文番号: N-${n}\r\n商品コード: A-1\r\n数量: 1\r\n` +
+              (n % 4 === 3 ? LARGE_PADDING : '');
             try {
               const r = await sendMail({ port, from: SHOP.senders[0], to: ['c@example.net'], raw });
               if (r.response.startsWith('250')) acked.add(n);
@@ -163,7 +167,7 @@ describe('crash: relay killed mid-load', () => {
         await load;
         relay = await spawnRole('relay', config);
       }
-      const idOf = (raw: Buffer) => Number(/Message-ID: <crash-(\d+)@test>/.exec(raw.toString())?.[1]);
+      const idOf = (raw: Buffer) => Number(/Message-ID: <crash-(\d+)@test>/.exec(raw.subarray(0, 4096).toString())?.[1]);
       const count = (to: string) => {
         const m = new Map<number, number>();
         for (const msg of sink.messages.filter((x) => x.to.includes(to))) m.set(idOf(msg.raw), (m.get(idOf(msg.raw)) ?? 0) + 1);
@@ -184,7 +188,7 @@ describe('crash: relay killed mid-load', () => {
         const [d, f] = [count('c@example.net'), count(SHOP.forwardTo)];
         const missing = [...acked].filter((n) => !d.has(n) || !f.has(n));
         const ledger = openDb(join(t.dir, 'data'), 'ledger', { readonly: true });
-        const rowOf = ledger.prepare(`SELECT m.id, m.forward, m.spool_removed AS removed,
+        const rowOf = ledger.prepare(`SELECT m.id, m.forward, m.spool_removed AS removed, m.spool_path = '' AS inline,
           group_concat(r.kind || ':' || r.status || ':' || r.attempts || ':' || coalesce(r.response, '')) AS rcpts
         FROM messages m LEFT JOIN message_recipients r ON r.message_id = m.id WHERE m.message_id = ? GROUP BY m.id`);
         const rows = missing.slice(0, 10).map((n) => ({ n, row: rowOf.get(`<crash-${n}@test>`) }));

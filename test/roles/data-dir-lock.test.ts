@@ -2,6 +2,7 @@
 // first relay has DATA in flight exits 75 naming the owner's pid and removes nothing; the lock goes
 // with its process, even on kill -9; relay, receiver and worker still run side by side on one dataDir.
 import { describe, it, expect, inject, beforeEach, afterEach } from 'vitest';
+import { INLINE_LIMIT_BYTES } from '../../src/intake/spool/spool.js';
 import { writeFileSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -70,8 +71,10 @@ describe('dataDir lock', () => {
     expect(await c.cmd(`MAIL FROM:<${SHOP.senders[0]}>`)).toMatch(/^250/);
     expect(await c.cmd('RCPT TO:<customer@example.net>')).toMatch(/^250/);
     expect(await c.cmd('DATA')).toMatch(/^354/);
-    const body = readFileSync(join(FIXTURES, 'mail', 'shipping-notice-iso2022jp.eml'), 'latin1').replace(/\r?\n/g, '\r\n');
-    c.write(body.slice(0, 200)); // DATA in flight: the spool file exists, no ledger row yet
+    const mail = readFileSync(join(FIXTURES, 'mail', 'shipping-notice-iso2022jp.eml'), 'latin1').replace(/\r?\n/g, '\r\n');
+    // Above the spool's inline limit, so its bytes go to a file while they arrive (a small message has none).
+    const body = `X-Pad: ${'x'.repeat(70)}\r\n`.repeat(Math.ceil(INLINE_LIMIT_BYTES / 70)) + mail;
+    c.write(body.slice(0, INLINE_LIMIT_BYTES + 1000)); // DATA in flight: the spool file exists, no ledger row yet
     const spoolDir = join(t.dir, 'data', 'spool');
     await until(() => readdirSync(spoolDir).length === 1, 10_000, 'the in-flight spool file');
     const inFlight = readdirSync(spoolDir)[0];
@@ -81,7 +84,7 @@ describe('dataDir lock', () => {
     expect(second.stderr).toContain(`zaiko-bridge: dataDir ${join(t.dir, 'data')} is in use by pid ${first.proc.pid}`);
     expect(readdirSync(spoolDir)).toEqual([inFlight]);
 
-    c.write(body.slice(200) + (body.endsWith('\r\n') ? '' : '\r\n') + '.\r\n');
+    c.write(body.slice(INLINE_LIMIT_BYTES + 1000) + (body.endsWith('\r\n') ? '' : '\r\n') + '.\r\n');
     const reply = await c.reply();
     expect(reply).toMatch(/^250 2\.0\.0 Ok: queued as (\S+)/);
     const qid = /queued as (\S+)/.exec(reply!)![1];

@@ -2,6 +2,7 @@
 // redis-server) creates ledger.db, stock.db (and their -wal/-shm), spool files and the Redis socket
 // without any bit for others or group write, and its folders 0750.
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
+import { INLINE_LIMIT_BYTES } from '../../src/intake/spool/spool.js';
 import { writeFileSync, readdirSync, lstatSync, existsSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -55,7 +56,8 @@ describe('file modes', () => {
     });
     try {
       await until(() => err.includes('zaiko-bridge started'), 30_000, 'start');
-      const raw = 'Subject: modes\r\n\r\nx\r\n';
+      // Above the spool's inline limit: a spool file, whose mode is checked below (small mail has none).
+      const raw = 'Subject: modes\r\n\r\n' + `${'x'.repeat(70)}\r\n`.repeat(Math.ceil(INLINE_LIMIT_BYTES / 70) + 1);
       expect((await sendMail({ port: relayPort, from: SHOP.senders[0], to: ['customer@example.net'], raw })).response).toMatch(/^250 /);
       const delivered = () => existsSync(join(data, 'outbox')) && readdirSync(join(data, 'outbox')).some((f) => f.endsWith('.json'));
       await until(delivered, 20_000, 'delivery');

@@ -1,10 +1,9 @@
 // /mail (the ledger, filtered and paged), /mail/<id> (one message), its raw source, flush and resend.
-import { open } from 'node:fs/promises';
 import { html } from '../html.js';
 import { page, pager, badge, csrfField } from '../layout.js';
 import { send, redirect, audit, pageNo, type Ctx } from '../context.js';
 import { HttpError, type Form } from '../http.js';
-import { listMessages, messageView, flushDeferred, resendMessage } from '../../queries/mail.js';
+import { listMessages, messageView, flushDeferred, resendMessage, spooledMessage } from '../../queries/mail.js';
 import { parseSince } from '../../queries/time.js';
 import { mailQueueName } from '../../queue/names.js';
 import { BridgeError } from '../../errors/codes.js';
@@ -79,17 +78,10 @@ export async function mailList(c: Ctx): Promise<void> {
   send(c, 200, page(c, w.t('mail'), body));
 }
 
-async function rawHead(path: string): Promise<{ text: string; size: number } | undefined> {
+function rawHead(c: Ctx, id: string): { text: string; size: number } | undefined {
   try {
-    const fh = await open(path, 'r');
-    try {
-      const { size } = await fh.stat();
-      const buf = Buffer.alloc(Math.min(size, RAW_SHOWN));
-      const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-      return { text: buf.subarray(0, bytesRead).toString('utf8'), size };
-    } finally {
-      await fh.close();
-    }
+    const message = spooledMessage(c.deps.ledger, id, c.deps.cfg.spool.keepDays);
+    return { text: message.head(RAW_SHOWN).toString('utf8'), size: message.size };
   } catch {
     return undefined;
   }
@@ -99,7 +91,7 @@ export async function mailShow(c: Ctx): Promise<void> {
   const { w } = c;
   const v = messageView(c.deps.ledger, c.params[0]);
   if (!v) throw new HttpError(404, w.t('noSuchPage'));
-  const raw = v.spool ? await rawHead(v.spool) : undefined;
+  const raw = v.spool ? rawHead(c, v.id) : undefined;
   const shop = v.shop ? c.deps.cfg.shops.find((s) => s.id === v.shop) : undefined;
   const forwardable = !!(raw && shop?.forwardTo);
   const done = c.url.searchParams.get('done') === 'resent' ? html`<p class="done">${w.t('queuedAgain')}</p>` : '';
@@ -232,18 +224,22 @@ function forwardWhy(forward: string, reason: string | null, lang: string): strin
 }
 
 export async function mailRaw(c: Ctx): Promise<void> {
-  const v = messageView(c.deps.ledger, c.params[0]);
-  if (!v?.spool) throw new HttpError(404, c.w.t('spoolGone'));
-  const fh = await open(v.spool, 'r').catch(() => undefined);
-  if (!fh) throw new HttpError(404, c.w.t('spoolGone'));
+  const id = c.params[0];
+  let message;
+  try {
+    message = spooledMessage(c.deps.ledger, id, c.deps.cfg.spool.keepDays);
+  } catch {
+    throw new HttpError(404, c.w.t('spoolGone'));
+  }
   c.res.writeHead(200, {
     'content-type': 'message/rfc822',
-    'content-disposition': `attachment; filename="${v.id}.eml"`,
+    'content-disposition': `attachment; filename="${id}.eml"`,
     'x-content-type-options': 'nosniff',
     'cache-control': 'no-store',
     'content-security-policy': "default-src 'none'",
   });
-  const stream = fh.createReadStream();
+  const stream = message.stream();
+  stream.once('error', () => c.res.destroy()); // a file removed meanwhile: the download ends short, visibly
   stream.pipe(c.res);
   await new Promise<void>((r) => stream.once('close', () => r()));
 }

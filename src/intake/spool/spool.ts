@@ -1,10 +1,12 @@
-// The durable spool: DATA streams into dataDir/spool/<id>.eml behind our Received: header and is
-// fdatasynced (while the caller classifies the head kept in memory); the ledger row committed after
-// it is what makes it a message (then we may say 250). A file without a ledger row (a crash
-// mid-DATA, a refused message) was never acknowledged: it is removed.
-// Like Postfix, one fsync of the file per message. The file's name is a new directory entry, which
-// POSIX makes durable only by an fsync of the directory: syncDir() runs once per group commit, after
-// the group's files were created and before any of them is answered 250 (docs/RELIABILITY.md).
+// The durable spool. A message up to INLINE_LIMIT_BYTES is kept in memory and its bytes go into the
+// ledger's accept commit (one WAL fsync makes bytes and row durable together). A larger one streams
+// into dataDir/spool/<id>.eml behind our Received: header and is fdatasynced (while the caller
+// classifies the head kept in memory); the ledger row committed after it is what makes it a message
+// (then we may say 250). A file without a ledger row (a crash mid-DATA, a refused message) was never
+// acknowledged: it is removed. Readers see either form through stored-message.ts, nothing else.
+// A file's name is a new directory entry, which POSIX makes durable only by an fsync of the directory:
+// syncDir() runs once per group commit that created files, after they were created and before any of
+// them is answered 250 (docs/RELIABILITY.md).
 import { rmSync, readdirSync, openSync, writevSync, writeSync, closeSync, fdatasync } from 'node:fs';
 import { open, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,6 +20,14 @@ export const LOOP_RECEIVED_COUNT = 100;
 const HEAD_BYTES = CLASSIFY_LIMIT_BYTES;
 /** DATA chunks are gathered and written with one writev per this many bytes. */
 const WRITE_BATCH_BYTES = 64 * 1024;
+/**
+ * Messages up to this size (our Received: header included) are kept in ledger.db, written in the accept
+ * commit: one fsync (the WAL's) before the 250 instead of the file's fdatasync, then the WAL's and the
+ * directory's. Measured in bench/README.md ("One durable write per small mail"). The bytes wait in memory
+ * until the end of DATA, so this bounds a session's memory too (times relay.maxClients).
+ */
+export const INLINE_LIMIT_BYTES = 128 * 1024;
+const NOWHERE = { spoolPath: '', body: null };
 
 /** Counts Received: header fields in the header section, chunk by chunk. */
 class ReceivedCounter {
@@ -53,11 +63,13 @@ function writeAll(fd: number, chunks: Buffer[]): number {
 }
 
 /**
- * `durable` settles once the file is fdatasynced and closed; a rejection means it was removed again.
- * `tooBig`: the message passed the size limit; its file is already gone and nothing else is set.
+ * `durable` settles once the file is fdatasynced and closed (at once for a message kept inline); a
+ * rejection means it was removed again. `location` goes into the ledger row as it is: a file's path, or
+ * (spoolPath '') the bytes themselves, which the accept commit stores. `tooBig`: the message passed the
+ * size limit; its file is already gone and nothing else is set.
  */
 export interface SpoolResult {
-  path: string;
+  location: { spoolPath: string; body: Buffer | null };
   size: number;
   received: number;
   head: Buffer;
@@ -65,12 +77,21 @@ export interface SpoolResult {
   tooBig: boolean;
 }
 
+export interface SpoolOptions {
+  /** Messages up to this many bytes (our header included) are kept in the ledger's commit, not in a file. */
+  inlineLimitBytes?: number;
+}
+
 export class Spool {
   readonly dir: string;
+  private readonly inlineLimit: number;
   private dirHandle?: Promise<FileHandle>;
+  /** Files were created since the last directory fsync began (only those need one). */
+  private dirDirty = false;
 
-  constructor(dataDir: string) {
+  constructor(dataDir: string, options: SpoolOptions = {}) {
     this.dir = join(dataDir, 'spool');
+    this.inlineLimit = options.inlineLimitBytes ?? INLINE_LIMIT_BYTES;
     makePrivateDir(this.dir);
   }
 
@@ -79,18 +100,25 @@ export class Spool {
   }
 
   /**
-   * Writes header + stream to spool/<id>.eml through one file handle and returns once every byte is
-   * written, with the first HEAD_BYTES, so nobody reads the file back to classify it. The fdatasync
-   * runs on: the caller classifies meanwhile and awaits `durable` before it commits the ledger row.
+   * Reads header + stream and returns once every byte is kept, with the first HEAD_BYTES, so nobody
+   * reads the message back to classify it. Up to the inline limit the bytes stay in memory and go into
+   * the ledger's accept commit (its WAL fsync is then the only one). Past it they go to spool/<id>.eml
+   * through one file handle; its fdatasync runs on: the caller classifies meanwhile and awaits
+   * `durable` before it commits the ledger row.
    * Past `maxBytes` of message (our header not counted) nothing more is written or kept: the file is
    * removed at once and the rest of the stream drained unread, so the client gets its 552 after DATA.
    */
   async write(id: string, receivedHeader: string, stream: Readable, maxBytes = Infinity): Promise<SpoolResult> {
     const path = this.pathOf(id);
+    let fd = -1; // no file until the message passes the inline limit
+    let fdOpen = false; // an fd closed twice could close a file opened meanwhile under the same number
     // Opened and written synchronously: creating and filling a file in the page cache takes microseconds,
     // less than the trips through libuv's pool that asynchronous calls make; only the fdatasync waits on the disk.
-    const fd = openSync(path, 'wx', PRIVATE_FILE_MODE);
-    let fdOpen = true; // an fd closed twice could close a file opened meanwhile under the same number
+    const openFile = () => {
+      fd = openSync(path, 'wx', PRIVATE_FILE_MODE);
+      fdOpen = true;
+      this.dirDirty = true;
+    };
     const closeOnce = () => {
       if (!fdOpen) return;
       fdOpen = false;
@@ -105,7 +133,7 @@ export class Spool {
     };
     const failed = async (err: unknown): Promise<never> => {
       closeQuietly();
-      await rm(path, { force: true });
+      if (fd >= 0) await rm(path, { force: true });
       throw err;
     };
     const counter = new ReceivedCounter();
@@ -126,7 +154,7 @@ export class Spool {
           batch = [];
           head.length = 0;
           closeQuietly();
-          await rm(path, { force: true });
+          if (fd >= 0) await rm(path, { force: true });
           continue;
         }
         counter.scan(chunk);
@@ -136,17 +164,30 @@ export class Spool {
         }
         batch.push(chunk);
         batchBytes += chunk.length;
-        if (batchBytes >= WRITE_BATCH_BYTES) {
+        if (fd < 0 && batchBytes > this.inlineLimit) openFile();
+        if (fd >= 0 && batchBytes >= WRITE_BATCH_BYTES) {
           size += writeAll(fd, batch);
           batch = [];
           batchBytes = 0;
         }
       }
-      if (tooBig) return { path, size, received: counter.received, head: Buffer.alloc(0), durable: Promise.resolve(), tooBig };
+      if (tooBig) return { location: NOWHERE, size, received: counter.received, head: Buffer.alloc(0), durable: Promise.resolve(), tooBig };
+      if (fd < 0) {
+        // Kept inline: the ledger's commit is this message's one durable write.
+        const body = Buffer.concat(batch, batchBytes);
+        return {
+          location: { spoolPath: '', body },
+          size: body.length,
+          received: counter.received,
+          head: body.subarray(0, Math.min(body.length, HEAD_BYTES)),
+          durable: Promise.resolve(),
+          tooBig,
+        };
+      }
       if (batch.length) size += writeAll(fd, batch);
     } catch (err) {
       if (tooBig) {
-        await rm(path, { force: true });
+        if (fd >= 0) await rm(path, { force: true });
         throw err;
       }
       return failed(err);
@@ -156,20 +197,31 @@ export class Spool {
       failed,
     );
     durable.catch(() => {}); // the caller may stop before awaiting it (a refused message)
-    return { path, size, received: counter.received, head: Buffer.concat(head, Math.min(headBytes, HEAD_BYTES)), durable, tooBig };
+    return {
+      location: { spoolPath: path, body: null },
+      size,
+      received: counter.received,
+      head: Buffer.concat(head, Math.min(headBytes, HEAD_BYTES)),
+      durable,
+      tooBig,
+    };
   }
 
   /**
-   * Makes the directory entries of the files created so far durable (one fsync for a whole group).
+   * Makes the directory entries of the files created so far durable (one fsync for a whole group; none
+   * when the group created no file).
    * The directory stays open: an open and a close per group cost two more trips through libuv's pool.
    */
   async syncDir(): Promise<void> {
+    if (!this.dirDirty) return; // a group of inline messages created no file: nothing to make durable here
+    this.dirDirty = false; // files created from now on wait for the next group's fsync
     this.dirHandle ??= open(this.dir, 'r');
     const dir = this.dirHandle;
     try {
       await (await dir).sync();
     } catch (err) {
       if (this.dirHandle === dir) this.dirHandle = undefined; // opened afresh next time
+      this.dirDirty = true;
       throw err;
     }
   }
