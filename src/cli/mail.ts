@@ -158,7 +158,7 @@ export function registerMail(program: Command): void {
       );
       printTable(
         ['code', 'quantity', 'known'],
-        items.map((i) => [i.code, i.quantity, i.known ? 'yes' : 'NO: not in products']),
+        items.map((i) => [i.code, i.quantity, !i.known ? 'NO: not in products' : i.variantProduct ? 'a product with variants' : 'yes']),
         'no items found',
       );
       process.stdout.write(`verdict: ${reason}\n`);

@@ -44,36 +44,58 @@ function readInput(file: string): Buffer {
   }
 }
 
+/** The head of `stock show`: a product, a variant and its product, or a product and its variants. */
+function describeProduct(v: NonNullable<ReturnType<typeof stockView>>): string {
+  const stock = v.unlimited ? 'unlimited (not synced)' : v.stock;
+  if (v.stock_code !== null)
+    return `${v.stock_code}  ${v.name}\nvariant (在庫管理コード) of ${v.product_code}  ${v.productName}\nstock: ${stock}\n`;
+  if (v.variants.length === 0)
+    return `${v.product_code}  ${v.name}\nstock: ${stock}${v.uses_stock_management_code ? '  uses 在庫管理コード (not synced)' : ''}\n`;
+  const lines = v.variants.map((x) => `  ${x.stock_code}  ${x.unlimited ? 'unlimited (not synced)' : x.stock}  ${x.name}\n`);
+  return (
+    `${v.product_code}  ${v.name}\nstock kept per variant (在庫管理コード); zaiko Robot sends their codes, ` +
+    `this one is skipped as variant_product\nvariants:\n${lines.join('')}`
+  );
+}
+
 export function registerStock(program: Command): void {
   const stock = program.command('stock').description('products and their stock (works with Redis down)');
 
   stock
     .command('import')
-    .description('load the catalog CSV (product_code,name,stock,unlimited,uses_stock_management_code); all rows or none')
+    .description('load the catalog CSV (product_code,name,stock,unlimited,uses_stock_management_code[,stock_code]); all rows or none')
     .option('--shop <id>', 'shop id (may be left out with one shop)')
     .option('--encoding <enc>', 'utf-8 or shift_jis (default: detected)', encodingOption)
     .argument('<file>', 'CSV file')
     .action((file: string, o: { shop?: string; encoding?: string }, cmd: Command) => {
       const { config } = context(cmd);
       const shop = pickShop(config.shops, o.shop);
+      // A file that does not parse, or rows that do not fit what stock.db keeps: nothing imported.
+      const refused = (err: unknown) => {
+        if (err instanceof CharsetError)
+          return new BridgeError('BAD_INPUT', `${file}: not ${o.encoding} text (${err.message}); nothing imported`);
+        if (err instanceof CatalogError || err instanceof CsvError)
+          return new BridgeError('BAD_INPUT', `${atLine(file, err)}; nothing imported`);
+        return err;
+      };
       let rows;
       try {
         rows = parseCatalog(readInput(file), o.encoding);
       } catch (err) {
-        if (err instanceof CharsetError) {
-          throw new BridgeError('BAD_INPUT', `${file}: not ${o.encoding} text (${err.message}); nothing imported`);
-        }
-        if (err instanceof CatalogError || err instanceof CsvError) {
-          throw new BridgeError('BAD_INPUT', `${atLine(file, err)}; nothing imported`);
-        }
-        throw err;
+        throw refused(err);
       }
       const db = openDb(config.dataDir, 'stock');
       const tty = process.stderr.isTTY;
-      const n = importCatalog(db, shop.id, rows, tty ? (done) => process.stderr.write(`\r${done}/${rows.length} rows`) : undefined);
-      if (tty) process.stderr.write('\r');
+      let n;
+      try {
+        n = importCatalog(db, shop.id, rows, tty ? (done) => process.stderr.write(`\r${done}/${rows.length} rows`) : undefined);
+      } catch (err) {
+        throw refused(err);
+      } finally {
+        if (tty) process.stderr.write('\r');
+        db.close();
+      }
       process.stdout.write(`${n} products imported into shop ${shop.id}\n`);
-      db.close();
     });
 
   stock
@@ -107,9 +129,7 @@ export function registerStock(program: Command): void {
         );
       if (o.json) return printJson(view);
       process.stdout.write(
-        `${view.product_code}  ${view.name}\nstock: ${view.unlimited ? 'unlimited (not synced)' : view.stock}` +
-          `${view.uses_stock_management_code ? '  uses 在庫管理コード (not synced)' : ''}\n` +
-          `last upload: ${view.lastUploadId || '-'}  updated: ${iso(view.updatedAt)}\n\nchanges:\n`,
+        `${describeProduct(view)}last upload: ${view.lastUploadId || '-'}  updated: ${iso(view.updatedAt)}\n\nchanges:\n`,
       );
       printTable(
         ['upload', 'old', 'new', 'at'],

@@ -189,7 +189,7 @@ export const configSchema = z
         maxInflightBytes: size('128MiB'),
         adminClients: z.array(cidr).default(['127.0.0.1/32', '::1/128']),
         trustedProxies: z.array(cidr).default([]),
-        reportAsNg: z.array(z.enum(SKIP_REASONS)).default(['unknown_code', 'invalid_stock']),
+        reportAsNg: z.array(z.enum(SKIP_REASONS)).default(['unknown_code', 'invalid_stock', 'variant_product']),
         lockout: z
           .strictObject({
             failures: z.number().int().positive().default(10),

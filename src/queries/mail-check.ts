@@ -5,8 +5,12 @@ import { forwardClaim, type Classification } from '../intake/classify/classify.j
 
 /** `mail check`: what the relay would do with a classified mail (known item codes, forward-once verdict). */
 export function checkVerdict(c: Classification, ledgerDb: DB, stockDb: DB) {
-  const known = stockDb.prepare('SELECT 1 FROM products WHERE shop_id = ? AND code = ?');
-  const items = c.items.map((i) => ({ ...i, known: !!(c.shop && known.get(c.shop.id, i.code)) }));
+  // One lookup finds a variant (its 在庫管理コード) or a product; has_variants says the code cannot tell which one sold.
+  const product = stockDb.prepare('SELECT has_variants FROM products WHERE shop_id = ? AND code = ?').pluck();
+  const items = c.items.map((i) => {
+    const hasVariants = c.shop ? (product.get(c.shop.id, i.code) as number | undefined) : undefined;
+    return { ...i, known: hasVariants !== undefined, variantProduct: !!hasVariants };
+  });
   let wouldForward = false;
   let reason: string;
   if (!c.shop) reason = c.shopWhy;
@@ -22,6 +26,8 @@ export function checkVerdict(c: Classification, ledgerDb: DB, stockDb: DB) {
       : `would forward to ${c.shop.forwardTo}${claim ? ` (claim ${claim})` : ' (forwardOnce: off)'}`;
   }
   if (c.flags.length) reason += `; flags: ${c.flags.join(', ')}`;
+  const variantCodes = items.filter((i) => i.variantProduct).map((i) => i.code);
+  if (variantCodes.length) reason += `; ${variantAdvice(variantCodes)}`;
   return {
     shop: c.shop?.id ?? null,
     shopBy: c.shopBy ?? null,
@@ -33,3 +39,8 @@ export function checkVerdict(c: Classification, ledgerDb: DB, stockDb: DB) {
   };
 }
 export type CheckVerdict = ReturnType<typeof checkVerdict>;
+
+/** What to do when an order mail names a product whose stock is kept per 在庫管理コード. */
+const variantAdvice = (codes: string[]) =>
+  `${codes.join(', ')} names a product with variants (在庫管理コード): edit the cart's 注文受付メール template ` +
+  `(基本設定＞メールテンプレート＞注文受付メール) to print the 在庫管理コード, or zaiko Robot cannot tell which one was sold`;

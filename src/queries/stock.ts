@@ -1,4 +1,4 @@
-// Product search for the console: exact code or code prefix, on the products' primary key (shop_id, code),
+// Product search for the console (products and variants alike): exact code or code prefix, on the products' primary key (shop_id, code),
 // and codes zaiko Robot sent that the catalog does not have (the skipped-items index on code).
 import type { DB } from '../db/open.js';
 
@@ -9,6 +9,9 @@ export interface ProductHit {
   stock: number | null;
   unlimited: boolean;
   usesCodes: boolean;
+  /** a variant's product (its code is then the 在庫管理コード) */
+  parentCode: string | null;
+  hasVariants: boolean;
   updatedAt: number;
 }
 
@@ -16,7 +19,7 @@ export interface ProductHit {
 const prefixEnd = (prefix: string) => prefix + '\u{10FFFF}';
 
 export function searchProducts(db: DB, shops: string[], prefix: string, limit: number): ProductHit[] {
-  const st = db.prepare(`SELECT shop_id, code, name, stock, unlimited, uses_stock_codes, updated_at FROM products
+  const st = db.prepare(`SELECT shop_id, code, name, stock, unlimited, uses_stock_codes, parent_code, has_variants, updated_at FROM products
     WHERE shop_id = ? AND code >= ? AND code < ? ORDER BY code LIMIT ?`);
   const out: ProductHit[] = [];
   for (const shop of shops) {
@@ -28,6 +31,8 @@ export function searchProducts(db: DB, shops: string[], prefix: string, limit: n
         stock: r.stock,
         unlimited: !!r.unlimited,
         usesCodes: !!r.uses_stock_codes,
+        parentCode: r.parent_code,
+        hasVariants: !!r.has_variants,
         updatedAt: r.updated_at,
       });
     }

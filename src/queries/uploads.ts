@@ -2,6 +2,7 @@
 import type { DB } from '../db/open.js';
 import { UploadStore, type UploadRow } from '../stock/store.js';
 import { productView } from '../stock/catalog.js';
+import { answerToken } from '../stock/skip-reasons.js';
 import { iso } from './time.js';
 
 export const uploadJson = (u: UploadRow) => ({
@@ -65,7 +66,7 @@ export function uploadAnswer(
 ): { lines: string[]; more: boolean } {
   const reported = store.reportedSkips(id, reportAsNg, maxLines + 1);
   if (reported.length === 0) return { lines: ['OK'], more: false };
-  const lines = reported.slice(0, maxLines).map((s) => `${s.reason === 'unknown_code' ? 'no_product' : s.reason}(product_code=${s.code})`);
+  const lines = reported.slice(0, maxLines).map((s) => `${answerToken(s.reason)}(product_code=${s.code})`);
   // Whether more lines follow, not how many: counting them scans every item of a 200,000-item upload (~35 ms).
   return { lines: ['NG', ...lines], more: reported.length > maxLines };
 }

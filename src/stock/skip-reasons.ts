@@ -3,8 +3,15 @@ export const SKIP_REASONS = [
   'invalid_stock',
   'duplicate_in_upload',
   'unknown_code',
+  'variant_product',
   'unlimited_stock',
   'stock_management_code',
   'stale',
 ] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
+
+/**
+ * The token of an answer line: zaiko Robot knows no_product, so an unknown code and the code of a product
+ * whose stock is kept per 在庫管理コード (its variants' codes must be registered instead) are both that.
+ */
+export const answerToken = (reason: string): string => (reason === 'unknown_code' || reason === 'variant_product' ? 'no_product' : reason);

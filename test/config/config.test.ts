@@ -69,7 +69,7 @@ describe('config', () => {
     expect(config.receiver.waitMs).toBe(10_000);
     expect(config.receiver.maxBytes).toBe(32 * 1024 * 1024);
     expect(config.shops[0].orderMail.orderNumber).toBe('注文番号[:：]\\s*([0-9A-Za-z-]+)');
-    expect(config.receiver.reportAsNg).toEqual(['unknown_code', 'invalid_stock']);
+    expect(config.receiver.reportAsNg).toEqual(['unknown_code', 'invalid_stock', 'variant_product']);
     expect(Object.isFrozen(config.relay)).toBe(true);
     t.cleanup();
   });

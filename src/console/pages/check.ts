@@ -69,7 +69,15 @@ export async function checkPost(c: Ctx, f: Form): Promise<void> {
           html`<tr>
             <td>${i.code}</td>
             <td class="num">${i.quantity}</td>
-            <td>${i.known ? w.t('yes') : html`<span class="b failed">${w.t('no')}</span> ${w.reason('unknown_code')}`}</td>
+            <td>
+              ${
+                !i.known
+                  ? html`<span class="b failed">${w.t('no')}</span> ${w.reason('unknown_code')}`
+                  : i.variantProduct
+                    ? html`<span class="b failed">${w.t('variantProduct')}</span> ${w.t('variantTemplate')}`
+                    : w.t('yes')
+              }
+            </td>
           </tr>`,
       )}
     </table>`;

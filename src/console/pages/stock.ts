@@ -45,8 +45,21 @@ export async function stockSearch(c: Ctx): Promise<void> {
                     <td><a href="${productHref(p.shop, p.code)}">${p.code}</a></td>
                     <td>${p.name}</td>
                     <td class="num">
-                      ${p.unlimited ? html`${w.t('unlimited')} <span class="muted">(${w.t('notSynced')})</span>` : p.stock}
-                      ${p.usesCodes ? html` <span class="muted">${w.t('usesCodes')}</span>` : ''}
+                      ${
+                        p.hasVariants
+                          ? html`<span class="muted">${w.t('perVariant')}</span>`
+                          : p.unlimited
+                            ? html`${w.t('unlimited')} <span class="muted">(${w.t('notSynced')})</span>`
+                            : p.stock
+                      }
+                      ${p.usesCodes && !p.hasVariants ? html` <span class="muted">${w.t('usesCodes')}</span>` : ''}
+                      ${
+                        p.parentCode
+                          ? html` <span class="muted"
+                              >${w.t('variantOf')} <a href="${productHref(p.shop, p.parentCode)}">${p.parentCode}</a></span
+                            >`
+                          : ''
+                      }
                     </td>
                     <td>${w.date(p.updatedAt)}</td>
                   </tr>`,
@@ -145,10 +158,26 @@ export async function stockShow(c: Ctx): Promise<void> {
         <dd>${v.product_code}</dd>
         <dt>${w.t('name_')}</dt>
         <dd>${v.name}</dd>
-        <dt>${w.t('stockValue')}</dt>
-        <dd>${v.unlimited ? html`${w.t('unlimited')} — ${w.reason('unlimited_stock')}` : v.stock}</dd>
         ${
-          v.uses_stock_management_code
+          v.stock_code !== null
+            ? html`<dt>${w.t('variantOf')}</dt>
+                <dd><a href="${productHref(shop, v.product_code)}">${v.product_code}</a> ${v.productName}</dd>
+                <dt>${w.t('stockCode')}</dt>
+                <dd>${v.stock_code}</dd>`
+            : ''
+        }
+        <dt>${w.t('stockValue')}</dt>
+        <dd>
+          ${
+            v.variants.length
+              ? html`${w.t('perVariant')} — ${w.reason('variant_product')}`
+              : v.unlimited
+                ? html`${w.t('unlimited')} — ${w.reason('unlimited_stock')}`
+                : v.stock
+          }
+        </dd>
+        ${
+          v.uses_stock_management_code && v.stock_code === null && !v.variants.length
             ? html`<dt>${w.t('usesCodes')}</dt>
                 <dd>${w.reason('stock_management_code')}</dd>`
             : ''
@@ -160,7 +189,25 @@ export async function stockShow(c: Ctx): Promise<void> {
       </dl>`
     : html`<p class="warn">${w.t('unknownProduct')} ${w.reason('unknown_code')}</p>`;
   const changes = v ? (v.changes as { uploadId: number; oldStock: number | null; newStock: number; changedAt: number }[]) : [];
-  const body = html`${head}${
+  const variants = v?.variants.length
+    ? html`<h2>${w.t('variants')}</h2>
+        <table>
+          <tr>
+            <th>${w.t('stockCode')}</th>
+            <th>${w.t('name_')}</th>
+            <th class="num">${w.t('stockValue')}</th>
+          </tr>
+          ${v.variants.map(
+            (x) =>
+              html`<tr>
+                <td><a href="${productHref(shop, x.stock_code)}">${x.stock_code}</a></td>
+                <td>${x.name}</td>
+                <td class="num">${x.unlimited ? html`${w.t('unlimited')} <span class="muted">(${w.t('notSynced')})</span>` : x.stock}</td>
+              </tr>`,
+          )}
+        </table>`
+    : '';
+  const body = html`${head}${variants}${
       v
         ? html`<h2>${w.t('changes')}</h2>
             ${
@@ -219,7 +266,7 @@ function importForm(c: Ctx, message = html``): string {
     c,
     w.t('importCatalog'),
     html`${message}
-      <p class="muted">product_code,name,stock,unlimited,uses_stock_management_code</p>
+      <p class="muted">product_code,name,stock,unlimited,uses_stock_management_code[,stock_code]</p>
       <form method="post" action="/stock/import" enctype="multipart/form-data" class="filter">
         ${csrfField(c)}
         <label

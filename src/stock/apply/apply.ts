@@ -16,21 +16,23 @@ const SKIP_BY_ITEM = `
 
 const PRODUCT_REASON = `
   CASE WHEN p.code IS NULL THEN 'unknown_code'
+       WHEN p.has_variants THEN 'variant_product'
        WHEN p.unlimited THEN 'unlimited_stock'
        WHEN p.uses_stock_codes THEN 'stock_management_code'
        WHEN p.last_upload_id > @id THEN 'stale' END`;
 
-// Reasons that need the product: one key seek per item; only the skipped rows are written.
+// Reasons that need the product: one key seek per item; only the skipped rows are written. A variant is
+// a products row keyed by its 在庫管理コード, so the same seek finds it (and never skips it for that code).
 const SKIP_BY_PRODUCT = `
   UPDATE upload_items SET outcome = 'skipped',
     reason = (SELECT ${PRODUCT_REASON} FROM (SELECT 1) LEFT JOIN products p ON p.shop_id = @shop AND p.code = upload_items.code)
   WHERE upload_id = @id AND outcome IS NULL
     AND NOT EXISTS (SELECT 1 FROM products p WHERE p.shop_id = @shop AND p.code = upload_items.code
-                    AND NOT p.unlimited AND NOT p.uses_stock_codes AND p.last_upload_id <= @id)`;
+                    AND NOT p.unlimited AND NOT p.uses_stock_codes AND NOT p.has_variants AND p.last_upload_id <= @id)`;
 
 const RECORD_CHANGES = `
   INSERT INTO stock_changes (shop_id, code, product_code, old_stock, new_stock, source, upload_id, changed_at)
-  SELECT @shop, i.code, i.code, p.stock, i.stock, 'upload', @id, @now
+  SELECT @shop, i.code, coalesce(p.parent_code, i.code), p.stock, i.stock, 'upload', @id, @now
   FROM upload_items i JOIN products p ON p.shop_id = @shop AND p.code = i.code
   WHERE i.upload_id = @id AND i.outcome IS NULL AND p.stock IS NOT i.stock ORDER BY i.seq`;
 

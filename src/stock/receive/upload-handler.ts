@@ -15,6 +15,7 @@ import { Lockout } from '../../security/lockout.js';
 import { preview, escapeLineText, asciiDetail, clip } from '../../security/untrusted-text.js';
 import type { Metrics } from '../../observe/metrics.js';
 import { ngAnswer, type StockErrorCode } from '../../errors/codes.js';
+import { answerToken } from '../skip-reasons.js';
 
 export interface Answer {
   status: number;
@@ -187,7 +188,7 @@ export class UploadHandler {
         'NG',
         ...reported.map((s) => {
           const code = escapeLineText(s.code, (c) => encode(c, charset));
-          return `${s.reason === 'unknown_code' ? 'no_product' : s.reason}(product_code=${code})`;
+          return `${answerToken(s.reason)}(product_code=${code})`;
         }),
       ],
     };
