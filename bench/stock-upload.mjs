@@ -1,5 +1,6 @@
 // bench/stock-upload: 100,000 products, one upload of 100,000 items POSTed over HTTP (request → answer),
 // and the apply step alone against a naive item-by-item baseline on the same data, interleaved, median of 3;
+// the same apply when half of the codes are variants (在庫管理コード, two per product), against plain products;
 // and the form parse of a 32 MiB body, a normal one next to the worst of several hostile shapes (issue 11).
 // Prints one line of figures. Run: npm run bench:stock
 import { copyFileSync, mkdirSync } from 'node:fs';
@@ -29,6 +30,10 @@ const catalog = Array.from({ length: N }, (_, i) => ({
   unlimited: i % 100 === 0 ? 1 : 0,
   usesCodes: 0,
 }));
+// The same codes, half of them variants (在庫管理コード) of products with two sizes each: the upload is identical.
+const variantCatalog = catalog.map((p, i) =>
+  i < N / 2 ? p : { ...p, code: `T-${String(Math.floor(i / 2)).padStart(6, '0')}`, stockCode: p.code, usesCodes: 1 },
+);
 const uploadItems = (round) =>
   Array.from({ length: N }, (_, i) => ({ code: i % 50 === 0 ? `NOPE-${i}` : code(i), rawStock: String((i * 7 + round) % 1000) }));
 
@@ -167,17 +172,27 @@ try {
   const applyId = store.insert(SHOP, { source: 'http', charset: 'utf-8' }, uploadItems(0));
   db.pragma('wal_checkpoint(TRUNCATE)');
   copyFileSync(join(cfg.dataDir, 'stock.db'), prepared);
+  // The variant catalog, prepared the same way.
+  const variantsDir = join(t.dir, 'variants-prepared');
+  const vdb = openDb(variantsDir, 'stock');
+  importCatalog(vdb, SHOP, variantCatalog);
+  const variantsApplyId = new UploadStore(vdb).insert(SHOP, { source: 'http', charset: 'utf-8' }, uploadItems(0));
+  vdb.pragma('wal_checkpoint(TRUNCATE)');
+  vdb.close();
+  const preparedVariants = join(variantsDir, 'stock.db');
   const setMs = [],
-    naiveMs = [];
+    naiveMs = [],
+    variantsMs = [];
   for (let r = 0; r < ROUNDS; r++) {
-    for (const [kind, fn, out] of [
-      ['set', (d) => applyUpload(d, applyId), setMs],
-      ['naive', (d) => naiveApply(d, applyId), naiveMs],
+    for (const [kind, fn, out, from] of [
+      ['set', (d) => applyUpload(d, applyId), setMs, prepared],
+      ['variants', (d) => applyUpload(d, variantsApplyId), variantsMs, preparedVariants],
+      ['naive', (d) => naiveApply(d, applyId), naiveMs, prepared],
     ]) {
       const dir = join(t.dir, `${kind}-${r}`);
       const file = join(dir, 'stock.db');
       mkdirSync(dir);
-      copyFileSync(prepared, file);
+      copyFileSync(from, file);
       const d = openDb(dir, 'stock');
       const start = performance.now();
       fn(d);
@@ -239,7 +254,8 @@ try {
   db.close();
   const e2e = median(e2eMs),
     set = median(setMs),
-    naive = median(naiveMs);
+    naive = median(naiveMs),
+    variants = median(variantsMs);
   const parseNormal = parseMs(normalBody);
   const [worstShape, parseHostile] = Object.entries(HOSTILE)
     .map(([k, make]) => [k, parseMs(make, k.startsWith('multipart'))])
@@ -247,7 +263,8 @@ try {
   console.log(
     `stock-upload items=${N} e2e_ms=${e2e.toFixed(0)} e2e_items_per_s=${Math.round(N / (e2e / 1000))} ` +
       `apply_ms=${set.toFixed(0)} apply_items_per_s=${Math.round(N / (set / 1000))} naive_apply_ms=${naive.toFixed(0)} ` +
-      `apply_speedup=${(naive / set).toFixed(2)}x parse_32mib_normal_ms=${parseNormal.wall.toFixed(0)} ` +
+      `apply_speedup=${(naive / set).toFixed(2)}x apply_half_variants_ms=${variants.toFixed(0)} ` +
+      `variants_vs_plain=${(variants / set).toFixed(2)} parse_32mib_normal_ms=${parseNormal.wall.toFixed(0)} ` +
       `(cpu ${parseNormal.cpu.toFixed(0)}) parse_32mib_hostile_ms=${parseHostile.wall.toFixed(0)} ` +
       `(cpu ${parseHostile.cpu.toFixed(0)}, ${worstShape}) small_uploads=${SMALL} ` +
       `upload_commit_ms_full=${median(commitMs.FULL).toFixed(2)} upload_commit_ms_normal=${median(commitMs.NORMAL).toFixed(2)} ` +

@@ -122,7 +122,8 @@ const en = {
   stockCode: '在庫管理コード (stock_code)',
   variantProduct: 'a product with variants',
   variantTemplate:
-    "Edit the cart's 注文受付メール template (基本設定＞メールテンプレート＞注文受付メール) to print the 在庫管理コード: with the product code zaiko Robot cannot tell which one was sold.",
+    "Edit the cart's 注文受付メール template (基本設定＞メールテンプレート＞注文受付メール) to print the 在庫管理コード: " +
+    'with the product code zaiko Robot cannot tell which one was sold.',
   lastUpload: 'Last upload',
   changes: 'Last changes',
   old: 'Old',
@@ -289,7 +290,8 @@ const ja: Record<Key, string> = {
   stockCode: '在庫管理コード',
   variantProduct: 'バリエーションのある商品',
   variantTemplate:
-    'カートの注文受付メールのテンプレート (基本設定＞メールテンプレート＞注文受付メール) で在庫管理コードを出力してください。商品コードだけでは、zaiko Robot はどのバリエーションが売れたか分かりません。',
+    'カートの注文受付メールのテンプレート (基本設定＞メールテンプレート＞注文受付メール) で在庫管理コードを出力してください。' +
+    '商品コードだけでは、zaiko Robot はどのバリエーションが売れたか分かりません。',
   lastUpload: '最後のアップロード',
   changes: '最近の変更',
   old: '変更前',
@@ -341,7 +343,8 @@ const reasons: Record<Lang, Record<string, string>> = {
     unknown_code: 'The cart has no product with exactly this code (full-width and ASCII characters differ).',
     unlimited_stock: "The product's stock is set to unlimited (無制限) in the cart: it is never synced.",
     variant_product:
-      "zaiko Robot sent the code of a product whose stock is kept per variant (在庫管理コード); answered no_product. Register the variants' 在庫管理コード in zaiko Robot as its product codes.",
+      'zaiko Robot sent the code of a product whose stock is kept per variant (在庫管理コード); answered no_product. ' +
+      "Register the variants' 在庫管理コード in zaiko Robot as its product codes.",
     stock_management_code:
       'The product uses per-variant stock codes (在庫管理コード), but the catalog has no variant rows (stock_code) for it: import them to sync.',
     invalid_stock: 'zaiko Robot sent a value that is not a whole number from 0 to 2147483647.',
@@ -352,7 +355,8 @@ const reasons: Record<Lang, Record<string, string>> = {
     unknown_code: 'カートにこのコードと完全に一致する商品がありません (全角と半角は別の文字です)。',
     unlimited_stock: 'カートで在庫が「無制限」の商品です。連携しません。',
     variant_product:
-      'バリエーションごとに在庫を管理する商品の商品コードが送られました (no_product と応答)。zaiko Robot には各バリエーションの在庫管理コードを商品コードとして登録してください。',
+      'バリエーションごとに在庫を管理する商品の商品コードが送られました (no_product と応答)。' +
+      'zaiko Robot には各バリエーションの在庫管理コードを商品コードとして登録してください。',
     stock_management_code:
       '在庫管理コード (バリエーションごとの在庫) を使う商品ですが、カタログにバリエーションの行 (stock_code) がありません。取り込むと連携します。',
     invalid_stock: 'zaiko Robot から送られた値が 0〜2147483647 の整数ではありません。',

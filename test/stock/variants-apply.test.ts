@@ -97,16 +97,10 @@ describe('migration', () => {
       .sort();
     for (const f of before) old.exec(readFileSync(join(MIGRATIONS, f), 'utf8'));
     old.pragma(`user_version = ${parseInt(before.at(-1)!, 10)}`);
-    old
-      .prepare(
-        'INSERT INTO products (shop_id, code, name, stock, unlimited, uses_stock_codes, last_upload_id, updated_at) VALUES (?, ?, ?, ?, 0, ?, 1, 1)',
-      )
-      .run(SHOP, 'TS', 'T', 3, 1);
-    old
-      .prepare(
-        'INSERT INTO products (shop_id, code, name, stock, unlimited, uses_stock_codes, last_upload_id, updated_at) VALUES (?, ?, ?, ?, 0, 0, 1, 1)',
-      )
-      .run(SHOP, 'MUG', 'mug', 2);
+    const product = old.prepare(`INSERT INTO products (shop_id, code, name, stock, unlimited, uses_stock_codes, last_upload_id, updated_at)
+      VALUES (?, ?, ?, ?, 0, ?, 1, 1)`);
+    product.run(SHOP, 'TS', 'T', 3, 1);
+    product.run(SHOP, 'MUG', 'mug', 2, 0);
     old
       .prepare(
         "INSERT INTO uploads (shop_id, source, charset, received_at, item_count, status) VALUES (?, 'http', 'utf-8', 1, 1, 'applied')",

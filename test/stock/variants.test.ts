@@ -1,7 +1,7 @@
 // Variants (在庫管理コード) end to end with real processes: the catalog CLI, `start` (private Redis, receiver,
 // stock worker, relay), real HTTP uploads, and the why-not-synced commands.
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
-import { writeFileSync, readFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import iconv from 'iconv-lite';
@@ -100,7 +100,10 @@ describe('variants through start', () => {
     expect(product.skips.map((s: any) => s.reason)).toEqual(['variant_product']);
     const variant = json('stock', 'show', 'TS-S');
     expect(variant).toMatchObject({ product_code: 'TS', stock_code: 'TS-S', name: 'Tシャツ S', stock: 5, variants: [] });
-    expect(variant.changes.map((c: any) => [c.oldStock, c.newStock])).toEqual([[3, 5]]);
+    expect(variant.changes.map((c: any) => [c.source, c.oldStock, c.newStock])).toEqual([
+      ['upload', 3, 5],
+      ['import', null, 3],
+    ]);
     expect(json('stock', 'show', 'MUG')).toMatchObject({ product_code: 'MUG', stock_code: null, stock: 2, variants: [] });
     const text = zb('stock', 'show', 'TS').stdout;
     expect(text).toContain('stock kept per variant');
