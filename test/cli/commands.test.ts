@@ -46,7 +46,8 @@ describe('option values', () => {
     [['mail', 'list', '--status', 'bogus'], '--status "bogus": use one of queued, deferred, sent, failed'],
     [
       ['stock', 'skipped', '--reason', 'bogus'],
-      '--reason "bogus": use one of invalid_stock, duplicate_in_upload, unknown_code, variant_product, unlimited_stock, stock_management_code, stale',
+      '--reason "bogus": use one of invalid_stock, duplicate_in_upload, unknown_code, variant_product, unlimited_stock, ' +
+        'stock_management_code, stale',
     ],
     [['stock', 'skipped', '--since', '2026-13-45'], `--since "2026-13-45": ${SINCE}`],
     [['stock', 'export', '--encoding', 'klingon'], '--encoding "klingon": use one of utf-8, shift_jis'],

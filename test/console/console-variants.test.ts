@@ -85,7 +85,7 @@ describe('console: variants', () => {
     expect(en.text).toContain('Variants (在庫管理コード)');
     expect(en.text).toContain('<a href="/stock/croft-zakka/TS-M">TS-M</a>');
     expect(en.text).toContain('variant_product');
-    expect(en.text).toContain("Register the variants' 在庫管理コード in zaiko Robot");
+    expect(en.text).toContain('在庫管理コード in zaiko Robot as its product codes');
     const ja = await get('/stock/croft-zakka/TS', 'ja');
     expect(ja.text).toContain('バリエーション (在庫管理コード)');
     expect(ja.text).toContain('各バリエーションの在庫管理コードを商品コードとして登録してください');
