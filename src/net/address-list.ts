@@ -27,3 +27,24 @@ export function allowList(cidrs: readonly string[]): (address: string) => boolea
     return allowed;
   };
 }
+
+/**
+ * What one client is, for per-client limits: an IPv4 address (an IPv4-mapped IPv6 peer as its IPv4
+ * address), or an IPv6 address's /64 (one host or site usually holds a whole /64, so counting per
+ * address would give it 2^64 of them).
+ */
+export function clientKey(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1];
+  const ip = address.split('%')[0].toLowerCase();
+  if (isIP(ip) !== 6) return address;
+  // An embedded IPv4 tail counts as two groups; only the first four groups matter.
+  const groups = (part: string) => (part ? part.split(':').flatMap((g) => (g.includes('.') ? ['0', '0'] : [g])) : []);
+  const [head, tail] = ip.split('::');
+  const h = groups(head);
+  const full = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - groups(tail).length).fill('0'), ...groups(tail)];
+  return `${full
+    .slice(0, 4)
+    .map((g) => parseInt(g, 16).toString(16))
+    .join(':')}::/64`;
+}

@@ -3,7 +3,9 @@
 // forever with NOOP/RSET/HELO (junkCommandLimit) or at all past maxSessionTime.
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { relayPerTest } from '../helpers/relay.js';
-import { SHOP } from '../helpers/env.js';
+import { SHOP, log } from '../helpers/env.js';
+import { SessionLimits } from '../../src/relay/receive/session-limits.js';
+import { clientKey } from '../../src/net/address-list.js';
 import { sendMail } from '../helpers/smtp.js';
 import { RawSmtp } from '../helpers/raw-smtp.js';
 import { sleep } from '../helpers/net.js';
@@ -93,5 +95,33 @@ describe('relay: idle sessions', () => {
     expect(await c.cmd('NOOP')).toMatch(/^421 4\.4\.2 /);
     expect(await c.reply()).toBeNull();
     await expectEhloAnswered(port);
+  });
+});
+
+describe('relay: connection slots count an IPv6 client per /64', () => {
+  // Loopback has one IPv6 address, so this drives the slot keeper smtp-server's onConnect calls.
+  it('addresses of one /64 share maxClientsPerAddress; the next /64 and IPv4 have their own', () => {
+    const limits = new SessionLimits(
+      { maxClients: 100, maxClientsPerAddress: 3, junkCommandLimit: 100, maxSessionMs: 60_000 },
+      () => false,
+      log,
+    );
+    const admit = (id: string, address: string) => limits.admit(id, address)?.message ?? null;
+    expect([
+      admit('a', '2001:db8:1:2::1'),
+      admit('b', '2001:db8:1:2:ffff::9'),
+      admit('c', '2001:0db8:0001:0002:aaaa:bbbb:cccc:dddd'),
+    ]).toEqual([null, null, null]);
+    expect(admit('d', '2001:db8:1:2::1:1')).toBe('4.7.0 Too many connections from 2001:db8:1:2::/64');
+    expect(admit('e', '2001:db8:1:3::1')).toBeNull(); // the next /64
+    expect(admit('f', '::ffff:192.0.2.1')).toBeNull();
+    limits.release('a');
+    expect(admit('g', '2001:db8:1:2::7')).toBeNull(); // a slot of the /64 freed
+  });
+
+  it('clientKey: IPv4 as is, IPv4-mapped as IPv4, IPv6 as its /64 whatever the spelling', () => {
+    expect(
+      ['192.0.2.1', '::ffff:192.0.2.1', '::1', 'fe80::1%eth0', '2001:db8::', '2001:DB8:0:0:1::', '64:ff9b::192.0.2.1'].map(clientKey),
+    ).toEqual(['192.0.2.1', '192.0.2.1', '0:0:0:0::/64', 'fe80:0:0:0::/64', '2001:db8:0:0::/64', '2001:db8:0:0::/64', '64:ff9b:0:0::/64']);
   });
 });

@@ -1,5 +1,5 @@
 // Limits on sessions that smtp-server has no option for, so that outsiders cannot starve the cart:
-// - connection slots: at most maxClientsPerAddress sessions per outside address, and outsiders
+// - connection slots: at most maxClientsPerAddress sessions per outside address (IPv6: per /64), and outsiders
 //   together never take the last fifth of maxClients (kept for allowedClients, which, as Postfix's
 //   $mynetworks, have no per-address limit);
 // - junk commands: a session that sends junkCommandLimit commands without passing a message (NOOP,
@@ -11,6 +11,7 @@
 import type { SMTPServer } from 'smtp-server';
 import { smtpError, type ErrorCode } from '../../errors/codes.js';
 import type { Logger } from '../../observe/logger.js';
+import { clientKey } from '../../net/address-list.js';
 
 export interface SessionLimitOptions {
   maxClients: number;
@@ -30,9 +31,6 @@ interface Tracked {
   started: number;
   commands: number;
 }
-
-/** An IPv4-mapped IPv6 peer counts as its IPv4 address. */
-const addressKey = (address: string) => /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1] ?? address;
 
 export class SessionLimits {
   private readonly sessions = new Map<string, Tracked>();
@@ -73,7 +71,7 @@ export class SessionLimits {
 
   /** At onConnect: the refusal (421) for a session that may not have a slot, or null once it holds one. */
   admit(id: string, remoteAddress: string): Error | null {
-    const address = addressKey(remoteAddress);
+    const address = clientKey(remoteAddress); // an IPv6 client per /64
     const outsider = !this.trusted(remoteAddress);
     const total = this.sessions.size;
     if (total >= this.o.maxClients || (outsider && this.outsiders >= this.outsiderSlots)) {
