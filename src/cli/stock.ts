@@ -17,6 +17,8 @@ import { context, pickShop, printJson, printTable, pageOptions, morePages, iso }
 import { oneOf, since, wholeNumber } from './options.js';
 
 const ENCODINGS = ['utf-8', 'shift_jis'] as const;
+/** apply-file with Redis down answers within about a second (the upload is stored either way). */
+const REDIS_CONNECT_BOUND_MS = 500;
 const encodingOption = oneOf('--encoding', ENCODINGS, {
   utf8: 'utf-8',
   'utf-8': 'utf-8',
@@ -188,20 +190,23 @@ export function registerStock(program: Command): void {
       }
       const id = taken.uploadId;
       if (taken.again) process.stderr.write(`${file}: already stored as upload ${id} (not yet reported); not stored again\n`);
-      // BullMQ and ioredis are loaded by this command only: the other stock commands read SQLite alone.
-      const [{ Queue }, { closeQueue, closeRedis, createRedis, describeRedis, redisSpec }, { enqueueApply, waitApplied }] =
-        await Promise.all([import('bullmq'), import('../queue/redis.js'), import('../stock/apply/enqueue.js')]);
+      // ioredis, then BullMQ, are loaded by this command only: the other stock commands read SQLite alone.
+      const { closeQueue, closeRedis, connectOrFail, describeRedis, redisSpec } = await import('../queue/redis.js');
       const spec = redisSpec(config);
-      const redis = createRedis(spec, 'client');
-      const queue = new Queue(STOCK_QUEUE, { connection: redis, prefix: config.redis.prefix });
-      queue.on('error', () => {});
+      const stored = `stored as upload ${id}, but Redis at ${describeRedis(spec)} is unreachable: the worker applies it once Redis is back`;
+      // The upload is durable already: with Redis down, say so at once instead of waiting out an add.
+      const redis =
+        store.get(id)?.status === 'applied'
+          ? undefined
+          : await connectOrFail(spec, REDIS_CONNECT_BOUND_MS).catch(() => {
+              db.close();
+              throw new BridgeError('REDIS_UNAVAILABLE', stored);
+            });
+      const [{ Queue }, { enqueueApply, waitApplied }] = await Promise.all([import('bullmq'), import('../stock/apply/enqueue.js')]);
+      const queue = redis && new Queue(STOCK_QUEUE, { connection: redis, prefix: config.redis.prefix });
+      queue?.on('error', () => {});
       try {
-        if (store.get(id)?.status !== 'applied' && !(await enqueueApply(queue, id, 3000))) {
-          throw new BridgeError(
-            'REDIS_UNAVAILABLE',
-            `stored as upload ${id}, but Redis at ${describeRedis(spec)} is unreachable: the worker applies it once Redis is back`,
-          );
-        }
+        if (queue && !(await enqueueApply(queue, id, 3000))) throw new BridgeError('REDIS_UNAVAILABLE', stored);
         if (!(await waitApplied(store, id, o.wait * 1000, 50))) {
           process.stdout.write(`upload ${id}: queued; no worker applied it within ${o.wait}s (is the worker running?)\n`);
           return;
@@ -213,8 +218,8 @@ export function registerStock(program: Command): void {
         }
         files.finish(taken.id);
       } finally {
-        await closeQueue(queue);
-        await closeRedis(redis);
+        if (queue) await closeQueue(queue);
+        if (redis) await closeRedis(redis);
         db.close();
       }
     });

@@ -119,6 +119,9 @@ export async function connectOrFail(target: RedisSpec | string, timeoutMs = 3000
     connectTimeout: timeoutMs,
     sentinelRetryStrategy: () => null,
     failoverDetector: false,
+    // ioredis waits this long (2 s by default) for a socket that never opened to close: a command
+    // facing a dead Redis would linger that long before exiting.
+    disconnectTimeout: 200,
   });
   client.on('error', () => {});
   try {
