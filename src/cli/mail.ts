@@ -181,7 +181,7 @@ export function registerMail(program: Command): void {
 
   mail
     .command('resend')
-    .description('deliver again on purpose with a fresh job id (bypasses forward-once!)')
+    .description("deliver again on purpose with a fresh job id (a forward takes the order's forward-once claim again, or is refused)")
     .argument('<id>', 'queue id')
     .option('--forward', "send the copy to the shop's zaiko Robot address again (zaiko Robot will count the order again)")
     .action(async (id: string, o: { forward?: boolean }, cmd: Command) => {
@@ -189,7 +189,8 @@ export function registerMail(program: Command): void {
       const db = openDb(config.dataDir, 'ledger');
       try {
         const { kind, to } = await resendMessage(config, queue, new LedgerStore(db), id, !!o.forward);
-        if (o.forward) process.stderr.write('note: this bypasses forward-once: zaiko Robot counts this order again\n');
+        if (o.forward)
+          process.stderr.write('note: if an earlier forward of this message reached zaiko Robot, it counts this order again\n');
         process.stdout.write(`${id}: ${kind} to ${to.join(', ')} queued again\n`);
       } finally {
         db.close();

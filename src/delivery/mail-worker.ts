@@ -11,6 +11,7 @@ import { WORKER_LOCKS, type MailJobData, type MailJobKind } from '../queue/names
 import { classifyFailure, backoffDelay } from './classify-failure.js';
 import type { DeliveryTransport } from './transport.js';
 import type { Bouncer } from './bounce.js';
+import { ForwardOnce } from '../intake/forward-once.js';
 
 export class DeferredError extends Error {}
 
@@ -31,11 +32,14 @@ export interface MailWorkerDeps {
 
 export class MailWorker {
   private worker?: WatchedWorker<MailJobData, string>;
+  private readonly forwardOnce: ForwardOnce;
   constructor(
     private readonly queue: Queue<MailJobData>,
     private readonly redis: RedisSpec | string,
     private readonly d: MailWorkerDeps,
-  ) {}
+  ) {
+    this.forwardOnce = new ForwardOnce(d.ledger, queue, d.cfg.instance, d.cfg.retention.mailDays, d.log);
+  }
 
   start(): void {
     const { initial, max } = this.d.cfg.delivery.backoff;
@@ -75,6 +79,12 @@ export class MailWorker {
     }
     const { msg, pending } = found;
     if (pending.length === 0) return 'nothing pending';
+    if (kind === 'forward') {
+      // Never a forward whose claim Redis has not confirmed: another relay may hold the order.
+      const verdict = await this.forwardOnce.confirm(qid);
+      if (verdict === 'other') return 'forward suppressed: another relay holds the claim';
+      if (verdict === 'unknown') throw new DeferredError('forward held: its forward-once claim could not be asked in Redis');
+    }
     const expired = now() - msg.received_at >= cfg.delivery.maxLifetime;
     const shop = cfg.shops.find((s) => s.id === msg.shop_id);
     const from = kind === 'forward' ? (shop?.forwardEnvelopeFrom ?? msg.mail_from) : msg.mail_from;
@@ -114,6 +124,7 @@ export class MailWorker {
     if (summary.releasedClaim) {
       const claim = summary.releasedClaim;
       log.warn({ qid, claim }, `${qid}: forward failed for good; claim ${claim} released for a later mail of the order`);
+      if (msg.shop_id) await this.forwardOnce.release(qid, msg.shop_id, claim);
     }
     for (const o of outcomes) {
       this.d.onOutcome?.(kind, o.status);

@@ -18,6 +18,7 @@ import { newQueueId } from './spool/queue-id.js';
 import { classify, forwardClaim } from './classify/classify.js';
 import { BridgeError } from '../errors/codes.js';
 import type { Metrics } from '../observe/metrics.js';
+import { ForwardOnce } from './forward-once.js';
 
 export interface Envelope {
   mailFrom: string;
@@ -48,6 +49,7 @@ function receivedHeader(hostname: string, qid: string, env: Envelope, s: Session
 export class Acceptor {
   private readonly commits: GroupCommit<NewMessage, AcceptResult>;
   private readonly jobs: MailEnqueuer;
+  private readonly forwardOnce: ForwardOnce;
 
   constructor(
     private readonly config: Config | ConfigHolder,
@@ -67,6 +69,7 @@ export class Acceptor {
       },
     );
     this.jobs = new MailEnqueuer(queue);
+    this.forwardOnce = new ForwardOnce(ledger, queue, cfg.instance, cfg.retention.mailDays, log);
   }
 
   /**
@@ -134,9 +137,13 @@ export class Acceptor {
         forwardTo,
         claim: shop && forwardTo ? forwardClaim(shop, c, qid) : null,
       });
-      const { forward, reason } = await accepted; // committed and fsynced: now we may say 250
+      const accept = await accepted; // committed and fsynced: now we may say 250
+      // Across relays: the claim confirmed in Redis (bounded) before the forward job exists.
+      const verdict = accept.forward === 'queued' ? await this.forwardOnce.confirm(qid) : undefined;
+      const { forward, forward_reason: reason } =
+        verdict === 'other' ? this.ledger.message(qid)! : { ...accept, forward_reason: accept.reason };
       const kinds: MailJobKind[] = env.rcptTo.length ? ['deliver'] : [];
-      if (forward === 'queued') kinds.push('forward');
+      if (verdict === 'ours') kinds.push('forward');
       this.log.info(
         {
           qid,

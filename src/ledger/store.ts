@@ -253,6 +253,40 @@ export class LedgerStore {
     return claim;
   }
 
+  /** The forward-once claim this message holds in this ledger, if any. */
+  claimOf(id: string): { shop_id: string; claim: string } | undefined {
+    return this.sql('SELECT shop_id, claim FROM forward_claims WHERE message_id = ?').get(id) as
+      { shop_id: string; claim: string } | undefined;
+  }
+
+  /**
+   * Another relay's message holds the order's claim (asked in Redis): this message is delivered, not
+   * forwarded. Its forward recipient and its local claim go; the ledger says why.
+   */
+  suppressForward(id: string, reason: string): void {
+    this.db.transaction(() => {
+      this.sql("DELETE FROM message_recipients WHERE message_id = ? AND kind = 'forward' AND status IN ('queued', 'deferred')").run(id);
+      this.sql("UPDATE messages SET forward = 'suppressed', forward_reason = ? WHERE id = ?").run(reason, id);
+      this.sql('DELETE FROM forward_claims WHERE message_id = ?').run(id);
+    })();
+  }
+
+  /** Takes the claim for this message if no other message of this ledger holds it; returns the holder's id. */
+  retakeClaim(shopId: string, claim: string, id: string, now = Date.now()): string {
+    this.sql('INSERT OR IGNORE INTO forward_claims (shop_id, claim, message_id, claimed_at) VALUES (?, ?, ?, ?)').run(
+      shopId,
+      claim,
+      id,
+      now,
+    );
+    return this.sql('SELECT message_id FROM forward_claims WHERE shop_id = ? AND claim = ?').pluck().get(shopId, claim) as string;
+  }
+
+  /** Gives back a claim this message holds (a resend refused by Redis). */
+  dropClaim(id: string): void {
+    this.sql('DELETE FROM forward_claims WHERE message_id = ?').run(id);
+  }
+
   /** Re-arms recipients for a resend (`mail resend`): they go back to queued. */
   requeue(id: string, kind: MailJobKind, addresses: string[], now = Date.now()): void {
     const st = this.sql(

@@ -8,6 +8,7 @@ import { LedgerStore, messageStatus, type MessageFilter, type MessageRow } from 
 import { mailJobId, type MailJobKind } from '../queue/names.js';
 import { openMessage, type StoredMessage } from '../intake/spool/stored-message.js';
 import { iso } from './time.js';
+import { silentLogger } from '../observe/logger.js';
 
 export const messageJson = (m: MessageRow & { status?: string; to?: string }) => ({
   id: m.id,
@@ -96,7 +97,10 @@ export async function flushDeferred(queue: Queue, ledger: LedgerStore): Promise<
   return n;
 }
 
-/** `mail resend [--forward]`: deliver again on purpose with a fresh job id (a forward bypasses forward-once). */
+/**
+ * `mail resend [--forward]`: deliver again on purpose with a fresh job id. A forward takes the order's
+ * forward-once claim again first (locally and in Redis), and is refused while another message holds it.
+ */
 export async function resendMessage(
   config: Config,
   queue: Queue,
@@ -112,6 +116,13 @@ export async function resendMessage(
   const to = forward ? (shop?.forwardTo ? [shop.forwardTo] : []) : ledger.recipients(id, 'deliver').map((r) => r.address);
   if (to.length === 0) throw new BridgeError('BAD_INPUT', `${id}: no ${kind} recipients${forward ? ' (the shop has no forwardTo)' : ''}`);
   const { enqueueMail } = await import('../intake/enqueue.js');
+  const { forwardClaim } = await import('../intake/classify/classify.js');
+  const claim =
+    forward && shop ? forwardClaim(shop, { orderNumber: m.order_number ?? undefined, messageId: m.message_id ?? undefined }, id) : null;
+  if (shop && claim) {
+    const { ForwardOnce } = await import('../intake/forward-once.js');
+    await new ForwardOnce(ledger, queue, config.instance, config.retention.mailDays, silentLogger).retake(id, shop.id, claim);
+  }
   ledger.requeue(id, kind, to);
   const attempt = Date.now().toString(36);
   if (!(await enqueueMail(queue, id, [kind], 3000, (q, k) => `${mailJobId(q, k)}-r${attempt}`))) {

@@ -23,7 +23,7 @@ describe('mail commands', () => {
       stringify({
         dataDir: './data',
         instance: uniqueName('m'),
-        redis: { url: redisUrl },
+        redis: { url: redisUrl, prefix: uniqueName('m') },
         relay: { port: 0 },
         upstream: { port: sink.port },
         delivery: { backoff: { initial: '1h', max: '1h' } },
@@ -63,7 +63,7 @@ describe('mail commands', () => {
 
       const resend = cli('mail', 'resend', id, '--forward');
       expect(resend.code).toBe(0);
-      expect(resend.stderr).toContain('bypasses forward-once');
+      expect(resend.stderr).toContain('counts this order again');
       await until(() => sink.messages.filter((m) => m.to.includes(SHOP.forwardTo)).length === 2, 10_000, 'the second copy');
 
       const shown = JSON.parse(cli('mail', 'show', id, '--json').stdout);

@@ -26,7 +26,7 @@ export const SHOP = {
 };
 
 export function testConfig(dataDir: string, overrides: Record<string, any> = {}): Config {
-  const { relay, receiver, upstream, delivery, ...rest } = overrides;
+  const { relay, receiver, upstream, delivery, redis, ...rest } = overrides;
   return validateConfig(
     {
       dataDir,
@@ -35,6 +35,8 @@ export function testConfig(dataDir: string, overrides: Record<string, any> = {})
       receiver: { port: 0, waitMs: 5000, ...receiver },
       upstream: { ...upstream },
       delivery: { backoff: { initial: 200, max: 1000 }, ...delivery },
+      // Its own key prefix: forward-once claims live in the shared test Redis, and test files reuse orders.
+      redis: { prefix: uniqueName('t'), ...redis },
       shops: [SHOP],
       ...rest,
     },

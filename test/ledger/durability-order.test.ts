@@ -83,7 +83,7 @@ beforeEach(async () => {
   spool = new RecordingSpool(cfg.dataDir, FILES);
   walSync = new WalSync(join(cfg.dataDir, 'ledger.db-wal'));
   redis = createRedis(redisUrl, 'client');
-  queue = new Queue<MailJobData>(uniqueName('mail'), { connection: redis });
+  queue = new Queue<MailJobData>(uniqueName('mail'), { connection: redis, prefix: cfg.redis.prefix });
   observer = new Database(join(cfg.dataDir, 'ledger.db'), { readonly: true });
 });
 afterEach(async () => {

@@ -68,7 +68,7 @@ describe('soak', () => {
         }
         await until(() => sink.messages.length === 2 * sent, 60_000, 'every delivery and forward');
         for (const name of [mailQueue, stockQueue]) {
-          const q = new Queue(name, { connection });
+          const q = new Queue(name, { connection, prefix: cfg.redis.prefix });
           await until(
             async () => {
               const c = await q.getJobCounts('waiting', 'active', 'delayed');

@@ -219,7 +219,7 @@ export async function classify(head: Buffer, shops: readonly ShopConfig[], facts
 }
 
 /** The forward-once claim of an order mail, or null when this shop forwards every copy. */
-export function forwardClaim(shop: ShopConfig, c: Classification, qid: string): string | null {
+export function forwardClaim(shop: ShopConfig, c: Pick<Classification, 'orderNumber' | 'messageId'>, qid: string): string | null {
   if (shop.forwardOnce === 'off') return null;
   if (shop.forwardOnce === 'order-number' && c.orderNumber) return `order:${c.orderNumber}`;
   return `message-id:${c.messageId ?? qid}`;
