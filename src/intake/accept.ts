@@ -69,7 +69,7 @@ export class Acceptor {
       },
     );
     this.jobs = new MailEnqueuer(queue);
-    this.forwardOnce = new ForwardOnce(ledger, queue, cfg.instance, cfg.retention.mailDays, log);
+    this.forwardOnce = new ForwardOnce(ledger, queue, configOf(config).instance, () => configOf(config).retention.mailDays, log);
   }
 
   /**

@@ -19,10 +19,10 @@ export class ForwardOnce {
     private readonly ledger: LedgerStore,
     queue: Queue,
     private readonly instance: string,
-    mailDays: number,
+    mailDays: () => number,
     private readonly log: Logger,
   ) {
-    this.claims = RedisClaims.overQueue(queue, Math.ceil(mailDays * 86_400));
+    this.claims = RedisClaims.overQueue(queue, () => Math.ceil(mailDays() * 86_400));
   }
 
   /** Confirms the message's claim in Redis; a message without a claim (forwardOnce: off) is always `ours`. */

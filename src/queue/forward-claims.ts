@@ -22,17 +22,17 @@ export const claimHolder = (instance: string, qid: string) => `${instance}/${qid
 export class RedisClaims {
   /**
    * `client`: the Redis connection to ask (a queue's); `ttlSeconds`: how long a claim lives (the
-   * ledger keeps its rows retention.mailDays, so does Redis).
+   * ledger keeps its rows retention.mailDays, so does Redis; read at each take, so a reload counts).
    */
   constructor(
     private readonly client: () => Promise<Redis>,
     private readonly prefix: string,
-    private readonly ttlSeconds: number,
+    private readonly ttlSeconds: () => number,
     private readonly connected: () => boolean = () => true,
   ) {}
 
   /** Claims asked over a queue's own connection (under the queue's prefix). */
-  static overQueue(queue: Queue, ttlSeconds: number): RedisClaims {
+  static overQueue(queue: Queue, ttlSeconds: () => number): RedisClaims {
     return new RedisClaims(
       () => queue.client as unknown as Promise<Redis>,
       queue.opts.prefix ?? 'bull',
@@ -48,7 +48,7 @@ export class RedisClaims {
   /** Takes the claim for `holder` unless held; resolves to who holds it now. Rejects when Redis does not answer in time. */
   take(shopId: string, claim: string, holder: string, boundMs = CLAIM_BOUND_MS): Promise<string> {
     if (!this.connected()) return Promise.reject(new Error('forward claim: Redis is not connected'));
-    const asked = this.client().then((r) => r.eval(TAKE, 1, this.key(shopId, claim), holder, this.ttlSeconds) as Promise<string>);
+    const asked = this.client().then((r) => r.eval(TAKE, 1, this.key(shopId, claim), holder, this.ttlSeconds()) as Promise<string>);
     return withTimeout(asked, boundMs, 'forward claim');
   }
 
