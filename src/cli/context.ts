@@ -8,7 +8,7 @@ import { wholeNumber } from './options.js';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
 
-export interface GlobalOpts {
+interface GlobalOpts {
   config?: string;
   logLevel?: string;
   debug?: boolean;

@@ -46,9 +46,3 @@ export function age(option: string): (value: string) => number {
     return ms;
   };
 }
-
-/** --limit and --offset, the same on every list and show. */
-export interface Page {
-  limit: number;
-  offset: number;
-}

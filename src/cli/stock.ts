@@ -12,7 +12,7 @@ import { listUploads, uploadView, stockView, listSkips } from '../queries/upload
 import { takeStockFile, StockFileError } from '../stock/files/stock-file.js';
 import { StockFileStore, type OpenFile } from '../stock/files/file-store.js';
 import { STOCK_QUEUE } from '../queue/names.js';
-import { SKIP_REASONS } from '../stock/skip-reasons.js';
+import { SKIP_REASONS } from '../errors/skip-reasons.js';
 import { context, pickShop, printJson, printTable, pageOptions, morePages, iso } from './context.js';
 import { oneOf, since, wholeNumber } from './options.js';
 

@@ -27,15 +27,15 @@ const TYPE_NAMES: Record<string, string> = {
 const shown = (v: unknown) =>
   typeof v === 'string' ? JSON.stringify(v) : v === null ? 'nothing (null)' : (JSON.stringify(v) ?? String(v));
 
-export function findConfigPath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+function findConfigPath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   return resolve(flag ?? env.ZAIKO_BRIDGE_CONFIG ?? 'config/zaiko-bridge.yaml');
 }
 
-export function formatPath(path: PropertyKey[]): string {
+function formatPath(path: PropertyKey[]): string {
   return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '');
 }
 
-export function formatIssues(issues: z.core.$ZodIssue[]): string[] {
+function formatIssues(issues: z.core.$ZodIssue[]): string[] {
   const lines: string[] = [];
   for (const issue of issues) {
     const at = formatPath(issue.path);

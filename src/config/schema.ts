@@ -5,7 +5,7 @@ import { isIP } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import { z } from 'zod';
 import { parseDurationMs, parseSizeBytes } from './units.js';
-import { SKIP_REASONS } from '../stock/skip-reasons.js';
+import { SKIP_REASONS } from '../errors/skip-reasons.js';
 import { isScryptHash } from './password.js';
 
 const duration = (def: string) =>

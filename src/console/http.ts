@@ -28,7 +28,7 @@ export function cookies(req: IncomingMessage): Record<string, string> {
 }
 
 /** The body, refused with 413 as soon as more than `limit` bytes are announced or have arrived. */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const announced = Number(req.headers['content-length'] ?? 0);
   if (announced > limit) return Promise.reject(new HttpError(413, `body over ${limit} bytes`));
   return new Promise((resolve, reject) => {

@@ -12,7 +12,7 @@ import type { StoredMessage } from '../intake/spool/stored-message.js';
 
 const HEADER_LIMIT_BYTES = 64 * 1024;
 
-export function buildDsn(
+function buildDsn(
   hostname: string,
   msg: DeliveryRow,
   failed: { address: string; response: string }[],

@@ -13,7 +13,7 @@ import type { DeliveryTransport } from './transport.js';
 import type { Bouncer } from './bounce.js';
 import { ForwardOnce } from '../intake/forward-once.js';
 
-export class DeferredError extends Error {}
+class DeferredError extends Error {}
 
 export interface MailWorkerDeps {
   cfg: Config;

@@ -9,7 +9,7 @@ import type { Metrics } from '../observe/metrics.js';
 import type { MailJobKind } from '../queue/names.js';
 import type { RecipientStatus } from '../ledger/store.js';
 import type { RedisSpec } from '../queue/redis.js';
-import { RestartBackoff } from '../roles/supervise.js';
+import { RestartBackoff } from '../observe/restart-backoff.js';
 
 /** `logLevel`: the main thread's logger level (tests run quiet whatever the config says). */
 export interface DeliveryThreadData {

@@ -7,11 +7,11 @@ import { SmtpPool, type SmtpError } from './smtp-pool.js';
 import type { Config } from '../config/schema.js';
 import type { StoredMessage } from '../intake/spool/stored-message.js';
 
-export interface Envelope {
+interface Envelope {
   from: string;
   to: string[];
 }
-export interface RecipientResult {
+interface RecipientResult {
   address: string;
   ok: boolean;
   responseCode?: number;
@@ -70,7 +70,7 @@ export function smtpTransport(cfg: Config['upstream'], heloName?: string): Deliv
 }
 
 /** Writes <tag>.eml (the bytes, unchanged) and <tag>.json (the envelope) into a folder. */
-export function outboxTransport(dir: string): DeliveryTransport {
+function outboxTransport(dir: string): DeliveryTransport {
   makePrivateDir(dir);
   return {
     name: 'outbox',

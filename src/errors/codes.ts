@@ -17,7 +17,7 @@ interface CodeSpec {
   exit: number;
 }
 
-export const ERROR_CODES = {
+const ERROR_CODES = {
   CONFIG_INVALID: { exit: EXIT.CONFIG },
   CONFIG_NOT_FOUND: { exit: EXIT.CONFIG },
   REDIS_UNAVAILABLE: { exit: EXIT.UNAVAILABLE, http: 503 },

@@ -5,10 +5,10 @@ import { mailJobId, MAIL_KEEP_FINISHED, type MailJobData, type MailJobKind } fro
 import { withTimeout } from '../observe/timeout.js';
 import { queueConnected } from '../queue/redis.js';
 
-export const MAIL_ADD_BOUND_MS = 1000;
+const MAIL_ADD_BOUND_MS = 1000;
 const MAX_ATTEMPTS = 1_000_000; // delivery.maxLifetime, not a count, ends the retries
 
-export const mailJobOptions = (jobId: string): JobsOptions => ({
+const mailJobOptions = (jobId: string): JobsOptions => ({
   jobId,
   attempts: MAX_ATTEMPTS,
   backoff: { type: 'mail' },
@@ -21,7 +21,7 @@ export interface MailJobs {
 }
 
 /** Adds the jobs of several messages in one round trip; false when Redis did not confirm in time. */
-export async function enqueueMails(
+async function enqueueMails(
   queue: Queue<MailJobData>,
   messages: MailJobs[],
   boundMs = MAIL_ADD_BOUND_MS,

@@ -4,7 +4,7 @@ import { statementCache, type DB } from '../db/open.js';
 import type { MailJobKind } from '../queue/names.js';
 
 export type RecipientStatus = 'queued' | 'deferred' | 'sent' | 'failed';
-export type ForwardState = 'none' | 'queued' | 'sent' | 'suppressed' | 'failed';
+type ForwardState = 'none' | 'queued' | 'sent' | 'suppressed' | 'failed';
 
 export interface NewMessage {
   id: string;

@@ -3,12 +3,12 @@
 import { Registry, Counter, Histogram, Gauge, collectDefaultMetrics } from 'prom-client';
 import type { Queue } from 'bullmq';
 import { withTimeout } from './timeout.js';
-import { SKIP_REASONS } from '../stock/skip-reasons.js';
+import { SKIP_REASONS } from '../errors/skip-reasons.js';
 
 const P = 'zaiko_bridge_';
 export const REJECT_REASONS = ['relay_denied', 'auth_failed', 'too_big', 'too_many_recipients', 'loop', 'not_stored'] as const;
-export const UPLOAD_ANSWERS = ['OK', 'NG', 'auth_error', 'no_query', 'bad_request', 'too_large', 'unavailable', 'busy'] as const;
-export const SUPERVISED_WORKERS = ['stock', 'delivery'] as const;
+const UPLOAD_ANSWERS = ['OK', 'NG', 'auth_error', 'no_query', 'bad_request', 'too_large', 'unavailable', 'busy'] as const;
+const SUPERVISED_WORKERS = ['stock', 'delivery'] as const;
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed', 'paused'] as const;
 
 export class Metrics {

@@ -38,7 +38,6 @@ export function checkVerdict(c: Classification, ledgerDb: DB, stockDb: DB) {
     reason,
   };
 }
-export type CheckVerdict = ReturnType<typeof checkVerdict>;
 
 /** What to do when an order mail names a product whose stock is kept per 在庫管理コード. */
 const variantAdvice = (codes: string[]) =>

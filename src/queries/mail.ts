@@ -10,7 +10,7 @@ import { openMessage, type StoredMessage } from '../intake/spool/stored-message.
 import { iso } from './time.js';
 import { silentLogger } from '../observe/logger.js';
 
-export const messageJson = (m: MessageRow & { status?: string; to?: string }) => ({
+const messageJson = (m: MessageRow & { status?: string; to?: string }) => ({
   id: m.id,
   receivedAt: iso(m.received_at),
   from: m.mail_from,
@@ -65,7 +65,6 @@ export function messageView(ledger: LedgerStore, id: string, page: { limit?: num
     })),
   };
 }
-export type MessageView = NonNullable<ReturnType<typeof messageView>>;
 
 /** Why a message's spool file is gone, and what that means for `mail show --raw` and `mail resend`. */
 export function spoolGone(keepDays: number): string {

@@ -12,7 +12,7 @@ import { UploadStore } from '../stock/store.js';
 
 export const JOB_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed', 'paused', 'prioritized', 'waiting-children'] as const;
 /** `queue list` without --state: every state but completed. */
-export const UNFINISHED_STATES: JobType[] = ['waiting', 'prioritized', 'active', 'delayed', 'failed', 'paused'];
+const UNFINISHED_STATES: JobType[] = ['waiting', 'prioritized', 'active', 'delayed', 'failed', 'paused'];
 
 export interface QueueSet {
   cfg: Config;
@@ -127,7 +127,6 @@ export async function queueStats(queues: Queue[], finished: (queueName: string) 
   }
   return out;
 }
-export type QueueStat = Awaited<ReturnType<typeof queueStats>>[number];
 
 /** `queue list`: jobs of a queue in `state` (default: all but completed), a page of them. */
 export async function listJobs(queue: Queue, state: string | undefined, limit: number, offset = 0): Promise<JobJson[]> {

@@ -2,10 +2,10 @@
 import type { DB } from '../db/open.js';
 import { UploadStore, type UploadRow } from '../stock/store.js';
 import { productView } from '../stock/catalog.js';
-import { answerToken } from '../stock/skip-reasons.js';
+import { answerToken } from '../errors/skip-reasons.js';
 import { iso } from './time.js';
 
-export const uploadJson = (u: UploadRow) => ({
+const uploadJson = (u: UploadRow) => ({
   id: u.id,
   shop: u.shop_id,
   receivedAt: iso(u.received_at),

@@ -29,7 +29,7 @@ export function redisSpec(cfg: Config): RedisSpec {
 }
 
 /** The configured URL, or the unix socket of the private server `start` runs for this dataDir. */
-export function redisUrl(cfg: Config): string {
+function redisUrl(cfg: Config): string {
   return cfg.redis.url || `unix://${privateSocketPath(cfg.dataDir)}`;
 }
 

@@ -12,7 +12,7 @@ import { withTimeout } from '../observe/timeout.js';
 import { closeQueue, closeRedis, connectionOptions, createRedis, quiet, type RedisSpec } from './redis.js';
 
 /** Idle, a worker polls every second (drainDelay 1); 30 s without one is far outside anything healthy. */
-export const WATCHDOG = { staleMs: 30_000, checkMs: 5_000 };
+const WATCHDOG = { staleMs: 30_000, checkMs: 5_000 };
 const CLOSE_BOUND_MS = 15_000;
 const PING_BOUND_MS = 1_000;
 

@@ -5,22 +5,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
-
-export const RESTART_INITIAL_MS = 1000;
-export const RESTART_MAX_MS = 30_000;
-export const STABLE_MS = 60_000; // up this long before dying: the next restart starts at 1 s again
-
-/** The delay before the next restart; `upMs`: how long the worker ran before it died this time. */
-export class RestartBackoff {
-  private next = RESTART_INITIAL_MS;
-
-  delay(upMs: number): number {
-    if (upMs >= STABLE_MS) this.next = RESTART_INITIAL_MS;
-    const d = this.next;
-    this.next = Math.min(this.next * 2, RESTART_MAX_MS);
-    return d;
-  }
-}
+import { RestartBackoff } from '../observe/restart-backoff.js';
 
 /** What a supervised child sends on its IPC channel once it runs. */
 export const READY_MESSAGE = { type: 'ready' } as const;

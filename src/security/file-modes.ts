@@ -6,7 +6,7 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
 
 export const PRIVATE_FILE_MODE = 0o640;
-export const PRIVATE_DIR_MODE = 0o750;
+const PRIVATE_DIR_MODE = 0o750;
 /** Bits no file or folder of ours gives: group write, anything for others. */
 const NEVER = 0o027;
 

@@ -6,7 +6,7 @@ import { parseStockValue } from './stock-value.js';
 import { CatalogError, checkVariantRows, checkVariantsInDb, variantParents } from './catalog-variants.js';
 
 export { CatalogError };
-export const CATALOG_HEADER = ['product_code', 'name', 'stock', 'unlimited', 'uses_stock_management_code'];
+const CATALOG_HEADER = ['product_code', 'name', 'stock', 'unlimited', 'uses_stock_management_code'];
 const STOCK_CODE_HEADERS = ['stock_code', '在庫管理コード'];
 
 interface CatalogRow {

@@ -3,7 +3,8 @@ import { html } from '../html.js';
 import { page, csrfField } from '../layout.js';
 import { send, audit, type Ctx } from '../context.js';
 import type { Form } from '../http.js';
-import { classify, CLASSIFY_LIMIT_BYTES } from '../../intake/classify/classify.js';
+import { classify } from '../../intake/classify/classify.js';
+import { CLASSIFY_LIMIT_BYTES } from '../../intake/spool/spool.js';
 import { checkVerdict } from '../../queries/mail-check.js';
 
 /** The relay looks at no more than the first CLASSIFY_LIMIT_BYTES; more is accepted so a pasted mail is not refused for its tail. */

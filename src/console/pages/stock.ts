@@ -8,7 +8,7 @@ import { listSkips, stockView } from '../../queries/uploads.js';
 import { searchProducts, unknownCodes } from '../../queries/stock.js';
 import { parseCatalog, importCatalog, exportCatalog, CatalogError } from '../../stock/catalog.js';
 import { encode } from '../../stock/csv.js';
-import { SKIP_REASONS } from '../../stock/skip-reasons.js';
+import { SKIP_REASONS } from '../../errors/skip-reasons.js';
 
 const PAGE = 50;
 export const CATALOG_MAX_BYTES = 32 * 1024 * 1024;

@@ -7,6 +7,7 @@ import { parseSinglePart, type Parsed } from './single-part.js';
 import { htmlToText } from './html-text.js';
 import type { ShopConfig } from '../../config/schema.js';
 import { allowList } from '../../net/address-list.js';
+import { CLASSIFY_LIMIT_BYTES } from '../spool/spool.js';
 
 export interface OrderItem {
   code: string;
@@ -20,7 +21,7 @@ export interface SenderFacts {
   client?: string;
 }
 /** Which fact made the mail the shop's. */
-export type ShopBy = 'auth' | 'sender' | 'client';
+type ShopBy = 'auth' | 'sender' | 'client';
 export interface ShopMatch {
   shop: ShopConfig | undefined;
   by: ShopBy | undefined;
@@ -103,12 +104,6 @@ export function extractItems(text: string, codeRule: string, quantityRule: strin
   });
 }
 
-/**
- * Order mails are small (a few KiB of text): only this much of a message is parsed, so a big one
- * cannot cost big memory. 128 KiB, down from 256: 20 sessions of 1 MiB mail peaked ~30 MB lower.
- */
-export const CLASSIFY_LIMIT_BYTES = 128 * 1024;
-
 /** Headers and text parts only: attachments are drained unread, so a big mail costs little memory. */
 export function parseWithMailparser(head: Buffer): Promise<Parsed> {
   return new Promise((resolve, reject) => {
@@ -147,11 +142,11 @@ export async function classifyFile(path: string, shops: readonly ShopConfig[], f
 }
 
 /** Order mails have a few MIME parts and a few KiB of header: past these bounds a mail is not parsed. */
-export const CLASSIFY_MAX_PARTS = 100;
-export const CLASSIFY_MAX_HEADER_BYTES = 64 * 1024;
+const CLASSIFY_MAX_PARTS = 100;
+const CLASSIFY_MAX_HEADER_BYTES = 64 * 1024;
 
 /** Why the head is beyond what classification reads, or null; one linear pass, no parsing. */
-export function beyondBounds(head: Buffer): string | null {
+function beyondBounds(head: Buffer): string | null {
   const text = head.toString('latin1');
   const end = text.search(/\r?\n\r?\n/);
   if ((end < 0 ? text.length : end) > CLASSIFY_MAX_HEADER_BYTES) return 'header';

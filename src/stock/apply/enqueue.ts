@@ -6,7 +6,7 @@ import type { UploadStore } from '../store.js';
 import { withTimeout } from '../../observe/timeout.js';
 import { queueConnected } from '../../queue/redis.js';
 
-export const ENQUEUE_BOUND_MS = 1000;
+const ENQUEUE_BOUND_MS = 1000;
 
 export async function enqueueApply(queue: Queue<ApplyJobData>, uploadId: number, boundMs = ENQUEUE_BOUND_MS): Promise<boolean> {
   if (!queueConnected(queue)) return false; // Redis is down: the sweep adds it later

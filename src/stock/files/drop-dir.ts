@@ -28,7 +28,7 @@ import { enqueueApply } from '../apply/enqueue.js';
 import { takeStockFile, StockFileError } from './stock-file.js';
 import { StockFileStore } from './file-store.js';
 import { readRegularFile, DropRefusal, kindOf } from './read-bounded.js';
-import { SKIP_REASONS } from '../skip-reasons.js';
+import { SKIP_REASONS } from '../../errors/skip-reasons.js';
 
 const SETTLE_MS = 1000; // a file younger than this may still be being written
 const APPLY_WAIT_MS = 10 * 60_000; // then it moves to done/ as "stored, not yet applied" (the sweep applies it)

@@ -8,7 +8,7 @@ const HEADERS = ['product_code,stock', '商品コード,在庫数'];
 
 export class StockFileError extends Error {}
 
-export function parseStockFile(bytes: Buffer, encoding?: string): { items: NewItem[]; charset: string } {
+function parseStockFile(bytes: Buffer, encoding?: string): { items: NewItem[]; charset: string } {
   let decoded;
   try {
     decoded = decodeFile(bytes, encoding);

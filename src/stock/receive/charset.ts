@@ -22,7 +22,7 @@ const LABELS: Record<string, Charset> = {
 
 export class CharsetError extends Error {}
 
-export function charsetFromLabel(label: string): Charset | undefined {
+function charsetFromLabel(label: string): Charset | undefined {
   return LABELS[label.trim().toLowerCase()];
 }
 

@@ -22,7 +22,7 @@ export interface HttpTimeouts {
   requestMs: number;
   checkEveryMs: number;
 }
-export const HTTP_TIMEOUTS: HttpTimeouts = { headersMs: 10_000, requestMs: 60_000, checkEveryMs: 1_000 };
+const HTTP_TIMEOUTS: HttpTimeouts = { headersMs: 10_000, requestMs: 60_000, checkEveryMs: 1_000 };
 /** Retry-After of a 503 busy: admitted uploads finish (or time out) well within this. */
 const BUSY_RETRY_AFTER_S = 30;
 /** How long a refused request's remaining bytes are read and discarded before its socket closes (Apache waits 2 s). */

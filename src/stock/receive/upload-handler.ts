@@ -15,7 +15,7 @@ import { Lockout } from '../../security/lockout.js';
 import { preview, escapeLineText, asciiDetail, clip } from '../../security/untrusted-text.js';
 import type { Metrics } from '../../observe/metrics.js';
 import { ngAnswer, type StockErrorCode } from '../../errors/codes.js';
-import { answerToken } from '../skip-reasons.js';
+import { answerToken } from '../../errors/skip-reasons.js';
 
 export interface Answer {
   status: number;

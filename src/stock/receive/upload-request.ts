@@ -5,7 +5,7 @@
 import { FormError, type OnField } from './form.js';
 import { clip } from '../../security/untrusted-text.js';
 
-export interface RawItem {
+interface RawItem {
   code: Buffer;
   stock: Buffer;
 }

@@ -1,4 +1,5 @@
-// Why an upload item was not applied, in the order the apply checks them (design.md, "Receiver and worker").
+// Why an upload item was not applied, in the order the apply checks them (design.md, "Receiver and worker"). Beside the
+// error codes, below every room, because the config (reportAsNg), the metrics (labels), the CLI and the console name them too.
 export const SKIP_REASONS = [
   'invalid_stock',
   'duplicate_in_upload',
@@ -8,7 +9,6 @@ export const SKIP_REASONS = [
   'stock_management_code',
   'stale',
 ] as const;
-export type SkipReason = (typeof SKIP_REASONS)[number];
 
 /**
  * The token of an answer line: zaiko Robot knows no_product, so an unknown code and the code of a product
