@@ -5,8 +5,8 @@
 const LOWER = '(db|observe|errors|security|config|queue|net|ledger|intake/spool)';
 /** The rooms that do the work: mail (relay, intake, delivery) and stock. */
 const WORK = '(relay|delivery|intake|stock)';
-/** Read side and the top: queries serve the console and the CLI; roles start everything. */
-const TOP = '(roles|cli|console)';
+/** The top, in order from below: console (the web UI), roles (what long-running commands start), cli (commands). */
+const TOP = '(console|roles|cli)';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -61,6 +61,20 @@ module.exports = {
       to: { path: `^src/(${TOP}/|cli\\.ts$)` },
     },
     {
+      name: 'console-below-roles',
+      comment: 'console/ is started by roles/ and reads through queries/; it never imports roles/ or cli/',
+      severity: 'error',
+      from: { path: '^src/console/' },
+      to: { path: '^src/(roles/|cli/|cli\\.ts$)' },
+    },
+    {
+      name: 'roles-below-cli',
+      comment: 'roles/ are started by cli/ (and fork the CLI by path); they never import cli/',
+      severity: 'error',
+      from: { path: '^src/roles/' },
+      to: { path: '^src/(cli/|cli\\.ts$)' },
+    },
+    {
       name: 'no-cycles',
       comment: 'no import cycles: a cycle means two files are one room, or a piece belongs lower',
       severity: 'error',
@@ -83,7 +97,8 @@ module.exports = {
     },
   ],
   options: {
-    includeOnly: '^src/',
+    // Tests are cruised as importers (a file only a test uses is not an orphan, as for knip); rules apply to src/.
+    includeOnly: '^(src|test)/',
     // Type-only imports count: a boundary holds for types too (they are what a room promises).
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },

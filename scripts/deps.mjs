@@ -1,4 +1,4 @@
-// The import rules and the module graph from one cruise of src/ (dependency-cruiser, one parse of every file).
+// The import rules and the module graph from one cruise of src/ and test/ (dependency-cruiser, one parse of every file).
 // `node scripts/deps.mjs` (npm run lint): fails on a broken rule (.dependency-cruiser.cjs) or when
 // docs/module-graph.md no longer matches the imports; `--write` (npm run graph) regenerates that file.
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -11,13 +11,15 @@ const GRAPH_FILE = 'docs/module-graph.md';
 const ROOMS = '^src/(intake/spool|[^/]+)';
 
 const options = await extractDepcruiseOptions('./.dependency-cruiser.cjs');
-const cruised = await cruise(['src'], { ...options, outputType: 'json' }, undefined, { tsConfig: extractTSConfig('tsconfig.json') });
+const cruised = await cruise(['src', 'test'], { ...options, outputType: 'json' }, undefined, {
+  tsConfig: extractTSConfig('tsconfig.json'),
+});
 const result = typeof cruised.output === 'string' ? JSON.parse(cruised.output) : cruised.output;
 
 const rules = await format(result, { outputType: 'err' });
 process.stdout.write(rules.output);
 
-const mermaid = (await format(result, { outputType: 'mermaid', collapse: ROOMS })).output;
+const mermaid = (await format(result, { outputType: 'mermaid', includeOnly: '^src/', collapse: ROOMS })).output;
 const graph = [
   '# Module graph',
   '',

@@ -77,6 +77,12 @@ describe('trusted shop identity', () => {
     outsider.close();
     await until(() => fx.sink.messages.length === 3, 10_000, 'two deliveries and one forward');
     expect(forwards()).toHaveLength(1);
+    // The sink has the copy before the worker records its 250: wait for the ledger too.
+    await until(
+      () => fx.relay!.ledger.list({ limit: 5 }).some((r) => (r.subject ?? '').includes('20261201-0100') && r.forward === 'sent'),
+      10_000,
+      'the forward recorded sent',
+    );
     const rows = fx.relay!.ledger.list({ limit: 5 });
     const facts = (n: string) => {
       const r = rows.find((x) => (x.subject ?? '').includes(n))!;
