@@ -1,7 +1,6 @@
 // A stock change as the cart sees it (design.md "Third round"): the same object in the feed, the
 // webhook and `stock changes --json`.
 export type ChangeSource = 'upload' | 'order' | 'import';
-export const CHANGE_SOURCES: readonly ChangeSource[] = ['upload', 'order', 'import'];
 
 export interface Change {
   id: number;
