@@ -40,7 +40,7 @@ export const configOf = (config: Config | ConfigHolder): Config => (config insta
  * pool, the worker's concurrency): a reload logs a change to them and keeps the running value. Every
  * other key (shops and their new keys too) is read per session, request or job and reloads.
  */
-export const RESTART_KEYS = [
+const RESTART_KEYS = [
   'dataDir',
   'instance',
   'redis',

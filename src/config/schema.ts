@@ -67,7 +67,7 @@ const hostPort = z.string().refine((s) => {
   return !!m && Number(m[2]) > 0 && Number(m[2]) <= 65535;
 }, 'must be host:port (e.g. 10.0.0.5:26379 or [::1]:26379)');
 /** TLS 1.3 suites, then TLS 1.2 with ECDHE and AEAD only (Mozilla's "intermediate" without DHE): no CBC, no RSA key exchange. */
-export const MODERN_TLS_CIPHERS = [
+const MODERN_TLS_CIPHERS = [
   'TLS_AES_128_GCM_SHA256',
   'TLS_AES_256_GCM_SHA384',
   'TLS_CHACHA20_POLY1305_SHA256',
