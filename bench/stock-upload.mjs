@@ -43,7 +43,8 @@ function naiveApply(db, uploadId) {
   const find = db.prepare('SELECT stock, unlimited, uses_stock_codes, last_upload_id FROM products WHERE shop_id = ? AND code = ?');
   const setStock = db.prepare('UPDATE products SET stock = ?, last_upload_id = ?, updated_at = ? WHERE shop_id = ? AND code = ?');
   const change = db.prepare(
-    'INSERT INTO stock_changes (shop_id, code, old_stock, new_stock, upload_id, changed_at) VALUES (?, ?, ?, ?, ?, ?)',
+    `INSERT INTO stock_changes (shop_id, code, product_code, old_stock, new_stock, source, upload_id, changed_at)
+    VALUES (?, ?, ?, ?, ?, 'upload', ?, ?)`,
   );
   const mark = db.prepare('UPDATE upload_items SET outcome = ?, reason = ? WHERE upload_id = ? AND seq = ?');
   db.transaction(() => {
@@ -67,7 +68,7 @@ function naiveApply(db, uploadId) {
         continue;
       }
       setStock.run(it.stock, uploadId, now, SHOP, it.code);
-      if (p.stock !== it.stock) change.run(SHOP, it.code, p.stock, it.stock, uploadId, now);
+      if (p.stock !== it.stock) change.run(SHOP, it.code, it.code, p.stock, it.stock, uploadId, now);
       mark.run('applied', null, uploadId, it.seq);
     }
     db.prepare("UPDATE uploads SET status = 'applied' WHERE id = ?").run(uploadId);
