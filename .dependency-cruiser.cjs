@@ -88,13 +88,6 @@ module.exports = {
       from: { orphan: true, path: '^src/', pathNot: ['^src/cli\\.ts$', '-entry\\.ts$', '\\.d\\.ts$'] },
       to: {},
     },
-    {
-      name: 'no-unresolvable',
-      comment: 'an import that resolves to nothing (a typo, or a file moved without its importers)',
-      severity: 'error',
-      from: { path: '^src/' },
-      to: { couldNotResolve: true },
-    },
   ],
   options: {
     // Tests are cruised as importers (a file only a test uses is not an orphan, as for knip); rules apply to src/.
