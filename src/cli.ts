@@ -30,10 +30,11 @@ export function buildProgram(): Command {
   registerStock(program);
   registerMail(program);
   registerQueue(program);
-  for (const cmd of program.commands) {
+  const override = (cmd: Command): void => {
     cmd.exitOverride();
-    for (const sub of cmd.commands) sub.exitOverride();
-  }
+    cmd.commands.forEach(override); // `stock webhook status` is three deep
+  };
+  program.commands.forEach(override);
   return program;
 }
 

@@ -1,10 +1,12 @@
 // `config check` and `config hash-password`.
 import type { Command } from 'commander';
+import { randomBytes } from 'node:crypto';
 import { stringify } from 'yaml';
 import { readFileSync } from 'node:fs';
 import { maskSecrets } from '../config/load.js';
 import { hashPassword } from '../config/password.js';
 import { configWarnings, unitsAsWritten } from '../config/check.js';
+import { SECRET_PREFIX } from '../config/webhook-url.js';
 import { context } from './context.js';
 import { BridgeError } from '../errors/codes.js';
 
@@ -60,5 +62,11 @@ export function registerConfig(program: Command): void {
     .argument('[password]', 'the password (read from stdin when left out, so it stays out of shell history)')
     .action(async (password: string | undefined) => {
       process.stdout.write((await hashPassword(password ?? (await readSecret()))) + '\n');
+    });
+  config
+    .command('gen-secret')
+    .description('print a new secret for shops[].cart.webhook.secret (whsec_ and 32 random bytes in base64)')
+    .action(() => {
+      process.stdout.write(`${SECRET_PREFIX}${randomBytes(32).toString('base64')}\n`);
     });
 }

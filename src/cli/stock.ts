@@ -15,6 +15,7 @@ import { STOCK_QUEUE } from '../queue/names.js';
 import { SKIP_REASONS } from '../errors/skip-reasons.js';
 import { context, pickShop, printJson, printTable, pageOptions, morePages, iso } from './context.js';
 import { oneOf, since, wholeNumber } from './options.js';
+import { registerWebhook } from './stock-webhook.js';
 
 const ENCODINGS = ['utf-8', 'shift_jis'] as const;
 /** apply-file with Redis down answers within about a second (the upload is stored either way). */
@@ -223,6 +224,8 @@ export function registerStock(program: Command): void {
         db.close();
       }
     });
+
+  registerWebhook(stock);
 
   const uploads = program.command('uploads').description('zaiko Robot uploads received');
   pageOptions(uploads.command('list').description('newest first'), 50)

@@ -120,6 +120,15 @@ export function maskSecrets(cfg: Config): unknown {
     relay: { ...cfg.relay, users: cfg.relay.users.map((u) => ({ name: u.name, password: mask(u.password) })) },
     console: { ...cfg.console, users: cfg.console.users.map((u) => ({ name: u.name, password: mask(u.password) })) },
     upstream: { ...cfg.upstream, auth: cfg.upstream.auth && { user: cfg.upstream.auth.user, pass: mask(cfg.upstream.auth.pass) } },
-    shops: cfg.shops.map((s) => ({ ...s, zaikoRobot: { userId: s.zaikoRobot.userId, password: mask(s.zaikoRobot.password) } })),
+    shops: cfg.shops.map((s) => ({
+      ...s,
+      zaikoRobot: { userId: s.zaikoRobot.userId, password: mask(s.zaikoRobot.password) },
+      ...(s.cart && {
+        cart: {
+          ...s.cart,
+          webhook: s.cart.webhook && { ...s.cart.webhook, url: maskUrl(s.cart.webhook.url), secret: mask(s.cart.webhook.secret) },
+        },
+      }),
+    })),
   };
 }

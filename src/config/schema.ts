@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { parseDurationMs, parseSizeBytes } from './units.js';
 import { SKIP_REASONS } from '../errors/skip-reasons.js';
 import { isScryptHash } from './password.js';
+import { secretKey, webhookUrlProblem } from './webhook-url.js';
 
 const duration = (def: string) =>
   z
@@ -87,6 +88,25 @@ const tlsCiphers = z.string().refine((s) => {
     return false;
   }
 }, 'no cipher OpenSSL knows (an OpenSSL cipher string such as ECDHE+AESGCM:TLS_AES_128_GCM_SHA256)');
+/** shops[].cart.webhook: where and how changes are pushed to the cart (Standard Webhooks 1.0 signatures). */
+const cartWebhook = z
+  .strictObject({
+    url: z.string(),
+    secret: z
+      .string()
+      .refine((s) => secretKey(s) !== undefined, 'must be whsec_<base64 of at least 24 bytes> (`config gen-secret` prints one)'),
+    timeout: duration('10s'),
+    batchMax: z.number().int().min(1).max(10_000).default(500),
+    sources: z
+      .array(z.enum(['upload', 'order', 'import']))
+      .min(1, 'must name at least one source')
+      .default(['upload']),
+    allowInsecure: z.boolean().default(false),
+  })
+  .superRefine((w, ctx) => {
+    const problem = webhookUrlProblem(w.url, w.allowInsecure);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['url'], message: problem });
+  });
 const defaultHost = hostname().replace(/[^A-Za-z0-9._-]/g, '-');
 
 const shop = z.strictObject({
@@ -111,6 +131,7 @@ const shop = z.strictObject({
     .prefault({}),
   zaikoRobot: z.strictObject({ userId: z.string().min(1, 'must not be empty'), password }),
   uploadCharset: z.enum(['auto', 'utf-8', 'shift_jis', 'euc-jp']).default('auto'),
+  cart: z.strictObject({ webhook: cartWebhook.optional() }).optional(),
 });
 
 export const configSchema = z

@@ -167,6 +167,13 @@ const en = {
   error: 'Error',
   language: 'Language',
   back: 'Back',
+  cartWebhook: 'Cart webhook (changes pushed to the cart)',
+  deliveredThrough: 'Delivered through change',
+  pending: 'Pending changes',
+  lastAnswer: 'Last answer',
+  lastAttempt: 'Last attempt',
+  notStarted: 'not started',
+  noAnswer: 'no answer',
 } as const;
 export type Key = keyof typeof en;
 
@@ -335,6 +342,13 @@ const ja: Record<Key, string> = {
   error: 'エラー',
   language: '言語',
   back: '戻る',
+  cartWebhook: 'カートへの Webhook (在庫変更の送信)',
+  deliveredThrough: '送信済みの変更番号',
+  pending: '未送信の変更',
+  lastAnswer: '最後の応答',
+  lastAttempt: '最後の送信',
+  notStarted: '未開始',
+  noAnswer: '応答なし',
 };
 
 /** Skip reasons in words a shop understands (the README's "why" section). */

@@ -115,4 +115,54 @@ export class Metrics {
   watchQueue(queue: Queue): void {
     this.queues.push(queue);
   }
+
+  /**
+   * The cart webhook, per shop, read from stock.db at scrape: the pusher runs in the worker process and
+   * keeps its counts there (durable, so they survive its restarts and read the same from any process).
+   */
+  watchWebhooks(read: () => WebhookMetricFigures[]): void {
+    let figures: WebhookMetricFigures[] = [];
+    new Counter({
+      name: `${P}webhook_batches_total`,
+      help: 'Webhook batches sent to the cart, by shop and outcome (delivered: 2xx; rejected: another status; failed: no answer)',
+      labelNames: ['shop', 'outcome'],
+      registers: [this.registry],
+      collect() {
+        // Registered first, so collected first in a scrape: the two gauges below use the same figures.
+        try {
+          figures = read();
+        } catch {
+          /* stock.db unreadable: the last figures stay; /readyz says why */
+        }
+        this.reset();
+        for (const f of figures) for (const [outcome, n] of Object.entries(f.batches)) this.inc({ shop: f.shop, outcome }, n);
+      },
+    });
+    new Gauge({
+      name: `${P}webhook_pending_changes`,
+      help: 'Changes not yet delivered to the cart, per shop',
+      labelNames: ['shop'],
+      registers: [this.registry],
+      collect() {
+        for (const f of figures) this.set({ shop: f.shop }, f.pending);
+      },
+    });
+    new Gauge({
+      name: `${P}webhook_last_success_timestamp_seconds`,
+      help: 'When the cart last answered 2xx, per shop (0: never)',
+      labelNames: ['shop'],
+      registers: [this.registry],
+      collect() {
+        for (const f of figures) this.set({ shop: f.shop }, f.lastSuccessAt ? f.lastSuccessAt / 1000 : 0);
+      },
+    });
+  }
+}
+
+/** One shop's webhook figures, as queries/webhook.ts reads them. */
+export interface WebhookMetricFigures {
+  shop: string;
+  pending: number;
+  lastSuccessAt: number | null;
+  batches: Record<'delivered' | 'rejected' | 'failed', number>;
 }

@@ -4,13 +4,14 @@
 // idempotent SQLite transaction), `start` its private Redis (and all the others). The lock is an SQLite file held in an
 // open EXCLUSIVE transaction: SQLite takes it with fcntl() locks, which the kernel drops when the
 // process dies, even by kill -9 (Node has no flock). A pid file, written once the lock is held, lets the
-// loser name the owner. Operator commands take no lock: SQLite serialises their writes.
+// loser name the owner. Operator commands take no lock: SQLite serialises their writes. The webhook part:
+// the one worker that pushes changes to the cart (roles/webhook.ts).
 import Database from 'better-sqlite3';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BridgeError } from '../errors/codes.js';
 
-export type DataDirPart = 'relay' | 'receiver' | 'worker' | 'redis' | 'console';
+export type DataDirPart = 'relay' | 'receiver' | 'worker' | 'redis' | 'console' | 'webhook';
 
 interface Held {
   part: DataDirPart;

@@ -14,6 +14,7 @@ import { clientAddress } from '../stock/receive/client-address.js';
 import { healthRoutes } from '../observe/health.js';
 import { Metrics } from '../observe/metrics.js';
 import { DataDirLock } from './data-dir-lock.js';
+import { webhookFigures } from '../queries/webhook.js';
 import type { Lockout } from '../security/lockout.js';
 
 export interface RunningRole {
@@ -63,6 +64,7 @@ async function listen(
   queue.on('error', (err) => log.warn({ err: err.message }, 'stock queue connection error'));
   const metrics = opts.metrics ?? new Metrics();
   metrics.watchQueue(queue);
+  metrics.watchWebhooks(() => webhookFigures(db, holder.get()));
   const handler = new UploadHandler(holder, new UploadStore(db), queue, log, metrics);
   const server = createReceiverServer(
     holder,

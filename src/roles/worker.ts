@@ -8,6 +8,7 @@ import type { RedisSpec } from '../queue/redis.js';
 import { StockWorker, type StockWorkerOptions } from '../stock/apply/worker.js';
 import type { RunningRole } from './receiver.js';
 import { DataDirLock } from './data-dir-lock.js';
+import { startWebhookPusher, type RunningPusher } from './webhook.js';
 
 export async function startWorker(
   config: Config | ConfigHolder,
@@ -20,10 +21,14 @@ export async function startWorker(
   const cfg = configOf(config); // dataDir and dropDir: RESTART_KEYS
   const lock = DataDirLock.take(cfg.dataDir, cfg.receiver.dropDir ? ['worker'] : []);
   const db = openDb(cfg.dataDir, 'stock');
-  const worker = new StockWorker(config, db, redisTarget, log, opts);
+  let pusher: RunningPusher | undefined;
+  const worker = new StockWorker(config, db, redisTarget, log, { ...opts, onJobDone: () => pusher?.wake() });
   try {
     await worker.start();
+    // Pushes from stock.db alone: it runs with Redis down too.
+    pusher = startWebhookPusher(config, cfg.dataDir, db, log);
   } catch (err) {
+    await pusher?.close().catch(() => {});
     await worker.close().catch(() => {});
     db.close();
     lock.release();
@@ -33,6 +38,7 @@ export async function startWorker(
   return {
     worker,
     async close() {
+      await pusher?.close();
       await worker.close();
       db.close();
       lock.release();

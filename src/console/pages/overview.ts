@@ -5,6 +5,7 @@ import { send, type Ctx } from '../context.js';
 import { hourChart } from '../chart.js';
 import { mailFigures, uploadFigures, skipsByReason, perHour } from '../../queries/overview.js';
 import { queueStats } from '../../queries/queues.js';
+import { webhookStatus } from '../../queries/webhook.js';
 import { withTimeout } from '../../observe/timeout.js';
 
 const DAY = 86_400_000;
@@ -59,6 +60,7 @@ export async function overview(c: Ctx): Promise<void> {
   const reasons = skipsByReason(deps.stockDb, week);
   const hours = perHour(deps.ledgerDb, deps.stockDb, now - 23 * 3_600_000, 24);
   const ready = await readiness(c);
+  const hooks = webhookStatus(deps.stockDb, deps.cfg);
   let stats: Awaited<ReturnType<typeof queueStats>> | undefined;
   if (ready.redis) {
     try {
@@ -106,6 +108,7 @@ export async function overview(c: Ctx): Promise<void> {
           </table>`
         : html`<p class="muted">${w.t('none')}</p>`
     }
+    ${hooks.length ? webhookTable(c, hooks) : ''}
     <h2>${w.t('queueDepth')}</h2>
     ${
       stats
@@ -144,4 +147,33 @@ export async function overview(c: Ctx): Promise<void> {
       <dd>${up(ready.stockWorkers > 0, ` (${ready.stockWorkers} ${w.t('workersSeen')})`)}</dd>
     </dl>`;
   send(c, 200, page(c, w.t('overview'), body));
+}
+
+/** A row per shop whose cart takes pushed changes: how far it is, and why not further. */
+function webhookTable({ w }: Ctx, hooks: ReturnType<typeof webhookStatus>) {
+  const when = (t: string | null) => (t ? w.date(Date.parse(t)) : '-');
+  return html`<h2>${w.t('cartWebhook')}</h2>
+    <table>
+      <tr>
+        <th>${w.t('shop')}</th>
+        <th class="num">${w.t('deliveredThrough')}</th>
+        <th class="num">${w.t('pending')}</th>
+        <th>${w.t('lastAnswer')}</th>
+        <th>${w.t('lastAttempt')}</th>
+        <th>${w.t('nextAttempt')}</th>
+        <th>${w.t('lastError')}</th>
+      </tr>
+      ${hooks.map(
+        (h) =>
+          html`<tr>
+            <td>${h.shop}</td>
+            <td class="num">${h.deliveredThrough ?? w.t('notStarted')}</td>
+            <td class="num">${h.pending}</td>
+            <td>${h.lastStatus ?? (h.lastError ? w.t('noAnswer') : '-')}</td>
+            <td>${when(h.lastAttemptAt)}</td>
+            <td>${when(h.nextAttemptAt)}</td>
+            <td>${h.lastError ?? ''}</td>
+          </tr>`,
+      )}
+    </table>`;
 }

@@ -19,6 +19,8 @@ export interface StockWorkerOptions {
   pruneMs?: number;
   dropPollMs?: number;
   queueName?: string;
+  /** After each job (an apply wrote changes): the webhook pusher looks at once. */
+  onJobDone?: () => void;
   /** The watchdog's reports (recreations, readiness) and, for tests, its bounds. */
   watchdog?: Partial<Pick<WatchedWorkerOptions, 'onRecreated' | 'onProblem' | 'staleMs' | 'checkMs'>>;
 }
@@ -62,6 +64,7 @@ export class StockWorker {
       { label: 'stock', log: this.log, ...this.opts.watchdog },
       (w) => {
         w.on('error', (err) => this.log.warn({ err: err.message }, 'stock worker connection error'));
+        w.on('completed', () => this.opts.onJobDone?.());
         w.on('failed', (job, err) => this.log.error({ uploadId: job?.data.uploadId, err: err.message }, 'apply failed'));
       },
     );
