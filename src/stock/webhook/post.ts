@@ -20,7 +20,7 @@ export function agents(): { http: http.Agent; https: https.Agent; destroy(): voi
   return { ...a, destroy: () => (a.http.destroy(), a.https.destroy()) };
 }
 
-export function postJson(
+export async function postJson(
   url: string,
   headers: Record<string, string>,
   body: string,
@@ -28,12 +28,27 @@ export function postJson(
   via: ReturnType<typeof agents>,
   signal?: AbortSignal,
 ): Promise<PostResult> {
+  const r = await postOnce(url, headers, body, timeoutMs, via, signal);
+  // A kept-alive connection the cart closed while idle (its keep-alive timeout) fails the next request
+  // with ECONNRESET before any answer: the same request once more, on a new connection (Node's own recipe).
+  return r.staleConnection ? postOnce(url, headers, body, timeoutMs, via, signal) : r;
+}
+
+function postOnce(
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+  timeoutMs: number,
+  via: ReturnType<typeof agents>,
+  signal?: AbortSignal,
+): Promise<PostResult & { staleConnection?: boolean }> {
   return new Promise((resolve) => {
     const u = new URL(url);
     const secure = u.protocol === 'https:';
     const payload = Buffer.from(body, 'utf8');
     let settled = false;
-    const done = (r: PostResult) => {
+    let answered = false;
+    const done = (r: PostResult & { staleConnection?: boolean }) => {
       if (settled) return;
       settled = true;
       clearTimeout(deadline);
@@ -54,10 +69,13 @@ export function postJson(
       done({ error: 'stopped' });
     };
     signal?.addEventListener('abort', onAbort);
-    req.on('error', (err) =>
-      done({ error: `${(err as NodeJS.ErrnoException).code ?? 'error'}: ${preview(err.message, ERROR_TEXT_CHARS)}` }),
-    );
+    req.on('error', (err) => {
+      const code = (err as NodeJS.ErrnoException).code ?? 'error';
+      const staleConnection = code === 'ECONNRESET' && req.reusedSocket && !answered;
+      done({ error: `${code}: ${preview(err.message, ERROR_TEXT_CHARS)}`, staleConnection });
+    });
     req.on('response', (res) => {
+      answered = true;
       const status = res.statusCode ?? 0;
       const ok = status >= 200 && status < 300;
       let read = 0;
