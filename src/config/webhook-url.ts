@@ -2,7 +2,7 @@
 import { isIP } from 'node:net';
 
 export const SECRET_PREFIX = 'whsec_';
-export const MIN_SECRET_BYTES = 24; // Standard Webhooks: 24 to 64 random bytes
+const MIN_SECRET_BYTES = 24; // Standard Webhooks: 24 to 64 random bytes
 
 /** The HMAC key of a `whsec_<base64>` secret, or undefined when the text is not one. */
 export function secretKey(secret: string): Buffer | undefined {
@@ -14,7 +14,7 @@ export function secretKey(secret: string): Buffer | undefined {
 }
 
 /** True for localhost, 127.0.0.0/8 and ::1 (an IPv4-mapped 127.x too): stock pushed there never leaves the host. */
-export function isLoopbackHost(hostname: string): boolean {
+function isLoopbackHost(hostname: string): boolean {
   const host = hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
   if (host === 'localhost' || host.endsWith('.localhost')) return true;
   if (isIP(host) === 4) return host.startsWith('127.');

@@ -19,9 +19,6 @@ export interface CursorRow {
   failed_batches: number;
 }
 
-export type AttemptOutcome = 'delivered' | 'rejected' | 'failed';
-export const ATTEMPT_OUTCOMES: readonly AttemptOutcome[] = ['delivered', 'rejected', 'failed'];
-
 export class CursorStore {
   private readonly sql: (text: string) => Statement;
 

@@ -4,7 +4,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { preview } from '../../security/untrusted-text.js';
 
-export const ANSWER_MAX_BYTES = 64 * 1024;
+const ANSWER_MAX_BYTES = 64 * 1024;
 const ERROR_TEXT_CHARS = 200; // of the cart's answer, kept as lastError
 
 export interface PostResult {

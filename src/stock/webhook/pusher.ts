@@ -17,12 +17,12 @@ import { agents, postJson } from './post.js';
 import { signature, webhookId } from './sign.js';
 import { webhookShops, type WebhookShop } from './shops.js';
 
-export const BACKOFF_INITIAL_MS = 1000;
-export const BACKOFF_MAX_MS = 5 * 60_000;
+const BACKOFF_INITIAL_MS = 1000;
+const BACKOFF_MAX_MS = 5 * 60_000;
 const POLL_MS = 1000;
 
 /** The wait after `attempts` failed attempts of one batch: 1 s, 2 s, 4 s … 5 min. */
-export const backoffMs = (attempts: number) => Math.min(BACKOFF_INITIAL_MS * 2 ** Math.max(0, attempts - 1), BACKOFF_MAX_MS);
+const backoffMs = (attempts: number) => Math.min(BACKOFF_INITIAL_MS * 2 ** Math.max(0, attempts - 1), BACKOFF_MAX_MS);
 
 interface Batch {
   id: string;
