@@ -11,7 +11,9 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, w
 import { join } from 'node:path';
 import { BridgeError } from '../errors/codes.js';
 
-export type DataDirPart = 'relay' | 'receiver' | 'worker' | 'redis' | 'console' | 'webhook';
+/** `stock-worker-<pid>`: a stock worker without the drop folder (several may share a dataDir), so `config reload` finds it. */
+export type DataDirPart = 'relay' | 'receiver' | 'worker' | 'redis' | 'console' | 'webhook' | `stock-worker-${number}`;
+const perProcess = (part: DataDirPart) => part.startsWith('stock-worker-');
 
 interface Held {
   part: DataDirPart;
@@ -78,6 +80,7 @@ export class DataDirLock {
     for (const h of this.held) {
       rmSync(h.pidPath, { force: true });
       h.db.close();
+      if (perProcess(h.part)) rmSync(h.pidPath.replace(/\.pid$/, '.lock'), { force: true }); // one per process: not kept
     }
     this.held = [];
   }

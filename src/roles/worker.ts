@@ -19,7 +19,7 @@ export async function startWorker(
   // The drop folder has one reader. Without one, several workers may share this stock.db (two on one
   // host, for throughput or a rolling restart): an apply is one idempotent transaction.
   const cfg = configOf(config); // dataDir and dropDir: RESTART_KEYS
-  const lock = DataDirLock.take(cfg.dataDir, cfg.receiver.dropDir ? ['worker'] : []);
+  const lock = DataDirLock.take(cfg.dataDir, [cfg.receiver.dropDir ? 'worker' : `stock-worker-${process.pid}`]);
   const db = openDb(cfg.dataDir, 'stock');
   let pusher: RunningPusher | undefined;
   const worker = new StockWorker(config, db, redisTarget, log, { ...opts, onJobDone: () => pusher?.wake() });

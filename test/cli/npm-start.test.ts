@@ -6,7 +6,7 @@ import { describe, it, expect, afterEach } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { tempDir, SHOP } from '../helpers/env.js';
 import { until } from '../helpers/net.js';
 import { run } from '../helpers/cli.js';
@@ -63,19 +63,18 @@ afterEach(() => {
   t?.cleanup();
 });
 
-async function npmStart(): Promise<{ npm: ChildProcess; log: () => string }> {
+async function npmStart(
+  doc: Record<string, unknown> = {
+    dataDir: './data',
+    relay: { port: 0 },
+    receiver: { port: 0 },
+    upstream: { outbox: './outbox' },
+    shops: [SHOP],
+  },
+): Promise<{ npm: ChildProcess; log: () => string }> {
   t = tempDir();
   const config = join(t.dir, 'zb.yaml');
-  writeFileSync(
-    config,
-    stringify({
-      dataDir: './data',
-      relay: { port: 0 },
-      receiver: { port: 0 },
-      upstream: { outbox: './outbox' },
-      shops: [SHOP],
-    }),
-  );
+  writeFileSync(config, stringify(doc));
   const npm = spawn('npm', ['start', '--silent'], {
     cwd: ROOT,
     env: { ...process.env, ZAIKO_BRIDGE_CONFIG: config },
@@ -110,6 +109,45 @@ describe('npm start', () => {
     );
     expect(left, log()).toBe('none');
     expect(readdirSync(join(t.dir, 'data'))).not.toContain('redis.sock');
+  });
+
+  it('the demo config prints the console URL and its login, and the page logs in with it', async () => {
+    // config/example.yaml as shipped, but on free ports and in a temp dataDir (tests run side by side).
+    const example = parse(readFileSync(join(ROOT, 'config', 'example.yaml'), 'utf8'));
+    const port0 = (section: string) => ({ ...example[section], port: 0 });
+    const { npm, log } = await npmStart({
+      ...example,
+      dataDir: './data',
+      relay: port0('relay'),
+      receiver: port0('receiver'),
+      console: port0('console'),
+      upstream: { ...example.upstream, outbox: './outbox' },
+    });
+    tree = [npm.pid!, ...descendants(npm.pid!).map((p) => p.pid)];
+    const lines = log()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { msg: string; url?: string });
+    const url = lines.find((l) => l.msg.startsWith('console listening: '))?.url;
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(lines.map((l) => l.msg)).toContain(
+      `console demo login at ${url}: user demo, password zaiko-demo ` +
+        '(this user exists in config/example.yaml only; a real config lists its own users)',
+    );
+
+    const page = await fetch(`${url}login`);
+    const csrf = /name="csrf" value="([^"]+)"/.exec(await page.text())![1];
+    const res = await fetch(`${url}login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie: `zb_login=${csrf}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: `name=demo&password=zaiko-demo&csrf=${csrf}`,
+    });
+    expect(res.status).toBe(303);
+    const session = /zb_session=([^;]+)/.exec(res.headers.get('set-cookie') ?? '')?.[1];
+    expect(session).toBeTruthy();
+    const overview = await fetch(url!, { redirect: 'manual', headers: { cookie: `zb_session=${session}` } });
+    expect(overview.status).toBe(200);
   });
 
   it('a taken port: start exits 1 with one clear line, stopping what it had started', async () => {

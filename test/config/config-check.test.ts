@@ -2,13 +2,17 @@
 // breaks, why a regex is refused, warnings for a valid but doubtful config, durations and sizes as
 // written, and the production template accepted as shipped.
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { tempDir, SHOP } from '../helpers/env.js';
 import { run } from '../helpers/cli.js';
 import { validateConfig } from '../../src/config/load.js';
 import { configWarnings, formatUnit } from '../../src/config/check.js';
+import { DEMO_CONSOLE_USER } from '../../src/config/demo.js';
+
+/** Another scrypt hash (of "operator-own"), printed by `config hash-password`. */
+const OWN_HASH = 'scrypt$16384$8$1$SqaQ6ZVhoJn4wLD0NWKsww==$Pzje61qjRzrB5+CA0DL4BMcCVViblGQFRW0WOxLU3k4=';
 
 let t: ReturnType<typeof tempDir>;
 let config: string;
@@ -86,6 +90,25 @@ describe('config check warnings and output', () => {
     expect(configWarnings(validateConfig(structuredClone(absolute), '/etc/zaiko-bridge', {}), absolute, path)).toEqual([]);
   });
 
+  it('warns about the demo console user of config/example.yaml on a console.host others can reach', () => {
+    const demo = { console: { users: [{ name: 'demo', password: DEMO_CONSOLE_USER.hash }] } };
+    const raw = { dataDir: './data', spool: { keepDays: 1 }, shops: [SHOP] };
+    const warnings = (host?: string) => {
+      const doc = { ...raw, console: { ...demo.console, ...(host ? { host } : {}) } };
+      return configWarnings(validateConfig(structuredClone(doc), t.dir, {}), doc, config);
+    };
+    expect([warnings(), warnings('127.0.0.1'), warnings('::1'), warnings('localhost')]).toEqual([[], [], [], []]);
+    for (const host of ['0.0.0.0', '192.0.2.10', '::']) {
+      expect(warnings(host)).toEqual([
+        `console.users: the demo user of config/example.yaml (password published) on console.host ${host}, ` +
+          'reachable from other hosts: remove it and add your own (config hash-password)',
+      ]);
+    }
+    // The same name with another password is a user of the operator's own.
+    const own = { ...raw, console: { host: '0.0.0.0', users: [{ name: 'demo', password: OWN_HASH }] } };
+    expect(configWarnings(validateConfig(structuredClone(own), t.dir, {}), own, config)).toEqual([]);
+  });
+
   it('prints durations and sizes as written, defaults in their units', () => {
     const r = check({
       dataDir: './data',
@@ -113,6 +136,7 @@ describe('config check warnings and output', () => {
   });
 
   it('accepts config/production.yaml as shipped, with the password from the environment as the template says', () => {
+    expect(readFileSync(join(import.meta.dirname, '..', '..', 'config', 'production.yaml'), 'utf8')).not.toContain(DEMO_CONSOLE_USER.hash);
     const r = run(['config', 'check', '--config', join(import.meta.dirname, '..', '..', 'config', 'production.yaml')], {
       env: { ZAIKO_BRIDGE_SHOP_MY_SHOP_PASSWORD: 'from-the-env-file' },
     });
