@@ -201,7 +201,7 @@ describe('reload (SIGHUP, config reload)', () => {
     expect(Number(/^zaiko_bridge_config_reload_last_success_timestamp_seconds (\S+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
   });
 
-  it('reaches each role run alone (relay, receiver, worker, console) by its lock file; a console user added by reload logs in', async () => {
+  it('reaches each role run alone (relay, receiver, worker, console) by its lock; a console user added by reload logs in', async () => {
     const console0 = { port: 0, users: [{ name: 'sato', password: await hashPassword('sato-pass') }] };
     writeConfig({ ...base, console: console0 });
     const started = ['relay', 'receiver', 'worker', 'console'].map((role) => {
