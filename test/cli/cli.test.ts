@@ -140,8 +140,8 @@ describe('stock and uploads commands', () => {
       isOrder: true,
       orderNumber: '20261126-0001',
       items: [
-        { code: 'TNG-AI-01', quantity: 2, known: true },
-        { code: 'MZR-SET-5', quantity: 1, known: false },
+        { code: 'TNG-AI-01', quantity: 2, known: true, variantProduct: false },
+        { code: 'MZR-SET-5', quantity: 1, known: false, variantProduct: false },
       ],
       wouldForward: true,
       reason: 'would forward to import-croft@zaikorobot.example (claim order:20261126-0001)',
