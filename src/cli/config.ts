@@ -7,6 +7,7 @@ import { maskSecrets } from '../config/load.js';
 import { hashPassword } from '../config/password.js';
 import { configWarnings, unitsAsWritten } from '../config/check.js';
 import { SECRET_PREFIX } from '../config/webhook-url.js';
+import { newToken } from '../security/bearer-token.js';
 import { context } from './context.js';
 import { BridgeError } from '../errors/codes.js';
 
@@ -68,5 +69,12 @@ export function registerConfig(program: Command): void {
     .description('print a new secret for shops[].cart.webhook.secret (whsec_ and 32 random bytes in base64)')
     .action(() => {
       process.stdout.write(`${SECRET_PREFIX}${randomBytes(32).toString('base64')}\n`);
+    });
+  config
+    .command('gen-token')
+    .description('print a new change-feed token (give it to the cart) and its sha256$ hash (for shops[].cart.token)')
+    .action(() => {
+      const { token, hash } = newToken();
+      process.stdout.write(`token: ${token}\nhash:  ${hash}\n`);
     });
 }

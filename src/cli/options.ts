@@ -7,10 +7,14 @@ const usage = (option: string, value: string, accepted: string) =>
   new BridgeError('USAGE', `${option} ${JSON.stringify(value)}: ${accepted}`);
 
 /** A whole number from `min` up (--limit, --offset, --wait). */
-export function wholeNumber(option: string, min: number): (value: string) => number {
+export function wholeNumber(option: string, min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
   return (value) => {
-    if (!/^\d+$/.test(value) || Number(value) < min || !Number.isSafeInteger(Number(value))) {
-      throw usage(option, value, `expected a whole number from ${min}`);
+    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max || !Number.isSafeInteger(Number(value))) {
+      throw usage(
+        option,
+        value,
+        max === Number.MAX_SAFE_INTEGER ? `expected a whole number from ${min}` : `expected a whole number from ${min} to ${max}`,
+      );
     }
     return Number(value);
   };

@@ -13,6 +13,7 @@ import { takeStockFile, StockFileError } from '../stock/files/stock-file.js';
 import { StockFileStore, type OpenFile } from '../stock/files/file-store.js';
 import { STOCK_QUEUE } from '../queue/names.js';
 import { SKIP_REASONS } from '../errors/skip-reasons.js';
+import { ChangeFeed, FEED_LIMIT_DEFAULT, FEED_LIMIT_MAX } from '../stock/changes/feed.js';
 import { context, pickShop, printJson, printTable, pageOptions, morePages, iso } from './context.js';
 import { oneOf, since, wholeNumber } from './options.js';
 import { registerWebhook } from './stock-webhook.js';
@@ -103,16 +104,63 @@ export function registerStock(program: Command): void {
 
   stock
     .command('export')
-    .description('print the catalog as CSV on stdout')
+    .description('print the catalog as CSV on stdout, and on stderr `# next=<id>`: the change cursor it is current to')
     .option('--shop <id>', 'shop id')
     .option('--encoding <enc>', 'utf-8 (default) or shift_jis', encodingOption, 'utf-8')
-    .action((o: { shop?: string; encoding: string }, cmd: Command) => {
+    .option(
+      '--changed-after <id>',
+      'only products with a change after this cursor (a `# next=` or a feed `next`)',
+      wholeNumber('--changed-after', 0),
+    )
+    .action((o: { shop?: string; encoding: string; changedAfter?: number }, cmd: Command) => {
       const { config } = context(cmd);
       const shop = pickShop(config.shops, o.shop);
       const db = openDb(config.dataDir, 'stock');
-      const sjis = o.encoding === 'shift_jis';
-      for (const line of exportCatalog(db, shop.id)) process.stdout.write(sjis ? encode(line, 'shift_jis') : line);
+      try {
+        const feed = new ChangeFeed(db);
+        if (o.changedAfter !== undefined && o.changedAfter < feed.prunedThrough(shop.id))
+          throw new BridgeError(
+            'BAD_INPUT',
+            `--changed-after ${o.changedAfter}: changes after it were removed by retention (oldest kept: ${feed.oldest(shop.id)}); ` +
+              'load the full export instead',
+          );
+        const next = feed.cursorNow(shop.id); // before reading: a change made meanwhile comes again next time
+        const sjis = o.encoding === 'shift_jis';
+        for (const line of exportCatalog(db, shop.id, o.changedAfter)) process.stdout.write(sjis ? encode(line, 'shift_jis') : line);
+        process.stderr.write(`# next=${next}\n`);
+      } finally {
+        db.close();
+      }
+    });
+
+  stock
+    .command('changes')
+    .description("the shop's stock changes after a cursor, oldest first (what the cart's feed gets)")
+    .option('--shop <id>', 'shop id')
+    .option('--after <id>', 'cursor: the `next` of the previous page, or `# next=` of an export', wholeNumber('--after', 0), 0)
+    .option('--limit <n>', `at most n changes (up to ${FEED_LIMIT_MAX})`, wholeNumber('--limit', 1, FEED_LIMIT_MAX), FEED_LIMIT_DEFAULT)
+    .option('--json', "JSON output (the feed's document)")
+    .action((o: { shop?: string; after: number; limit: number; json?: boolean }, cmd: Command) => {
+      const { config } = context(cmd);
+      const shop = pickShop(config.shops, o.shop);
+      const db = openDb(config.dataDir, 'stock');
+      const page = new ChangeFeed(db).page(shop.id, o.after, o.limit);
       db.close();
+      if ('expired' in page) {
+        if (o.json) printJson({ error: 'cursor_expired', oldest: page.oldest });
+        throw new BridgeError(
+          'NOT_FOUND',
+          `cursor_expired: changes after ${o.after} were removed by retention; ` +
+            `the oldest kept is ${page.oldest} (reload with stock export)`,
+        );
+      }
+      if (o.json) return printJson(page);
+      printTable(
+        ['id', 'code', 'previous', 'stock', 'source', 'upload/order', 'at'],
+        page.changes.map((c) => [c.id, c.code, c.previous, c.stock, c.source, c.uploadId ?? c.orderNumber, c.at]),
+        'no changes',
+      );
+      process.stdout.write(`next=${page.next}${page.more ? ' (more: run again with --after ' + page.next + ')' : ''}\n`);
     });
 
   pageOptions(stock.command('show').description('a product, its last changes and skips: why is it (not) in sync?'), 20)

@@ -126,6 +126,7 @@ export function maskSecrets(cfg: Config): unknown {
       ...(s.cart && {
         cart: {
           ...s.cart,
+          token: mask(s.cart.token),
           webhook: s.cart.webhook && { ...s.cart.webhook, url: maskUrl(s.cart.webhook.url), secret: mask(s.cart.webhook.secret) },
         },
       }),

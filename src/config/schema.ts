@@ -107,6 +107,13 @@ const cartWebhook = z
     const problem = webhookUrlProblem(w.url, w.allowInsecure);
     if (problem) ctx.addIssue({ code: 'custom', path: ['url'], message: problem });
   });
+/** shops[].cart.token: the change feed's bearer token, plain or as `config gen-token` hashes it. */
+const cartToken = z
+  .string()
+  .refine(
+    (s) => (s.startsWith('sha256$') ? /^sha256\$[0-9a-f]{64}$/.test(s) : s.length >= 16 && /^[\x21-\x7e]+$/.test(s)),
+    'must be sha256$<64 hex digits> or a plain token of at least 16 printable ASCII characters (`config gen-token` prints one)',
+  );
 const defaultHost = hostname().replace(/[^A-Za-z0-9._-]/g, '-');
 
 const shop = z.strictObject({
@@ -131,7 +138,8 @@ const shop = z.strictObject({
     .prefault({}),
   zaikoRobot: z.strictObject({ userId: z.string().min(1, 'must not be empty'), password }),
   uploadCharset: z.enum(['auto', 'utf-8', 'shift_jis', 'euc-jp']).default('auto'),
-  cart: z.strictObject({ webhook: cartWebhook.optional() }).optional(),
+  decrementOnOrder: z.boolean().default(true), // this shop's order mail lowers stock.db (source order)
+  cart: z.strictObject({ token: cartToken.optional(), webhook: cartWebhook.optional() }).optional(),
 });
 
 export const configSchema = z

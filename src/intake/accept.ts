@@ -11,8 +11,9 @@ import type { Logger } from '../observe/logger.js';
 import type { LedgerStore, NewMessage, AcceptResult } from '../ledger/store.js';
 import { GroupCommit } from '../ledger/group-commit.js';
 import type { WalSync } from '../ledger/wal-sync.js';
-import type { MailJobData, MailJobKind } from '../queue/names.js';
+import type { MailJobData, MailJobKind, OrderJobData } from '../queue/names.js';
 import { MailEnqueuer } from './enqueue.js';
+import { OrderEnqueuer, orderJob } from './stock-decrement.js';
 import { Spool, LOOP_RECEIVED_COUNT } from './spool/spool.js';
 import { newQueueId } from './spool/queue-id.js';
 import { classify, forwardClaim } from './classify/classify.js';
@@ -50,6 +51,7 @@ export class Acceptor {
   private readonly commits: GroupCommit<NewMessage, AcceptResult>;
   private readonly jobs: MailEnqueuer;
   private readonly forwardOnce: ForwardOnce;
+  private readonly orders?: OrderEnqueuer;
 
   constructor(
     private readonly config: Config | ConfigHolder,
@@ -59,6 +61,8 @@ export class Acceptor {
     private readonly log: Logger,
     walSync: WalSync,
     private readonly metrics?: Metrics,
+    /** The stock queue, for order mails that lower stock.db (shops[].decrementOnOrder); none: the sweep adds them. */
+    stockQueue?: Queue<OrderJobData>,
   ) {
     // One WAL fsync per group (and a spool-directory fsync when the group created files): the rows, the
     // small messages' bytes and the files' names are durable before any message of the group is answered 250.
@@ -70,6 +74,7 @@ export class Acceptor {
     );
     this.jobs = new MailEnqueuer(queue);
     this.forwardOnce = new ForwardOnce(ledger, queue, configOf(config).instance, () => configOf(config).retention.mailDays, log);
+    if (stockQueue) this.orders = new OrderEnqueuer(stockQueue, log);
   }
 
   /**
@@ -105,6 +110,7 @@ export class Acceptor {
       const [c] = await Promise.all([classify(spooled.head, cfg.shops, facts), durable]);
       const shop = c.shop;
       const forwardTo = shop?.forwardTo && c.isOrder ? shop.forwardTo : null;
+      const decrement = shop && c.isOrder && shop.decrementOnOrder && c.items.length > 0;
       if (c.isOrder && c.items.length === 0)
         this.log.warn(
           { qid, shop: shop?.id, subject: c.subject },
@@ -136,8 +142,20 @@ export class Acceptor {
         deliverTo: env.rcptTo,
         forwardTo,
         claim: shop && forwardTo ? forwardClaim(shop, c, qid) : null,
+        stockJob: decrement ? 'pending' : null,
       });
       const accept = await accepted; // committed and fsynced: now we may say 250
+      if (decrement)
+        this.orders?.add(
+          orderJob({
+            qid,
+            shop: shop.id,
+            orderNumber: c.orderNumber ?? null,
+            messageId: c.messageId ?? null,
+            acceptedAt: now.getTime(),
+            items: c.items,
+          }),
+        );
       // Across relays: the claim confirmed in Redis (bounded) before the forward job exists.
       const verdict = accept.forward === 'queued' ? await this.forwardOnce.confirm(qid) : undefined;
       const { forward, forward_reason: reason } =

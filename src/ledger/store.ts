@@ -29,6 +29,8 @@ export interface NewMessage {
   deliverTo: string[];
   forwardTo: string | null;
   claim: string | null;
+  /** 'pending': an order mail whose items lower stock.db; the sweep hands it to the stock queue. */
+  stockJob?: 'pending' | null;
 }
 
 export interface Outcome {
@@ -64,6 +66,7 @@ export interface MessageRow {
   forward: ForwardState;
   forward_reason: string | null;
 }
+export type PendingStockRow = Pick<MessageRow, 'id' | 'received_at' | 'shop_id' | 'order_number' | 'message_id' | 'items'>;
 export type DeliveryRow = Pick<MessageRow, 'id' | 'received_at' | 'mail_from' | 'shop_id'>;
 /** Where a message's bytes are (read through intake/spool/stored-message.ts only). */
 export interface StoredRow {
@@ -161,12 +164,13 @@ export class LedgerStore {
       }
       this.sql(
         `INSERT INTO messages (id, received_at, client_address, client_helo, auth_user, mail_from, header_from, subject, message_id,
-          size, spool_path, shop_id, shop_by, is_order, order_number, items, flags, forward, forward_reason)
+          size, spool_path, shop_id, shop_by, is_order, order_number, items, flags, forward, forward_reason, stock_job)
         VALUES (@id, @receivedAt, @clientAddress, @clientHelo, @authUser, @mailFrom, @headerFrom, @subject, @messageId,
-          @size, @spoolPath, @shopId, @shopBy, @isOrder, @orderNumber, @items, @flags, @forward, @reason)`,
+          @size, @spoolPath, @shopId, @shopBy, @isOrder, @orderNumber, @items, @flags, @forward, @reason, @stockJob)`,
       ).run({
         ...m,
         shopBy: m.shopBy ?? null,
+        stockJob: m.stockJob ?? null,
         isOrder: m.isOrder ? 1 : 0,
         items: JSON.stringify(m.items),
         flags: JSON.stringify(m.flags),
@@ -310,6 +314,20 @@ export class LedgerStore {
       `SELECT DISTINCT message_id AS id, kind FROM message_recipients
       WHERE status IN ('queued', 'deferred') ORDER BY message_id`,
     ).all() as { id: string; kind: MailJobKind }[];
+  }
+
+  /** Order mails whose stock decrement Redis has not confirmed yet (oldest first, a bounded batch). */
+  pendingStockJobs(limit = 1000): PendingStockRow[] {
+    return this.sql(
+      `SELECT id, received_at, shop_id, order_number, message_id, items FROM messages
+      WHERE stock_job = 'pending' ORDER BY received_at, id LIMIT ?`,
+    ).all(limit) as PendingStockRow[];
+  }
+
+  /** The stock queue holds (or held) these decrements: the sweep stops adding them. */
+  markStockJobsQueued(ids: readonly string[]): void {
+    const mark = this.sql("UPDATE messages SET stock_job = 'queued' WHERE id = ? AND stock_job = 'pending'");
+    this.db.transaction(() => ids.forEach((id) => mark.run(id)))();
   }
 
   deferredIds(): { id: string; kind: MailJobKind }[] {

@@ -5,6 +5,8 @@ export const mailQueueName = (instance: string) => `mail-${instance}`;
 export type MailJobKind = 'deliver' | 'forward';
 export const mailJobId = (qid: string, kind: MailJobKind) => `${qid}-${kind}`;
 export const applyJobId = (uploadId: number) => `apply-${uploadId}`;
+/** One decrement job per accepted order mail (the stock worker applies it once per shop and order key). */
+export const orderJobId = (qid: string) => `order-${qid}`;
 
 export interface MailJobData {
   qid: string;
@@ -13,6 +15,22 @@ export interface MailJobData {
 export interface ApplyJobData {
   uploadId: number;
 }
+/**
+ * An order mail's items, as classified at accept, for the stock worker to lower stock.db with: plain
+ * data, so stock/ needs nothing from intake/ or the ledger. `key` is what makes it once per order:
+ * the order number, else `message-id:<Message-ID>`, else `qid:<qid>`. `acceptedAt` (ms) is the mail's
+ * receipt, compared with uploads' receipt to apply both in the order received.
+ */
+export interface OrderJobData {
+  shop: string;
+  key: string;
+  orderNumber: string | null;
+  qid: string;
+  acceptedAt: number;
+  items: { code: string; quantity: number }[];
+}
+/** The stock queue's jobs: `apply` (an upload) and `order` (an order mail's decrement). */
+export type StockJobData = ApplyJobData | OrderJobData;
 
 /** Finished jobs are dropped from Redis: the ledger and stock.db are the long-term record. */
 export const KEEP_FINISHED = { removeOnComplete: { age: 3600, count: 1000 }, removeOnFail: { age: 7 * 86400 } };

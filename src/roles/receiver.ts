@@ -10,6 +10,7 @@ import { STOCK_QUEUE, type ApplyJobData } from '../queue/names.js';
 import { UploadStore } from '../stock/store.js';
 import { UploadHandler } from '../stock/receive/upload-handler.js';
 import { createReceiverServer, type HttpTimeouts } from '../stock/receive/server.js';
+import { ChangesRoute } from '../stock/receive/changes-route.js';
 import { clientAddress } from '../stock/receive/client-address.js';
 import { healthRoutes } from '../observe/health.js';
 import { Metrics } from '../observe/metrics.js';
@@ -66,20 +67,24 @@ async function listen(
   metrics.watchQueue(queue);
   metrics.watchWebhooks(() => webhookFigures(db, holder.get()));
   const handler = new UploadHandler(holder, new UploadStore(db), queue, log, metrics);
+  const changes = new ChangesRoute(() => holder.get(), db, handler.lockout, clientAddress(cfg.receiver.trustedProxies), log);
   const server = createReceiverServer(
     holder,
     handler,
     log,
-    healthRoutes({
-      redis,
-      dbs: [db],
-      log,
-      metrics,
-      adminClients: cfg.receiver.adminClients,
-      clientOf: clientAddress(cfg.receiver.trustedProxies),
-      beforeScrape: () => handler.countLateApplies(),
-      checks: opts.readyChecks,
-    }),
+    [
+      changes.route,
+      ...healthRoutes({
+        redis,
+        dbs: [db],
+        log,
+        metrics,
+        adminClients: cfg.receiver.adminClients,
+        clientOf: clientAddress(cfg.receiver.trustedProxies),
+        beforeScrape: () => handler.countLateApplies(),
+        checks: opts.readyChecks,
+      }),
+    ],
     opts.httpTimeouts,
   );
   try {
@@ -101,6 +106,7 @@ async function listen(
     metrics,
     lockout: handler.lockout,
     async close() {
+      changes.close();
       await new Promise<void>((r) => {
         server.close(() => r());
         server.closeIdleConnections();

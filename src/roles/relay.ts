@@ -10,7 +10,8 @@ import { ConfigHolder } from '../config/holder.js';
 import { openDb } from '../db/open.js';
 import type { Logger } from '../observe/logger.js';
 import { closeQueue, closeRedis, onReconnect, createRedis, type RedisSpec } from '../queue/redis.js';
-import { mailQueueName, type MailJobData } from '../queue/names.js';
+import { mailQueueName, STOCK_QUEUE, type MailJobData, type OrderJobData } from '../queue/names.js';
+import { recoverOrders } from '../intake/stock-decrement.js';
 import { LedgerStore } from '../ledger/store.js';
 import { Spool } from '../intake/spool/spool.js';
 import { Acceptor } from '../intake/accept.js';
@@ -27,6 +28,8 @@ import { DataDirLock } from './data-dir-lock.js';
 export interface RelayOptions {
   sweepMs?: number;
   queueName?: string;
+  /** The stock queue that order mails' decrements go to (tests name their own). */
+  stockQueueName?: string;
   metrics?: Metrics;
   dataDirLocked?: boolean;
   watchdog?: DeliveryThreadData['watchdog'];
@@ -98,7 +101,10 @@ async function startLocked(
   // Run alone, the relay serves its own metrics (relay.metricsPort); under `start` the receiver does.
   const metrics = opts.metrics ?? new Metrics();
   metrics.watchQueue(queue);
-  const acceptor = new Acceptor(holder, spool, ledger, queue, log, walSync, metrics);
+  const stockQueue = new Queue<OrderJobData>(opts.stockQueueName ?? STOCK_QUEUE, { connection: redis, prefix: cfg.redis.prefix });
+  stockQueue.on('error', (err) => log.warn({ err: err.message }, 'stock queue connection error'));
+  stops.push(() => closeQueue(stockQueue));
+  const acceptor = new Acceptor(holder, spool, ledger, queue, log, walSync, metrics, stockQueue);
   const delivery = new DeliveryThread(
     {
       cfg,
@@ -118,6 +124,7 @@ async function startLocked(
   const sweep = () =>
     (sweeping ??= recoverMail(queue, ledger, log)
       .then(async (n) => {
+        await recoverOrders(stockQueue, ledger, log);
         await cleanSpool(holder.get(), ledger, spool, log, () => walSync.sync());
         return n;
       })

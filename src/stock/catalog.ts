@@ -100,16 +100,20 @@ export function importCatalog(db: DB, shopId: string, rows: CatalogRow[], onProg
     .immediate();
 }
 
-/** The catalog as importCatalog reads it: products by code, a product's variants under it (so export → import round-trips). */
-export function* exportCatalog(db: DB, shopId: string): Generator<string> {
+/**
+ * The catalog as importCatalog reads it: products by code, a product's variants under it (so export →
+ * import round-trips). With `changedAfter`, only rows with a change whose id is above it (`--changed-after`).
+ */
+export function* exportCatalog(db: DB, shopId: string, changedAfter?: number): Generator<string> {
   const hasVariants = db.prepare('SELECT 1 FROM products WHERE shop_id = ? AND has_variants LIMIT 1').get(shopId) !== undefined;
   yield csvLine(hasVariants ? [...CATALOG_HEADER, 'stock_code'] : CATALOG_HEADER);
+  const changed = changedAfter === undefined ? '' : 'AND code IN (SELECT code FROM stock_changes WHERE shop_id = @shop AND id > @after)';
   const rows = db
     .prepare(
-      `SELECT code, name, stock, unlimited, uses_stock_codes, parent_code FROM products WHERE shop_id = ? AND NOT has_variants
-      ORDER BY coalesce(parent_code, code), parent_code IS NOT NULL, code`,
+      `SELECT code, name, stock, unlimited, uses_stock_codes, parent_code FROM products WHERE shop_id = @shop AND NOT has_variants
+      ${changed} ORDER BY coalesce(parent_code, code), parent_code IS NOT NULL, code`,
     )
-    .iterate(shopId) as IterableIterator<{
+    .iterate(changedAfter === undefined ? { shop: shopId } : { shop: shopId, after: changedAfter }) as IterableIterator<{
     code: string;
     name: string;
     stock: number | null;

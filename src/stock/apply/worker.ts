@@ -7,7 +7,8 @@ import { configOf, type ConfigHolder } from '../../config/holder.js';
 import type { DB } from '../../db/open.js';
 import type { Logger } from '../../observe/logger.js';
 import { onReconnect, createRedis, closeRedis, closeQueue, type RedisSpec } from '../../queue/redis.js';
-import { STOCK_QUEUE, applyJobId, WORKER_LOCKS, type ApplyJobData } from '../../queue/names.js';
+import { STOCK_QUEUE, applyJobId, WORKER_LOCKS, type ApplyJobData, type OrderJobData, type StockJobData } from '../../queue/names.js';
+import { applyOrder, type OrderResult } from '../orders/decrement.js';
 import { WatchedWorker, type WatchedWorkerOptions } from '../../queue/watched-worker.js';
 import { UploadStore } from '../store.js';
 import { applyUpload, type ApplyResult } from './apply.js';
@@ -26,7 +27,7 @@ export interface StockWorkerOptions {
 }
 
 export class StockWorker {
-  private worker?: WatchedWorker<ApplyJobData, ApplyResult>;
+  private worker?: WatchedWorker<StockJobData, ApplyResult | OrderResult>;
   readonly queue: Queue<ApplyJobData>;
   private timers: NodeJS.Timeout[] = [];
   private dropDir?: DropDirWatcher;
@@ -51,9 +52,9 @@ export class StockWorker {
   }
 
   async start(): Promise<void> {
-    this.worker = new WatchedWorker<ApplyJobData, ApplyResult>(
+    this.worker = new WatchedWorker<StockJobData, ApplyResult | OrderResult>(
       this.queue.name,
-      async (job) => this.apply(job),
+      async (job) => (job.name === 'order' ? this.order(job as Job<OrderJobData>) : this.apply(job as Job<ApplyJobData>)),
       {
         prefix: this.cfg.redis.prefix,
         concurrency: 1, // applies are serial SQLite transactions anyway
@@ -65,7 +66,7 @@ export class StockWorker {
       (w) => {
         w.on('error', (err) => this.log.warn({ err: err.message }, 'stock worker connection error'));
         w.on('completed', () => this.opts.onJobDone?.());
-        w.on('failed', (job, err) => this.log.error({ uploadId: job?.data.uploadId, err: err.message }, 'apply failed'));
+        w.on('failed', (job, err) => this.log.error({ job: job?.id, err: err.message }, 'stock job failed'));
       },
     );
     this.worker.start();
@@ -82,7 +83,7 @@ export class StockWorker {
   }
 
   /** The watched worker (for /readyz and tests). */
-  get watched(): WatchedWorker<ApplyJobData, ApplyResult> | undefined {
+  get watched(): WatchedWorker<StockJobData, ApplyResult | OrderResult> | undefined {
     return this.worker;
   }
 
@@ -107,6 +108,27 @@ export class StockWorker {
       'upload applied',
     );
     return result;
+  }
+
+  private async order(job: Job<OrderJobData>): Promise<OrderResult> {
+    const started = performance.now();
+    const { shop, key, qid, orderNumber } = job.data;
+    const r = applyOrder(this.db, job.data);
+    for (const uploadId of r.uploadsFirst) this.log.info({ uploadId, qid }, 'upload applied ahead of the later order mail');
+    this.log.info(
+      {
+        qid,
+        shop,
+        order: orderNumber,
+        key,
+        applied: r.applied,
+        skipped: r.skipped,
+        again: r.alreadyApplied,
+        ms: Math.round(performance.now() - started),
+      },
+      'order mail lowered stock',
+    );
+    return r;
   }
 
   /** Uploads stored but not applied (Redis was down, a crash): enqueue again; retry a failed job. */

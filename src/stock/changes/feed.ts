@@ -54,6 +54,16 @@ export class ChangeFeed {
     return (this.sql('SELECT MAX(id) FROM stock_changes WHERE shop_id = ?').pluck().get(shop) as number | null) ?? 0;
   }
 
+  /** A cursor for what the shop's data shows now: taken before reading the data, later changes come again (harmless). */
+  cursorNow(shop: string): number {
+    return Math.max(this.latestId(shop), this.prunedThrough(shop));
+  }
+
+  /** The highest change id ever given in stock.db (any shop): one row to read, to notice new changes. */
+  sequence(): number {
+    return (this.sql("SELECT seq FROM sqlite_sequence WHERE name = 'stock_changes'").pluck().get() as number | undefined) ?? 0;
+  }
+
   /** The highest change id retention removed for the shop (0 if none). */
   prunedThrough(shop: string): number {
     return (this.sql('SELECT through_id FROM stock_changes_pruned WHERE shop_id = ?').pluck().get(shop) as number | undefined) ?? 0;

@@ -1,0 +1,113 @@
+import { describe, it, expect, beforeEach, afterEach } from 'vitest';
+import { openDb, type DB } from '../../src/db/open.js';
+import { UploadStore } from '../../src/stock/store.js';
+import { applyUpload } from '../../src/stock/apply/apply.js';
+import { importCatalog, parseCatalog, productView } from '../../src/stock/catalog.js';
+import { applyOrder } from '../../src/stock/orders/decrement.js';
+import { ChangeFeed } from '../../src/stock/changes/feed.js';
+import type { OrderJobData } from '../../src/queue/names.js';
+import { tempDir } from '../helpers/env.js';
+
+const SHOP = 'croft-zakka';
+let t: ReturnType<typeof tempDir>;
+let db: DB;
+let store: UploadStore;
+
+const stockOf = (code: string) => productView(db, SHOP, code)?.stock;
+const storeUpload = (items: [string, string][], receivedAt: number) =>
+  store.insert(
+    SHOP,
+    { source: 'http', charset: 'utf-8' },
+    items.map(([code, rawStock]) => ({ code, rawStock })),
+    receivedAt,
+  );
+const order = (acceptedAt: number, items: [string, number][], orderNumber = '1001'): OrderJobData => ({
+  shop: SHOP,
+  key: orderNumber,
+  orderNumber,
+  qid: `Q${orderNumber}`,
+  acceptedAt,
+  items: items.map(([code, quantity]) => ({ code, quantity })),
+});
+const itemOutcomes = (key: string) =>
+  db.prepare('SELECT code, outcome, reason FROM order_items WHERE shop_id = ? AND order_number = ? ORDER BY seq').raw().all(SHOP, key);
+
+beforeEach(() => {
+  t = tempDir();
+  db = openDb(t.dir, 'stock');
+  store = new UploadStore(db);
+  importCatalog(db, SHOP, parseCatalog(Buffer.from('A,Alpha,10,0,0\nB,Beta,1,0,0\nU,Unl,,1,0\nV,Var,3,0,1')), undefined, 1000);
+});
+afterEach(() => {
+  db.close();
+  t.cleanup();
+});
+
+describe('order decrement', () => {
+  it('lowers stock once per order, never below 0, records changes with the order number and skips with reasons', () => {
+    const r = applyOrder(
+      db,
+      order(5000, [
+        ['A', 2],
+        ['B', 5],
+        ['NOPE', 1],
+        ['U', 1],
+        ['V', 1],
+      ]),
+    );
+    expect(r).toMatchObject({ applied: 2, skipped: 3, alreadyApplied: false });
+    expect([stockOf('A'), stockOf('B'), stockOf('U'), stockOf('V')]).toEqual([8, 0, null, 3]);
+    expect(itemOutcomes('1001')).toEqual([
+      ['A', 'applied', null],
+      ['B', 'applied', null],
+      ['NOPE', 'skipped', 'unknown_code'],
+      ['U', 'skipped', 'unlimited_stock'],
+      ['V', 'skipped', 'stock_management_code'],
+    ]);
+    const changes = new ChangeFeed(db).page(SHOP, 0, 100, ['order']);
+    expect('changes' in changes && changes.changes.map((c) => [c.code, c.previous, c.stock, c.source, c.orderNumber, c.uploadId])).toEqual([
+      ['A', 10, 8, 'order', '1001', null],
+      ['B', 1, 0, 'order', '1001', null],
+    ]);
+    // The same order again (a second mail of it, a repeated job): nothing changes.
+    expect(applyOrder(db, { ...order(6000, [['A', 2]]), qid: 'Qother' }).alreadyApplied).toBe(true);
+    expect(stockOf('A')).toBe(8);
+    // Already 0: no change recorded.
+    applyOrder(db, order(7000, [['B', 1]], '1002'));
+    expect(stockOf('B')).toBe(0);
+    expect(db.prepare("SELECT COUNT(*) FROM stock_changes WHERE order_number = '1002'").pluck().get()).toBe(0);
+  });
+
+  it('an upload received before the mail applies before the decrement, even when its job comes later', () => {
+    const before = storeUpload([['A', '20']], 4000); // stored, its apply job still queued
+    const r = applyOrder(db, order(5000, [['A', 2]]));
+    expect(r.uploadsFirst).toEqual([before]);
+    expect(stockOf('A')).toBe(18);
+    expect(applyUpload(db, before).alreadyApplied).toBe(true); // its own job, late: nothing more
+    expect(stockOf('A')).toBe(18);
+  });
+
+  it('an upload received after the mail is applied after it: the decrement applied on time is overwritten', () => {
+    applyOrder(db, order(5000, [['A', 2]]));
+    expect(stockOf('A')).toBe(8);
+    applyUpload(db, storeUpload([['A', '8']], 6000)); // zaiko Robot's value counts the sale
+    expect(stockOf('A')).toBe(8);
+  });
+
+  it('an upload received after the mail but applied before a delayed decrement makes the decrement stale', () => {
+    applyUpload(db, storeUpload([['A', '8']], 6000)); // the order's job was held up (Redis outage)
+    const r = applyOrder(db, order(5000, [['A', 2]]));
+    expect(r).toMatchObject({ applied: 0, skipped: 1 });
+    expect(itemOutcomes('1001')).toEqual([['A', 'skipped', 'stale']]);
+    expect(stockOf('A')).toBe(8);
+  });
+
+  it('an upload received after the mail is not applied ahead of the decrement', () => {
+    const after = storeUpload([['A', '8']], 6000);
+    const r = applyOrder(db, order(5000, [['A', 2]]));
+    expect(r.uploadsFirst).toEqual([]);
+    expect(stockOf('A')).toBe(8); // 10 - 2
+    applyUpload(db, after);
+    expect(stockOf('A')).toBe(8);
+  });
+});
