@@ -48,6 +48,7 @@ describe('migrations', () => {
     expect(migrate(ledger, 'ledger')).toBe(0);
     expect(ledger.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all()).toEqual([
       'forward_claims',
+      'message_bodies',
       'message_recipients',
       'messages',
     ]);
