@@ -183,8 +183,8 @@ export function registerStock(program: Command): void {
         `${describeProduct(view)}last upload: ${view.lastUploadId || '-'}  updated: ${iso(view.updatedAt)}\n\nchanges:\n`,
       );
       printTable(
-        ['upload', 'old', 'new', 'at'],
-        view.changes.map((c: any) => [c.uploadId, c.oldStock, c.newStock, iso(c.changedAt)]),
+        ['id', 'source', 'upload/order', 'old', 'new', 'at'],
+        view.changes.map((c) => [c.id, c.source, c.uploadId ?? c.orderNumber, c.oldStock, c.newStock, iso(c.changedAt)]),
         'no changes',
       );
       process.stdout.write('\nskips:\n');

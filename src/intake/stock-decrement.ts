@@ -35,7 +35,7 @@ const fromLedger = (r: PendingStockRow): OrderJobData =>
   });
 
 /** Adds decrement jobs in one round trip (an existing job id is a no-op); false if Redis did not confirm in time. */
-export async function enqueueOrders(queue: Queue<OrderJobData>, jobs: OrderJobData[], boundMs = ADD_BOUND_MS): Promise<boolean> {
+async function enqueueOrders(queue: Queue<OrderJobData>, jobs: OrderJobData[], boundMs = ADD_BOUND_MS): Promise<boolean> {
   if (jobs.length === 0) return true;
   if (!queueConnected(queue)) return false;
   const adds = jobs.map((data) => ({

@@ -127,6 +127,18 @@ export function* exportCatalog(db: DB, shopId: string, changedAfter?: number): G
   }
 }
 
+/** A product's change as `stock show` and the console list it: its source, and the mail (queue id) of an order's. */
+export interface ChangeView {
+  id: number;
+  source: 'upload' | 'order' | 'import';
+  uploadId: number | null;
+  orderNumber: string | null;
+  orderMail: string | null;
+  oldStock: number | null;
+  newStock: number;
+  changedAt: number;
+}
+
 export function productView(db: DB, shopId: string, code: string, page = { limit: 20, offset: 0 }) {
   const p = db.prepare('SELECT * FROM products WHERE shop_id = ? AND code = ?').get(shopId, code) as
     | {
@@ -155,10 +167,12 @@ export function productView(db: DB, shopId: string, code: string, page = { limit
     : [];
   const changes = db
     .prepare(
-      `SELECT id, source, upload_id AS uploadId, order_number AS orderNumber, old_stock AS oldStock, new_stock AS newStock,
-      changed_at AS changedAt FROM stock_changes WHERE shop_id = ? AND code = ? ORDER BY id DESC LIMIT ? OFFSET ?`,
+      `SELECT c.id, c.source, c.upload_id AS uploadId, c.order_number AS orderNumber,
+        (SELECT o.qid FROM orders o WHERE o.shop_id = c.shop_id AND o.order_number = c.order_number) AS orderMail,
+        c.old_stock AS oldStock, c.new_stock AS newStock, c.changed_at AS changedAt
+      FROM stock_changes c WHERE c.shop_id = ? AND c.code = ? ORDER BY c.id DESC LIMIT ? OFFSET ?`,
     )
-    .all(shopId, code, page.limit, page.offset);
+    .all(shopId, code, page.limit, page.offset) as ChangeView[];
   const skips = db
     .prepare(
       `SELECT i.upload_id AS uploadId, i.reason, i.raw_stock AS rawStock, u.received_at AS receivedAt

@@ -6,7 +6,8 @@ import { send, audit, pageNo, type Ctx } from '../context.js';
 import { HttpError, type Form } from '../http.js';
 import { listSkips, stockView } from '../../queries/uploads.js';
 import { searchProducts, unknownCodes } from '../../queries/stock.js';
-import { parseCatalog, importCatalog, exportCatalog, CatalogError } from '../../stock/catalog.js';
+import { parseCatalog, importCatalog, exportCatalog, CatalogError, type ChangeView } from '../../stock/catalog.js';
+import type { Words } from '../i18n.js';
 import { encode } from '../../stock/csv.js';
 import { SKIP_REASONS } from '../../errors/skip-reasons.js';
 
@@ -14,6 +15,14 @@ const PAGE = 50;
 export const CATALOG_MAX_BYTES = 32 * 1024 * 1024;
 
 const productHref = (shop: string, code: string) => `/stock/${encodeURIComponent(shop)}/${encodeURIComponent(code)}`;
+
+/** Where a change came from, linked: the upload, or the order mail (by its queue id when known, else the order search). */
+function changeSource(w: Words, ch: ChangeView) {
+  if (ch.source === 'upload') return html`${w.t('upload')} <a href="/uploads/${ch.uploadId}">${ch.uploadId}</a>`;
+  if (ch.source === 'import') return html`${w.t('importSource')}`;
+  const href = ch.orderMail ? `/mail/${encodeURIComponent(ch.orderMail)}` : `/mail?order=${encodeURIComponent(ch.orderNumber ?? '')}`;
+  return html`${w.t('orderMailSource')} <a href="${href}">${ch.orderNumber ?? ch.orderMail ?? '-'}</a>`;
+}
 
 export async function stockSearch(c: Ctx): Promise<void> {
   const { w, deps } = c;
@@ -188,7 +197,7 @@ export async function stockShow(c: Ctx): Promise<void> {
         <dd>${w.date(v.updatedAt)}</dd>
       </dl>`
     : html`<p class="warn">${w.t('unknownProduct')} ${w.reason('unknown_code')}</p>`;
-  const changes = v ? (v.changes as { uploadId: number; oldStock: number | null; newStock: number; changedAt: number }[]) : [];
+  const changes = v ? v.changes : [];
   const variants = v?.variants.length
     ? html`<h2>${w.t('variants')}</h2>
         <table>
@@ -215,7 +224,7 @@ export async function stockShow(c: Ctx): Promise<void> {
                 ? html`<table>
                     <tr>
                       <th>${w.t('at')}</th>
-                      <th>${w.t('upload')}</th>
+                      <th>${w.t('source')}</th>
                       <th class="num">${w.t('old')}</th>
                       <th class="num">${w.t('new')}</th>
                     </tr>
@@ -223,7 +232,7 @@ export async function stockShow(c: Ctx): Promise<void> {
                       (ch) =>
                         html`<tr>
                           <td>${w.date(ch.changedAt)}</td>
-                          <td><a href="/uploads/${ch.uploadId}">${ch.uploadId}</a></td>
+                          <td>${changeSource(w, ch)}</td>
                           <td class="num">${ch.oldStock ?? '-'}</td>
                           <td class="num">${ch.newStock}</td>
                         </tr>`,

@@ -5,7 +5,8 @@ import type { Statement } from 'better-sqlite3';
 import { statementCache, type DB } from '../../db/open.js';
 import { CHANGE_COLUMNS, toChange, type Change, type ChangeRow, type ChangeSource } from './change.js';
 
-const FEED_LIMIT_DEFAULT = 1000;
+export const FEED_LIMIT_DEFAULT = 1000;
+export const FEED_LIMIT_MAX = 10_000;
 
 export interface FeedPage {
   shop: string;

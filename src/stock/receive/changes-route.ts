@@ -13,7 +13,7 @@ import { requestTarget } from '../../security/request-target.js';
 import { ChangeFeed, FEED_LIMIT_DEFAULT, FEED_LIMIT_MAX, type FeedPage } from '../changes/feed.js';
 import type { ExtraRoute } from './server.js';
 
-export const CHANGES_PATH = '/api/stock/changes';
+const CHANGES_PATH = '/api/stock/changes';
 const MAX_WAIT_S = 60;
 /** Long-polls held at once; beyond, a request is answered at once (an empty page is a valid answer). */
 const MAX_WAITERS = 128;
