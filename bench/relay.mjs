@@ -213,11 +213,12 @@ async function round(kind, mode, ctx) {
   const r = {};
   let line;
   if (mode === 'single') {
-    await pass(kind, sinkPort, SINGLE_WARMUP, async () => (await singleClient(port, SINGLE_WARMUP, SINGLE_BYTES)).reduce((a, b) => a + b, 0));
+    const sum = (xs) => xs.reduce((a, b) => a + b, 0);
+    await pass(kind, sinkPort, SINGLE_WARMUP, async () => sum(await singleClient(port, SINGLE_WARMUP, SINGLE_BYTES)));
     let lat;
     r.single = await pass(kind, sinkPort, SINGLE_MESSAGES, async () => {
       lat = await singleClient(port, SINGLE_MESSAGES, SINGLE_BYTES);
-      return lat.reduce((a, b) => a + b, 0);
+      return sum(lat);
     });
     r.p50 = lat[Math.floor(lat.length * 0.5)];
     r.p99 = lat[Math.floor(lat.length * 0.99)];
