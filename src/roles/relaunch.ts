@@ -1,0 +1,54 @@
+// A long-running command started without the node flags it needs (`node dist/cli.js start`) starts again
+// with them, so every way of starting it costs the same memory. Imported first by src/cli.ts and kept
+// small: on Node 20 this module is all the relaunching process loads.
+import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
+import { RELAY_NODE_FLAGS, STOCK_WORKER_NODE_FLAGS } from './node-flags.js';
+
+const FLAGS_OF: Readonly<Record<string, readonly string[]>> = {
+  start: RELAY_NODE_FLAGS,
+  relay: RELAY_NODE_FLAGS,
+  worker: STOCK_WORKER_NODE_FLAGS,
+};
+/** Global options that take a value: the word after them is not the command. */
+const OPTIONS_WITH_VALUE = new Set(['-c', '--config', '--log-level']);
+
+/** The command a command line runs (the first word that is not an option or an option's value). */
+export function commandOf(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    if (OPTIONS_WITH_VALUE.has(args[i])) i++;
+    else if (!args[i].startsWith('-')) return args[i];
+  }
+  return undefined;
+}
+
+/** The flags `command` needs that this process was not given (on its command line or in NODE_OPTIONS). */
+export function missingNodeFlags(command: string | undefined, execArgv: readonly string[], nodeOptions = ''): string[] {
+  const given = new Set([...execArgv, ...nodeOptions.split(/\s+/)]);
+  return (FLAGS_OF[command ?? ''] ?? []).filter((f) => !given.has(f));
+}
+
+/**
+ * Starts this command again with its missing flags. Node 22.15+ replaces the process (`process.execve`:
+ * same pid, so systemd, shells and signals see no difference) and this never returns. Node 20 has no
+ * execve: the command runs as a child with the flags while this process passes signals on and exits
+ * as the child does; resolves true then (run nothing else). Resolves false when no flag is missing.
+ */
+export async function relaunchWithNodeFlags(): Promise<boolean> {
+  const missing = missingNodeFlags(commandOf(process.argv.slice(2)), process.execArgv, process.env.NODE_OPTIONS);
+  if (!missing.length) return false;
+  const argv = [...process.execArgv, ...missing, ...process.argv.slice(1)];
+  const execve = (process as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve;
+  if (execve) execve(process.execPath, [process.execPath, ...argv], process.env);
+  // The IPC channel tells the child when this process is gone, however it ends (src/cli/run.ts follows it).
+  const child = spawn(process.execPath, argv, { stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
+  // Forked by `start`'s supervisor or scripts/start.mjs: follow the parent as the command itself would.
+  process.on('disconnect', () => child.kill('SIGTERM'));
+  const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  if (process.connected) process.channel?.unref(); // the IPC channel must not keep this process alive
+  process.exitCode = code ?? 128 + (signal ? constants.signals[signal] : 0);
+  return true;
+}

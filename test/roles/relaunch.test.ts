@@ -1,0 +1,85 @@
+// `node dist/cli.js start` without the node flags runs with them all the same (src/roles/relaunch.ts):
+// on Node 22.15+ the same pid, replaced; on Node 20 a child while the launched process passes signals on.
+import { describe, it, expect, afterEach } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { stringify } from 'yaml';
+import { tempDir, SHOP } from '../helpers/env.js';
+import { CLI } from '../helpers/cli.js';
+import { spawnTracked } from '../helpers/processes.js';
+import { until } from '../helpers/net.js';
+import { commandOf, missingNodeFlags } from '../../src/roles/relaunch.js';
+import { RELAY_NODE_FLAGS, STOCK_WORKER_NODE_FLAGS } from '../../src/roles/node-flags.js';
+
+describe('which flags a command line lacks', () => {
+  it('finds the command after global options and their values', () => {
+    expect(commandOf(['--config', 'start', 'relay'])).toBe('relay');
+    expect(commandOf(['-c', 'x.yaml', '--debug', 'start'])).toBe('start');
+    expect(commandOf(['--log-level', 'info', 'worker', '--config', 'y'])).toBe('worker');
+    expect(commandOf(['--version'])).toBeUndefined();
+  });
+
+  it('asks only the long-running commands for flags, and counts NODE_OPTIONS as given', () => {
+    expect(missingNodeFlags('start', [])).toEqual(RELAY_NODE_FLAGS);
+    expect(missingNodeFlags('relay', ['--expose-gc'])).toEqual(RELAY_NODE_FLAGS.filter((f) => f !== '--expose-gc'));
+    expect(missingNodeFlags('start', RELAY_NODE_FLAGS)).toEqual([]);
+    expect(missingNodeFlags('start', [], RELAY_NODE_FLAGS.join(' '))).toEqual([]);
+    expect(missingNodeFlags('worker', ['--expose-gc'])).toEqual(STOCK_WORKER_NODE_FLAGS);
+    expect(missingNodeFlags('stock', [])).toEqual([]);
+    expect(missingNodeFlags(undefined, [])).toEqual([]);
+  });
+});
+
+let t: ReturnType<typeof tempDir>;
+let proc: ChildProcess | undefined;
+afterEach(async () => {
+  if (proc && proc.exitCode === null && proc.signalCode === null) {
+    const gone = new Promise((r) => proc!.once('exit', r));
+    proc.kill('SIGKILL');
+    await gone;
+  }
+  t?.cleanup();
+});
+
+const nodeFlagsOf = (pid: number) => {
+  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  return argv.slice(1, argv.indexOf(CLI));
+};
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe('node dist/cli.js start, no flags', () => {
+  it('serves with the relay flags, and SIGTERM to the pid it was started as stops it with exit 0', async () => {
+    t = tempDir();
+    const config = join(t.dir, 'zb.yaml');
+    writeFileSync(
+      config,
+      stringify({ dataDir: './data', relay: { port: 0 }, receiver: { port: 0 }, upstream: { outbox: './outbox' }, shops: [SHOP] }),
+    );
+    proc = spawnTracked(process.execPath, [CLI, 'start', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    proc.stderr!.on('data', (d) => (err += d));
+    await until(() => err.includes('zaiko-bridge started'), 60_000, 'start');
+    const served = err
+      .split('\n')
+      .filter((l) => l.includes('"zaiko-bridge started"'))
+      .map((l) => JSON.parse(l).pid)[0] as number;
+    for (const flag of RELAY_NODE_FLAGS) expect(nodeFlagsOf(served)).toContain(flag);
+    const execve = typeof (process as { execve?: unknown }).execve === 'function';
+    if (execve) expect(served).toBe(proc.pid);
+    else expect(served).not.toBe(proc.pid);
+
+    const exited = new Promise<[number | null, string | null]>((r) => proc!.once('exit', (code, signal) => r([code, signal])));
+    proc.kill('SIGTERM');
+    expect(await exited).toEqual([0, null]);
+    expect(alive(served)).toBe(false);
+    expect(err).toContain('"stopped"');
+  });
+});
