@@ -1,12 +1,10 @@
 // The long-running commands: start (everything), relay, receiver, worker, console. SIGINT/SIGTERM stop them
 // in order; a second signal, or the 15 s bound, ends the process at once. Each loads its role when it runs:
-// the stock worker process `start` forks loads no SMTP server, mail parser or web console.
+// the `worker` process (and `start`'s stock thread) loads no SMTP server, mail parser or web console.
 import type { Command } from 'commander';
 import { context } from './context.js';
 import type { RedisSpec } from '../queue/redis.js';
-import type { WorkerReport } from '../roles/start.js';
 import type { RunningRole } from '../roles/receiver.js';
-import { READY_MESSAGE } from '../roles/supervise.js';
 import { BridgeError } from '../errors/codes.js';
 import { ConfigHolder } from '../config/holder.js';
 import type { Logger } from '../observe/logger.js';
@@ -46,7 +44,8 @@ function stopOnSignals(starting: Promise<RunningRole>, log: Logger): void {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('disconnect', () => stop('parent gone')); // forked by `start` or scripts/start.mjs: follow the parent
+  // Under scripts/start.mjs or Node 20's relaunch (roles/relaunch.ts): follow the parent.
+  process.on('disconnect', () => stop('parent gone'));
 }
 
 /**
@@ -119,7 +118,7 @@ export function registerRun(program: Command): void {
     .action(async (_o, cmd: Command) => {
       const run = runOf(cmd, context(cmd));
       const { startAll } = await import('../roles/start.js');
-      await runRole(run, (holder) => startAll(holder, run.path, run.log));
+      await runRole(run, (holder) => startAll(holder, run.log));
     });
   program
     .command('relay')
@@ -156,13 +155,6 @@ export function registerRun(program: Command): void {
       const { log } = run;
       const config = run.holder.get();
       const [{ startWorker }, { redisSpec }] = await Promise.all([import('../roles/worker.js'), import('../queue/redis.js')]);
-      // Forked by `start`: the watchdog's findings go to the parent, whose /metrics and /readyz show them.
-      const send = process.send?.bind(process);
-      const watchdog = send && {
-        onRecreated: () => send({ type: 'worker-recreated' } satisfies WorkerReport),
-        onProblem: (problem: string | undefined) => send({ type: 'worker-problem', problem } satisfies WorkerReport),
-      };
-      await runRole(run, (holder) => startWorker(holder, redisSpec(config), log, { watchdog }));
-      process.send?.(READY_MESSAGE); // under `start`: its supervisor counts it as running from now
+      await runRole(run, (holder) => startWorker(holder, redisSpec(config), log));
     });
 }

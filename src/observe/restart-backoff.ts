@@ -1,4 +1,4 @@
-// The restart delay shared by the two supervisors (roles/supervise.ts for a worker process, delivery/thread.ts for
+// The restart delay shared by the two supervisors (roles/stock-thread.ts for start's stock thread, delivery/thread.ts for
 // the relay's delivery thread): here, below both, so that delivery/ need not import roles/.
 const RESTART_INITIAL_MS = 1000;
 const RESTART_MAX_MS = 30_000;

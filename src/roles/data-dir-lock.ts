@@ -67,15 +67,6 @@ export class DataDirLock {
     return new DataDirLock(held);
   }
 
-  /** Hands one part back early (start probes the worker part, then its forked worker takes it). */
-  releasePart(part: DataDirPart): void {
-    for (const h of this.held.filter((x) => x.part === part)) {
-      rmSync(h.pidPath, { force: true });
-      h.db.close();
-    }
-    this.held = this.held.filter((x) => x.part !== part);
-  }
-
   release(): void {
     for (const h of this.held) {
       rmSync(h.pidPath, { force: true });

@@ -1,5 +1,6 @@
 // Node's own flags for each kind of process, in one place: the launchers (bin shebang, scripts/start.mjs,
-// the systemd units) pass these, and test/systemd/units.test.ts holds them to it.
+// the systemd units) pass these, test/systemd/units.test.ts holds them to it, and a command started
+// without them starts again with them (roles/relaunch.ts).
 
 /**
  * The processes that take mail (`start`, `relay`). --expose-gc: the delivery thread frees streamed mail's
@@ -10,8 +11,9 @@
 export const RELAY_NODE_FLAGS = ['--expose-gc', '--max-semi-space-size=4'];
 
 /**
- * The stock worker process. It is idle nearly all the time, and an apply is SQLite's work, not V8's: a
- * young generation of 2 × 1 MiB instead of up to 2 × 16 MiB keeps it ~20 MB smaller, with the same apply
- * time and a faster drop-folder file (bench/README.md: footprint). Given after the inherited flags, it wins.
+ * The stock worker process (`worker`: the worker unit). It is idle nearly all the time, and an apply is SQLite's
+ * work, not V8's: a young generation of 2 × 1 MiB instead of up to 2 × 16 MiB keeps it ~20 MB smaller, with
+ * the same apply time and a faster drop-folder file (bench/README.md: footprint). `start`'s stock thread
+ * gets the same through its resourceLimits (roles/stock-thread.ts).
  */
 export const STOCK_WORKER_NODE_FLAGS = ['--max-semi-space-size=1'];

@@ -10,6 +10,11 @@ const FLAGS_OF: Readonly<Record<string, readonly string[]>> = {
   relay: RELAY_NODE_FLAGS,
   worker: STOCK_WORKER_NODE_FLAGS,
 };
+/**
+ * Where the relaunch must be a child (Node 20), only where the flags save more than the launching process
+ * costs (44 MB): the relay's flags save 50–65 MB and free large mail's Buffers; the worker's ~20 MB.
+ */
+const WORTH_A_CHILD = new Set(['start', 'relay']);
 /** Global options that take a value: the word after them is not the command. */
 const OPTIONS_WITH_VALUE = new Set(['-c', '--config', '--log-level']);
 
@@ -31,15 +36,17 @@ export function missingNodeFlags(command: string | undefined, execArgv: readonly
 /**
  * Starts this command again with its missing flags. Node 22.15+ replaces the process (`process.execve`:
  * same pid, so systemd, shells and signals see no difference) and this never returns. Node 20 has no
- * execve: the command runs as a child with the flags while this process passes signals on and exits
- * as the child does; resolves true then (run nothing else). Resolves false when no flag is missing.
+ * execve: `start` and `relay` run as a child with the flags while this process passes signals on and exits
+ * as the child does; resolves true then (run nothing else). Resolves false when it runs here as it is.
  */
 export async function relaunchWithNodeFlags(): Promise<boolean> {
-  const missing = missingNodeFlags(commandOf(process.argv.slice(2)), process.execArgv, process.env.NODE_OPTIONS);
+  const command = commandOf(process.argv.slice(2));
+  const missing = missingNodeFlags(command, process.execArgv, process.env.NODE_OPTIONS);
   if (!missing.length) return false;
   const argv = [...process.execArgv, ...missing, ...process.argv.slice(1)];
   const execve = (process as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve;
   if (execve) execve(process.execPath, [process.execPath, ...argv], process.env);
+  if (!WORTH_A_CHILD.has(command!)) return false;
   // The IPC channel tells the child when this process is gone, however it ends (src/cli/run.ts follows it).
   const child = spawn(process.execPath, argv, { stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));

@@ -1,5 +1,5 @@
-// The worker role: stock applies (and the drop folder). Runs as its own process under `start`,
-// so a long SQLite transaction never stalls SMTP or HTTP.
+// The worker role: stock applies (and the drop folder). Runs in a thread of its own under `start`
+// (roles/stock-thread.ts), so a long SQLite transaction never stalls SMTP or HTTP.
 import type { Config } from '../config/schema.js';
 import { configOf, type ConfigHolder } from '../config/holder.js';
 import { openDb } from '../db/open.js';
@@ -14,12 +14,15 @@ export async function startWorker(
   config: Config | ConfigHolder,
   redisTarget: RedisSpec | string,
   log: Logger,
-  opts: StockWorkerOptions = {},
+  opts: StockWorkerOptions & { dataDirLocked?: boolean } = {},
 ): Promise<RunningRole & { worker: StockWorker }> {
   // The drop folder has one reader. Without one, several workers may share this stock.db (two on one
   // host, for throughput or a rolling restart): an apply is one idempotent transaction.
   const cfg = configOf(config); // dataDir and dropDir: RESTART_KEYS
-  const lock = DataDirLock.take(cfg.dataDir, [cfg.receiver.dropDir ? 'worker' : `stock-worker-${process.pid}`]);
+  // Under `start` (its stock thread) the process already holds the worker part.
+  const lock = opts.dataDirLocked
+    ? undefined
+    : DataDirLock.take(cfg.dataDir, [cfg.receiver.dropDir ? 'worker' : `stock-worker-${process.pid}`]);
   const db = openDb(cfg.dataDir, 'stock');
   let pusher: RunningPusher | undefined;
   const worker = new StockWorker(config, db, redisTarget, log, { ...opts, onJobDone: () => pusher?.wake() });
@@ -31,7 +34,7 @@ export async function startWorker(
     await pusher?.close().catch(() => {});
     await worker.close().catch(() => {});
     db.close();
-    lock.release();
+    lock?.release();
     throw err;
   }
   log.info('stock worker running');
@@ -41,7 +44,7 @@ export async function startWorker(
       await pusher?.close();
       await worker.close();
       db.close();
-      lock.release();
+      lock?.release();
     },
   };
 }

@@ -1,5 +1,5 @@
 // Each command loads what it uses (issue 16): operator commands that read SQLite load no BullMQ, ioredis or
-// mail parser, and the stock worker process (`worker`, forked by `start`) no SMTP server, mail parser or
+// mail parser, and the stock worker process (`worker`, as the worker unit runs it) no SMTP server, mail parser or
 // web console. The packages a real CLI process imports are recorded by a module resolve hook.
 import { describe, it, expect, beforeAll, afterAll, inject } from 'vitest';
 import { readFileSync, writeFileSync, rmSync, existsSync } from 'node:fs';

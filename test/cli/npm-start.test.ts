@@ -1,6 +1,6 @@
 // `npm start` stopped the way an operator or a process manager stops it: `kill -TERM` or `kill -INT` on
 // npm's pid. npm runs scripts/start.mjs under `sh -c`; whatever npm and sh do with the signal, every
-// process of the tree (start.mjs, the app, its stock worker, the private redis-server) must be gone
+// process of the tree (start.mjs, the app, the private redis-server) must be gone
 // within the 15 s bound, with no port or Redis left behind.
 import { describe, it, expect, afterEach } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -97,7 +97,7 @@ describe('npm start', () => {
     const before = descendants(npm.pid!);
     tree = [npm.pid!, ...before.map((p) => p.pid)];
     const names = before.map((p) => p.cmd).join('\n');
-    for (const part of ['scripts/start.mjs', 'dist/cli.js start', 'dist/cli.js worker', 'redis-server']) expect(names).toContain(part);
+    for (const part of ['scripts/start.mjs', 'dist/cli.js start', 'redis-server']) expect(names).toContain(part);
 
     npm.kill(signal);
     const left = await until(() => (tree.some(alive) ? undefined : 'none'), STOP_BOUND_MS, `every process to stop after ${signal}`).catch(

@@ -52,7 +52,7 @@ describe('systemd units', () => {
     expect(stop).toBeGreaterThan(15);
     const role = unit.replace('zaiko-bridge-', '').replace('.service', '');
     // Node's flags (src/roles/node-flags.ts): the relay's as `npm start` and the bin pass them, the
-    // worker's as `start` gives its stock worker process.
+    // worker's (`start`'s stock thread gets the same young generation through its resourceLimits).
     const flags = role === 'relay' ? `${RELAY_NODE_FLAGS.join(' ')} ` : role === 'worker' ? `${STOCK_WORKER_NODE_FLAGS.join(' ')} ` : '';
     expect(text).toMatch(new RegExp(`^ExecStart=/usr/bin/env \\$\\{NODE\\} ${flags}\\$\\{ZAIKO_BRIDGE_HOME\\}/dist/cli.js ${role}$`, 'm'));
     // An invalid config (exit 78) is not restarted in a loop.

@@ -1,0 +1,116 @@
+// Under `start`, the stock worker runs in a thread of this process instead of a second Node runtime
+// (~45 MB of code pages and a heap less). A JavaScript error or an out-of-memory in it ends the thread
+// only: SMTP and HTTP go on, /readyz names it, and it is started again like a dead process was
+// (RestartBackoff, counted as zaiko_bridge_worker_restarts_total{worker="stock"}).
+import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../observe/logger.js';
+import type { Metrics } from '../observe/metrics.js';
+import type { RedisSpec } from '../queue/redis.js';
+import { RestartBackoff } from '../observe/restart-backoff.js';
+
+export interface StockThreadData {
+  cfg: Config;
+  redis: RedisSpec;
+  logLevel: string;
+}
+export type StockThreadMessage =
+  | { type: 'ready' }
+  | { type: 'close' }
+  | { type: 'config'; cfg: Config; logLevel: string }
+  | { type: 'recreated' }
+  | { type: 'problem'; problem: string | undefined };
+
+/**
+ * The thread's heap: a young generation of 3 MiB (what `--max-semi-space-size=1` gives the worker process,
+ * STOCK_WORKER_NODE_FLAGS: semi-spaces of 2 × 1 MiB and as much for large objects), and an old generation
+ * bounded so that a runaway apply ends the thread, not the process.
+ */
+const RESOURCE_LIMITS: ResourceLimits = { maxYoungGenerationSizeMb: 3, maxOldGenerationSizeMb: 512 };
+const CLOSE_BOUND_MS = 12_000; // an apply in progress finishes first; the process's own bound is 15 s
+
+/** The compiled entry: under vitest this module is TypeScript, the thread still runs the build. */
+function entryPath(): string {
+  const here = fileURLToPath(import.meta.url);
+  const built = here.endsWith('.ts')
+    ? fileURLToPath(new URL('../../dist/roles/stock-thread-entry.js', import.meta.url))
+    : here.replace(/stock-thread\.js$/, 'stock-thread-entry.js');
+  if (!existsSync(built)) throw new Error(`${built} is missing: run npm run build`);
+  return built;
+}
+
+export class StockThread {
+  private worker?: Worker;
+  private up = false;
+  private closing = false;
+  private upSince = 0;
+  private restartTimer?: NodeJS.Timeout;
+  private watchdogProblem?: string;
+  private readonly backoff = new RestartBackoff();
+
+  constructor(
+    private readonly data: StockThreadData,
+    private readonly log: Logger,
+    private readonly metrics?: Metrics,
+    /** Tests give a thread of their own. */
+    private readonly entry = entryPath(),
+  ) {}
+
+  start(): void {
+    const worker = (this.worker = new Worker(this.entry, { workerData: this.data, resourceLimits: RESOURCE_LIMITS }));
+    worker.on('message', (m: StockThreadMessage) => {
+      if (m.type === 'ready') {
+        this.up = true;
+        this.upSince = Date.now();
+      } else if (m.type === 'recreated') this.metrics?.workerRecreated.inc({ worker: 'stock' });
+      else if (m.type === 'problem') this.watchdogProblem = m.problem;
+    });
+    worker.on('error', (err) => this.log.error({ err: err.message, stack: err.stack }, 'stock thread failed'));
+    worker.once('exit', (code) => {
+      const upMs = this.up ? Date.now() - this.upSince : 0;
+      this.up = false;
+      this.watchdogProblem = undefined;
+      if (this.worker === worker) this.worker = undefined;
+      if (this.closing) return;
+      const delay = this.backoff.delay(upMs);
+      this.log.error({ code, restartInMs: delay }, `stock thread exited; restarting in ${delay} ms`);
+      this.restartTimer = setTimeout(() => {
+        this.metrics?.workerRestarts.inc({ worker: 'stock' });
+        this.start();
+      }, delay);
+    });
+  }
+
+  /** A reload: the thread's jobs from now on use `cfg` (a restart after a death starts with it too). */
+  reload(cfg: Config, logLevel: string): void {
+    Object.assign(this.data, { cfg, logLevel });
+    this.worker?.postMessage({ type: 'config', cfg, logLevel } satisfies StockThreadMessage);
+  }
+
+  /** For /readyz: undefined while the thread runs and its worker is healthy. */
+  problem(): string | undefined {
+    return this.up ? this.watchdogProblem : 'stock worker not running';
+  }
+
+  /** From now on an exit is not restarted (called first in a shutdown). */
+  stopRestarting(): void {
+    this.closing = true;
+    clearTimeout(this.restartTimer);
+  }
+
+  async close(): Promise<void> {
+    this.stopRestarting();
+    const worker = this.worker;
+    if (!worker) return;
+    const exited = new Promise<void>((r) => worker.once('exit', () => r()));
+    worker.postMessage({ type: 'close' } satisfies StockThreadMessage);
+    const bound = setTimeout(() => {
+      this.log.warn('stock thread did not stop in time; terminating it');
+      void worker.terminate();
+    }, CLOSE_BOUND_MS);
+    await exited;
+    clearTimeout(bound);
+  }
+}
