@@ -62,7 +62,6 @@ function reloadOnSignal(starting: Promise<RunningRole>, run: Run): void {
       async (role) => {
         const { reloadConfig } = await import('../roles/reload.js');
         reloadConfig(holder, path, log, role.metrics, role.checkConfig?.bind(role));
-        role.onReloadSignal?.();
       },
       () => {},
     );

@@ -25,8 +25,6 @@ export interface RunningRole {
   metrics?: Metrics;
   /** A reload's own checks of a valid config (the relay: can relay.tls be read); each problem as `key: why`. */
   checkConfig?(cfg: Config): string[];
-  /** What a reload signal does beyond this process's own config (start: passes it on to its worker process). */
-  onReloadSignal?(): void;
 }
 interface ReceiverOptions {
   queueName?: string;

@@ -1,5 +1,5 @@
 // Reload without a restart, against `zaiko-bridge start` as a real process tree (the stock worker is its
-// child): SIGHUP and `config reload` swap the config for new sessions while a session opened before
+// thread, which start passes each reload on to): SIGHUP and `config reload` swap the config for new sessions while a session opened before
 // finishes with the old one; a replaced certificate is served on the next STARTTLS; a broken file or a
 // restart key changes nothing that runs.
 import { describe, it, expect, beforeEach, afterEach, inject } from 'vitest';
@@ -73,13 +73,13 @@ async function start(): Promise<{ proc: ChildProcess; lines: () => LogLine[]; sm
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as LogLine);
   await until(() => lines().some((l) => l.msg === 'zaiko-bridge started'), 30_000, `start to start:\n${out}`);
-  await until(() => lines().some((l) => l.msg === 'stock worker running'), 30_000, 'the stock worker process to run');
+  await until(() => lines().some((l) => l.msg === 'stock worker running'), 30_000, 'the stock thread to run');
   const port = (msg: string) => lines().find((l) => l.msg === msg)!.port as number;
   return { proc, lines, smtpPort: port('relay listening'), httpPort: port('receiver listening') };
 }
 
-/** Resolves once `count` processes (start and its stock worker) logged `msg` after a reload. */
-const logged = (lines: () => LogLine[], msg: string, count = 2) =>
+/** Resolves once `count` processes (start; the roles run alone: four) logged `msg` after a reload. */
+const logged = (lines: () => LogLine[], msg: string, count = 1) =>
   until(
     () =>
       new Set(
@@ -160,7 +160,7 @@ describe('reload (SIGHUP, config reload)', () => {
     const r = run(['config', 'reload', '--config', configPath]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^pid \d+ \(.*relay.*\): reload signalled$/m);
-    expect(r.stdout.trim().split('\n')).toHaveLength(1); // the stock worker gets it from start, not twice
+    expect(r.stdout.trim().split('\n')).toHaveLength(1); // one process: the stock thread gets it from start
     await logged(lines, 'config reloaded: new sessions, requests and jobs use it');
 
     expect((await served()).cn).toBe('second.relay.test');
@@ -175,7 +175,7 @@ describe('reload (SIGHUP, config reload)', () => {
     writeConfig({ ...base, relay: { ...base.relay, port: smtpPort + 1 }, log: { level: 'info' } }); // valid, with a restart key
     process.kill(proc.pid!, 'SIGHUP');
     await logged(lines, 'config reloaded: new sessions, requests and jobs use it');
-    expect(lines().filter((l) => l.key === 'relay.port' && /needs a restart/.test(l.msg))).toHaveLength(2);
+    expect(lines().filter((l) => l.key === 'relay.port' && /needs a restart/.test(l.msg))).toHaveLength(1); // start alone reads the file
 
     writeFileSync(configPath, 'shops: [\n'); // not YAML
     const refused = run(['config', 'reload', '--config', configPath]);
