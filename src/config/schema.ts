@@ -258,6 +258,7 @@ export const configSchema = z
       .strictObject({
         uploadDays: z.number().positive().default(90),
         mailDays: z.number().positive().default(90),
+        dropDays: z.number().positive().default(30),
       })
       .prefault({}),
     shops: z.array(shop).default([]),

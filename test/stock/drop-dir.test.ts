@@ -1,7 +1,7 @@
 // The drop folder and `stock apply-file` against real files, a real Redis and real SQLite: a file is one
 // upload while it is open, whatever reads it; only regular files within receiver.maxBytes are read.
 import { describe, it, expect, beforeEach, afterEach, inject } from 'vitest';
-import { writeFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, lstatSync, utimesSync } from 'node:fs';
+import { writeFileSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, lstatSync, utimesSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -147,5 +147,40 @@ describe('the drop folder reads only regular files within receiver.maxBytes', ()
     await until(() => existsSync(join(shopDir, 'failed', 'bad.csv.1.result')), 10_000, 'bad.csv refused');
     expect(result('failed', 'bad.csv.1')).toMatch(/^failed: line 1: expected 2 columns/);
     expect(readFileSync(victim, 'utf8')).toBe('keep');
+  });
+});
+
+describe('retention.dropDays', () => {
+  it('the worker removes done/ and failed/ entries whose .result is older, each with its .result; newer ones stay', async () => {
+    const days = (n: number) => new Date(Date.now() - n * 86_400_000);
+    const put = (target: string, name: string, resultAgeDays: number | null, fileAgeDays = 400) => {
+      mkdirSync(join(shopDir, target), { recursive: true });
+      writeFileSync(join(shopDir, target, name), 'TNG-AI-01,1\n');
+      // A moved file keeps its own (old) mtime: the .result says when it was moved.
+      utimesSync(join(shopDir, target, name), days(fileAgeDays), days(fileAgeDays));
+      if (resultAgeDays === null) return;
+      writeFileSync(join(shopDir, target, `${name}.result`), 'upload 1: applied 1, skipped 0\n');
+      utimesSync(join(shopDir, target, `${name}.result`), days(resultAgeDays), days(resultAgeDays));
+    };
+    put('done', 'old.csv', 31);
+    put('done', 'recent.csv', 29); // the file itself is 400 days old: moved 29 days ago, it stays
+    put('failed', 'old-bad.csv', 45);
+    put('failed', 'no-result.csv', null, 31); // a crash between move and .result: by its own age
+    put('failed', 'new-bad.csv', 1);
+    await worker({});
+    const left = (target: string) => readdirSync(join(shopDir, target)).sort();
+    expect(left('done')).toEqual(['recent.csv', 'recent.csv.result']);
+    expect(left('failed')).toEqual(['new-bad.csv', 'new-bad.csv.result']);
+  });
+
+  it('a shorter retention.dropDays removes more', async () => {
+    mkdirSync(join(shopDir, 'done'), { recursive: true });
+    writeFileSync(join(shopDir, 'done', 'a.csv'), 'x\n');
+    writeFileSync(join(shopDir, 'done', 'a.csv.result'), 'upload 1: applied 1, skipped 0\n');
+    const threeDays = new Date(Date.now() - 3 * 86_400_000);
+    utimesSync(join(shopDir, 'done', 'a.csv.result'), threeDays, threeDays);
+    cfg = testConfig(t.dir, { receiver: { dropDir: drop }, retention: { dropDays: 2 } });
+    running.push(await startWorker(cfg, redisUrl, log, { queueName: uniqueName('stock'), dropPollMs: 50 }));
+    expect(readdirSync(join(shopDir, 'done'))).toEqual([]);
   });
 });

@@ -13,7 +13,7 @@ import { WatchedWorker, type WatchedWorkerOptions } from '../../queue/watched-wo
 import { UploadStore } from '../store.js';
 import { applyUpload, type ApplyResult } from './apply.js';
 import { enqueueApply } from './enqueue.js';
-import { DropDirWatcher } from '../files/drop-dir.js';
+import { DropDirWatcher, pruneDropDir } from '../files/drop-dir.js';
 
 export interface StockWorkerOptions {
   sweepMs?: number;
@@ -151,6 +151,12 @@ export class StockWorker {
   private prune(): void {
     const r = this.store.prune(this.cfg.retention.uploadDays);
     if (r.items || r.changes) this.log.info(r, 'pruned upload history');
+    try {
+      const files = pruneDropDir(this.cfg, this.cfg.retention.dropDays);
+      if (files) this.log.info({ files }, `removed ${files} stock file(s) older than retention.dropDays from done/ and failed/`);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'drop folder retention failed; will try again');
+    }
   }
 
   async close(): Promise<void> {

@@ -184,6 +184,49 @@ export class DropDirWatcher {
   }
 }
 
+/**
+ * retention.dropDays: an entry of done/ or failed/ goes, with its .result, once that .result (written
+ * when the entry was moved there; a moved file keeps its own old mtime) is older than `days`; an entry
+ * or a .result without its pair goes by its own age. Entries are removed, never followed (lstat).
+ * Returns how many went.
+ */
+export function pruneDropDir(cfg: Config, days: number, now = Date.now()): number {
+  const before = now - days * 86_400_000;
+  const dropDir = cfg.receiver.dropDir;
+  if (!dropDir) return 0;
+  let removed = 0;
+  for (const shop of cfg.shops) {
+    for (const target of TARGETS) {
+      const dir = join(dropDir, shop.id, target);
+      if (!isRealDirectory(dir)) continue;
+      const names = new Set(readdirSync(dir));
+      for (const name of names) {
+        const paired = name.endsWith('.result') && names.has(name.slice(0, -'.result'.length));
+        if (paired) continue; // goes with its entry
+        const result = names.has(`${name}.result`) ? `${name}.result` : name;
+        const mtime = lstatOrUndefined(join(dir, result))?.mtimeMs;
+        if (mtime === undefined || mtime >= before) continue;
+        rmSync(join(dir, name), { recursive: true, force: true });
+        if (result !== name) rmSync(join(dir, result), { force: true });
+        removed++;
+      }
+    }
+  }
+  return removed;
+}
+
+function isRealDirectory(dir: string): boolean {
+  return lstatOrUndefined(dir)?.isDirectory() ?? false;
+}
+
+function lstatOrUndefined(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
 /** done/ or failed/, a real directory: a symlink there could send files anywhere. */
 function targetDir(folder: string, target: Target): string {
   const dir = join(folder, target);
