@@ -136,7 +136,11 @@ const shop = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
-  zaikoRobot: z.strictObject({ userId: z.string().min(1, 'must not be empty'), password }),
+  zaikoRobot: z.strictObject({
+    userId: z.string().min(1, 'must not be empty'),
+    password,
+    clients: z.array(cidr).default([]), // zaiko Robot's sending hosts: a reserved share of the receiver
+  }),
   uploadCharset: z.enum(['auto', 'utf-8', 'shift_jis', 'euc-jp']).default('auto'),
   decrementOnOrder: z.boolean().default(true), // this shop's order mail lowers stock.db (source order)
   cart: z.strictObject({ token: cartToken.optional(), webhook: cartWebhook.optional() }).optional(),

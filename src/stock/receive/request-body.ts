@@ -9,29 +9,38 @@ export class Busy extends Error {}
 class Aborted extends Error {}
 
 /** Request body bytes held at once over all requests, and by one client address: a client (other than
- * `exempt`) holds at most `share` bytes, so one address with a few unfinished uploads cannot take it all. */
+ * `exempt`) holds at most `share` bytes, so one address with a few unfinished uploads cannot take it all;
+ * clients other than `reserved` ones (zaiko Robot's hosts) together hold at most `max - reserve()`. */
 export class InflightBudget {
   private used = 0;
-  private readonly byClient = new Map<string, number>();
+  private usedByOthers = 0;
+  /** Per client: bytes held, and how many of them count against the others' part (a reload may change who is reserved). */
+  private readonly byClient = new Map<string, { bytes: number; others: number }>();
   constructor(
     readonly max: number,
     readonly share = max,
     private readonly exempt: (client: string) => boolean = () => true,
+    private readonly reserved: { isZaikoRobot(client: string): boolean; bytes(): number } = { isZaikoRobot: () => false, bytes: () => 0 },
   ) {}
   get bytes(): number {
     return this.used;
   }
   take(n: number, client: string): boolean {
-    const mine = this.byClient.get(client) ?? 0;
-    if (this.used + n > this.max || (!this.exempt(client) && mine + n > this.share)) return false;
+    const mine = this.byClient.get(client) ?? { bytes: 0, others: 0 };
+    const other = !this.reserved.isZaikoRobot(client);
+    if (this.used + n > this.max || (!this.exempt(client) && mine.bytes + n > this.share)) return false;
+    if (other && this.usedByOthers + n > this.max - this.reserved.bytes()) return false;
     this.used += n;
-    this.byClient.set(client, mine + n);
+    if (other) this.usedByOthers += n;
+    this.byClient.set(client, { bytes: mine.bytes + n, others: mine.others + (other ? n : 0) });
     return true;
   }
   give(n: number, client: string): void {
     this.used -= n;
-    const left = (this.byClient.get(client) ?? n) - n;
-    if (left > 0) this.byClient.set(client, left);
+    const mine = this.byClient.get(client) ?? { bytes: n, others: 0 };
+    const fromOthers = Math.min(n, mine.others);
+    this.usedByOthers -= fromOthers;
+    if (mine.bytes - n > 0) this.byClient.set(client, { bytes: mine.bytes - n, others: mine.others - fromOthers });
     else this.byClient.delete(client);
   }
 }

@@ -1,7 +1,8 @@
 // The receiver's HTTP server (node:http: the body must stay bytes until the charset is known, and the
 // size limits must hold while reading). Routes: POST receiver.path, /healthz, /readyz, /metrics.
 // Bounded against slow or many clients: receiver.maxConnections (receiver.maxConnectionsPerAddress of them per
-// address, so one address cannot take them all), receiver.maxInflightBytes, and node's
+// address, so one address cannot take them all; a share kept for shops[].zaikoRobot.clients, so many
+// addresses together cannot either), receiver.maxInflightBytes (the same), and node's
 // own timeouts for the headers and the whole request, checked every second (node's default is 30 s).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Config } from '../../config/schema.js';
@@ -15,6 +16,7 @@ import { clientAddress } from './client-address.js';
 import { allowList } from '../../net/address-list.js';
 import { requestTarget } from '../../security/request-target.js';
 import { preview } from '../../security/untrusted-text.js';
+import { zaikoRobotReserve, reserveConnections, reservedBytes } from './zaiko-robot-reserve.js';
 
 /** A slow client cannot stretch these: headers within 10 s, the whole request within 60 s of its start. */
 export interface HttpTimeouts {
@@ -50,10 +52,15 @@ export function createReceiverServer(
   // One address (adminClients exempt) holds at most a quarter of the budget, or one largest upload:
   // a few unfinished uploads from one outsider cannot make every other upload 'busy' for a minute.
   const { maxInflightBytes, maxBytes } = cfg.receiver;
+  const reserve = zaikoRobotReserve(holder);
   const budget = new InflightBudget(
     maxInflightBytes,
     Math.max(maxBytes, Math.floor(maxInflightBytes / 4)),
     allowList(cfg.receiver.adminClients),
+    {
+      isZaikoRobot: (client) => reserve.isZaikoRobot(client),
+      bytes: () => (reserve.active() ? reservedBytes(maxInflightBytes, maxBytes) : 0),
+    },
   );
   const refuse = (req: IncomingMessage, res: ServerResponse, code: 'STOCK_TOO_LARGE' | 'STOCK_BUSY') => {
     if (code === 'STOCK_BUSY') res.setHeader('retry-after', String(BUSY_RETRY_AFTER_S));
@@ -116,6 +123,7 @@ export function createReceiverServer(
   server.maxConnections = cfg.receiver.maxConnections;
   holder.onChange((next) => (server.maxConnections = next.receiver.maxConnections));
   limitPerAddress(server, cfg, log);
+  reserveConnections(server, reserve, log);
   let dropped = 0;
   server.on('drop', () => {
     // one line a minute at most: a flood must not flood the log too
