@@ -77,4 +77,23 @@ export function pager(v: View, pageNo: number, hasNext: boolean): Html {
   </div>`;
 }
 
+/**
+ * Keyset paging (long lists: the mail ledger, the skips): the page after is named by the last row of
+ * this one (`?after=`), so a deep page costs what the first does; back to the newest from any page.
+ */
+export function cursorPager(v: View, next: string | undefined): Html {
+  const href = (after: string | undefined) => {
+    const u = new URL(v.url.href);
+    if (after === undefined) u.searchParams.delete('after');
+    else u.searchParams.set('after', after);
+    u.searchParams.delete('page');
+    u.searchParams.delete('lang');
+    return u.pathname + u.search;
+  };
+  return html`<div class="pager">
+    ${v.url.searchParams.has('after') ? html`<a href="${href(undefined)}">← ${v.w.t('newest')}</a>` : ''}
+    ${next !== undefined ? html`<a href="${href(next)}">${v.w.t('next')} →</a>` : ''}
+  </div>`;
+}
+
 export const badge = (state: string | null | undefined) => html`<span class="b ${state ?? ''}">${state ?? '-'}</span>`;

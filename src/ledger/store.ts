@@ -113,6 +113,8 @@ export interface MessageFilter {
   forward?: string;
   limit: number;
   offset?: number;
+  /** Keyset paging: only messages older than this one (the last of the page before), whatever the page's depth. */
+  before?: { receivedAt: number; id: string };
 }
 
 export class LedgerStore {
@@ -406,6 +408,7 @@ export class LedgerStore {
     if (opts.since !== undefined) where.push('m.received_at >= @since');
     if (opts.order !== undefined) where.push('m.order_number = @order');
     if (opts.forward !== undefined) where.push('m.forward = @forward');
+    if (opts.before !== undefined) where.push('(m.received_at, m.id) < (@beforeAt, @beforeId)');
     if (opts.status !== undefined) {
       if (opts.status === 'failed') where.push("m.id IN (SELECT message_id FROM message_recipients WHERE status = 'failed')");
       if (opts.status === 'queued' || opts.status === 'deferred') {
@@ -424,6 +427,8 @@ export class LedgerStore {
       order: opts.order,
       status: opts.status,
       forward: opts.forward,
+      beforeAt: opts.before?.receivedAt,
+      beforeId: opts.before?.id,
       limit: opts.limit,
       offset: opts.offset ?? 0,
     }) as any[];

@@ -31,6 +31,17 @@ export function listMessages(ledger: LedgerStore, filter: MessageFilter): Messag
   return ledger.list(filter).map(messageJson);
 }
 
+/**
+ * One page of the mail list for the console, keyset-paged: `after` is the cursor the page before gave
+ * as `next` (`<received at ms>.<queue id>` of its last row); `next` is set when another page follows.
+ */
+export function messagesPage(ledger: LedgerStore, filter: Omit<MessageFilter, 'before' | 'offset'>, after?: string) {
+  const m = /^(\d{1,15})\.([0-9A-Za-z]{1,40})$/.exec(after ?? '');
+  const rows = ledger.list({ ...filter, limit: filter.limit + 1, before: m ? { receivedAt: Number(m[1]), id: m[2] } : undefined });
+  const last = rows.length > filter.limit ? rows[filter.limit - 1] : undefined;
+  return { messages: rows.slice(0, filter.limit).map(messageJson), next: last && `${last.received_at}.${last.id}` };
+}
+
 /** `mail show`: the message, its envelope, classification and every recipient's outcome; undefined when unknown. */
 export function messageView(ledger: LedgerStore, id: string, page: { limit?: number; offset?: number } = {}) {
   const m = ledger.message(id);

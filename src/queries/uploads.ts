@@ -1,6 +1,6 @@
 // Upload and stock queries shared by the `uploads …` / `stock …` commands and the web console.
 import type { DB } from '../db/open.js';
-import { UploadStore, type UploadRow } from '../stock/store.js';
+import { UploadStore, type UploadRow, type SkipFilter, type SkipRow } from '../stock/store.js';
 import { productView } from '../stock/catalog.js';
 import { answerToken } from '../errors/skip-reasons.js';
 import { iso } from './time.js';
@@ -40,18 +40,28 @@ export function stockView(db: DB, shop: string, code: string, page = { limit: 20
 }
 
 /** `stock skipped`: items not applied, newest first. */
-export function listSkips(
-  store: UploadStore,
-  opts: { shop?: string; code?: string; reason?: string; since?: number; limit: number; offset?: number },
-) {
-  return store.skips(opts).map((r) => ({
-    uploadId: r.upload_id,
-    shop: r.shop_id,
-    product_code: r.code,
-    reason: r.reason,
-    rawStock: r.raw_stock,
-    receivedAt: iso(r.received_at),
-  }));
+export function listSkips(store: UploadStore, opts: SkipFilter) {
+  return store.skips(opts).map(skipJson);
+}
+
+const skipJson = (r: SkipRow) => ({
+  uploadId: r.upload_id,
+  shop: r.shop_id,
+  product_code: r.code,
+  reason: r.reason,
+  rawStock: r.raw_stock,
+  receivedAt: iso(r.received_at),
+});
+
+/**
+ * One page of skips for the console, keyset-paged: `after` is the cursor the page before gave as `next`
+ * (`<upload id>.<seq>` of its last row); `next` is set when another page follows.
+ */
+export function skipsPage(store: UploadStore, opts: Omit<SkipFilter, 'before' | 'offset'>, after?: string) {
+  const m = /^(\d{1,15})\.(\d{1,15})$/.exec(after ?? '');
+  const rows = store.skips({ ...opts, limit: opts.limit + 1, before: m ? { uploadId: Number(m[1]), seq: Number(m[2]) } : undefined });
+  const last = rows.length > opts.limit ? rows[opts.limit - 1] : undefined;
+  return { skips: rows.slice(0, opts.limit).map(skipJson), next: last && `${last.upload_id}.${last.seq}` };
 }
 
 /**

@@ -32,6 +32,18 @@ export interface SkipRow {
   received_at: number;
 }
 
+/** What `stock skipped` and the console's /stock filter skips by; one page of them. */
+export interface SkipFilter {
+  shop?: string;
+  code?: string;
+  reason?: string;
+  since?: number;
+  limit: number;
+  offset?: number;
+  /** Keyset paging: only skips older than this one (the last of the page before). */
+  before?: { uploadId: number; seq: number };
+}
+
 export class UploadStore {
   /** Prepared once per store (see statementCache). */
   private readonly sql: (text: string) => Statement;
@@ -113,19 +125,31 @@ export class UploadStore {
     ).all(id, page.offset ?? 0, page.limit ?? -1) as any[];
   }
 
-  skips(opts: { shop?: string; code?: string; reason?: string; since?: number; limit: number; offset?: number }): SkipRow[] {
+  /**
+   * Skipped items, newest first. Only the filters given go into the SQL (one cached statement per
+   * combination), so a reason or a code runs on its partial index; `before` (the last row's upload id
+   * and seq) continues after a page without counting past the earlier rows, as an offset would.
+   */
+  skips(opts: SkipFilter): SkipRow[] {
+    const where = ["i.outcome = 'skipped'"];
+    if (opts.shop !== undefined) where.push('u.shop_id = @shop');
+    if (opts.code !== undefined) where.push('i.code = @code');
+    if (opts.reason !== undefined) where.push('i.reason = @reason');
+    if (opts.since !== undefined) where.push('u.received_at >= @since');
+    if (opts.before !== undefined) where.push('(i.upload_id, i.seq) < (@beforeUpload, @beforeSeq)');
     return this.sql(
       `
       SELECT i.upload_id, i.seq, u.shop_id, i.code, i.raw_stock, i.reason, u.received_at
       FROM upload_items i JOIN uploads u ON u.id = i.upload_id
-      WHERE i.outcome = 'skipped' AND (@shop IS NULL OR u.shop_id = @shop) AND (@code IS NULL OR i.code = @code)
-        AND (@reason IS NULL OR i.reason = @reason) AND (@since IS NULL OR u.received_at >= @since)
+      WHERE ${where.join(' AND ')}
       ORDER BY i.upload_id DESC, i.seq DESC LIMIT @limit OFFSET @offset`,
     ).all({
-      shop: opts.shop ?? null,
-      code: opts.code ?? null,
-      reason: opts.reason ?? null,
-      since: opts.since ?? null,
+      shop: opts.shop,
+      code: opts.code,
+      reason: opts.reason,
+      since: opts.since,
+      beforeUpload: opts.before?.uploadId,
+      beforeSeq: opts.before?.seq,
       limit: opts.limit,
       offset: opts.offset ?? 0,
     }) as SkipRow[];

@@ -1,9 +1,9 @@
 // /mail (the ledger, filtered and paged), /mail/<id> (one message), its raw source, flush and resend.
 import { html } from '../html.js';
-import { page, pager, badge, csrfField } from '../layout.js';
-import { send, redirect, audit, pageNo, type Ctx } from '../context.js';
+import { page, cursorPager, badge, csrfField } from '../layout.js';
+import { send, redirect, audit, type Ctx } from '../context.js';
 import { HttpError, type Form } from '../http.js';
-import { listMessages, messageView, flushDeferred, resendMessage, spooledMessage } from '../../queries/mail.js';
+import { messagesPage, messageView, flushDeferred, resendMessage, spooledMessage } from '../../queries/mail.js';
 import { parseSince } from '../../queries/time.js';
 import { mailQueueName } from '../../queue/names.js';
 import { BridgeError } from '../../errors/codes.js';
@@ -27,15 +27,11 @@ export async function mailList(c: Ctx): Promise<void> {
   const q = (k: string) => url.searchParams.get(k) || undefined;
   const status = STATUSES.includes(q('status') ?? '') ? q('status') : undefined;
   const forward = FORWARDS.includes(q('forward') ?? '') ? q('forward') : undefined;
-  const n = pageNo(c);
-  const rows = listMessages(c.deps.ledger, {
-    order: q('order'),
-    status,
-    forward,
-    since: sinceParam(c),
-    limit: PAGE + 1,
-    offset: (n - 1) * PAGE,
-  });
+  const { messages: rows, next } = messagesPage(
+    c.deps.ledger,
+    { order: q('order'), status, forward, since: sinceParam(c), limit: PAGE },
+    q('after'),
+  );
   const select = (name: string, values: string[], current: string | undefined) =>
     html`<select name="${name}">
       <option value="">${w.t('any')}</option>
@@ -60,7 +56,7 @@ export async function mailList(c: Ctx): Promise<void> {
         <th>${w.t('forward')}</th>
         <th>${w.t('status')}</th>
       </tr>
-      ${rows.slice(0, PAGE).map(
+      ${rows.map(
         (m) =>
           html`<tr>
             <td>${w.date(m.receivedAt)}</td>
@@ -74,7 +70,7 @@ export async function mailList(c: Ctx): Promise<void> {
           </tr>`,
       )}
     </table>
-    ${rows.length === 0 ? html`<p class="muted">${w.t('none')}</p>` : ''}${pager(c, n, rows.length > PAGE)}`;
+    ${rows.length === 0 ? html`<p class="muted">${w.t('none')}</p>` : ''}${cursorPager(c, next)}`;
   send(c, 200, page(c, w.t('mail'), body));
 }
 

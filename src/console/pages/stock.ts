@@ -1,10 +1,10 @@
 // /stock (search by code, recent skips by reason, catalog import/export) and /stock/<shop>/<code>
 // (a product's stock, its last changes and its skips in words a shop understands).
 import { html } from '../html.js';
-import { page, pager, badge, csrfField } from '../layout.js';
-import { send, audit, pageNo, type Ctx } from '../context.js';
+import { page, cursorPager, badge, csrfField } from '../layout.js';
+import { send, audit, type Ctx } from '../context.js';
 import { HttpError, type Form } from '../http.js';
-import { listSkips, stockView } from '../../queries/uploads.js';
+import { listSkips, skipsPage, stockView } from '../../queries/uploads.js';
 import { searchProducts, unknownCodes } from '../../queries/stock.js';
 import { parseCatalog, importCatalog, exportCatalog, CatalogError, type ChangeView } from '../../stock/catalog.js';
 import type { Words } from '../i18n.js';
@@ -30,7 +30,6 @@ export async function stockSearch(c: Ctx): Promise<void> {
   const reason = (SKIP_REASONS as readonly string[]).includes(c.url.searchParams.get('reason') ?? '')
     ? c.url.searchParams.get('reason')!
     : undefined;
-  const n = pageNo(c);
   const shops = deps.cfg.shops.map((s) => s.id);
   let results = html``;
   if (code) {
@@ -101,7 +100,7 @@ export async function stockSearch(c: Ctx): Promise<void> {
           : ''
       }`;
   } else {
-    const skips = listSkips(deps.uploads, { reason, limit: PAGE + 1, offset: (n - 1) * PAGE });
+    const { skips, next } = skipsPage(deps.uploads, { reason, limit: PAGE }, c.url.searchParams.get('after') ?? undefined);
     results = html`<h2>${w.t('skips')}${reason ? ` · ${reason}` : ''}</h2>
       ${reason ? html`<p class="note">${w.reason(reason)}</p>` : ''}
       <table>
@@ -113,7 +112,7 @@ export async function stockSearch(c: Ctx): Promise<void> {
           <th>${w.t('value')}</th>
           <th>${w.t('reason')}</th>
         </tr>
-        ${skips.slice(0, PAGE).map(
+        ${skips.map(
           (s) =>
             html`<tr>
               <td>${w.date(s.receivedAt)}</td>
@@ -125,7 +124,7 @@ export async function stockSearch(c: Ctx): Promise<void> {
             </tr>`,
         )}
       </table>
-      ${skips.length === 0 ? html`<p class="muted">${w.t('none')}</p>` : ''}${pager(c, n, skips.length > PAGE)}`;
+      ${skips.length === 0 ? html`<p class="muted">${w.t('none')}</p>` : ''}${cursorPager(c, next)}`;
   }
   const body = html`<form class="filter" method="get" action="/stock">
       <label>${w.t('searchCode')}<input name="code" value="${code}" size="24" /></label>
