@@ -38,7 +38,7 @@ export class MailWorker {
     private readonly redis: RedisSpec | string,
     private readonly d: MailWorkerDeps,
   ) {
-    this.forwardOnce = new ForwardOnce(d.ledger, queue, d.cfg.instance, () => this.d.cfg.retention.mailDays, d.log);
+    this.forwardOnce = new ForwardOnce(d.ledger, queue, d.cfg.instance, () => this.d.cfg, d.log);
   }
 
   start(): void {

@@ -73,7 +73,7 @@ export class Acceptor {
       },
     );
     this.jobs = new MailEnqueuer(queue);
-    this.forwardOnce = new ForwardOnce(ledger, queue, configOf(config).instance, () => configOf(config).retention.mailDays, log);
+    this.forwardOnce = new ForwardOnce(ledger, queue, configOf(config).instance, () => configOf(config), log);
     if (stockQueue) this.orders = new OrderEnqueuer(stockQueue, log);
   }
 

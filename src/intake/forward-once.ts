@@ -5,6 +5,7 @@
 // recovery sweep once Redis is back, asks first.
 import type { Queue } from 'bullmq';
 import type { Logger } from '../observe/logger.js';
+import type { Config } from '../config/schema.js';
 import type { LedgerStore } from '../ledger/store.js';
 import { BridgeError } from '../errors/codes.js';
 import { RedisClaims, claimHolder, CLAIM_BOUND_MS } from '../queue/forward-claims.js';
@@ -19,10 +20,15 @@ export class ForwardOnce {
     private readonly ledger: LedgerStore,
     queue: Queue,
     private readonly instance: string,
-    mailDays: () => number,
+    cfg: () => Pick<Config, 'retention' | 'redis'>,
     private readonly log: Logger,
   ) {
-    this.claims = RedisClaims.overQueue(queue, () => Math.ceil(mailDays() * 86_400));
+    // A claim lives as long as the ledger keeps its row; with Sentinel it counts once a replica has it.
+    this.claims = RedisClaims.overQueue(
+      queue,
+      () => Math.ceil(cfg().retention.mailDays * 86_400),
+      () => (cfg().redis.sentinels.length ? 1 : 0),
+    );
   }
 
   /** Confirms the message's claim in Redis; a message without a claim (forwardOnce: off) is always `ours`. */

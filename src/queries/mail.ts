@@ -131,7 +131,7 @@ export async function resendMessage(
     forward && shop ? forwardClaim(shop, { orderNumber: m.order_number ?? undefined, messageId: m.message_id ?? undefined }, id) : null;
   if (shop && claim) {
     const { ForwardOnce } = await import('../intake/forward-once.js');
-    await new ForwardOnce(ledger, queue, config.instance, () => config.retention.mailDays, silentLogger).retake(id, shop.id, claim);
+    await new ForwardOnce(ledger, queue, config.instance, () => config, silentLogger).retake(id, shop.id, claim);
   }
   ledger.requeue(id, kind, to);
   const attempt = Date.now().toString(36);
