@@ -92,7 +92,7 @@ function seed(dataDir) {
 function get(port, path, headers = {}) {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const req = request({ host: '127.0.0.1', port, path, headers }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, headers, agent: false }, (res) => {
       let bytes = 0;
       res.on('data', (c) => (bytes += c.length));
       res.on('end', () => resolve({ status: res.statusCode, ms: performance.now() - t0, bytes, headers: res.headers }));
