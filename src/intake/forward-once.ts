@@ -11,7 +11,7 @@ import { BridgeError } from '../errors/codes.js';
 import { RedisClaims, claimHolder, CLAIM_BOUND_MS } from '../queue/forward-claims.js';
 
 /** `ours`: the forward may run; `other`: another message holds the order (now suppressed here); `unknown`: Redis did not answer (held). */
-export type ClaimVerdict = 'ours' | 'other' | 'unknown';
+type ClaimVerdict = 'ours' | 'other' | 'unknown';
 
 export class ForwardOnce {
   private readonly claims: RedisClaims;

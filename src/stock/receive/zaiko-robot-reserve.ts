@@ -9,7 +9,7 @@ import type { ConfigHolder } from '../../config/holder.js';
 import type { Logger } from '../../observe/logger.js';
 import { allowList } from '../../net/address-list.js';
 
-export interface Reserve {
+interface Reserve {
   /** Whether this address is one of zaiko Robot's hosts; false for everyone while none is configured. */
   isZaikoRobot(address: string): boolean;
   /** Whether any zaiko Robot host is configured (else nothing is held back). */
@@ -32,7 +32,7 @@ export function zaikoRobotReserve(holder: ConfigHolder): Reserve {
 }
 
 /** The connections kept for zaiko Robot: a fifth of maxConnections, at least one. */
-export const reservedConnections = (maxConnections: number) => Math.max(1, Math.floor(maxConnections / 5));
+const reservedConnections = (maxConnections: number) => Math.max(1, Math.floor(maxConnections / 5));
 
 /** The in-flight bytes kept for zaiko Robot: a quarter, or one largest upload if more, but at most half. */
 export const reservedBytes = (maxInflightBytes: number, maxBytes: number) =>
