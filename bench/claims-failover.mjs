@@ -199,7 +199,8 @@ try {
   const plain = await failover(t, false);
   const waited = await failover(t, true);
   console.log(
-    `claims-failover: claim_ms=${c.plain.toFixed(3)} claim_wait1_ms=${c.wait.toFixed(3)} wait1_cost_ratio=${(c.wait / c.plain).toFixed(2)} ` +
+    `claims-failover: claim_ms=${c.plain.toFixed(3)} claim_wait1_ms=${c.wait.toFixed(3)} ` +
+      `wait1_cost_ratio=${(c.wait / c.plain).toFixed(2)} ` +
       `p99_ms=${c.plainP99.toFixed(3)}/${c.waitP99.toFixed(3)} ` +
       `no_wait: acked=${plain.acked} lost_in_failover=${plain.lost} unacked=${plain.failed} elected_ms=${Math.round(plain.electedMs)} ` +
       `wait1: acked=${waited.acked} lost_in_failover=${waited.lost} unacked=${waited.failed} elected_ms=${Math.round(waited.electedMs)}`,

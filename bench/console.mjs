@@ -197,7 +197,8 @@ try {
   const worst = Math.max(...Object.values(times).map(median));
   console.log(
     `console: mails=${MAILS} upload_items=${ITEMS} rounds=${ROUNDS} ${fig} baseline_upload_all_items_ms=${median(baseline).toFixed(1)} ` +
-      `baseline_mail_deep_by_offset_ms=${median(offsetBaseline).toFixed(1)} baseline_rare_reason_by_scan_ms=${median(scanBaseline).toFixed(1)} ` +
+      `baseline_mail_deep_by_offset_ms=${median(offsetBaseline).toFixed(1)} ` +
+      `baseline_rare_reason_by_scan_ms=${median(scanBaseline).toFixed(1)} ` +
       `worst_median_ms=${worst.toFixed(1)} under_100ms=${worst < 100 ? 'yes' : 'NO'} mail_and_reason_under_50ms=${
         Math.max(median(times.mail_list), median(times.mail_list_deep), median(times.stock_rare_reason)) < 50 ? 'yes' : 'NO'
       } seed_ms=${seedMs} peak_rss_mb=${peakRssMb()}`,

@@ -83,7 +83,9 @@ describe('zaiko Robot keeps a reserved share of the receiver', () => {
     // 64 KiB in flight, 16 KiB per upload and per address: a reserve of 16 KiB; others together hold at most 48.
     const port = await receiver({ maxInflightBytes: 64 * KiB, maxBytes: 16 * KiB });
     const unfinished = (from: string) => {
-      const head = `POST ${PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${16 * KiB}\r\n\r\nsys_id=`;
+      const head =
+        `POST ${PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n` +
+        `Content-Length: ${16 * KiB}\r\n\r\nsys_id=`;
       let answer = '';
       const h = hold(port, from, head);
       h.socket.on('data', (d) => (answer += d));
