@@ -30,7 +30,7 @@ const WRITE_BATCH_BYTES = 64 * 1024;
  * directory's. Measured in bench/README.md ("One durable write per small mail"). The bytes wait in memory
  * until the end of DATA, so this bounds a session's memory too (times relay.maxClients).
  */
-export const INLINE_LIMIT_BYTES = 128 * 1024;
+export const INLINE_LIMIT_BYTES = 64 * 1024;
 const NOWHERE = { spoolPath: '', body: null };
 
 /** Counts Received: header fields in the header section, chunk by chunk. */
