@@ -15,6 +15,7 @@ export const DEBIAN_PACKAGES: Readonly<Record<string, string>> = {
   'systemd-analyze': 'systemd',
   chromium: 'chromium',
   openssl: 'openssl',
+  php: 'php-cli',
 };
 
 /** postfix and its tools live in /usr/sbin, not on every user's PATH. */
