@@ -29,7 +29,7 @@ export async function startWorker(
   try {
     await worker.start();
     // Pushes from stock.db alone: it runs with Redis down too.
-    pusher = startWebhookPusher(config, cfg.dataDir, db, log);
+    pusher = startWebhookPusher(config, cfg.dataDir, log);
   } catch (err) {
     await pusher?.close().catch(() => {});
     await worker.close().catch(() => {});

@@ -83,16 +83,21 @@ export class WebhookPusher {
   private async run(shop: WebhookShop): Promise<void> {
     this.busy.add(shop.id);
     try {
-      while (!this.stop.signal.aborted) {
-        const cursor = this.cursors.get(shop.id) ?? this.cursors.ensure(shop.id);
-        const now = Date.now();
-        if (cursor.next_attempt_at !== null && cursor.next_attempt_at > now) {
-          this.wakeAt(shop, cursor.next_attempt_at - now);
-          return;
-        }
-        const batch = this.batch(shop, cursor);
-        if (!batch) return;
-        if (!(await this.send(shop, batch, cursor.attempts))) return;
+      const cursor = this.cursors.get(shop.id) ?? this.cursors.ensure(shop.id);
+      const now = Date.now();
+      if (cursor.next_attempt_at !== null && cursor.next_attempt_at > now) return this.wakeAt(shop, cursor.next_attempt_at - now);
+      let batch = this.batch(shop, cursor);
+      let attempts = cursor.attempts;
+      while (batch && !this.stop.signal.aborted) {
+        const taken = await this.send(shop, batch, attempts);
+        if (!taken) return;
+        // One commit: this batch delivered and the next one chosen (its bounds kept for its retries).
+        const done = batch;
+        batch = this.cursors.db.transaction(() => {
+          this.cursors.delivered(shop.id, done.lastId, taken.status, taken.at);
+          return this.batch(shop, this.cursors.get(shop.id)!);
+        })();
+        attempts = 0;
       }
     } finally {
       this.busy.delete(shop.id);
@@ -150,8 +155,8 @@ export class WebhookPusher {
       .immediate();
   }
 
-  /** One attempt; true when the cart took the batch. */
-  private async send(shop: WebhookShop, batch: Batch, attemptsBefore: number): Promise<boolean> {
+  /** One attempt; the cart's 2xx and when, or undefined when it did not take the batch. */
+  private async send(shop: WebhookShop, batch: Batch, attemptsBefore: number): Promise<{ status: number; at: number } | undefined> {
     const { url, secret, timeout } = shop.cart.webhook;
     const ts = Math.floor(Date.now() / 1000);
     const headers = {
@@ -162,13 +167,12 @@ export class WebhookPusher {
     };
     const started = performance.now();
     const r = await postJson(url, headers, batch.body, timeout, this.via, this.stop.signal);
-    if (this.stop.signal.aborted) return false; // the batch stays in flight: the next start sends it again
+    if (this.stop.signal.aborted) return undefined; // the batch stays in flight: the next start sends it again
     const at = Date.now();
     const ms = Math.round(performance.now() - started);
     if (r.status !== undefined && r.status >= 200 && r.status < 300) {
-      this.cursors.delivered(shop.id, batch.lastId, r.status, at);
       this.log.info({ shop: shop.id, webhookId: batch.id, changes: batch.count, status: r.status, ms }, 'webhook batch delivered');
-      return true;
+      return { status: r.status, at };
     }
     const attempts = attemptsBefore + 1;
     const wait = backoffMs(attempts);
@@ -178,7 +182,7 @@ export class WebhookPusher {
       'webhook batch not taken; same batch again after the backoff',
     );
     this.wakeAt(shop, wait);
-    return false;
+    return undefined;
   }
 
   /** Stops at once: a request in flight is abandoned, its batch stays in flight in stock.db. */
