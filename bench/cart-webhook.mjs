@@ -124,9 +124,10 @@ try {
   await receiver.close();
   const push = median(pushS);
   const apply = median(applyS);
+  const each = pushS.map((s) => s.toFixed(2)).join(' ');
   console.log(
     `cart-webhook: ${N} changes a round, upload request→answer (apply) ${apply.toFixed(2)} s, ` +
-      `then all accepted by the cart ${push.toFixed(2)} s after the answer (median of ${ROUNDS}: ${pushS.map((s) => s.toFixed(2)).join(' ')}; ` +
+      `then all accepted by the cart ${push.toFixed(2)} s after the answer (median of ${ROUNDS}: ${each}; ` +
       `target ≤ ${TARGET_S} s: ${push <= TARGET_S ? 'met' : 'NOT met'}), ${(push / apply).toFixed(2)}× the apply, ` +
       `${cart.batches()} batches of ≤ 500`,
   );
