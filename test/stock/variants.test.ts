@@ -1,5 +1,5 @@
 // Variants (在庫管理コード) end to end with real processes: the catalog CLI, `start` (private Redis, receiver,
-// stock worker, relay), real HTTP uploads, and the why-not-synced commands.
+// stock worker, relay), real HTTP uploads and order mail over SMTP, and the why-not-synced commands.
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { tempDir, SHOP } from '../helpers/env.js';
 import { run, runAsync } from '../helpers/cli.js';
 import { until } from '../helpers/net.js';
 import { post, form, auth, items } from '../helpers/http.js';
+import { sendMail } from '../helpers/smtp.js';
 
 const CATALOG =
   'product_code,name,stock,unlimited,uses_stock_management_code,stock_code\r\n' +
@@ -81,6 +82,17 @@ describe('variants through start', () => {
       const res = await post(port, '/api/zaikorobot.php', body);
       expect(res.text).toBe('NG\nno_product(product_code=TS)\nno_product(product_code=NOPE)\n');
       expect([stockOf('TS-S'), stockOf('TS-M'), stockOf('MUG')]).toEqual([5, 4, 2]);
+      // The cart's order mail naming the M size lowers that variant, through the relay and the stock worker.
+      const smtpPort = JSON.parse(err.split('\n').find((l) => l.includes('relay listening'))!).port;
+      const sent = await sendMail({
+        port: smtpPort,
+        from: SHOP.senders[0],
+        to: ['customer@example.net'],
+        raw: orderMail('A-2001', 'TS-M'),
+      });
+      expect(sent.response).toMatch(/^250 /);
+      await until(() => stockOf('TS-M') === 3, 20_000, 'the order to lower TS-M');
+      expect([stockOf('TS-S'), stockOf('MUG')]).toEqual([5, 2]);
     } finally {
       const exited = new Promise((r) => proc.on('exit', r));
       proc.kill('SIGTERM');
@@ -94,7 +106,7 @@ describe('variants through start', () => {
     const product = json('stock', 'show', 'TS');
     expect(product).toMatchObject({ product_code: 'TS', stock_code: null, stock: null, uses_stock_management_code: true });
     expect(product.variants).toEqual([
-      { stock_code: 'TS-M', name: 'Tシャツ M', stock: 4, unlimited: false },
+      { stock_code: 'TS-M', name: 'Tシャツ M', stock: 3, unlimited: false },
       { stock_code: 'TS-S', name: 'Tシャツ S', stock: 5, unlimited: false },
     ]);
     expect(product.skips.map((s: any) => s.reason)).toEqual(['variant_product']);
@@ -104,10 +116,18 @@ describe('variants through start', () => {
       ['upload', 3, 5],
       ['import', null, 3],
     ]);
+    const order = json('stock', 'show', 'TS-M').changes[0];
+    expect(order).toMatchObject({ source: 'order', orderNumber: 'A-2001', oldStock: 4, newStock: 3 });
+    const feed = json('stock', 'changes', '--after', '0').changes.filter((c: any) => c.source !== 'import');
+    expect(feed.map((c: any) => [c.code, c.productCode, c.source])).toEqual([
+      ['TS-S', 'TS', 'upload'],
+      ['MUG', 'MUG', 'upload'],
+      ['TS-M', 'TS', 'order'],
+    ]);
     expect(json('stock', 'show', 'MUG')).toMatchObject({ product_code: 'MUG', stock_code: null, stock: 2, variants: [] });
     const text = zb('stock', 'show', 'TS').stdout;
     expect(text).toContain('stock kept per variant');
-    expect(text).toMatch(/TS-M +4 +Tシャツ M/);
+    expect(text).toMatch(/TS-M +3 +Tシャツ M/);
     expect(zb('stock', 'show', 'TS-M').stdout).toContain('variant (在庫管理コード) of TS');
   });
 });
