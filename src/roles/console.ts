@@ -69,7 +69,7 @@ export async function startConsole(
   const port = (server.address() as AddressInfo).port;
   const host = cfg.console.host.includes(':') ? `[${cfg.console.host}]` : cfg.console.host;
   const url = `http://${host}:${port}/`;
-  log.info({ url, users: cfg.console.users.length }, `console listening: ${url}`);
+  log.info({ host: cfg.console.host, port, url, users: cfg.console.users.length }, 'console listening');
   if (hasDemoConsoleUser(cfg)) {
     const { name, password } = DEMO_CONSOLE_USER;
     log.info(

@@ -128,7 +128,7 @@ describe('npm start', () => {
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as { msg: string; url?: string });
-    const url = lines.find((l) => l.msg.startsWith('console listening: '))?.url;
+    const url = lines.find((l) => l.msg === 'console listening')?.url;
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
     expect(lines.map((l) => l.msg)).toContain(
       `console demo login at ${url}: user demo, password zaiko-demo ` +

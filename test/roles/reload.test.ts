@@ -220,11 +220,7 @@ describe('reload (SIGHUP, config reload)', () => {
       );
     for (const msg of ['relay listening', 'receiver listening', 'stock worker running'])
       await until(() => lines().some((l) => l.msg === msg) || undefined, 30_000, msg);
-    const url = await until(
-      () => lines().find((l) => l.msg.startsWith('console listening: '))?.url as string | undefined,
-      30_000,
-      'console',
-    );
+    const url = await until(() => lines().find((l) => l.msg === 'console listening')?.url as string | undefined, 30_000, 'console');
 
     writeConfig({
       ...base,
