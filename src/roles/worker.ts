@@ -10,6 +10,27 @@ import type { RunningRole } from './receiver.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { startWebhookPusher, type RunningPusher } from './webhook.js';
 
+// The stock-worker-<pid> part names this process for `config reload`; several workers in one process
+// (tests, an embedding program) share it, so the second does not find its own process in the way.
+const processParts = new Map<string, { lock: DataDirLock; users: number }>();
+
+function takeProcessPart(dataDir: string): { release(): void } {
+  let held = processParts.get(dataDir);
+  if (!held) {
+    held = { lock: DataDirLock.take(dataDir, [`stock-worker-${process.pid}`]), users: 0 };
+    processParts.set(dataDir, held);
+  }
+  held.users++;
+  const entry = held;
+  return {
+    release() {
+      if (--entry.users > 0) return;
+      entry.lock.release();
+      processParts.delete(dataDir);
+    },
+  };
+}
+
 export async function startWorker(
   config: Config | ConfigHolder,
   redisTarget: RedisSpec | string,
@@ -22,7 +43,9 @@ export async function startWorker(
   // Under `start` (its stock thread) the process already holds the worker part.
   const lock = opts.dataDirLocked
     ? undefined
-    : DataDirLock.take(cfg.dataDir, [cfg.receiver.dropDir ? 'worker' : `stock-worker-${process.pid}`]);
+    : cfg.receiver.dropDir
+      ? DataDirLock.take(cfg.dataDir, ['worker'])
+      : takeProcessPart(cfg.dataDir);
   const db = openDb(cfg.dataDir, 'stock');
   let pusher: RunningPusher | undefined;
   const worker = new StockWorker(config, db, redisTarget, log, { ...opts, onJobDone: () => pusher?.wake() });
