@@ -12,6 +12,10 @@ import { html, raw } from '../../src/console/html.js';
 import { chooseLang } from '../../src/console/i18n.js';
 import { openDb } from '../../src/db/open.js';
 import { LedgerStore } from '../../src/ledger/store.js';
+import { importCatalog, parseCatalog } from '../../src/stock/catalog.js';
+import { UploadStore } from '../../src/stock/store.js';
+import { applyUpload } from '../../src/stock/apply/apply.js';
+import { applyOrder } from '../../src/stock/orders/decrement.js';
 import { run } from '../helpers/cli.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -88,6 +92,14 @@ beforeAll(async () => {
     },
   ]);
   db.close();
+  // A product changed three ways: the catalog import, an upload, an order mail's decrement.
+  const stock = openDb(t.dir, 'stock');
+  importCatalog(stock, 'croft-zakka', parseCatalog(Buffer.from('SRC-1,Sourced,10,0,0\n')), undefined, Date.now() - 60_000);
+  const uploadId = new UploadStore(stock).insert('croft-zakka', { source: 'http', charset: 'utf-8' }, [{ code: 'SRC-1', rawStock: '7' }]);
+  applyUpload(stock, uploadId);
+  const order = { shop: 'croft-zakka', key: 'ORD-77', orderNumber: 'ORD-77', qid: 'QORD77' };
+  applyOrder(stock, { ...order, acceptedAt: Date.now() + 1000, items: [{ code: 'SRC-1', quantity: 2 }] });
+  stock.close();
   const log = pino(
     { level: 'info' },
     new Writable({
@@ -115,6 +127,15 @@ describe('console over HTTP', () => {
     expect(page.text).not.toContain('<script>');
     expect(page.headers['content-security-policy']).toContain("default-src 'none'");
     expect(page.headers['content-security-policy']).not.toContain('unsafe-inline');
+  });
+
+  it('shows where each change of a product came from: the upload, the order mail, the catalog import', async () => {
+    const { session } = await login('sato', 'right-one');
+    const page = await http('GET', '/stock/croft-zakka/SRC-1', { headers: { cookie: `zb_session=${session}` } });
+    expect(page.status).toBe(200);
+    expect(page.text).toMatch(/Order mail <a href="\/mail\/QORD77">ORD-77<\/a>/);
+    expect(page.text).toMatch(/Upload <a href="\/uploads\/\d+">\d+<\/a>/);
+    expect(page.text).toContain('Catalog import');
   });
 
   it('chooses Japanese only when the browser asks for ja first', () => {
