@@ -3,6 +3,8 @@
 import { describe, it, expect, beforeEach, afterEach, inject } from 'vitest';
 import { request } from 'node:http';
 import { Job, Queue } from 'bullmq';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { createRedis, closeRedis, closeQueue } from '../../src/queue/redis.js';
 import type { Config } from '../../src/config/schema.js';
 import { openDb, type DB } from '../../src/db/open.js';
@@ -40,7 +42,7 @@ function stockQueue(): Queue {
 const jobState = async (qid: string) => (await Job.fromId(stockQueue(), orderJobId(qid)))?.getState();
 
 interface Roles {
-  receiver?: { redis?: string; waitMs?: number };
+  receiver?: { redis?: string; waitMs?: number; log?: typeof log };
   worker?: boolean;
   relay?: boolean;
   overrides?: Record<string, any>;
@@ -54,7 +56,7 @@ async function boot(roles: Roles = {}): Promise<{ http: number; smtp: number }> 
   });
   db = openDb(cfg.dataDir, 'stock');
   importCatalog(db, SHOP.id, parseCatalog(Buffer.from('A,Alpha,10,0,0\nUNL,Unlimited,,1,0\n')), undefined, Date.now() - 60_000);
-  const receiver = await startReceiver(cfg, roles.receiver?.redis ?? redisUrl, log, { queueName });
+  const receiver = await startReceiver(cfg, roles.receiver?.redis ?? redisUrl, roles.receiver?.log ?? log, { queueName });
   running.push(receiver);
   if (roles.worker !== false) running.push(await startWorker(cfg, redisUrl, log, { queueName }));
   if (roles.relay !== false)
@@ -224,7 +226,9 @@ describe('GET /api/stock/changes', () => {
   });
 
   it('answers 401 for a missing, wrong or other shop’s token, and locks the address out after receiver.lockout.failures', async () => {
-    const { http } = await boot({ relay: false, worker: false });
+    const lines: string[] = [];
+    const captured = pino({ level: 'info' }, new Writable({ write: (chunk, _e, cb) => (lines.push(String(chunk)), cb()) }));
+    const { http } = await boot({ relay: false, worker: false, receiver: { log: captured } });
     const path = `/api/stock/changes?shop=${SHOP.id}`;
     expect(await get(http, path, {})).toEqual({ status: 401, json: { error: 'unauthorized' } });
     expect((await get(http, `/api/stock/changes?shop=nope`)).status).toBe(401);
@@ -233,6 +237,9 @@ describe('GET /api/stock/changes', () => {
     expect((await get(http, path, { authorization: `Basic ${TOKEN}` })).status).toBe(401);
     expect((await get(http, path, { authorization: `Bearer ${TOKEN.slice(0, -1)}` })).status).toBe(401); // third failure: locked
     expect(await get(http, path)).toEqual({ status: 401, json: { error: 'unauthorized' } }); // the right token, locked out
+    const refused = lines.filter((l) => l.includes('change feed refused'));
+    expect(refused.length).toBeGreaterThanOrEqual(5);
+    expect(lines.join('')).not.toContain(TOKEN.slice(0, 12)); // no token, right or wrong, in the log
   });
 
   it('accepts the sha256$ form of the token', async () => {
