@@ -2,9 +2,10 @@
 // worker (dist/cli.js worker, its own process, as under `start`) applies it and pushes the changes to a
 // local cart. Measured: the upload's request → answer (the apply: the baseline) and, from that answer,
 // the seconds until the cart has accepted every change (issue 20: within 10 s). Median of 3 rounds.
-// Prints one line of figures. Run: npm run bench:cart-webhook
+// `npm run bench:cart` puts its figure on its line (webhookFigure); alone: npm run bench:cart-webhook
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 import { createServer, request } from 'node:http';
 import { stringify } from 'yaml';
@@ -81,59 +82,69 @@ async function startCart() {
   };
 }
 
-const t = tempDir('zb-bench-cart-webhook-');
-const redis = await startRedis();
-const cart = await startCart();
-let worker;
-try {
-  const doc = {
-    dataDir: 'data',
-    redis: { url: redis.url },
-    receiver: { port: 0, waitMs: 120_000, maxBytes: '64MiB' },
-    log: { level: process.env.BENCH_LOG ?? 'warn' },
-    shops: [{ id: SHOP, zaikoRobot: { userId: 'zr-bench', password: 'pw' }, cart: { webhook: { url: cart.url, secret: SECRET } } }],
-  };
-  const configPath = join(t.dir, 'zb.yaml');
-  writeFileSync(configPath, stringify(doc));
-  const cfg = validateConfig(structuredClone(doc), t.dir, {});
-  const db = openDb(cfg.dataDir, 'stock');
-  importCatalog(
-    db,
-    SHOP,
-    Array.from({ length: N }, (_, i) => ({ code: code(i), name: `item ${i}`, stock: 1_000_000, unlimited: 0, usesCodes: 0 })),
-  );
-  db.close();
-  worker = spawn(process.execPath, [CLI, 'worker', '--config', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  worker.stderr.on('data', (d) => (err += d));
-  if (process.env.BENCH_LOG) worker.stderr.pipe(process.stderr);
-  for (let i = 0; i < 600 && !err.includes('webhook pusher running'); i++) await new Promise((r) => setTimeout(r, 50));
-  const receiver = await startReceiver(cfg, redis.url, silentLogger);
-  const applyS = [];
-  const pushS = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    const body = uploadBody(r);
-    const start = performance.now();
-    const res = await post(receiver.port, body);
-    const applied = performance.now();
-    if (res.text !== 'OK\n') throw new Error(`upload answered ${res.status} ${res.text}`);
-    const done = await cart.until(N * (r + 1));
-    applyS.push((applied - start) / 1000);
-    pushS.push(Math.max(0, done - applied) / 1000);
-  }
-  await receiver.close();
-  const push = median(pushS);
-  const apply = median(applyS);
-  const each = pushS.map((s) => s.toFixed(2)).join(' ');
-  console.log(
-    `cart-webhook: ${N} changes a round, upload request→answer (apply) ${apply.toFixed(2)} s, ` +
+/** The figure, against the Redis at `redisUrl`. */
+export async function webhookFigure(redisUrl) {
+  const t = tempDir('zb-bench-cart-webhook-');
+  const cart = await startCart();
+  let worker;
+  try {
+    const doc = {
+      dataDir: 'data',
+      redis: { url: redisUrl },
+      receiver: { port: 0, waitMs: 120_000, maxBytes: '64MiB' },
+      log: { level: process.env.BENCH_LOG ?? 'warn' },
+      shops: [{ id: SHOP, zaikoRobot: { userId: 'zr-bench', password: 'pw' }, cart: { webhook: { url: cart.url, secret: SECRET } } }],
+    };
+    const configPath = join(t.dir, 'zb.yaml');
+    writeFileSync(configPath, stringify(doc));
+    const cfg = validateConfig(structuredClone(doc), t.dir, {});
+    const db = openDb(cfg.dataDir, 'stock');
+    importCatalog(
+      db,
+      SHOP,
+      Array.from({ length: N }, (_, i) => ({ code: code(i), name: `item ${i}`, stock: 1_000_000, unlimited: 0, usesCodes: 0 })),
+    );
+    db.close();
+    worker = spawn(process.execPath, [CLI, 'worker', '--config', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    worker.stderr.on('data', (d) => (err += d));
+    if (process.env.BENCH_LOG) worker.stderr.pipe(process.stderr);
+    for (let i = 0; i < 600 && !err.includes('webhook pusher running'); i++) await new Promise((r) => setTimeout(r, 50));
+    const receiver = await startReceiver(cfg, redisUrl, silentLogger);
+    const applyS = [];
+    const pushS = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const body = uploadBody(r);
+      const start = performance.now();
+      const res = await post(receiver.port, body);
+      const applied = performance.now();
+      if (res.text !== 'OK\n') throw new Error(`upload answered ${res.status} ${res.text}`);
+      const done = await cart.until(N * (r + 1));
+      applyS.push((applied - start) / 1000);
+      pushS.push(Math.max(0, done - applied) / 1000);
+    }
+    await receiver.close();
+    const push = median(pushS);
+    const apply = median(applyS);
+    const each = pushS.map((s) => s.toFixed(2)).join(' ');
+    return (
+      `webhook: ${N} changes a round, upload request→answer (apply) ${apply.toFixed(2)} s, ` +
       `then all accepted by the cart ${push.toFixed(2)} s after the answer (median of ${ROUNDS}: ${each}; ` +
       `target ≤ ${TARGET_S} s: ${push <= TARGET_S ? 'met' : 'NOT met'}), ${(push / apply).toFixed(2)}× the apply, ` +
-      `${cart.batches()} batches of ≤ 500`,
-  );
-} finally {
-  worker?.kill('SIGTERM');
-  await cart.close();
-  redis.stop();
-  t.cleanup();
+      `${cart.batches()} batches of ≤ 500`
+    );
+  } finally {
+    worker?.kill('SIGTERM');
+    await cart.close();
+    t.cleanup();
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const redis = await startRedis();
+  try {
+    console.log(`bench:cart ${await webhookFigure(redis.url)}`);
+  } finally {
+    redis.stop();
+  }
 }

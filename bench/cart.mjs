@@ -4,11 +4,14 @@
 //   relay    the relay's accepted throughput for order mail (10 pooled SMTP clients, ORDERS per round,
 //            after one warm-up round)
 //            with shops[].decrementOnOrder on and off, interleaved rounds, median; ratio on/off
+//   webhook  a 100,000-item upload changing every product: seconds from its answer until a local cart
+//            took every change (bench/cart-webhook.mjs); baseline: the apply (request → answer)
 // Needs redis-server. Run: npm run bench:cart
 import { request } from 'node:http';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import { median, tempDir, startRedis } from './lib.mjs';
+import { webhookFigure } from './cart-webhook.mjs';
 import { validateConfig } from '../dist/config/load.js';
 import { openDb } from '../dist/db/open.js';
 import { importCatalog, parseCatalog } from '../dist/stock/catalog.js';
@@ -139,6 +142,7 @@ try {
     `feed page of 1000 (of ${PRODUCTS}) p50 ${feedMs.toFixed(1)} ms (stock.db alone ${sqliteMs.toFixed(1)} ms, ${FEED_RUNS} runs)`,
     `relay accepted order mail decrementOnOrder on ${median(on).toFixed(0)} msg/s, off ${median(off).toFixed(0)} msg/s, ` +
       `on/off ${(median(on) / median(off)).toFixed(2)} (${ORDERS} x ${ROUNDS} interleaved)`,
+    await webhookFigure(redis.url),
   ];
   console.log(`bench:cart ${figures.join('; ')}`);
 } finally {
