@@ -62,7 +62,7 @@ describe('start runs its stock worker in a thread', () => {
     proc = runAsync(['start', '--config', config]);
     let err = '';
     proc.stderr!.on('data', (d) => (err += d));
-    await until(() => err.includes('zaiko-bridge started') && err.includes('stock worker running'), 30_000, 'start');
+    await until(() => err.includes('zaiko-bridge started') && err.includes('stock worker running'), 60_000, 'start');
     const port = lines(err, 'receiver listening')[0].port;
     await until(async () => (await send(port, 'GET', '/readyz')).status === 200, 15_000, 'ready');
     const metrics = async () => (await send(port, 'GET', '/metrics')).text;
