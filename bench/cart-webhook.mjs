@@ -131,7 +131,7 @@ export async function webhookFigure(redisUrl) {
       `webhook: ${N} changes a round, upload request→answer (apply) ${apply.toFixed(2)} s, ` +
       `then all accepted by the cart ${push.toFixed(2)} s after the answer (median of ${ROUNDS}: ${each}; ` +
       `target ≤ ${TARGET_S} s: ${push <= TARGET_S ? 'met' : 'NOT met'}), ${(push / apply).toFixed(2)}× the apply, ` +
-      `${cart.batches()} batches of ≤ 500`
+      `${cart.batches() / ROUNDS} batches of ≤ 500 a round`
     );
   } finally {
     worker?.kill('SIGTERM');
