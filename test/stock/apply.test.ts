@@ -2,6 +2,7 @@ import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { openDb, migrate, type DB } from '../../src/db/open.js';
 import { UploadStore } from '../../src/stock/store.js';
 import { applyUpload } from '../../src/stock/apply/apply.js';
+import { releaseAfterUpload } from '../../src/stock/release-memory.js';
 import { importCatalog, parseCatalog, exportCatalog, productView } from '../../src/stock/catalog.js';
 import { tempDir } from '../helpers/env.js';
 
@@ -164,5 +165,17 @@ describe('apply', () => {
     applyUpload(db, id, Date.now() - 100 * 86_400_000);
     expect(store.prune(90)).toEqual({ items: 1, changes: 1 });
     expect(store.get(id)?.status).toBe('applied');
+  });
+
+  it('applies the next upload the same after a big one released its page cache', () => {
+    const big = upload(Array.from({ length: 10_000 }, (_, i): [string, string] => [i ? `N-${i}` : 'A-1', '7']));
+    expect(applyUpload(db, big)).toMatchObject({ applied: 1, skipped: 9_999 });
+    releaseAfterUpload(db, 10_000);
+    const next = upload([
+      ['A-1', '3'],
+      ['B-2', '4'],
+    ]);
+    expect(applyUpload(db, next)).toMatchObject({ applied: 2, skipped: 0 });
+    expect([stockOf('A-1'), stockOf('B-2')]).toEqual([3, 4]);
   });
 });

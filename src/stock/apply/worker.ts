@@ -13,6 +13,7 @@ import { WatchedWorker, type WatchedWorkerOptions } from '../../queue/watched-wo
 import { UploadStore } from '../store.js';
 import { applyUpload, type ApplyResult } from './apply.js';
 import { enqueueApply } from './enqueue.js';
+import { releaseAfterUpload } from '../release-memory.js';
 import { DropDirWatcher, pruneDropDir } from '../files/drop-dir.js';
 
 export interface StockWorkerOptions {
@@ -107,6 +108,7 @@ export class StockWorker {
       },
       'upload applied',
     );
+    if (!result.alreadyApplied) releaseAfterUpload(this.db, result.applied + result.skipped);
     return result;
   }
 

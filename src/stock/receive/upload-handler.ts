@@ -16,6 +16,7 @@ import { preview, escapeLineText, asciiDetail, clip } from '../../security/untru
 import type { Metrics } from '../../observe/metrics.js';
 import { ngAnswer, type StockErrorCode } from '../../errors/codes.js';
 import { answerToken } from '../../errors/skip-reasons.js';
+import { releaseAfterUpload } from '../release-memory.js';
 
 export interface Answer {
   status: number;
@@ -89,8 +90,12 @@ export class UploadHandler {
 
   async handle(body: Buffer, contentType: string | undefined, client: string): Promise<Answer> {
     const timer = this.metrics?.uploadSeconds.startTimer();
-    const answer = await this.answer(body, contentType, client);
+    let stored = 0;
+    const answer = await this.answer(body, contentType, client, (items) => (stored = items));
     timer?.();
+    // Once the answer is out and the parsed items are garbage (only a stored upload: a client cannot make
+    // us collect by sending big bodies that are refused).
+    if (stored) setImmediate(() => releaseAfterUpload(this.store.db, stored));
     const token = answer.lines[0] === 'OK' ? 'OK' : (answer.lines[1] ?? '').replace(/\(.*$/, '');
     this.metrics?.uploads.inc({
       answer: ['auth_error', 'no_query', 'bad_request', 'too_large', 'unavailable'].includes(token) ? token : answer.lines[0],
@@ -114,7 +119,7 @@ export class UploadHandler {
       this.metrics?.uploadItems.inc({ outcome: r.outcome, reason: r.reason ?? '' }, r.count);
   }
 
-  private async answer(body: Buffer, contentType: string | undefined, client: string): Promise<Answer> {
+  private async answer(body: Buffer, contentType: string | undefined, client: string, onStored: (items: number) => void): Promise<Answer> {
     const { cfg, shopsByUser, longestSysId, imitatedHash } = this.accounts();
     let req;
     try {
@@ -166,6 +171,7 @@ export class UploadHandler {
       return ng('STOCK_UNAVAILABLE');
     }
     this.log.info({ uploadId, shop: shop.id, client, items: items.length, charset }, 'upload stored');
+    onStored(items.length);
     if (!(await enqueueApply(this.queue, uploadId))) {
       this.log.warn({ uploadId }, 'apply job not added (Redis unreachable); the sweep will enqueue it');
     }
