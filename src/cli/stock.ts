@@ -62,6 +62,10 @@ function describeProduct(v: NonNullable<ReturnType<typeof stockView>>): string {
   );
 }
 
+/** An upload skip's value as sent; an order mail skip's quantity sold. */
+const skipValue = (s: { rawStock: string | null; quantity: number | null }) =>
+  s.rawStock !== null ? JSON.stringify(s.rawStock) : `sold ${s.quantity}`;
+
 export function registerStock(program: Command): void {
   const stock = program.command('stock').description('products and their stock (works with Redis down)');
 
@@ -189,13 +193,13 @@ export function registerStock(program: Command): void {
       );
       process.stdout.write('\nskips:\n');
       printTable(
-        ['upload', 'reason', 'value', 'at'],
-        view.skips.map((s: any) => [s.uploadId, s.reason, JSON.stringify(s.rawStock), iso(s.receivedAt)]),
+        ['upload/order', 'reason', 'value', 'at'],
+        view.skips.map((s) => [s.uploadId ?? `order ${s.orderNumber}`, s.reason, skipValue(s), iso(s.receivedAt)]),
         'no skips',
       );
     });
 
-  pageOptions(stock.command('skipped').description('items zaiko Robot sent that were not applied, newest first'), 100)
+  pageOptions(stock.command('skipped').description('items of uploads and order mails that were not applied, newest first'), 100)
     .option('--shop <id>', 'shop id')
     .option('--reason <reason>', `only this reason: ${SKIP_REASONS.join(', ')}`, oneOf('--reason', SKIP_REASONS))
     .option('--since <when>', 'a date or an age (7d)', since())
@@ -208,8 +212,8 @@ export function registerStock(program: Command): void {
       db.close();
       if (o.json) return printJson({ skips });
       printTable(
-        ['upload', 'shop', 'code', 'reason', 'value', 'received'],
-        skips.map((s) => [s.uploadId, s.shop, s.product_code, s.reason, JSON.stringify(s.rawStock), s.receivedAt]),
+        ['upload/order', 'shop', 'code', 'reason', 'value', 'received'],
+        skips.map((s) => [s.uploadId ?? `order ${s.orderNumber}`, s.shop, s.product_code, s.reason, skipValue(s), s.receivedAt]),
         'no skipped items',
       );
       morePages(skips.length, o);

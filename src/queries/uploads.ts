@@ -1,6 +1,6 @@
 // Upload and stock queries shared by the `uploads …` / `stock …` commands and the web console.
 import type { DB } from '../db/open.js';
-import { UploadStore, type UploadRow, type SkipFilter, type SkipRow } from '../stock/store.js';
+import { UploadStore, type UploadRow, type SkipFilter, type SkipRow, type SkipCursor } from '../stock/store.js';
 import { productView } from '../stock/catalog.js';
 import { answerToken } from '../errors/skip-reasons.js';
 import { iso } from './time.js';
@@ -51,17 +51,41 @@ const skipJson = (r: SkipRow) => ({
   reason: r.reason,
   rawStock: r.raw_stock,
   receivedAt: iso(r.received_at),
+  source: r.source,
+  orderNumber: r.order_number,
+  orderMail: r.order_mail,
+  quantity: r.quantity,
 });
 
+/** Cursor text: `<upload id>.<seq>` of the last upload skip shown, `~`, `<accepted ms>.<seq>.<order key>` of the last order skip. */
+function parseCursor(after: string | undefined): SkipCursor {
+  const m = /^(?:(\d{1,15})\.(\d{1,15}))?~(?:(\d{1,15})\.(\d{1,15})\.(.{1,300}))?$/s.exec(after ?? '');
+  if (!m) return {};
+  return {
+    upload: m[1] !== undefined ? { uploadId: Number(m[1]), seq: Number(m[2]) } : undefined,
+    order: m[3] !== undefined ? { acceptedAt: Number(m[3]), seq: Number(m[4]), orderNumber: m[5] } : undefined,
+  };
+}
+
+const lastOf = (rows: SkipRow[], source: SkipRow['source']) => rows.filter((r) => r.source === source).pop();
+
 /**
- * One page of skips for the console, keyset-paged: `after` is the cursor the page before gave as `next`
- * (`<upload id>.<seq>` of its last row); `next` is set when another page follows.
+ * One page of skips (uploads' and order mails') for the console, keyset-paged: `after` is the cursor the
+ * page before gave as `next`, where each source ended; `next` is set when another page follows.
  */
 export function skipsPage(store: UploadStore, opts: Omit<SkipFilter, 'before' | 'offset'>, after?: string) {
-  const m = /^(\d{1,15})\.(\d{1,15})$/.exec(after ?? '');
-  const rows = store.skips({ ...opts, limit: opts.limit + 1, before: m ? { uploadId: Number(m[1]), seq: Number(m[2]) } : undefined });
-  const last = rows.length > opts.limit ? rows[opts.limit - 1] : undefined;
-  return { skips: rows.slice(0, opts.limit).map(skipJson), next: last && `${last.upload_id}.${last.seq}` };
+  const before = parseCursor(after);
+  const rows = store.skips({ ...opts, limit: opts.limit + 1, before });
+  const shown = rows.slice(0, opts.limit);
+  let next: string | undefined;
+  if (rows.length > opts.limit) {
+    const lastUpload = lastOf(shown, 'upload');
+    const lastOrder = lastOf(shown, 'order');
+    const u = lastUpload ? { uploadId: lastUpload.upload_id!, seq: lastUpload.seq } : before.upload;
+    const o = lastOrder ? { acceptedAt: lastOrder.received_at, seq: lastOrder.seq, orderNumber: lastOrder.order_number! } : before.order;
+    next = `${u ? `${u.uploadId}.${u.seq}` : ''}~${o ? `${o.acceptedAt}.${o.seq}.${o.orderNumber}` : ''}`;
+  }
+  return { skips: shown.map(skipJson), next };
 }
 
 /**

@@ -3,6 +3,7 @@
 import type { DB } from '../db/open.js';
 import { parseCsv, csvLine, decodeFile } from './csv.js';
 import { parseStockValue } from './stock-value.js';
+import { UploadStore } from './store.js';
 import { CatalogError, checkVariantRows, checkVariantsInDb, variantParents } from './catalog-variants.js';
 
 export { CatalogError };
@@ -173,13 +174,17 @@ export function productView(db: DB, shopId: string, code: string, page = { limit
       FROM stock_changes c WHERE c.shop_id = ? AND c.code = ? ORDER BY c.id DESC LIMIT ? OFFSET ?`,
     )
     .all(shopId, code, page.limit, page.offset) as ChangeView[];
-  const skips = db
-    .prepare(
-      `SELECT i.upload_id AS uploadId, i.reason, i.raw_stock AS rawStock, u.received_at AS receivedAt
-    FROM upload_items i JOIN uploads u ON u.id = i.upload_id
-    WHERE i.code = ? AND i.outcome = 'skipped' AND u.shop_id = ? ORDER BY i.upload_id DESC LIMIT ? OFFSET ?`,
-    )
-    .all(code, shopId, page.limit, page.offset);
+  // Upload and order mail skips of this code, newest first (an order's item has a quantity, not a value).
+  const skips = new UploadStore(db).skips({ shop: shopId, code, limit: page.limit, offset: page.offset }).map((r) => ({
+    uploadId: r.upload_id,
+    reason: r.reason,
+    rawStock: r.raw_stock,
+    receivedAt: r.received_at,
+    source: r.source,
+    orderNumber: r.order_number,
+    orderMail: r.order_mail,
+    quantity: r.quantity,
+  }));
   return {
     shop: shopId,
     product_code: p.parent_code ?? p.code,

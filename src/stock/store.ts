@@ -23,13 +23,28 @@ export interface UploadRow {
   skipped_count: number | null;
 }
 export interface SkipRow {
-  upload_id: number;
+  source: 'upload' | 'order';
+  /** null for an order mail's item */
+  upload_id: number | null;
+  /** null for an upload's item; the order key (the order number, else `message-id:…` / `qid:…`) */
+  order_number: string | null;
+  /** the order mail's queue id (ledger) */
+  order_mail: string | null;
   seq: number;
   shop_id: string;
   code: string;
-  raw_stock: string;
+  /** null for an order mail's item: it has a quantity sold instead */
+  raw_stock: string | null;
+  quantity: number | null;
   reason: string;
+  /** the upload's receipt, or the order mail's (ms) */
   received_at: number;
+}
+
+/** Where a page of skips ended in each source (keyset paging over both). */
+export interface SkipCursor {
+  upload?: { uploadId: number; seq: number };
+  order?: { acceptedAt: number; orderNumber: string; seq: number };
 }
 
 /** What `stock skipped` and the console's /stock filter skips by; one page of them. */
@@ -40,8 +55,8 @@ export interface SkipFilter {
   since?: number;
   limit: number;
   offset?: number;
-  /** Keyset paging: only skips older than this one (the last of the page before). */
-  before?: { uploadId: number; seq: number };
+  /** Keyset paging: only skips older than these (the last of each source on the page before). */
+  before?: SkipCursor;
 }
 
 export class UploadStore {
@@ -126,32 +141,78 @@ export class UploadStore {
   }
 
   /**
-   * Skipped items, newest first. Only the filters given go into the SQL (one cached statement per
-   * combination), so a reason or a code runs on its partial index; `before` (the last row's upload id
-   * and seq) continues after a page without counting past the earlier rows, as an offset would.
+   * Skipped items of uploads and of order mails (stock/orders), newest first by receipt. Each source is
+   * read in its own key order, at most offset + limit rows, and the two are merged here: an upload's
+   * reason filter keeps running on its partial index instead of sorting a UNION of both tables.
    */
   skips(opts: SkipFilter): SkipRow[] {
+    const n = opts.limit + (opts.offset ?? 0);
+    const a = this.uploadSkips(opts, n);
+    const b = this.orderSkips(opts, n);
+    const merged: SkipRow[] = [];
+    let i = 0;
+    let j = 0;
+    while (merged.length < n && (i < a.length || j < b.length)) {
+      const takeUpload = j >= b.length || (i < a.length && a[i].received_at >= b[j].received_at);
+      merged.push(takeUpload ? a[i++] : b[j++]);
+    }
+    return merged.slice(opts.offset ?? 0);
+  }
+
+  /**
+   * Only the filters given go into the SQL (one cached statement per combination), so a reason or a
+   * code runs on its partial index; `before` (the last row's upload id and seq) continues after a page
+   * without counting past the earlier rows, as an offset would.
+   */
+  private uploadSkips(opts: SkipFilter, limit: number): SkipRow[] {
     const where = ["i.outcome = 'skipped'"];
     if (opts.shop !== undefined) where.push('u.shop_id = @shop');
     if (opts.code !== undefined) where.push('i.code = @code');
     if (opts.reason !== undefined) where.push('i.reason = @reason');
     if (opts.since !== undefined) where.push('u.received_at >= @since');
-    if (opts.before !== undefined) where.push('(i.upload_id, i.seq) < (@beforeUpload, @beforeSeq)');
+    if (opts.before?.upload !== undefined) where.push('(i.upload_id, i.seq) < (@beforeUpload, @beforeSeq)');
     return this.sql(
       `
-      SELECT i.upload_id, i.seq, u.shop_id, i.code, i.raw_stock, i.reason, u.received_at
+      SELECT 'upload' AS source, i.upload_id, NULL AS order_number, NULL AS order_mail, i.seq, u.shop_id, i.code, i.raw_stock, NULL AS quantity,
+        i.reason, u.received_at
       FROM upload_items i JOIN uploads u ON u.id = i.upload_id
       WHERE ${where.join(' AND ')}
-      ORDER BY i.upload_id DESC, i.seq DESC LIMIT @limit OFFSET @offset`,
+      ORDER BY i.upload_id DESC, i.seq DESC LIMIT @limit`,
     ).all({
       shop: opts.shop,
       code: opts.code,
       reason: opts.reason,
       since: opts.since,
-      beforeUpload: opts.before?.uploadId,
-      beforeSeq: opts.before?.seq,
-      limit: opts.limit,
-      offset: opts.offset ?? 0,
+      beforeUpload: opts.before?.upload?.uploadId,
+      beforeSeq: opts.before?.upload?.seq,
+      limit,
+    }) as SkipRow[];
+  }
+
+  /** An order mail's skipped items (few next to uploads': sorted by the mail's receipt, a code on its partial index). */
+  private orderSkips(opts: SkipFilter, limit: number): SkipRow[] {
+    const where = ["i.outcome = 'skipped'"];
+    if (opts.shop !== undefined) where.push('i.shop_id = @shop');
+    if (opts.code !== undefined) where.push('i.code = @code');
+    if (opts.reason !== undefined) where.push('i.reason = @reason');
+    if (opts.since !== undefined) where.push('o.accepted_at >= @since');
+    if (opts.before?.order !== undefined) where.push('(o.accepted_at, i.order_number, i.seq) < (@beforeAt, @beforeOrder, @beforeSeq)');
+    return this.sql(
+      `
+      SELECT 'order' AS source, NULL AS upload_id, i.order_number, o.qid AS order_mail, i.seq, i.shop_id, i.code, NULL AS raw_stock, i.quantity,
+        i.reason, o.accepted_at AS received_at
+      FROM order_items i JOIN orders o ON o.shop_id = i.shop_id AND o.order_number = i.order_number
+      WHERE ${where.join(' AND ')}
+      ORDER BY o.accepted_at DESC, i.order_number DESC, i.seq DESC LIMIT @limit`,
+    ).all({
+      shop: opts.shop,
+      code: opts.code,
+      reason: opts.reason,
+      since: opts.since,
+      beforeAt: opts.before?.order?.acceptedAt,
+      beforeOrder: opts.before?.order?.orderNumber,
+      beforeSeq: opts.before?.order?.seq,
+      limit,
     }) as SkipRow[];
   }
 

@@ -5,6 +5,7 @@ import { applyUpload } from '../../src/stock/apply/apply.js';
 import { importCatalog, parseCatalog, productView } from '../../src/stock/catalog.js';
 import { applyOrder } from '../../src/stock/orders/decrement.js';
 import { ChangeFeed } from '../../src/stock/changes/feed.js';
+import { listSkips, skipsPage } from '../../src/queries/uploads.js';
 import type { OrderJobData } from '../../src/queue/names.js';
 import { tempDir } from '../helpers/env.js';
 
@@ -109,5 +110,84 @@ describe('order decrement', () => {
     expect(stockOf('A')).toBe(8); // 10 - 2
     applyUpload(db, after);
     expect(stockOf('A')).toBe(8);
+  });
+
+  it("lists an order mail's skips with the uploads' ones, newest first, with their source, and pages both by keyset", () => {
+    applyUpload(
+      db,
+      storeUpload(
+        [
+          ['NOPE', '4'],
+          ['A', 'x'],
+          ['ZZ', '1'],
+        ],
+        4000,
+      ),
+    ); // unknown_code, invalid_stock, unknown_code
+    applyOrder(
+      db,
+      order(
+        5000,
+        [
+          ['NOPE', 2],
+          ['U', 1],
+        ],
+        '1001',
+      ),
+    ); // unknown_code, unlimited_stock
+    applyUpload(db, storeUpload([['NOPE', '3']], 6000));
+    applyOrder(db, order(7000, [['NOPE', 1]], '1002'));
+    const row = (s: ReturnType<typeof listSkips>[number]) => `${s.source}:${s.uploadId ?? s.orderNumber}/${s.product_code}/${s.reason}`;
+    const all = listSkips(store, { limit: 100 }).map(row);
+    expect(all).toEqual([
+      'order:1002/NOPE/unknown_code',
+      'upload:2/NOPE/unknown_code',
+      'order:1001/U/unlimited_stock',
+      'order:1001/NOPE/unknown_code',
+      'upload:1/ZZ/unknown_code',
+      'upload:1/A/invalid_stock',
+      'upload:1/NOPE/unknown_code',
+    ]);
+    expect(listSkips(store, { reason: 'unlimited_stock', limit: 100 })).toEqual([
+      {
+        uploadId: null,
+        shop: SHOP,
+        product_code: 'U',
+        reason: 'unlimited_stock',
+        rawStock: null,
+        receivedAt: new Date(5000).toISOString(),
+        source: 'order',
+        orderNumber: '1001',
+        orderMail: 'Q1001',
+        quantity: 1,
+      },
+    ]);
+    expect(listSkips(store, { since: 5000, limit: 100 }).map(row)).toEqual(all.slice(0, 4));
+    expect(listSkips(store, { limit: 3, offset: 2 }).map(row)).toEqual(all.slice(2, 5));
+    // Keyset pages over both tables: every skip once, in the same order, whatever the page size.
+    for (const limit of [1, 2, 3]) {
+      const seen: string[] = [];
+      let after: string | undefined;
+      for (let n = 0; n < 20; n++) {
+        const p = skipsPage(store, { limit }, after);
+        seen.push(...p.skips.map(row));
+        if (!p.next) break;
+        after = p.next;
+      }
+      expect(seen).toEqual(all);
+    }
+    const unknown = skipsPage(store, { reason: 'unknown_code', limit: 2 });
+    expect(unknown.skips.map(row)).toEqual(['order:1002/NOPE/unknown_code', 'upload:2/NOPE/unknown_code']);
+    expect(skipsPage(store, { reason: 'unknown_code', limit: 2 }, unknown.next).skips.map(row)).toEqual([
+      'order:1001/NOPE/unknown_code',
+      'upload:1/ZZ/unknown_code',
+    ]);
+    // A product's page: its skips of both sources; the upload one keeps its id.
+    expect(productView(db, SHOP, 'U')!.skips).toEqual([
+      expect.objectContaining({ source: 'order', uploadId: null, orderNumber: '1001', orderMail: 'Q1001', quantity: 1, rawStock: null }),
+    ]);
+    expect(productView(db, SHOP, 'A')!.skips).toEqual([
+      expect.objectContaining({ source: 'upload', uploadId: 1, orderNumber: null, rawStock: 'x', reason: 'invalid_stock' }),
+    ]);
   });
 });

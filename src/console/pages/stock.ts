@@ -24,6 +24,16 @@ function changeSource(w: Words, ch: ChangeView) {
   return html`${w.t('orderMailSource')} <a href="${href}">${ch.orderNumber ?? ch.orderMail ?? '-'}</a>`;
 }
 
+/** Where a skipped item came from: the upload, or the order mail (linked as changeSource links it). */
+function skipSource(w: Words, s: { uploadId: number | null; orderNumber: string | null; orderMail: string | null }) {
+  if (s.uploadId !== null) return html`${w.t('upload')} <a href="/uploads/${s.uploadId}">${s.uploadId}</a>`;
+  const href = s.orderMail ? `/mail/${encodeURIComponent(s.orderMail)}` : `/mail?order=${encodeURIComponent(s.orderNumber ?? '')}`;
+  return html`${w.t('orderMailSource')} <a href="${href}">${s.orderNumber ?? '-'}</a>`;
+}
+
+/** An upload skip's value as sent; an order mail skip's quantity sold (×n). */
+const skipValue = (s: { rawStock: string | null; quantity: number | null }) => s.rawStock ?? `×${s.quantity}`;
+
 export async function stockSearch(c: Ctx): Promise<void> {
   const { w, deps } = c;
   const code = (c.url.searchParams.get('code') ?? '').slice(0, 200);
@@ -106,7 +116,7 @@ export async function stockSearch(c: Ctx): Promise<void> {
       <table>
         <tr>
           <th>${w.t('received')}</th>
-          <th>${w.t('upload')}</th>
+          <th>${w.t('source')}</th>
           <th>${w.t('shop')}</th>
           <th>${w.t('code')}</th>
           <th>${w.t('value')}</th>
@@ -116,10 +126,10 @@ export async function stockSearch(c: Ctx): Promise<void> {
           (s) =>
             html`<tr>
               <td>${w.date(s.receivedAt)}</td>
-              <td><a href="/uploads/${s.uploadId}">${s.uploadId}</a></td>
+              <td>${skipSource(w, s)}</td>
               <td>${s.shop}</td>
               <td><a href="${productHref(s.shop, s.product_code)}">${s.product_code}</a></td>
-              <td>${s.rawStock}</td>
+              <td>${skipValue(s)}</td>
               <td>${s.reason}</td>
             </tr>`,
         )}
@@ -150,14 +160,7 @@ export async function stockShow(c: Ctx): Promise<void> {
   const [shop, code] = c.params;
   if (!deps.cfg.shops.some((s) => s.id === shop)) throw new HttpError(404, w.t('noSuchPage'));
   const v = stockView(deps.stockDb, shop, code);
-  const skips = v
-    ? (v.skips as { uploadId: number; reason: string; rawStock: string; receivedAt: number }[])
-    : listSkips(deps.uploads, { shop, code, limit: 20 }).map((s) => ({
-        uploadId: s.uploadId,
-        reason: s.reason,
-        rawStock: s.rawStock,
-        receivedAt: s.receivedAt,
-      }));
+  const skips = v ? v.skips : listSkips(deps.uploads, { shop, code, limit: 20 });
   const head = v
     ? html`<dl>
         <dt>${w.t('shop')}</dt>
@@ -247,7 +250,7 @@ export async function stockShow(c: Ctx): Promise<void> {
         ? html`<table>
             <tr>
               <th>${w.t('received')}</th>
-              <th>${w.t('upload')}</th>
+              <th>${w.t('source')}</th>
               <th>${w.t('value')}</th>
               <th>${w.t('reason')}</th>
               <th>${w.t('why')}</th>
@@ -256,8 +259,8 @@ export async function stockShow(c: Ctx): Promise<void> {
               (s) =>
                 html`<tr>
                   <td>${w.date(s.receivedAt)}</td>
-                  <td><a href="/uploads/${s.uploadId}">${s.uploadId}</a></td>
-                  <td>${s.rawStock}</td>
+                  <td>${skipSource(w, s)}</td>
+                  <td>${skipValue(s)}</td>
                   <td>${badge('skipped')} ${s.reason}</td>
                   <td>${w.reason(s.reason)}</td>
                 </tr>`,
