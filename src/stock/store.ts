@@ -173,8 +173,8 @@ export class UploadStore {
     if (opts.before?.upload !== undefined) where.push('(i.upload_id, i.seq) < (@beforeUpload, @beforeSeq)');
     return this.sql(
       `
-      SELECT 'upload' AS source, i.upload_id, NULL AS order_number, NULL AS order_mail, i.seq, u.shop_id, i.code, i.raw_stock, NULL AS quantity,
-        i.reason, u.received_at
+      SELECT 'upload' AS source, i.upload_id, NULL AS order_number, NULL AS order_mail, i.seq, u.shop_id, i.code, i.raw_stock,
+        NULL AS quantity, i.reason, u.received_at
       FROM upload_items i JOIN uploads u ON u.id = i.upload_id
       WHERE ${where.join(' AND ')}
       ORDER BY i.upload_id DESC, i.seq DESC LIMIT @limit`,
@@ -199,8 +199,8 @@ export class UploadStore {
     if (opts.before?.order !== undefined) where.push('(o.accepted_at, i.order_number, i.seq) < (@beforeAt, @beforeOrder, @beforeSeq)');
     return this.sql(
       `
-      SELECT 'order' AS source, NULL AS upload_id, i.order_number, o.qid AS order_mail, i.seq, i.shop_id, i.code, NULL AS raw_stock, i.quantity,
-        i.reason, o.accepted_at AS received_at
+      SELECT 'order' AS source, NULL AS upload_id, i.order_number, o.qid AS order_mail, i.seq, i.shop_id, i.code, NULL AS raw_stock,
+        i.quantity, i.reason, o.accepted_at AS received_at
       FROM order_items i JOIN orders o ON o.shop_id = i.shop_id AND o.order_number = i.order_number
       WHERE ${where.join(' AND ')}
       ORDER BY o.accepted_at DESC, i.order_number DESC, i.seq DESC LIMIT @limit`,

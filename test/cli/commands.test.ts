@@ -9,6 +9,7 @@ import { tempDir, SHOP, FIXTURES } from '../helpers/env.js';
 import { run, CLI } from '../helpers/cli.js';
 import { openDb } from '../../src/db/open.js';
 import { UploadStore } from '../../src/stock/store.js';
+import { applyOrder } from '../../src/stock/orders/decrement.js';
 
 let t: ReturnType<typeof tempDir>;
 let config: string;
@@ -117,6 +118,49 @@ describe('tables', () => {
     writeFileSync(csv, 'A-1,a,,1,0\n'); // unlimited: its import is no change
     cli('stock', 'import', csv);
     expect(cli('stock', 'show', 'A-1').stdout).toContain('changes:\nno changes\n\nskips:\nno skips\n');
+  });
+
+  it("stock skipped and stock show list an order mail's skips with its order number", () => {
+    const csv = join(t.dir, 'c.csv');
+    writeFileSync(csv, 'A-1,a,,1,0\n');
+    cli('stock', 'import', csv);
+    const db = openDb(join(t.dir, 'data'), 'stock');
+    const acceptedAt = Date.parse('2026-12-01T09:00:00Z');
+    const items = [
+      { code: 'A-1', quantity: 2 },
+      { code: 'NOPE', quantity: 1 },
+    ];
+    applyOrder(db, { shop: SHOP.id, key: 'ORD-7', orderNumber: 'ORD-7', qid: 'Q7', acceptedAt, items });
+    db.close();
+    expect(cli('stock', 'skipped', '--reason', 'unlimited_stock', '--json').stdout).toBe(
+      JSON.stringify(
+        {
+          skips: [
+            {
+              uploadId: null,
+              shop: SHOP.id,
+              product_code: 'A-1',
+              reason: 'unlimited_stock',
+              rawStock: null,
+              receivedAt: '2026-12-01T09:00:00.000Z',
+              source: 'order',
+              orderNumber: 'ORD-7',
+              orderMail: 'Q7',
+              quantity: 2,
+            },
+          ],
+        },
+        null,
+        2,
+      ) + '\n',
+    );
+    expect(cli('stock', 'skipped').stdout).toMatch(/order ORD-7 +\S+ +NOPE +unknown_code +sold 1 /);
+    expect(cli('stock', 'show', 'A-1').stdout).toMatch(
+      /skips:\nupload\/order +reason +value +at\norder ORD-7 +unlimited_stock +sold 2 +2026-12-01T09:00:00/,
+    );
+    expect(JSON.parse(cli('stock', 'show', 'A-1', '--json').stdout).skips).toEqual([
+      expect.objectContaining({ source: 'order', uploadId: null, orderNumber: 'ORD-7', reason: 'unlimited_stock' }),
+    ]);
   });
 
   it('uploads show prints a 200,000-item upload, and pages through it with --limit/--offset', () => {

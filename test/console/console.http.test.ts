@@ -98,7 +98,14 @@ beforeAll(async () => {
   const uploadId = new UploadStore(stock).insert('croft-zakka', { source: 'http', charset: 'utf-8' }, [{ code: 'SRC-1', rawStock: '7' }]);
   applyUpload(stock, uploadId);
   const order = { shop: 'croft-zakka', key: 'ORD-77', orderNumber: 'ORD-77', qid: 'QORD77' };
-  applyOrder(stock, { ...order, acceptedAt: Date.now() + 1000, items: [{ code: 'SRC-1', quantity: 2 }] });
+  applyOrder(stock, {
+    ...order,
+    acceptedAt: Date.now() + 1000,
+    items: [
+      { code: 'SRC-1', quantity: 2 },
+      { code: 'GONE-9', quantity: 3 }, // not in the catalog: the order mail's skip
+    ],
+  });
   stock.close();
   const log = pino(
     { level: 'info' },
@@ -136,6 +143,20 @@ describe('console over HTTP', () => {
     expect(page.text).toMatch(/Order mail <a href="\/mail\/QORD77">ORD-77<\/a>/);
     expect(page.text).toMatch(/Upload <a href="\/uploads\/\d+">\d+<\/a>/);
     expect(page.text).toContain('Catalog import');
+  });
+
+  it("lists an order mail's skip with the uploads' ones, linked to the mail, on /stock?reason= and the product page", async () => {
+    const { session } = await login('sato', 'right-one');
+    const cookie = `zb_session=${session}`;
+    const list = await http('GET', '/stock?reason=unknown_code', { headers: { cookie } });
+    expect(list.status).toBe(200);
+    expect(list.text).toMatch(
+      /Order mail <a href="\/mail\/QORD77">ORD-77<\/a><\/td>\s*<td>croft-zakka<\/td>\s*<td><a href="\/stock\/croft-zakka\/GONE-9">GONE-9<\/a><\/td>\s*<td>×3<\/td>\s*<td>unknown_code<\/td>/,
+    );
+    expect((await http('GET', '/stock?reason=stale', { headers: { cookie } })).text).not.toContain('GONE-9');
+    const product = await http('GET', '/stock/croft-zakka/GONE-9', { headers: { cookie } });
+    expect(product.status).toBe(200);
+    expect(product.text).toMatch(/Order mail <a href="\/mail\/QORD77">ORD-77<\/a><\/td>\s*<td>×3<\/td>/);
   });
 
   it('chooses Japanese only when the browser asks for ja first', () => {
