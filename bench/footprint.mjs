@@ -17,7 +17,7 @@ import { connect } from 'node:net';
 import { request } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { median, tempDir, freePort, procKb, processTree, children } from './lib.mjs';
-import { RELAY_NODE_FLAGS } from '../dist/roles/node-flags.js';
+import { RELAY_NODE_ENV, RELAY_NODE_FLAGS } from '../dist/roles/node-flags.js';
 import { openDb } from '../dist/db/open.js';
 import { importCatalog } from '../dist/stock/catalog.js';
 
@@ -122,7 +122,8 @@ function upload(port, items, round) {
 
 /** Starts the tree one way; resolves once it runs, with its root (the `cli.js start` process) and launchers. */
 async function startTree(way, config) {
-  const env = { ...process.env, ZAIKO_BRIDGE_CONFIG: config };
+  // The bin's shebang sets RELAY_NODE_ENV too (an older build, BENCH_CLI, may not export it).
+  const env = { ...(way === 'bin' ? RELAY_NODE_ENV : {}), ...process.env, ZAIKO_BRIDGE_CONFIG: config };
   const args = { cli: [process.execPath, [CLI, 'start']], bin: [process.execPath, [...RELAY_NODE_FLAGS, CLI, 'start']] }[way] ?? [
     'npm',
     ['start', '--silent'],

@@ -22,8 +22,9 @@ const configArgs = process.env.ZAIKO_BRIDGE_CONFIG
   : ['--config', existsSync('config/zaiko-bridge.yaml') ? 'config/zaiko-bridge.yaml' : 'config/example.yaml'];
 // The IPC channel is how the app notices this process is gone ('disconnect'), however it ends.
 // Node's flags for the processes that take mail: src/roles/node-flags.ts.
-const { RELAY_NODE_FLAGS } = await import('../dist/roles/node-flags.js');
+const { RELAY_NODE_FLAGS, RELAY_NODE_ENV } = await import('../dist/roles/node-flags.js');
 const child = spawn(process.execPath, [...RELAY_NODE_FLAGS, 'dist/cli.js', 'start', ...configArgs, ...process.argv.slice(2)], {
+  env: { ...RELAY_NODE_ENV, ...process.env },
   stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
 });
 let stopping = false;

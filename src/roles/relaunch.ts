@@ -3,7 +3,7 @@
 // small: on Node 20 this module is all the relaunching process loads.
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
-import { RELAY_NODE_FLAGS, STOCK_WORKER_NODE_FLAGS } from './node-flags.js';
+import { RELAY_NODE_ENV, RELAY_NODE_FLAGS, STOCK_WORKER_NODE_FLAGS } from './node-flags.js';
 
 const FLAGS_OF: Readonly<Record<string, readonly string[]>> = {
   start: RELAY_NODE_FLAGS,
@@ -44,11 +44,12 @@ export async function relaunchWithNodeFlags(): Promise<boolean> {
   const missing = missingNodeFlags(command, process.execArgv, process.env.NODE_OPTIONS);
   if (!missing.length) return false;
   const argv = [...process.execArgv, ...missing, ...process.argv.slice(1)];
+  const env = FLAGS_OF[command!] === RELAY_NODE_FLAGS ? { ...RELAY_NODE_ENV, ...process.env } : process.env;
   const execve = (process as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve;
-  if (execve) execve(process.execPath, [process.execPath, ...argv], process.env);
+  if (execve) execve(process.execPath, [process.execPath, ...argv], env);
   if (!WORTH_A_CHILD.has(command!)) return false;
   // The IPC channel tells the child when this process is gone, however it ends (src/cli/run.ts follows it).
-  const child = spawn(process.execPath, argv, { stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
+  const child = spawn(process.execPath, argv, { env, stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
   // Forked by `start`'s supervisor or scripts/start.mjs: follow the parent as the command itself would.
   process.on('disconnect', () => child.kill('SIGTERM'));

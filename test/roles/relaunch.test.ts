@@ -10,7 +10,7 @@ import { CLI } from '../helpers/cli.js';
 import { spawnTracked } from '../helpers/processes.js';
 import { until } from '../helpers/net.js';
 import { commandOf, missingNodeFlags } from '../../src/roles/relaunch.js';
-import { RELAY_NODE_FLAGS, STOCK_WORKER_NODE_FLAGS } from '../../src/roles/node-flags.js';
+import { RELAY_NODE_ENV, RELAY_NODE_FLAGS, STOCK_WORKER_NODE_FLAGS } from '../../src/roles/node-flags.js';
 
 describe('which flags a command line lacks', () => {
   it('finds the command after global options and their values', () => {
@@ -72,6 +72,8 @@ describe('node dist/cli.js start, no flags', () => {
       .filter((l) => l.includes('"zaiko-bridge started"'))
       .map((l) => JSON.parse(l).pid)[0] as number;
     for (const flag of RELAY_NODE_FLAGS) expect(nodeFlagsOf(served)).toContain(flag);
+    const environ = readFileSync(`/proc/${served}/environ`, 'utf8').split('\0');
+    for (const [k, v] of Object.entries(RELAY_NODE_ENV)) expect(environ).toContain(`${k}=${v}`);
     const execve = typeof (process as { execve?: unknown }).execve === 'function';
     if (execve) expect(served).toBe(proc.pid);
     else expect(served).not.toBe(proc.pid);

@@ -4,7 +4,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { requireTool } from '../helpers/processes.js';
-import { STOCK_WORKER_NODE_FLAGS, RELAY_NODE_FLAGS } from '../../src/roles/node-flags.js';
+import { STOCK_WORKER_NODE_FLAGS, RELAY_NODE_FLAGS, RELAY_NODE_ENV } from '../../src/roles/node-flags.js';
 
 const DIR = join(import.meta.dirname, '..', '..', 'systemd');
 const units = readdirSync(DIR).filter((u) => /\.(service|target)$/.test(u));
@@ -64,7 +64,12 @@ describe('systemd units', () => {
   it('gives the bin and npm start the same node flags as the relay unit', () => {
     const root = join(import.meta.dirname, '..', '..');
     const shebang = readFileSync(join(root, 'src', 'cli.ts'), 'utf8').split('\n')[0];
-    expect(shebang).toBe(`#!/usr/bin/env -S node ${RELAY_NODE_FLAGS.join(' ')}`);
+    const env = Object.entries(RELAY_NODE_ENV).map(([k, v]) => `${k}=${v}`);
+    expect(shebang).toBe(`#!/usr/bin/env -S ${env.join(' ')} node ${RELAY_NODE_FLAGS.join(' ')}`);
+    for (const unit of ['relay', 'receiver'])
+      expect(readFileSync(join(DIR, `zaiko-bridge-${unit}.service`), 'utf8').split('\n')).toEqual(
+        expect.arrayContaining(env.map((e) => `Environment=${e}`)),
+      );
     expect(readFileSync(join(root, 'scripts', 'start.mjs'), 'utf8')).toMatch(
       /spawn\(process\.execPath, \[\.\.\.RELAY_NODE_FLAGS, 'dist\/cli\.js', 'start'/,
     );
