@@ -11,9 +11,10 @@
 export const RELAY_NODE_FLAGS = ['--expose-gc', '--max-semi-space-size=4'];
 
 /**
- * The environment the same processes start with (an operator's own value wins). MALLOC_ARENA_MAX=2: glibc
+ * The environment `start` (and the receiver and worker units) start with; an operator's own value wins. Not
+ * the relay unit's: it takes no uploads, and 200 × 1 MiB mail was 8–12 % slower with it in one run. MALLOC_ARENA_MAX=2: glibc
  * keeps 2 malloc arenas instead of up to 8 per core, one per thread that allocates, each holding memory it
- * freed: with it a 200,000-item upload's tree is back within 30 MB in 17 s instead of 52 MB above after
+ * freed: with it a 200,000-item upload's tree is back within 30 MB in 17–44 s instead of 52 MB above after
  * 60 s, and the soak's peak is 34 MB lower (bench/README.md: footprint). The launchers pass it; the bin's
  * shebang sets it.
  */

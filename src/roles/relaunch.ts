@@ -44,7 +44,7 @@ export async function relaunchWithNodeFlags(): Promise<boolean> {
   const missing = missingNodeFlags(command, process.execArgv, process.env.NODE_OPTIONS);
   if (!missing.length) return false;
   const argv = [...process.execArgv, ...missing, ...process.argv.slice(1)];
-  const env = FLAGS_OF[command!] === RELAY_NODE_FLAGS ? { ...RELAY_NODE_ENV, ...process.env } : process.env;
+  const env = command === 'start' ? { ...RELAY_NODE_ENV, ...process.env } : process.env;
   const execve = (process as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve;
   if (execve) execve(process.execPath, [process.execPath, ...argv], env);
   if (!WORTH_A_CHILD.has(command!)) return false;

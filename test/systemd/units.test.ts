@@ -66,7 +66,7 @@ describe('systemd units', () => {
     const shebang = readFileSync(join(root, 'src', 'cli.ts'), 'utf8').split('\n')[0];
     const env = Object.entries(RELAY_NODE_ENV).map(([k, v]) => `${k}=${v}`);
     expect(shebang).toBe(`#!/usr/bin/env -S ${env.join(' ')} node ${RELAY_NODE_FLAGS.join(' ')}`);
-    for (const unit of ['relay', 'receiver'])
+    for (const unit of ['receiver', 'worker'])
       expect(readFileSync(join(DIR, `zaiko-bridge-${unit}.service`), 'utf8').split('\n')).toEqual(
         expect.arrayContaining(env.map((e) => `Environment=${e}`)),
       );
