@@ -127,7 +127,9 @@ describe('twenty unfinished 30 MiB uploads against start', () => {
         `a normal upload meanwhile: ${normalAnswer.status}; EHLO answered in ${ehlo.toFixed(0)} ms`,
     );
 
-    expect(after.peak - before.rss).toBeLessThan(200); // 4 admitted × 29 MiB ≈ 122 MB, plus garbage of the refused
+    // 4 admitted × 29 MiB ≈ 122 MB, plus garbage of the refused (unbounded, 20 × 29 MiB would be ~600 MB).
+    // Node 24 collects that garbage later than 20: +223 MB at its peak on 24.18.1 against < 200 on 20.
+    expect(after.peak - before.rss).toBeLessThan(260);
     expect(open.length).toBe(Math.floor((128 * MiB) / DECLARED));
     expect(busy).toHaveLength(UPLOADS - open.length);
     for (const u of busy) {
