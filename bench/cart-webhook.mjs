@@ -7,14 +7,14 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
-import { createServer, request } from 'node:http';
+import { createServer } from 'node:http';
 import { stringify } from 'yaml';
 import { validateConfig } from '../dist/config/load.js';
 import { openDb } from '../dist/db/open.js';
 import { importCatalog } from '../dist/stock/catalog.js';
 import { startReceiver } from '../dist/roles/receiver.js';
 import { silentLogger } from '../dist/observe/logger.js';
-import { median, tempDir, startRedis } from './lib.mjs';
+import { median, tempDir, startRedis, postUpload } from './lib.mjs';
 
 const N = Number(process.env.BENCH_ITEMS ?? 100_000);
 const ROUNDS = 3;
@@ -29,27 +29,6 @@ const uploadBody = (round) =>
     { length: N },
     (_, i) => `product%5B${i}%5D%5Bproduct_code%5D=${code(i)}&product%5B${i}%5D%5Bstock%5D=${(i + round + 1) % 1000}`,
   ).join('&') + '&sys_id=zr-bench&sys_pass=pw';
-
-function post(port, body) {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        method: 'POST',
-        path: '/api/zaikorobot.php',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (c) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode, text }));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 /** The cart: takes each batch (checking that ids only go up), answers 204, and says when `want` changes came. */
 async function startCart() {
@@ -116,7 +95,7 @@ export async function webhookFigure(redisUrl) {
     for (let r = 0; r < ROUNDS; r++) {
       const body = uploadBody(r);
       const start = performance.now();
-      const res = await post(receiver.port, body);
+      const res = await postUpload(receiver.port, body);
       const applied = performance.now();
       if (res.text !== 'OK\n') throw new Error(`upload answered ${res.status} ${res.text}`);
       const done = await cart.until(N * (r + 1));

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { createServer, connect } from 'node:net';
+import { request } from 'node:http';
 import { Redis } from 'ioredis';
 
 export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -85,3 +86,25 @@ export function children(pid) {
 
 /** A process and all its descendants. */
 export const processTree = (pid) => [pid, ...children(pid).flatMap(processTree)];
+
+/** POSTs an urlencoded upload to the receiver's default path; resolves its status and body. */
+export function postUpload(port, body) {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/api/zaikorobot.php',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode, text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}

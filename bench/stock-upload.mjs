@@ -5,7 +5,6 @@
 // Prints one line of figures. Run: npm run bench:stock
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { request } from 'node:http';
 import { validateConfig } from '../dist/config/load.js';
 import { openDb } from '../dist/db/open.js';
 import { importCatalog } from '../dist/stock/catalog.js';
@@ -16,7 +15,7 @@ import { parseUrlencoded, parseMultipart } from '../dist/stock/receive/form.js';
 import { readUploadRequest } from '../dist/stock/receive/upload-request.js';
 import { startWorker } from '../dist/roles/worker.js';
 import { silentLogger } from '../dist/observe/logger.js';
-import { median, peakRssMb, tempDir, startRedis } from './lib.mjs';
+import { median, peakRssMb, tempDir, startRedis, postUpload } from './lib.mjs';
 
 const N = Number(process.env.BENCH_ITEMS ?? 100_000);
 const ROUNDS = 3;
@@ -130,27 +129,6 @@ function quantile(values, q) {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
-function post(port, body) {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        method: 'POST',
-        path: '/api/zaikorobot.php',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (c) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode, text }));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 const t = tempDir('zb-bench-stock-');
 const redis = await startRedis();
 try {
@@ -231,7 +209,7 @@ try {
       ...uploadItems(r).map((it, i) => `product%5B${i}%5D%5Bproduct_code%5D=${it.code}&product%5B${i}%5D%5Bstock%5D=${it.rawStock}`),
     ].join('&');
     const start = performance.now();
-    const res = await post(receiver.port, body);
+    const res = await postUpload(receiver.port, body);
     e2eMs.push(performance.now() - start);
     answer = res.text.split('\n')[0] + ` (${res.text.split('\n').length - 2} NG lines)`;
   }
@@ -247,7 +225,7 @@ try {
       ),
     ].join('&');
     const start = performance.now();
-    await post(receiver.port, body);
+    await postUpload(receiver.port, body);
     smallMs.push(performance.now() - start);
   }
   await receiver.close();
