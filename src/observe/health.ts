@@ -22,7 +22,8 @@ export interface HealthDeps {
   /** The client's address (behind a trusted proxy, the one it forwarded); default: the socket's peer. */
   clientOf?: (req: IncomingMessage) => string;
   metrics?: Metrics;
-  beforeScrape?: () => void;
+  /** Brings figures up to date (awaited: under `start` the upload figures come from the stock thread). */
+  beforeScrape?: () => void | Promise<void>;
   /** More readiness conditions, each returning a problem or undefined (the relay's delivery thread). */
   checks?: (() => string | undefined)[];
 }
@@ -44,7 +45,7 @@ export function healthRoutes(deps: HealthDeps) {
         return true;
       }
       if (path === '/metrics' && deps.metrics) {
-        deps.beforeScrape?.();
+        await deps.beforeScrape?.();
         const body = await deps.metrics.registry.metrics();
         res.writeHead(200, { 'content-type': deps.metrics.registry.contentType }).end(body);
         return true;

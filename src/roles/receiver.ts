@@ -8,7 +8,7 @@ import type { Logger } from '../observe/logger.js';
 import { closeQueue, closeRedis, createRedis, type RedisSpec } from '../queue/redis.js';
 import { STOCK_QUEUE, type ApplyJobData } from '../queue/names.js';
 import { UploadStore } from '../stock/store.js';
-import { UploadHandler } from '../stock/receive/upload-handler.js';
+import { UploadHandler, figuresOf, type Uploads } from '../stock/receive/upload-handler.js';
 import { createReceiverServer, type HttpTimeouts } from '../stock/receive/server.js';
 import { ChangesRoute } from '../stock/receive/changes-route.js';
 import { clientAddress } from '../stock/receive/client-address.js';
@@ -16,7 +16,7 @@ import { healthRoutes } from '../observe/health.js';
 import { Metrics } from '../observe/metrics.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { webhookFigures } from '../queries/webhook.js';
-import type { Lockout } from '../security/lockout.js';
+import { Lockout } from '../security/lockout.js';
 
 export interface RunningRole {
   close(): Promise<void>;
@@ -31,6 +31,8 @@ interface ReceiverOptions {
   metrics?: Metrics;
   readyChecks?: (() => string | undefined)[];
   httpTimeouts?: HttpTimeouts;
+  /** Where uploads are handled when not in this thread (`start`: its stock thread, roles/thread-uploads.ts). */
+  uploads?: Uploads;
 }
 
 export async function startReceiver(
@@ -38,7 +40,7 @@ export async function startReceiver(
   redisTarget: RedisSpec | string,
   log: Logger,
   opts: ReceiverOptions & { dataDirLocked?: boolean } = {},
-): Promise<RunningRole & { metrics: Metrics; lockout: Lockout }> {
+): Promise<RunningRole & { metrics: Metrics; lockout?: Lockout }> {
   const holder = ConfigHolder.of(config);
   const lock = opts.dataDirLocked ? undefined : DataDirLock.take(holder.get().dataDir, ['receiver']);
   try {
@@ -55,7 +57,7 @@ async function listen(
   log: Logger,
   opts: ReceiverOptions,
   release: () => void,
-): Promise<RunningRole & { metrics: Metrics; lockout: Lockout }> {
+): Promise<RunningRole & { metrics: Metrics; lockout?: Lockout }> {
   const cfg = holder.get(); // what is read once (RESTART_KEYS); requests read the holder
   const db = openDb(cfg.dataDir, 'stock');
   const redis = createRedis(redisTarget, 'client');
@@ -64,8 +66,13 @@ async function listen(
   const metrics = opts.metrics ?? new Metrics();
   metrics.watchQueue(queue);
   metrics.watchWebhooks(() => webhookFigures(db, holder.get()));
-  const handler = new UploadHandler(holder, new UploadStore(db), queue, log, metrics);
-  const changes = new ChangesRoute(() => holder.get(), db, handler.lockout, clientAddress(cfg.receiver.trustedProxies), log);
+  const local = opts.uploads ? undefined : new UploadHandler(holder, new UploadStore(db), queue, log, figuresOf(metrics));
+  const handler = opts.uploads ?? local!;
+  // The change feed's failed tokens are counted here, apart from the upload passwords' (counted where they
+  // are checked, which under `start` is the stock thread): its keys (`cart-feed:<shop>`) are no sys_id anyway.
+  const l = cfg.receiver.lockout; // a restart key: the counts outlive reloads
+  const feedLockout = new Lockout({ failures: l.failures, windowMs: l.window, durationMs: l.duration });
+  const changes = new ChangesRoute(() => holder.get(), db, feedLockout, clientAddress(cfg.receiver.trustedProxies), log);
   const server = createReceiverServer(
     holder,
     handler,
@@ -102,7 +109,7 @@ async function listen(
   return {
     port,
     metrics,
-    lockout: handler.lockout,
+    lockout: local?.lockout,
     async close() {
       changes.close();
       await new Promise<void>((r) => {

@@ -1,5 +1,6 @@
 // `start`: every role in one process tree. The private Redis (when redis.url is empty) is a child; the
-// relay and the receiver run here, the stock worker in a thread of its own. Stop order: listeners, worker, Redis.
+// relay and the receiver's HTTP run here, the stock worker and the uploads' work (parse, password, store)
+// in a thread of its own. Stop order: listeners, worker, Redis.
 import type { Config } from '../config/schema.js';
 import { ConfigHolder } from '../config/holder.js';
 import type { Logger } from '../observe/logger.js';
@@ -10,6 +11,7 @@ import { startReceiver, type RunningRole } from './receiver.js';
 import { startRelay } from './relay.js';
 import { Metrics } from '../observe/metrics.js';
 import { StockThread } from './stock-thread.js';
+import { ThreadUploads } from './thread-uploads.js';
 
 export async function startAll(config: Config | ConfigHolder, log: Logger): Promise<RunningRole> {
   const holder = ConfigHolder.of(config);
@@ -41,7 +43,9 @@ export async function startAll(config: Config | ConfigHolder, log: Logger): Prom
     roles.push(relay);
     checkConfig = relay.checkConfig;
     const readyChecks = [relay.readiness, () => stock.problem()];
-    roles.push(await startReceiver(holder, spec, log, { metrics, readyChecks, dataDirLocked: true }));
+    // Uploads are parsed, checked and stored in the stock thread: a big one never holds an SMTP answer.
+    const uploads = new ThreadUploads(stock, metrics);
+    roles.push(await startReceiver(holder, spec, log, { metrics, readyChecks, uploads, dataDirLocked: true }));
     if (cfg.console.users.length) {
       const { startConsole } = await import('./console.js'); // loaded only when it runs: the console's pages cost memory
       roles.push(await startConsole(holder, spec, log));

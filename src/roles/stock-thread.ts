@@ -10,6 +10,7 @@ import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { RedisSpec } from '../queue/redis.js';
 import { RestartBackoff } from '../observe/restart-backoff.js';
+import type { Answer } from '../stock/receive/upload-handler.js';
 
 export interface StockThreadData {
   cfg: Config;
@@ -21,7 +22,20 @@ export type StockThreadMessage =
   | { type: 'close' }
   | { type: 'config'; cfg: Config; logLevel: string }
   | { type: 'recreated' }
-  | { type: 'problem'; problem: string | undefined };
+  | { type: 'problem'; problem: string | undefined }
+  // The upload endpoint in the thread (roles/thread-uploads.ts): a body in, its answer and figures out.
+  | { type: 'upload'; id: number; body: ArrayBuffer; contentType: string | undefined; client: string }
+  | { type: 'answer'; id: number; answer: Answer }
+  | { type: 'count-late'; id: number }
+  | { type: 'counted'; id: number }
+  | { type: 'answered'; answer: string; seconds?: number }
+  | { type: 'items'; outcome: string; reason: string; count: number };
+
+/** Who hears the thread's other messages, and each end of a thread (a crash or a close). */
+export interface StockThreadListener {
+  message(m: StockThreadMessage): void;
+  exited(): void;
+}
 
 /**
  * The thread's heap: a young generation of 3 MiB (what `--max-semi-space-size=1` gives the worker process,
@@ -49,6 +63,8 @@ export class StockThread {
   private restartTimer?: NodeJS.Timeout;
   private watchdogProblem?: string;
   private readonly backoff = new RestartBackoff();
+  private listener?: StockThreadListener;
+  private readonly upWaiters = new Set<() => void>();
 
   constructor(
     private readonly data: StockThreadData,
@@ -64,8 +80,10 @@ export class StockThread {
       if (m.type === 'ready') {
         this.up = true;
         this.upSince = Date.now();
+        for (const wake of [...this.upWaiters]) wake();
       } else if (m.type === 'recreated') this.metrics?.workerRecreated.inc({ worker: 'stock' });
       else if (m.type === 'problem') this.watchdogProblem = m.problem;
+      else this.listener?.message(m);
     });
     worker.on('error', (err) => this.log.error({ err: err.message, stack: err.stack }, 'stock thread failed'));
     worker.once('exit', (code) => {
@@ -73,6 +91,7 @@ export class StockThread {
       this.up = false;
       this.watchdogProblem = undefined;
       if (this.worker === worker) this.worker = undefined;
+      this.listener?.exited();
       if (this.closing) return;
       const delay = this.backoff.delay(upMs);
       this.log.error({ code, restartInMs: delay }, `stock thread exited; restarting in ${delay} ms`);
@@ -81,6 +100,38 @@ export class StockThread {
         this.start();
       }, delay);
     });
+  }
+
+  attach(listener: StockThreadListener): void {
+    this.listener = listener;
+  }
+
+  /** Posts `m` to a running thread, handing over `transfer` (no copy); false when none runs. */
+  post(m: StockThreadMessage, transfer: ArrayBuffer[] = []): boolean {
+    if (!this.up || !this.worker) return false;
+    this.worker.postMessage(m, transfer);
+    return true;
+  }
+
+  /** True once the thread is up (at once if it is), false if it is not within `ms`. */
+  whenUp(ms: number): Promise<boolean> {
+    if (this.up) return Promise.resolve(true);
+    if (this.closing) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const done = (up: boolean) => {
+        clearTimeout(timer);
+        this.upWaiters.delete(wake);
+        resolve(up);
+      };
+      const wake = () => done(true);
+      const timer = setTimeout(() => done(false), ms);
+      this.upWaiters.add(wake);
+    });
+  }
+
+  /** Tests: ends the running thread as a crash would (it is restarted). */
+  async kill(): Promise<void> {
+    await this.worker?.terminate();
   }
 
   /** A reload: the thread's jobs from now on use `cfg` (a restart after a death starts with it too). */

@@ -36,7 +36,7 @@ afterEach(async () => {
 async function boot() {
   const receiver = await startReceiver(testConfig(t.dir), inject('redisUrl'), log(), { queueName: uniqueName('stock') });
   running.push(receiver);
-  return { port: receiver.port!, lockout: () => receiver.lockout };
+  return { port: receiver.port!, lockout: () => receiver.lockout! };
 }
 
 describe('failed uploads keep nothing of their size', () => {

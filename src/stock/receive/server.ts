@@ -9,7 +9,7 @@ import type { Config } from '../../config/schema.js';
 import { ConfigHolder } from '../../config/holder.js';
 import type { Logger } from '../../observe/logger.js';
 import { encode } from './charset.js';
-import type { UploadHandler, Answer } from './upload-handler.js';
+import type { Uploads, Answer } from './upload-handler.js';
 import { ngAnswer } from '../../errors/codes.js';
 import { readBody, InflightBudget, TooLarge, Busy, type Body } from './request-body.js';
 import { clientAddress } from './client-address.js';
@@ -41,7 +41,7 @@ function send(res: ServerResponse, answer: Answer): void {
 
 export function createReceiverServer(
   config: Config | ConfigHolder,
-  handler: UploadHandler,
+  handler: Uploads,
   log: Logger,
   extra: ExtraRoute[] = [],
   timeouts = HTTP_TIMEOUTS,

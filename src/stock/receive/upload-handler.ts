@@ -24,6 +24,30 @@ export interface Answer {
   charset: Charset;
 }
 
+/** What the HTTP server needs of the upload endpoint: an UploadHandler in this thread (the `receiver`
+ * role), or, under `start`, one in the stock thread behind roles/thread-uploads.ts. */
+export interface Uploads {
+  handle(body: Buffer, contentType: string | undefined, client: string): Promise<Answer>;
+  /** Uploads the HTTP layer refused before a handler saw them (size by Content-Length, receiver.maxInflightBytes). */
+  countRefused(answer: 'too_large' | 'busy'): void;
+  /** Item metrics of uploads applied after their answer (called before each scrape). */
+  countLateApplies(): void | Promise<void>;
+}
+
+/** Where an upload's figures go: the process's Metrics, or (in `start`'s stock thread) messages to them. */
+export interface UploadFigures {
+  answered(answer: string, seconds?: number): void;
+  items(outcome: string, reason: string, count: number): void;
+}
+
+export const figuresOf = (metrics: Metrics): UploadFigures => ({
+  answered(answer, seconds) {
+    metrics.uploads.inc({ answer });
+    if (seconds !== undefined) metrics.uploadSeconds.observe(seconds);
+  },
+  items: (outcome, reason, count) => metrics.uploadItems.inc({ outcome, reason }, count),
+});
+
 /** A refusal; a `bad_request(…)` text is ASCII with every other byte as %XX, so it stays one line. */
 const ng = (code: StockErrorCode, detail?: string): Answer => ({
   ...ngAnswer(code, detail === undefined ? undefined : asciiDetail(detail)),
@@ -49,7 +73,7 @@ function accountsOf(cfg: Config): Accounts {
   };
 }
 
-export class UploadHandler {
+export class UploadHandler implements Uploads {
   readonly lockout: Lockout;
   private readonly holder: ConfigHolder;
   private readonly accountsByConfig = new WeakMap<Config, Accounts>();
@@ -62,7 +86,7 @@ export class UploadHandler {
     private readonly store: UploadStore,
     private readonly queue: Queue<ApplyJobData>,
     private readonly log: Logger,
-    private readonly metrics?: Metrics,
+    private readonly metrics?: UploadFigures,
   ) {
     this.holder = ConfigHolder.of(config);
     const l = this.holder.get().receiver.lockout; // a restart key: the counts outlive reloads
@@ -89,34 +113,32 @@ export class UploadHandler {
   }
 
   async handle(body: Buffer, contentType: string | undefined, client: string): Promise<Answer> {
-    const timer = this.metrics?.uploadSeconds.startTimer();
+    const started = performance.now();
     let stored = 0;
     const answer = await this.answer(body, contentType, client, (items) => (stored = items));
-    timer?.();
+    const seconds = (performance.now() - started) / 1000;
     // Once the answer is out and the parsed items are garbage (only a stored upload: a client cannot make
     // us collect by sending big bodies that are refused).
     if (stored) setImmediate(() => releaseAfterUpload(this.store.db, stored));
     const token = answer.lines[0] === 'OK' ? 'OK' : (answer.lines[1] ?? '').replace(/\(.*$/, '');
-    this.metrics?.uploads.inc({
-      answer: ['auth_error', 'no_query', 'bad_request', 'too_large', 'unavailable'].includes(token) ? token : answer.lines[0],
-    });
+    this.metrics?.answered(
+      ['auth_error', 'no_query', 'bad_request', 'too_large', 'unavailable'].includes(token) ? token : answer.lines[0],
+      seconds,
+    );
     return answer;
   }
 
-  /** Uploads the HTTP layer refused before a handler saw them (size by Content-Length, receiver.maxInflightBytes). */
   countRefused(answer: 'too_large' | 'busy'): void {
-    this.metrics?.uploads.inc({ answer });
+    this.metrics?.answered(answer);
   }
 
-  /** Item metrics of uploads applied after their answer (called before each scrape). */
   countLateApplies(): void {
     for (const id of this.unapplied) if (this.store.get(id)?.status === 'applied') this.countItems(id);
   }
 
   private countItems(uploadId: number): void {
     this.unapplied.delete(uploadId);
-    for (const r of this.store.outcomeCounts(uploadId))
-      this.metrics?.uploadItems.inc({ outcome: r.outcome, reason: r.reason ?? '' }, r.count);
+    for (const r of this.store.outcomeCounts(uploadId)) this.metrics?.items(r.outcome, r.reason ?? '', r.count);
   }
 
   private async answer(body: Buffer, contentType: string | undefined, client: string, onStored: (items: number) => void): Promise<Answer> {
