@@ -11,16 +11,17 @@ import { openDb } from '../db/open.js';
 import { LedgerStore } from '../ledger/store.js';
 import { WalSync } from '../ledger/wal-sync.js';
 import { closeQueue, closeRedis, createRedis } from '../queue/redis.js';
-import type { MailJobData } from '../queue/names.js';
+import type { MailJobData, OrderJobData } from '../queue/names.js';
 import { Spool } from '../intake/spool/spool.js';
 import { Acceptor } from '../intake/accept.js';
+import { AcceptedJobs } from '../intake/accepted-jobs.js';
 import { MailWorker } from './mail-worker.js';
 import { createTransport } from './transport.js';
 import { installDataStreamFastPath } from './data-stream-fast-path.js';
 import { Bouncer } from './bounce.js';
 import type { DeliveryThreadData, ThreadMessage } from './thread.js';
 
-const { cfg, redis: spec, queueName, logLevel, watchdog } = workerData as DeliveryThreadData;
+const { cfg, redis: spec, queueName, stockQueueName, logLevel, watchdog } = workerData as DeliveryThreadData;
 // Jobs read the holder at their start; the main thread posts each reload (RESTART_KEYS keep what is read here once).
 const holder = new ConfigHolder(cfg);
 const port = parentPort!;
@@ -32,12 +33,24 @@ const spool = new Spool(cfg.dataDir);
 const redis = createRedis(spec, 'client');
 const queue = new Queue<MailJobData>(queueName, { connection: redis, prefix: cfg.redis.prefix });
 queue.on('error', () => {});
+const stockQueue = new Queue<OrderJobData>(stockQueueName, { connection: redis, prefix: cfg.redis.prefix });
+stockQueue.on('error', () => {});
 // DSNs are accepted here like any message: spooled, committed (and the WAL fsynced), queued.
 const walSync = new WalSync(join(cfg.dataDir, 'ledger.db-wal'));
 const acceptor = new Acceptor(holder, spool, ledger, queue, log, walSync);
 if (!installDataStreamFastPath()) log.warn('nodemailer changed: dot-stuffing runs its own (slower) per-byte loop');
 const transport = createTransport(cfg.upstream, cfg.relay.hostname);
 const post = (m: ThreadMessage) => port.postMessage(m);
+// The SMTP thread's accepted messages: their claims confirmed and jobs added here, after their 250.
+const accepted = new AcceptedJobs(
+  ledger,
+  queue,
+  cfg.instance,
+  () => holder.get(),
+  log,
+  stockQueue,
+  () => post({ type: 'suppressed' }),
+);
 const worker = new MailWorker(queue, spec, {
   get cfg() {
     return holder.get(); // process() takes it once per job
@@ -57,10 +70,13 @@ port.on('message', async (m: ThreadMessage) => {
     holder.replace(deepFreeze(m.cfg)); // a structured clone: frozen again, as every config is
     log.level = m.logLevel;
   }
+  if (m.type === 'accepted') accepted.add(m.message);
   if (m.type !== 'close') return;
+  await accepted.settled();
   await worker.close();
   transport.close();
   await closeQueue(queue);
+  await closeQueue(stockQueue);
   await closeRedis(redis);
   await walSync.close();
   db.close();

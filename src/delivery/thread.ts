@@ -9,6 +9,7 @@ import type { Metrics } from '../observe/metrics.js';
 import type { MailJobKind } from '../queue/names.js';
 import type { RecipientStatus } from '../ledger/store.js';
 import type { RedisSpec } from '../queue/redis.js';
+import type { AcceptedMessage } from '../intake/accepted-jobs.js';
 import { RestartBackoff } from '../observe/restart-backoff.js';
 
 /** `logLevel`: the main thread's logger level (tests run quiet whatever the config says). */
@@ -16,6 +17,8 @@ export interface DeliveryThreadData {
   cfg: Config;
   redis: RedisSpec;
   queueName: string;
+  /** Where accepted order mails' decrements go (src/intake/accepted-jobs.ts). */
+  stockQueueName: string;
   logLevel: string;
   /** The mail worker watchdog's bounds (tests shorten them). */
   watchdog?: { staleMs?: number; checkMs?: number };
@@ -24,6 +27,8 @@ export type ThreadMessage =
   | { type: 'ready' }
   | { type: 'close' }
   | { type: 'config'; cfg: Config; logLevel: string }
+  | { type: 'accepted'; message: AcceptedMessage }
+  | { type: 'suppressed' }
   | { type: 'outcome'; kind: MailJobKind; outcome: RecipientStatus }
   | { type: 'recreated' }
   | { type: 'problem'; problem: string | undefined };
@@ -67,6 +72,7 @@ export class DeliveryThread {
           resolve();
         } else if (m.type === 'outcome') this.metrics?.deliveries.inc({ kind: m.kind, outcome: m.outcome });
         else if (m.type === 'recreated') this.metrics?.workerRecreated.inc({ worker: 'mail' });
+        else if (m.type === 'suppressed') this.metrics?.forwardsSuppressed.inc();
         else if (m.type === 'problem') this.workerProblem = m.problem;
       });
       worker.once('error', (err) => {
@@ -94,6 +100,16 @@ export class DeliveryThread {
   reload(cfg: Config, logLevel: string): void {
     Object.assign(this.data, { cfg, logLevel });
     this.worker?.postMessage({ type: 'config', cfg, logLevel } satisfies ThreadMessage);
+  }
+
+  /**
+   * A durable message's jobs, added by the thread (its Redis round trips off the SMTP thread); false
+   * while the thread is down, and the caller adds them itself.
+   */
+  handOff(message: AcceptedMessage): boolean {
+    if (!this.up || !this.worker) return false;
+    this.worker.postMessage({ type: 'accepted', message } satisfies ThreadMessage);
+    return true;
   }
 
   /** For /readyz: why mail is not being delivered right now, if it is not. */

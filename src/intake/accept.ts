@@ -1,8 +1,8 @@
 // The accept pipeline shared by SMTP DATA and locally made mail (DSNs): spool (a small message's
 // bytes wait for the commit; a larger one's file is fdatasynced), classify, ledger row (with a small
-// message's bytes) + forward-once claim in one group-committed transaction (WAL fsynced), jobs added
-// (bounded). Returns the queue id only once the message is durable; any failure before the
-// ledger commit leaves nothing behind.
+// message's bytes) + forward-once claim in one group-committed transaction (WAL fsynced). Returns the
+// queue id only once the message is durable; any failure before the ledger commit leaves nothing
+// behind. The jobs come after (accepted-jobs.ts), handed to the delivery thread where there is one.
 import type { Readable } from 'node:stream';
 import type { Queue } from 'bullmq';
 import type { Config } from '../config/schema.js';
@@ -11,15 +11,14 @@ import type { Logger } from '../observe/logger.js';
 import type { LedgerStore, NewMessage, AcceptResult } from '../ledger/store.js';
 import { GroupCommit } from '../ledger/group-commit.js';
 import type { WalSync } from '../ledger/wal-sync.js';
-import type { MailJobData, MailJobKind, OrderJobData } from '../queue/names.js';
-import { MailEnqueuer } from './enqueue.js';
-import { OrderEnqueuer, orderJob } from './stock-decrement.js';
+import type { MailJobData, OrderJobData } from '../queue/names.js';
+import { AcceptedJobs, type AcceptedMessage } from './accepted-jobs.js';
+import { orderJob } from './stock-decrement.js';
 import { Spool, LOOP_RECEIVED_COUNT } from './spool/spool.js';
 import { newQueueId } from './spool/queue-id.js';
 import { classify, forwardClaim } from './classify/classify.js';
 import { BridgeError } from '../errors/codes.js';
 import type { Metrics } from '../observe/metrics.js';
-import { ForwardOnce } from './forward-once.js';
 
 export interface Envelope {
   mailFrom: string;
@@ -49,9 +48,7 @@ function receivedHeader(hostname: string, qid: string, env: Envelope, s: Session
 
 export class Acceptor {
   private readonly commits: GroupCommit<NewMessage, AcceptResult>;
-  private readonly jobs: MailEnqueuer;
-  private readonly forwardOnce: ForwardOnce;
-  private readonly orders?: OrderEnqueuer;
+  private readonly jobs: AcceptedJobs;
 
   constructor(
     private readonly config: Config | ConfigHolder,
@@ -63,6 +60,8 @@ export class Acceptor {
     private readonly metrics?: Metrics,
     /** The stock queue, for order mails that lower stock.db (shops[].decrementOnOrder); none: the sweep adds them. */
     stockQueue?: Queue<OrderJobData>,
+    /** Hands a message's jobs to another thread (the relay's delivery thread); false: added here. */
+    private readonly handOff?: (m: AcceptedMessage) => boolean,
   ) {
     // One WAL fsync per group (and a spool-directory fsync when the group created files): the rows, the
     // small messages' bytes and the files' names are durable before any message of the group is answered 250.
@@ -72,9 +71,15 @@ export class Acceptor {
         await Promise.all([walSync.sync(), spool.syncDir()]);
       },
     );
-    this.jobs = new MailEnqueuer(queue);
-    this.forwardOnce = new ForwardOnce(ledger, queue, configOf(config).instance, () => configOf(config), log);
-    if (stockQueue) this.orders = new OrderEnqueuer(stockQueue, log);
+    this.jobs = new AcceptedJobs(
+      ledger,
+      queue,
+      configOf(config).instance,
+      () => configOf(config),
+      log,
+      stockQueue,
+      () => metrics?.forwardsSuppressed.inc(),
+    );
   }
 
   /**
@@ -144,24 +149,24 @@ export class Acceptor {
         claim: shop && forwardTo ? forwardClaim(shop, c, qid) : null,
         stockJob: decrement ? 'pending' : null,
       });
-      const accept = await accepted; // committed and fsynced: now we may say 250
-      if (decrement)
-        this.orders?.add(
-          orderJob({
-            qid,
-            shop: shop.id,
-            orderNumber: c.orderNumber ?? null,
-            messageId: c.messageId ?? null,
-            acceptedAt: now.getTime(),
-            items: c.items,
-          }),
-        );
-      // Across relays: the claim confirmed in Redis (bounded) before the forward job exists.
-      const verdict = accept.forward === 'queued' ? await this.forwardOnce.confirm(qid) : undefined;
-      const { forward, forward_reason: reason } =
-        verdict === 'other' ? this.ledger.message(qid)! : { ...accept, forward_reason: accept.reason };
-      const kinds: MailJobKind[] = env.rcptTo.length ? ['deliver'] : [];
-      if (verdict === 'ours') kinds.push('forward');
+      const { forward, reason } = await accepted; // committed and fsynced: now we may say 250
+      // The jobs after it: the message is durable, and the sweep adds what is lost between.
+      const after: AcceptedMessage = {
+        qid,
+        deliver: env.rcptTo.length > 0,
+        forward: forward === 'queued',
+        order: decrement
+          ? orderJob({
+              qid,
+              shop: shop.id,
+              orderNumber: c.orderNumber ?? null,
+              messageId: c.messageId ?? null,
+              acceptedAt: now.getTime(),
+              items: c.items,
+            })
+          : undefined,
+      };
+      if (!this.handOff?.(after)) this.jobs.add(after);
       this.log.info(
         {
           qid,
@@ -178,8 +183,6 @@ export class Acceptor {
         },
         `${qid}: from=<${env.mailFrom}> size=${spooled.size} nrcpt=${env.rcptTo.length} forward=${forward}`,
       );
-      if (!(await this.jobs.add(qid, kinds)))
-        this.log.warn({ qid }, 'jobs not added (Redis slow or down); the recovery sweep will enqueue them');
       this.metrics?.messagesAccepted.inc();
       if (forward === 'suppressed') this.metrics?.forwardsSuppressed.inc();
       timer?.();

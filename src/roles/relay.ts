@@ -104,12 +104,12 @@ async function startLocked(
   const stockQueue = new Queue<OrderJobData>(opts.stockQueueName ?? STOCK_QUEUE, { connection: redis, prefix: cfg.redis.prefix });
   stockQueue.on('error', (err) => log.warn({ err: err.message }, 'stock queue connection error'));
   stops.push(() => closeQueue(stockQueue));
-  const acceptor = new Acceptor(holder, spool, ledger, queue, log, walSync, metrics, stockQueue);
   const delivery = new DeliveryThread(
     {
       cfg,
       redis: typeof redisTarget === 'string' ? { url: redisTarget } : redisTarget,
       queueName: queue.name,
+      stockQueueName: stockQueue.name,
       logLevel: log.level,
       watchdog: opts.watchdog,
     },
@@ -118,6 +118,8 @@ async function startLocked(
   );
   stops.push(() => delivery.close());
   await delivery.start();
+  // Jobs are added by the delivery thread after the 250 (here while it restarts).
+  const acceptor = new Acceptor(holder, spool, ledger, queue, log, walSync, metrics, stockQueue, (m) => delivery.handOff(m));
   holder.onChange((next) => delivery.reload(next, log.level));
 
   let sweeping: Promise<number> | undefined;

@@ -35,7 +35,13 @@ function capture() {
 describe('delivery thread', () => {
   it('comes back after it dies; readiness reports the gap', async () => {
     const thread = new DeliveryThread(
-      { cfg: testConfig(join(t.dir, 'ok')), redis: { url: redisUrl }, queueName: uniqueName('mail'), logLevel: 'silent' },
+      {
+        cfg: testConfig(join(t.dir, 'ok')),
+        redis: { url: redisUrl },
+        queueName: uniqueName('mail'),
+        stockQueueName: uniqueName('stock'),
+        logLevel: 'silent',
+      },
       log,
     );
     await thread.start();
@@ -52,7 +58,13 @@ describe('delivery thread', () => {
     writeFileSync(notADir, 'x');
     const { logger, msgs } = capture();
     const thread = new DeliveryThread(
-      { cfg: testConfig(notADir), redis: { url: redisUrl }, queueName: uniqueName('mail'), logLevel: 'silent' },
+      {
+        cfg: testConfig(notADir),
+        redis: { url: redisUrl },
+        queueName: uniqueName('mail'),
+        stockQueueName: uniqueName('stock'),
+        logLevel: 'silent',
+      },
       logger,
     );
     await expect(thread.start()).rejects.toThrow(/ENOTDIR|EEXIST|cannot open/);
