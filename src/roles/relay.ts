@@ -81,8 +81,13 @@ async function startLocked(
   stopAll: () => Promise<void>,
 ): Promise<RunningRelay> {
   const cfg = holder.get(); // what is read once at start (RESTART_KEYS); sessions and jobs read the holder
-  // Accepts commit without an fsync on the main thread; WalSync fsyncs the WAL off it before each 250.
+  // Accepts commit without an fsync inside COMMIT; WalSync fdatasyncs the WAL before each 250.
   const db = openDb(cfg.dataDir, 'ledger', { synchronous: 'NORMAL' });
+  // Checkpoints (WAL pages copied into ledger.db, and its fsync) are left to the delivery thread's
+  // connection, which commits after every delivery and checkpoints at SQLite's default 1,000 pages: on
+  // this connection one held an accept 5-11 ms (tx p99 4.9-5.4 ms against p50 0.2). 10,000 pages
+  // (40 MB of WAL) is the backstop for when that thread commits nothing.
+  db.pragma('wal_autocheckpoint = 10000');
   stops.push(() => db.close());
   const ledger = new LedgerStore(db);
   const walSync = new WalSync(join(cfg.dataDir, 'ledger.db-wal'));
