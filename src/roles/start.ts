@@ -36,7 +36,8 @@ export async function startAll(config: Config | ConfigHolder, log: Logger): Prom
     const probe = await connectOrFail(spec);
     await checkEvictionPolicy(probe, log);
     await closeRedis(probe);
-    const stock = new StockThread({ cfg, redis: spec, logLevel: log.level }, log, metrics);
+    const uploadsBytes = cfg.receiver.maxInflightBytes; // the thread parses and stores the uploads
+    const stock = new StockThread({ cfg, redis: spec, logLevel: log.level, uploadsBytes }, log, metrics);
     holder.onChange((next) => stock.reload(next, log.level));
     (worker = stock).start();
     const relay = await startRelay(holder, spec, log, { metrics, dataDirLocked: true });

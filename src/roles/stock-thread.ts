@@ -16,6 +16,8 @@ export interface StockThreadData {
   cfg: Config;
   redis: RedisSpec;
   logLevel: string;
+  /** Upload bodies the thread may hold at once (`start`: receiver.maxInflightBytes, a restart key). */
+  uploadsBytes?: number;
 }
 export type StockThreadMessage =
   | { type: 'ready' }
@@ -40,9 +42,14 @@ export interface StockThreadListener {
 /**
  * The thread's heap: a young generation of 3 MiB (what `--max-semi-space-size=1` gives the worker process,
  * STOCK_WORKER_NODE_FLAGS: semi-spaces of 2 × 1 MiB and as much for large objects), and an old generation
- * bounded so that a runaway apply ends the thread, not the process.
+ * bounded so that a runaway apply ends the thread, not the process: 512 MiB for the worker, and room for the
+ * uploads it parses (StockThreadData.uploadsBytes: at most receiver.maxInflightBytes of bodies at once).
  */
-const RESOURCE_LIMITS: ResourceLimits = { maxYoungGenerationSizeMb: 3, maxOldGenerationSizeMb: 512 };
+const YOUNG_MB = 3;
+const WORKER_OLD_MB = 512;
+/** A 13 MB form of 200,000 items is 54 MB of live heap once parsed and decoded (4.2 times its size). */
+const PARSED_PER_BODY_BYTE = 5;
+const MiB = 2 ** 20;
 const CLOSE_BOUND_MS = 12_000; // an apply in progress finishes first; the process's own bound is 15 s
 
 /** The compiled entry: under vitest this module is TypeScript, the thread still runs the build. */
@@ -75,7 +82,9 @@ export class StockThread {
   ) {}
 
   start(): void {
-    const worker = (this.worker = new Worker(this.entry, { workerData: this.data, resourceLimits: RESOURCE_LIMITS }));
+    const oldMb = WORKER_OLD_MB + Math.ceil(((this.data.uploadsBytes ?? 0) * PARSED_PER_BODY_BYTE) / MiB);
+    const resourceLimits: ResourceLimits = { maxYoungGenerationSizeMb: YOUNG_MB, maxOldGenerationSizeMb: oldMb };
+    const worker = (this.worker = new Worker(this.entry, { workerData: this.data, resourceLimits }));
     worker.on('message', (m: StockThreadMessage) => {
       if (m.type === 'ready') {
         this.up = true;
