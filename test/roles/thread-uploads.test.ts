@@ -34,7 +34,7 @@ async function boot(receiverOverrides: Record<string, unknown> = {}) {
   uploads = new ThreadUploads(thread, metrics);
   thread.start();
   receiver = await startReceiver(cfg, redisUrl, log, { metrics, uploads });
-  return receiver.port!;
+  return { port: receiver.port!, cfg };
 }
 const stock = (code: string) => productView(db, 'croft-zakka', code)?.stock;
 const uploadRows = () => db.prepare('SELECT id, status FROM uploads').all() as { id: number; status: string }[];
@@ -51,7 +51,7 @@ afterEach(async () => {
 
 describe('uploads in the stock thread', () => {
   it('answers OK, NG lines and auth_error as the receiver role does, applies, and counts them in /metrics', async () => {
-    const port = await boot();
+    const { port } = await boot();
     const ng = await post(port, PATH, readFileSync(join(FIXTURES, 'uploads', 'basic-utf8.form')));
     expect([ng.status, ng.text]).toEqual([200, 'NG\nno_product(product_code=NOPE-404)\n']);
     expect([stock('TNG-AI-01'), stock('MZR-SET-5')]).toEqual([12, 0]);
@@ -72,14 +72,33 @@ describe('uploads in the stock thread', () => {
   });
 
   it('counts an upload applied after its answer in the next scrape (late applies, from the thread)', async () => {
-    const port = await boot({ waitMs: 0 });
+    const { port } = await boot({ waitMs: 0 });
     expect((await post(port, PATH, form([...auth, ...items([['TNG-AI-01', '7']])]))).text).toBe('OK\n');
     await until(() => uploadRows()[0]?.status === 'applied', 10_000, 'applied');
     expect(await scrape(port)).toContain('zaiko_bridge_upload_items_total{outcome="applied",reason=""} 1');
   });
 
+  it('a body over receiver.maxBytes is refused on the main thread: the stock thread never gets it', async () => {
+    const { port } = await boot({ maxBytes: 4096 });
+    const big = items(Array.from({ length: 200 }, (_, i) => [`X-${i}`, '1'] as [string, string]));
+    const res = await post(port, PATH, form([...auth, ...big]));
+    expect([res.status, res.text]).toEqual([413, 'NG\ntoo_large\n']);
+    expect(await scrape(port)).toContain('zaiko_bridge_uploads_total{answer="too_large"} 1');
+    expect(uploadRows()).toHaveLength(0);
+    expect((await post(port, PATH, form([...auth, ...items([['MZR-SET-5', '1']])]))).text).toBe('OK\n');
+  });
+
+  it('a reload reaches the thread: the next upload is checked against the new password', async () => {
+    const { port, cfg } = await boot();
+    const shop = cfg.shops[0];
+    thread.reload({ ...cfg, shops: [{ ...shop, zaikoRobot: { ...shop.zaikoRobot, password: 'n3w-pass-456' } }] }, 'silent');
+    const upload = (pass: string) => post(port, PATH, form([['sys_id', 'zr-croft01'], ['sys_pass', pass], ...items([['MZR-SET-5', '1']])]));
+    expect((await upload('s3cret-pass')).text).toBe('NG\nauth_error\n');
+    expect((await upload('n3w-pass-456')).text).toBe('OK\n');
+  });
+
   it('a thread killed mid-upload: NG unavailable (503), stored at most once; the next upload waits for the restart', async () => {
-    const port = await boot();
+    const { port } = await boot();
     const big = items(Array.from({ length: 100_000 }, (_, i) => [`X-${i}`, '1'] as [string, string]));
     const inflight = post(port, PATH, form([...auth, ...big, ...items([['TNG-AI-01', '5']])]));
     await until(() => uploads.inflight === 1, 30_000, 'upload handed to the thread');
