@@ -18,6 +18,7 @@ import { AcceptedJobs } from '../intake/accepted-jobs.js';
 import { MailWorker } from './mail-worker.js';
 import { createTransport } from './transport.js';
 import { installDataStreamFastPath } from './data-stream-fast-path.js';
+import { lowerThreadPriority } from '../observe/thread-priority.js';
 import { Bouncer } from './bounce.js';
 import type { DeliveryThreadData, ThreadMessage } from './thread.js';
 
@@ -26,6 +27,7 @@ const { cfg, redis: spec, queueName, stockQueueName, logLevel, watchdog } = work
 const holder = new ConfigHolder(cfg);
 const port = parentPort!;
 const log = createLogger(logLevel).child({ thread: 'delivery' });
+lowerThreadPriority(); // the SMTP thread answers first when both want a core (observe/thread-priority.ts)
 // Outcomes commit without fsync: losing the last ones to power loss repeats a delivery, never drops one.
 const db = openDb(cfg.dataDir, 'ledger', { synchronous: 'NORMAL' });
 const ledger = new LedgerStore(db);

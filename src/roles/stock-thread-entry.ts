@@ -4,6 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { ConfigHolder, deepFreeze } from '../config/holder.js';
 import { createLogger } from '../observe/logger.js';
+import { lowerThreadPriority } from '../observe/thread-priority.js';
 import { startWorker } from './worker.js';
 import { startThreadUploads } from './stock-thread-uploads.js';
 import type { StockThreadData, StockThreadMessage } from './stock-thread.js';
@@ -14,6 +15,7 @@ const post = (m: StockThreadMessage) => port.postMessage(m);
 // Jobs and uploads read the holder at their start; the main thread posts each reload.
 const holder = new ConfigHolder(cfg);
 const log = createLogger(logLevel).child({ thread: 'stock' });
+lowerThreadPriority(); // SMTP and HTTP answers first when both want a core (observe/thread-priority.ts)
 const role = await startWorker(holder, redis, log, {
   dataDirLocked: true,
   watchdog: { onRecreated: () => post({ type: 'recreated' }), onProblem: (problem) => post({ type: 'problem', problem }) },
