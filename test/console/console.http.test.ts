@@ -32,16 +32,22 @@ function http(
 ) {
   return new Promise<{ status: number; headers: Record<string, any>; text: string; sent: number }>((resolve, reject) => {
     let sent = 0;
+    let answered = false;
     const req = request({ host: '127.0.0.1', port: role.port, method, path, headers: opts.headers }, (res) => {
+      answered = true; // a refused upload stops here: the server closes the connection after its answer
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text, sent }));
+      const done = () => resolve({ status: res.statusCode!, headers: res.headers, text, sent });
+      res.on('end', done);
+      // The close can reset the socket while the rest of a refused body is still in flight: the status is in.
+      res.on('error', done);
     });
-    req.on('error', (err) => (sent > 0 ? undefined : reject(err)));
+    req.on('error', (err) => (answered ? undefined : reject(err)));
     if (opts.chunks) {
       const chunk = Buffer.alloc(opts.chunks.size, 'a');
       const write = (i: number) => {
+        if (answered) return req.destroy();
         if (i >= opts.chunks!.count || req.destroyed) return req.end();
         sent += chunk.length;
         if (req.write(chunk)) setImmediate(() => write(i + 1));
