@@ -87,7 +87,10 @@ describe('forward-once claim', () => {
     const redisPort = await freePort();
     let redis = await startRedis(redisPort, fx.dir);
     try {
-      const port = await fx.start({}, { redisUrl: redis.url, sweepMs: 300 });
+      // A worker whose blocking connection did not come back with Redis is recreated by the watchdog (30 s
+      // by default, longer than this test waits): here after 3 s, so the test waits on the claim, not on that.
+      const watchdog = { staleMs: 3000, checkMs: 500 };
+      const port = await fx.start({}, { redisUrl: redis.url, sweepMs: 300, watchdog });
       await redis.stop();
       const r = await sendMail({ port, from: SHOP.senders[0], to: ['customer@example.net'], raw: orderMail('20261201-0904') });
       expect(r.response).toMatch(/^250 /);
@@ -97,7 +100,7 @@ describe('forward-once claim', () => {
       expect(forwarded()).toHaveLength(0);
       expect(fx.relay!.ledger.recipients(id, 'forward').map((x) => x.status)).toEqual(['queued']);
       redis = await startRedis(redisPort, fx.dir);
-      await until(() => forwarded().length === 1 && fx.sink.messages.length === 2, 20_000, 'delivered and forwarded once');
+      await until(() => forwarded().length === 1 && fx.sink.messages.length === 2, 30_000, 'delivered and forwarded once');
       await until(() => fx.relay!.ledger.message(id)?.forward === 'sent', 5000, 'the forward recorded');
       expect(await redisClaim('20261201-0904')).toBe(`${fx.cfg!.instance}/${id}`);
     } finally {
