@@ -14,9 +14,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { request } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
-import { median, tempDir, freePort, procKb, processTree, children } from './lib.mjs';
+import { median, tempDir, freePort, procKb, processTree, children, postUpload } from './lib.mjs';
 import { RELAY_NODE_ENV, RELAY_NODE_FLAGS } from '../dist/roles/node-flags.js';
 import { openDb } from '../dist/db/open.js';
 import { importCatalog } from '../dist/stock/catalog.js';
@@ -100,28 +99,11 @@ function uploadBody(items, round) {
 }
 
 /** Posts an upload of `items` items (or a body built before, `data`); resolves to its answer time (ms). */
-function upload(port, items, round, data = uploadBody(items, round)) {
-  return new Promise((resolveUp, reject) => {
-    const start = performance.now();
-    const req = request(
-      {
-        port,
-        host: '127.0.0.1',
-        method: 'POST',
-        path: '/api/zaikorobot.php',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (c) => (text += c));
-        res.on('end', () =>
-          res.statusCode === 200 ? resolveUp(performance.now() - start) : reject(new Error(`upload ${res.statusCode} ${text}`)),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(data);
-  });
+async function upload(port, items, round, data = uploadBody(items, round)) {
+  const start = performance.now();
+  const { status, text } = await postUpload(port, data);
+  if (status !== 200) throw new Error(`upload ${status} ${text}`);
+  return performance.now() - start;
 }
 
 /** Starts the tree one way; resolves once it runs, with its root (the `cli.js start` process) and launchers. */
