@@ -37,9 +37,7 @@ const queue = new Queue<MailJobData>(queueName, { connection: redis, prefix: cfg
 queue.on('error', () => {});
 const stockQueue = new Queue<OrderJobData>(stockQueueName, { connection: redis, prefix: cfg.redis.prefix });
 stockQueue.on('error', () => {});
-// DSNs are accepted here like any message: spooled, committed (and the WAL fsynced), queued.
 const walSync = new WalSync(join(cfg.dataDir, 'ledger.db-wal'));
-const acceptor = new Acceptor(holder, spool, ledger, queue, log, walSync);
 if (!installDataStreamFastPath()) log.warn('nodemailer changed: dot-stuffing runs its own (slower) per-byte loop');
 const transport = createTransport(cfg.upstream, cfg.relay.hostname);
 const post = (m: ThreadMessage) => port.postMessage(m);
@@ -53,6 +51,9 @@ const accepted = new AcceptedJobs(
   stockQueue,
   () => post({ type: 'suppressed' }),
 );
+// DSNs are accepted here like any message: spooled, committed (and the WAL fsynced), then their jobs
+// go to the same AcceptedJobs (one ForwardOnce and one set of batchers per thread, settled at close).
+const acceptor = new Acceptor(holder, spool, ledger, queue, log, walSync, undefined, undefined, (m) => (accepted.add(m), true));
 const worker = new MailWorker(queue, spec, {
   get cfg() {
     return holder.get(); // process() takes it once per job

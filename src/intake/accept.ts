@@ -48,18 +48,19 @@ function receivedHeader(hostname: string, qid: string, env: Envelope, s: Session
 
 export class Acceptor {
   private readonly commits: GroupCommit<NewMessage, AcceptResult>;
-  private readonly jobs: AcceptedJobs;
+  /** Made on the first message the hand-off refuses: where the hand-off always takes, there is one AcceptedJobs, the taker's. */
+  private jobs?: AcceptedJobs;
 
   constructor(
     private readonly config: Config | ConfigHolder,
     private readonly spool: Spool,
     private readonly ledger: LedgerStore,
-    queue: Queue<MailJobData>,
+    private readonly queue: Queue<MailJobData>,
     private readonly log: Logger,
     walSync: WalSync,
     private readonly metrics?: Metrics,
     /** The stock queue, for order mails that lower stock.db (shops[].decrementOnOrder); none: the sweep adds them. */
-    stockQueue?: Queue<OrderJobData>,
+    private readonly stockQueue?: Queue<OrderJobData>,
     /** Hands a message's jobs to another thread (the relay's delivery thread); false: added here. */
     private readonly handOff?: (m: AcceptedMessage) => boolean,
   ) {
@@ -70,15 +71,6 @@ export class Acceptor {
       async () => {
         await Promise.all([walSync.sync(), spool.syncDir()]);
       },
-    );
-    this.jobs = new AcceptedJobs(
-      ledger,
-      queue,
-      configOf(config).instance,
-      () => configOf(config),
-      log,
-      stockQueue,
-      () => metrics?.forwardsSuppressed.inc(),
     );
   }
 
@@ -166,7 +158,7 @@ export class Acceptor {
             })
           : undefined,
       };
-      if (!this.handOff?.(after)) this.jobs.add(after);
+      if (!this.handOff?.(after)) this.ownJobs().add(after);
       this.log.info(
         {
           qid,
@@ -196,5 +188,18 @@ export class Acceptor {
       );
       throw new BridgeError('RELAY_NOT_STORED', 'message not stored', { cause: err });
     }
+  }
+
+  private ownJobs(): AcceptedJobs {
+    this.jobs ??= new AcceptedJobs(
+      this.ledger,
+      this.queue,
+      configOf(this.config).instance,
+      () => configOf(this.config),
+      this.log,
+      this.stockQueue,
+      () => this.metrics?.forwardsSuppressed.inc(),
+    );
+    return this.jobs;
   }
 }

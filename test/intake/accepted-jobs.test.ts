@@ -85,6 +85,9 @@ describe('after the 250', () => {
     await sleep(200); // a stray add on this thread would have reached Redis by now
     expect(await jobIds(queue)).toEqual([]);
     expect(await jobIds(stockQueue)).toEqual([]);
+    // One AcceptedJobs per thread: an acceptor whose hand-off takes every message (the delivery
+    // thread's, for DSNs) never makes its own ForwardOnce and batchers.
+    expect(Reflect.get(acceptor, 'jobs')).toBeUndefined();
   });
 
   it('adds the jobs itself while the delivery thread is down (the hand-off refused)', async () => {
@@ -93,6 +96,7 @@ describe('after the 250', () => {
     const mailJobs = [mailJobId(qid, 'deliver'), mailJobId(qid, 'forward')].sort();
     await until(async () => (await jobIds(queue)).join() === mailJobs.join(), 5000, 'the deliver and forward jobs');
     await until(async () => (await jobIds(stockQueue)).length === 1, 5000, 'the stock decrement job');
+    expect(Reflect.get(acceptor, 'jobs')).toBeInstanceOf(AcceptedJobs);
   });
 
   it('adds no forward job when another relay holds the order in Redis, and says the forward is suppressed', async () => {
