@@ -13,6 +13,7 @@ import { startReceiver, type RunningRole } from '../../src/roles/receiver.js';
 import { startWorker } from '../../src/roles/worker.js';
 import { startRelay, type RunningRelay } from '../../src/roles/relay.js';
 import { orderJobId } from '../../src/queue/names.js';
+import { applyOrder } from '../../src/stock/orders/decrement.js';
 import { tempDir, testConfig, uniqueName, log, SHOP } from '../helpers/env.js';
 import { post, form, auth, items } from '../helpers/http.js';
 import { freePort, sleep, until } from '../helpers/net.js';
@@ -146,6 +147,33 @@ describe('order mail lowers stock.db', () => {
       ['A', 10, 8, 'order', '1001'],
     ]);
     expect(page.json).toMatchObject({ shop: SHOP.id, next: page.json.changes[1].id, more: false });
+  });
+
+  it('the worker prunes orders past both retention windows; a kept order’s second mail still lowers nothing', async () => {
+    cfg = testConfig(t.dir);
+    const old = openDb(cfg.dataDir, 'stock');
+    importCatalog(old, SHOP.id, parseCatalog(Buffer.from('A,Alpha,10,0,0\n')), undefined, Date.now() - 30 * 86_400_000);
+    const applied = (number: string, daysAgo: number) => {
+      const at = Date.now() - daysAgo * 86_400_000;
+      applyOrder(
+        old,
+        { shop: SHOP.id, key: number, orderNumber: number, qid: `Q${number}`, acceptedAt: at, items: [{ code: 'A', quantity: 1 }] },
+        at,
+      );
+    };
+    applied('6001', 6); // past mailDays (5) and uploadDays (2)
+    applied('6002', 3); // past uploadDays only: still the order's idempotency record
+    old.close();
+    // The worker prunes at start.
+    const { smtp } = await boot({ overrides: { retention: { mailDays: 5, uploadDays: 2 } } });
+    await until(() => orderRow('6001') === undefined, 10_000, 'the old order pruned');
+    expect(db.prepare("SELECT COUNT(*) FROM order_items WHERE order_number = '6001'").pluck().get()).toBe(0);
+    expect(orderRow('6002')).toMatchObject({ applied_count: 1 });
+    const before = stockOf('A');
+    await sendMail({ port: smtp, ...order('6002', [['A', 2]]) }); // a copy of the kept order
+    const [qid] = relay!.ledger.pendingStockJobs().map((r) => r.id);
+    await until(async () => (await jobState(qid)) === 'completed', 15_000, `job of ${qid} done`);
+    expect(stockOf('A')).toBe(before);
   });
 
   it('a decrement lost with Redis comes back with the sweep; an upload received after the mail, applied first, voids it', async () => {

@@ -4,6 +4,7 @@ import { UploadStore } from '../../src/stock/store.js';
 import { applyUpload } from '../../src/stock/apply/apply.js';
 import { importCatalog, parseCatalog, productView } from '../../src/stock/catalog.js';
 import { applyOrder } from '../../src/stock/orders/decrement.js';
+import { orderKeepDays, pruneOrders } from '../../src/stock/orders/prune.js';
 import { ChangeFeed } from '../../src/stock/changes/feed.js';
 import { listSkips, skipsPage } from '../../src/queries/uploads.js';
 import type { OrderJobData } from '../../src/queue/names.js';
@@ -189,5 +190,46 @@ describe('order decrement', () => {
     expect(productView(db, SHOP, 'A')!.skips).toEqual([
       expect.objectContaining({ source: 'upload', uploadId: 1, orderNumber: null, rawStock: 'x', reason: 'invalid_stock' }),
     ]);
+  });
+});
+
+describe('order retention', () => {
+  const DAY = 86_400_000;
+  const count = (table: string) => db.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get() as number;
+  const many = (n: number): [string, number][] => Array.from({ length: n }, (_, i) => [i % 2 ? 'A' : `GONE-${i}`, 0]);
+
+  it('keeps orders as long as the longer of retention.mailDays and uploadDays', () => {
+    expect(orderKeepDays({ mailDays: 90, uploadDays: 30 })).toBe(90);
+    expect(orderKeepDays({ mailDays: 7, uploadDays: 90 })).toBe(90);
+  });
+
+  it('removes orders applied before the cut with their items; a kept order’s second mail still changes nothing', async () => {
+    const now = Date.now();
+    applyOrder(db, order(now - 100 * DAY, [['A', 1]], 'OLD-1'), now - 100 * DAY);
+    applyOrder(db, order(now - 95 * DAY, many(30), 'OLD-2'), now - 95 * DAY);
+    applyOrder(db, order(now - 10 * DAY, [['A', 2]], 'NEW-1'), now - 10 * DAY);
+    expect(stockOf('A')).toBe(7); // the big order's items sell 0
+    expect(await pruneOrders(db, now - 90 * DAY)).toEqual({ orders: 2, items: 31 });
+    expect(db.prepare('SELECT order_number FROM orders').pluck().all()).toEqual(['NEW-1']);
+    expect(db.prepare('SELECT DISTINCT order_number FROM order_items').pluck().all()).toEqual(['NEW-1']);
+    // Inside the window the order is still known: a second mail of it (another queue id) lowers nothing.
+    expect(applyOrder(db, { ...order(now, [['A', 2]], 'NEW-1'), qid: 'Qsecond' }).alreadyApplied).toBe(true);
+    expect(stockOf('A')).toBe(7);
+    expect(await pruneOrders(db, now - 90 * DAY)).toEqual({ orders: 0, items: 0 });
+  });
+
+  it('removes in bounded transactions: an order with more items than a batch is emptied first, its row last', async () => {
+    const old = Date.now() - 100 * DAY;
+    applyOrder(db, order(old, many(25), 'BIG'), old);
+    applyOrder(db, order(old + 1, many(3), 'SMALL'), old + 1);
+    expect([count('orders'), count('order_items')]).toEqual([2, 28]);
+    let batches = 0;
+    // Stopped after the first batch: exactly 10 rows went, all of them items of the oldest order.
+    expect(await pruneOrders(db, Date.now(), () => batches++ > 0, 10)).toEqual({ orders: 0, items: 10 });
+    expect([count('orders'), count('order_items')]).toEqual([2, 18]);
+    batches = 0;
+    expect(await pruneOrders(db, Date.now(), () => (batches++, false), 10)).toEqual({ orders: 2, items: 18 });
+    expect([count('orders'), count('order_items')]).toEqual([0, 0]);
+    expect(batches).toBe(3); // the big order's last 5 items, its row, the small order (10 rows); then one that finds nothing
   });
 });

@@ -15,6 +15,7 @@ import { applyUpload, type ApplyResult } from './apply.js';
 import { enqueueApply } from './enqueue.js';
 import { releaseAfterUpload } from '../release-memory.js';
 import { DropDirWatcher, pruneDropDir } from '../files/drop-dir.js';
+import { orderKeepDays, pruneOrders } from '../orders/prune.js';
 
 export interface StockWorkerOptions {
   sweepMs?: number;
@@ -34,6 +35,9 @@ export class StockWorker {
   private dropDir?: DropDirWatcher;
   private readonly store: UploadStore;
   private readonly connections: Redis[] = [];
+  private closing = false;
+  /** The orders' retention in progress (batches across turns): one at a time, awaited by close(). */
+  private pruningOrders?: Promise<void>;
 
   constructor(
     private readonly config: Config | ConfigHolder,
@@ -153,6 +157,7 @@ export class StockWorker {
   private prune(): void {
     const r = this.store.prune(this.cfg.retention.uploadDays);
     if (r.items || r.changes) this.log.info(r, 'pruned upload history');
+    this.pruningOrders ??= this.pruneOrders().finally(() => (this.pruningOrders = undefined));
     try {
       const files = pruneDropDir(this.cfg, this.cfg.retention.dropDays);
       if (files) this.log.info({ files }, `removed ${files} stock file(s) older than retention.dropDays from done/ and failed/`);
@@ -161,8 +166,21 @@ export class StockWorker {
     }
   }
 
+  private async pruneOrders(): Promise<void> {
+    const days = orderKeepDays(this.cfg.retention);
+    try {
+      const r = await pruneOrders(this.db, Date.now() - days * 86_400_000, () => this.closing);
+      if (r.orders || r.items)
+        this.log.info(r, `pruned ${r.orders} order(s) applied more than ${days} days ago (retention.mailDays, uploadDays)`);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'order retention failed; will try again');
+    }
+  }
+
   async close(): Promise<void> {
+    this.closing = true;
     for (const t of this.timers) clearInterval(t);
+    await this.pruningOrders;
     await this.dropDir?.stop();
     await this.worker?.close();
     await closeQueue(this.queue);

@@ -1,0 +1,57 @@
+// Retention of the order mails' stock side (orders, order_items). An orders row is also what makes a
+// second mail of the same order change nothing (decrement.ts), so it stays as long as the ledger and
+// Redis keep that order's forward-once claim (retention.mailDays), and its items stay as long as
+// upload items do (retention.uploadDays): a row goes once both have passed. Removed in small
+// transactions, the thread yielding between them, so an apply or an upload's store never waits long.
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { DB } from '../../db/open.js';
+
+/** Rows (orders and items together) removed per transaction. */
+const PRUNE_BATCH_ROWS = 1000;
+
+/** Orders applied before this many days ago may go: the longer of the two windows that need them. */
+export const orderKeepDays = (retention: { mailDays: number; uploadDays: number }) => Math.max(retention.mailDays, retention.uploadDays);
+
+/**
+ * One transaction: items of the oldest expired orders, then each order whose items are all gone, at most
+ * `rows` rows in all (an order with more items than that is emptied over several batches, its row last).
+ */
+function pruneBatch(db: DB, before: number, rows: number): { orders: number; items: number } {
+  return db.transaction(() => {
+    const expired = db
+      .prepare('SELECT shop_id AS shop, order_number AS key FROM orders WHERE applied_at < ? ORDER BY applied_at LIMIT ?')
+      .all(before, rows) as { shop: string; key: string }[];
+    const items = db.prepare(`DELETE FROM order_items WHERE shop_id = ? AND order_number = ? AND seq IN
+      (SELECT seq FROM order_items WHERE shop_id = ? AND order_number = ? ORDER BY seq LIMIT ?)`);
+    const order = db.prepare('DELETE FROM orders WHERE shop_id = ? AND order_number = ?');
+    let budget = rows;
+    const removed = { orders: 0, items: 0 };
+    for (const { shop, key } of expired) {
+      const n = items.run(shop, key, shop, key, budget).changes;
+      removed.items += n;
+      budget -= n;
+      if (budget === 0) break; // this order may have items left: its row waits for the next batch
+      removed.orders += order.run(shop, key).changes;
+      if (--budget === 0) break;
+    }
+    return removed;
+  })();
+}
+
+/** Removes orders (with their items) applied before `before` (ms); resolves to what went. `stop`: a close began. */
+export async function pruneOrders(
+  db: DB,
+  before: number,
+  stop: () => boolean = () => false,
+  rows = PRUNE_BATCH_ROWS,
+): Promise<{ orders: number; items: number }> {
+  const total = { orders: 0, items: 0 };
+  while (!stop()) {
+    const r = pruneBatch(db, before, rows);
+    total.orders += r.orders;
+    total.items += r.items;
+    if (r.orders + r.items === 0) break;
+    await nextTurn(); // the lock is free between batches; jobs and the receiver's stores run
+  }
+  return total;
+}
