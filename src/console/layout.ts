@@ -77,6 +77,18 @@ export function pager(v: View, pageNo: number, hasNext: boolean): Html {
   </div>`;
 }
 
+/** Longer than any cursor the pages give (a skips cursor: two ids, two positions, an order key ≤ 300). */
+const MAX_CURSOR_CHARS = 400;
+
+/**
+ * The page's `?after=` cursor, when given once and short enough to be one; else none: the list starts at
+ * the newest (as it does for a value no cursor pattern matches), and the pager offers the newest anyway.
+ */
+export function afterParam(v: View): string | undefined {
+  const all = v.url.searchParams.getAll('after');
+  return all.length === 1 && all[0].length <= MAX_CURSOR_CHARS ? all[0] : undefined;
+}
+
 /**
  * Keyset paging (long lists: the mail ledger, the skips): the page after is named by the last row of
  * this one (`?after=`), so a deep page costs what the first does; back to the newest from any page.

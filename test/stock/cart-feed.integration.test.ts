@@ -302,6 +302,36 @@ describe('GET /api/stock/changes', () => {
     expect(woke.json.changes.map((c: any) => [c.source, c.previous, c.stock])).toEqual([['upload', 10, 4]]);
   });
 
+  it('answers hostile after values with 400 naming the parameter, never echoing it; a cursor past every id given too', async () => {
+    const { http } = await boot({ relay: false });
+    const path = `/api/stock/changes?shop=${SHOP.id}`;
+    const range = 'after must be a whole number from 0 to 9007199254740991';
+    const attacks: [string, string][] = [
+      ['&after=-1', range],
+      ['&after=99999999999999999999999', range], // 23 digits
+      ['&after=9007199254740992', range], // one past the largest safe integer
+      ['&after=abc', range],
+      ['&after=1e3', range],
+      ['&after=%2B5', range], // +5
+      ['&after=', range],
+      [`&after=${'7'.repeat(10_240)}`, range], // 10 KB
+      ['&after=%EF%BC%91', range], // a full-width 1
+      ['&after=%F0%9F%92%A5', range],
+      ['&after=%00', range],
+      ['&after=1&after=2', 'after given more than once'],
+    ];
+    for (const [query, detail] of attacks) {
+      const r = await get(http, path + query);
+      expect([query.slice(0, 40), r.status, r.json]).toEqual([query.slice(0, 40), 400, { error: 'bad_request', detail }]);
+    }
+    const newest = (await feed(http, 0)).json.next as number;
+    expect((await feed(http, 0)).status).toBe(200); // zero: from the start
+    expect((await feed(http, newest)).json).toEqual({ shop: SHOP.id, changes: [], next: newest, more: false });
+    // An id no change ever had (a stock.db restored from an older backup): said at once, not held as a long-poll.
+    const ahead = await get(http, `${path}&after=${newest + 1000}&wait=60`);
+    expect(ahead).toEqual({ status: 400, json: { error: 'bad_request', detail: `after is beyond the newest change id (${newest})` } });
+  });
+
   it('answers 410 with the oldest id kept once retention removed changes after the cursor', async () => {
     cfg = testConfig(t.dir);
     const old = openDb(cfg.dataDir, 'stock');

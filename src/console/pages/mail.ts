@@ -1,6 +1,6 @@
 // /mail (the ledger, filtered and paged), /mail/<id> (one message), its raw source, flush and resend.
 import { html } from '../html.js';
-import { page, cursorPager, badge, csrfField } from '../layout.js';
+import { page, cursorPager, afterParam, badge, csrfField } from '../layout.js';
 import { send, redirect, audit, type Ctx } from '../context.js';
 import { HttpError, type Form } from '../http.js';
 import { messagesPage, messageView, flushDeferred, resendMessage, spooledMessage } from '../../queries/mail.js';
@@ -30,7 +30,7 @@ export async function mailList(c: Ctx): Promise<void> {
   const { messages: rows, next } = messagesPage(
     c.deps.ledger,
     { order: q('order'), status, forward, since: sinceParam(c), limit: PAGE },
-    q('after'),
+    afterParam(c),
   );
   const select = (name: string, values: string[], current: string | undefined) =>
     html`<select name="${name}">

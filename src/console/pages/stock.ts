@@ -1,7 +1,7 @@
 // /stock (search by code, recent skips by reason, catalog import/export) and /stock/<shop>/<code>
 // (a product's stock, its last changes and its skips in words a shop understands).
 import { html } from '../html.js';
-import { page, cursorPager, badge, csrfField } from '../layout.js';
+import { page, cursorPager, afterParam, badge, csrfField } from '../layout.js';
 import { send, audit, type Ctx } from '../context.js';
 import { HttpError, type Form } from '../http.js';
 import { listSkips, skipsPage, stockView } from '../../queries/uploads.js';
@@ -110,7 +110,7 @@ export async function stockSearch(c: Ctx): Promise<void> {
           : ''
       }`;
   } else {
-    const { skips, next } = skipsPage(deps.uploads, { reason, limit: PAGE }, c.url.searchParams.get('after') ?? undefined);
+    const { skips, next } = skipsPage(deps.uploads, { reason, limit: PAGE }, afterParam(c));
     results = html`<h2>${w.t('skips')}${reason ? ` · ${reason}` : ''}</h2>
       ${reason ? html`<p class="note">${w.reason(reason)}</p>` : ''}
       <table>

@@ -87,6 +87,13 @@ export class ChangesRoute {
       json(res, 401, { error: 'unauthorized' });
       return true;
     }
+    // Ids only grow: a cursor past the highest id ever given is none this stock.db gave (a stock.db restored
+    // from an older backup, a cart's own arithmetic). Waiting on it would hide every change until ids reach it.
+    const newest = this.feed.sequence();
+    if (after > newest) {
+      json(res, 400, { error: 'bad_request', detail: `after is beyond the newest change id (${newest})` });
+      return true;
+    }
     let page = this.feed.page(shop, after, limit);
     if (!('expired' in page) && page.changes.length === 0 && waitS > 0) {
       await this.wait(req, shop, after, waitS * 1000);
