@@ -44,7 +44,7 @@ function stopOnSignals(starting: Promise<RunningRole>, log: Logger): void {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
-  // Under scripts/start.mjs or Node 20's relaunch (roles/relaunch.ts): follow the parent.
+  // Under scripts/start.mjs or the relaunch's child fallback (roles/relaunch.ts): follow the parent.
   process.on('disconnect', () => stop('parent gone'));
 }
 

@@ -3,6 +3,7 @@
 // small: on Node 20 this module is all the relaunching process loads.
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
+import { libc } from '../observe/libc.js';
 import { RELAY_NODE_ENV, RELAY_NODE_FLAGS, STOCK_WORKER_NODE_FLAGS } from './node-flags.js';
 
 const FLAGS_OF: Readonly<Record<string, readonly string[]>> = {
@@ -11,8 +12,9 @@ const FLAGS_OF: Readonly<Record<string, readonly string[]>> = {
   worker: STOCK_WORKER_NODE_FLAGS,
 };
 /**
- * Where the relaunch must be a child (Node 20), only where the flags save more than the launching process
- * costs (44 MB): the relay's flags save 50–65 MB and free large mail's Buffers; the worker's ~20 MB.
+ * Where the relaunch must be a child (no execve: neither process.execve nor glibc through koffi), only where
+ * the flags save more than the launching process costs (44 MB): the relay's flags save 50–65 MB and free
+ * large mail's Buffers; the worker's ~20 MB.
  */
 const WORTH_A_CHILD = new Set(['start', 'relay']);
 /** Global options that take a value: the word after them is not the command. */
@@ -34,10 +36,11 @@ export function missingNodeFlags(command: string | undefined, execArgv: readonly
 }
 
 /**
- * Starts this command again with its missing flags. Node 22.15+ replaces the process (`process.execve`:
- * same pid, so systemd, shells and signals see no difference) and this never returns. Node 20 has no
- * execve: `start` and `relay` run as a child with the flags while this process passes signals on and exits
- * as the child does; resolves true then (run nothing else). Resolves false when it runs here as it is.
+ * Starts this command again with its missing flags. The process is replaced (execve: same pid, so systemd,
+ * shells and signals see no difference) and this never returns: Node 22.15+ has `process.execve`; on Node
+ * 20 glibc's execve is called through koffi (observe/libc.ts). Where neither can be had: `start` and
+ * `relay` run as a child with the flags while this process passes signals on and exits as the child does;
+ * resolves true then (run nothing else). Resolves false when it runs here as it is.
  */
 export async function relaunchWithNodeFlags(): Promise<boolean> {
   const command = commandOf(process.argv.slice(2));
@@ -45,8 +48,9 @@ export async function relaunchWithNodeFlags(): Promise<boolean> {
   if (!missing.length) return false;
   const argv = [...process.execArgv, ...missing, ...process.argv.slice(1)];
   const env = command === 'start' ? { ...RELAY_NODE_ENV, ...process.env } : process.env;
-  const execve = (process as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve;
-  if (execve) execve(process.execPath, [process.execPath, ...argv], env);
+  const nodeExecve = (process as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve;
+  if (nodeExecve) nodeExecve(process.execPath, [process.execPath, ...argv], env);
+  libc()?.execve(process.execPath, [process.execPath, ...argv], env); // returns only if it failed
   if (!WORTH_A_CHILD.has(command!)) return false;
   // The IPC channel tells the child when this process is gone, however it ends (src/cli/run.ts follows it).
   const child = spawn(process.execPath, argv, { env, stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });

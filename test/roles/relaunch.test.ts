@@ -1,8 +1,9 @@
-// `node dist/cli.js start` without the node flags runs with them all the same (src/roles/relaunch.ts):
-// on Node 22.15+ the same pid, replaced; on Node 20 a child while the launched process passes signals on.
+// `node dist/cli.js start` without the node flags runs with them all the same (src/roles/relaunch.ts): the
+// same pid, replaced (process.execve on Node 22.15+, glibc's through koffi on Node 20); without either, a
+// child while the launched process passes signals on.
 import { describe, it, expect, afterEach } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { stringify } from 'yaml';
 import { tempDir, SHOP } from '../helpers/env.js';
@@ -55,33 +56,50 @@ const alive = (pid: number) => {
   }
 };
 
-describe('node dist/cli.js start, no flags', () => {
-  it('serves with the relay flags, and SIGTERM to the pid it was started as stops it with exit 0', async () => {
-    t = tempDir();
-    const config = join(t.dir, 'zb.yaml');
-    writeFileSync(
-      config,
-      stringify({ dataDir: './data', relay: { port: 0 }, receiver: { port: 0 }, upstream: { outbox: './outbox' }, shops: [SHOP] }),
-    );
-    proc = spawnTracked(process.execPath, [CLI, 'start', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    proc.stderr!.on('data', (d) => (err += d));
-    await until(() => err.includes('zaiko-bridge started'), 60_000, 'start');
-    const served = err
-      .split('\n')
-      .filter((l) => l.includes('"zaiko-bridge started"'))
-      .map((l) => JSON.parse(l).pid)[0] as number;
-    for (const flag of RELAY_NODE_FLAGS) expect(nodeFlagsOf(served)).toContain(flag);
-    const environ = readFileSync(`/proc/${served}/environ`, 'utf8').split('\0');
-    for (const [k, v] of Object.entries(RELAY_NODE_ENV)) expect(environ).toContain(`${k}=${v}`);
-    const execve = typeof (process as { execve?: unknown }).execve === 'function';
-    if (execve) expect(served).toBe(proc.pid);
-    else expect(served).not.toBe(proc.pid);
+/** Starts `node dist/cli.js start` without flags; resolves to the pid that logs that it serves. */
+async function startWithoutFlags(env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  t = tempDir();
+  const config = join(t.dir, 'zb.yaml');
+  writeFileSync(
+    config,
+    stringify({ dataDir: './data', relay: { port: 0 }, receiver: { port: 0 }, upstream: { outbox: './outbox' }, shops: [SHOP] }),
+  );
+  proc = spawnTracked(process.execPath, [CLI, 'start', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  err = '';
+  proc.stderr!.on('data', (d) => (err += d));
+  await until(() => err.includes('zaiko-bridge started'), 60_000, 'start');
+  return err
+    .split('\n')
+    .filter((l) => l.includes('"zaiko-bridge started"'))
+    .map((l) => JSON.parse(l).pid)[0] as number;
+}
+let err = '';
 
-    const exited = new Promise<[number | null, string | null]>((r) => proc!.once('exit', (code, signal) => r([code, signal])));
-    proc.kill('SIGTERM');
-    expect(await exited).toEqual([0, null]);
-    expect(alive(served)).toBe(false);
-    expect(err).toContain('"stopped"');
+/** The served process has the relay's flags and environment; SIGTERM to the started pid stops both with 0. */
+async function expectFlagsAndCleanStop(served: number): Promise<void> {
+  for (const flag of RELAY_NODE_FLAGS) expect(nodeFlagsOf(served)).toContain(flag);
+  const environ = readFileSync(`/proc/${served}/environ`, 'utf8').split('\0');
+  for (const [k, v] of Object.entries(RELAY_NODE_ENV)) expect(environ).toContain(`${k}=${v}`);
+  const exited = new Promise<[number | null, string | null]>((r) => proc!.once('exit', (code, signal) => r([code, signal])));
+  proc!.kill('SIGTERM');
+  expect(await exited).toEqual([0, null]);
+  expect(alive(served)).toBe(false);
+  expect(err).toContain('"stopped"');
+}
+
+describe('node dist/cli.js start, no flags', () => {
+  it('replaces itself (same pid, stderr kept) with the relay flags, and SIGTERM to that pid stops it with exit 0', async () => {
+    const served = await startWithoutFlags();
+    expect(served).toBe(proc!.pid); // Node 22.15+: process.execve; Node 20: glibc's execve through koffi
+    await expectFlagsAndCleanStop(served);
+  });
+
+  it('without koffi on Node 20, runs as a child that follows the pid it was started as', async () => {
+    const hide = `--require=${resolve('test/fixtures/tooling/without-koffi.cjs')}`;
+    const served = await startWithoutFlags({ ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${hide}` });
+    const nodeExecve = typeof (process as { execve?: unknown }).execve === 'function';
+    if (nodeExecve) expect(served).toBe(proc!.pid);
+    else expect(served).not.toBe(proc!.pid);
+    await expectFlagsAndCleanStop(served);
   });
 });
