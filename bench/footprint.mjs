@@ -10,7 +10,8 @@
 // The tree is the `dist/cli.js start` process and its descendants (with Node 20's relaunching process for
 // `cli`); `npm start`'s launchers (npm, sh, scripts/start.mjs) are reported apart. Then --version, mail list,
 // stock show, config check: wall, CPU and peak RSS, median of BENCH_RUNS (7). Prints one line of figures.
-// Run: npm run bench:footprint  (BENCH_CLI=/other/checkout/dist/cli.js measures another build)
+// Run: npm run bench:footprint  (BENCH_CLI=/other/checkout/dist/cli.js measures another build; BENCH_BIG=0 skips
+// the big upload, BENCH_RUNS=0 the commands: quick looks at the soak)
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -25,6 +26,7 @@ const WAYS = (process.env.BENCH_WAYS ?? 'cli,bin,npm').split(',');
 const SOAK_S = Number(process.env.BENCH_SOAK_S ?? 20);
 const BIG_ITEMS = Number(process.env.BENCH_BIG_ITEMS ?? 200_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
+const BIG = process.env.BENCH_BIG !== '0';
 const MAILS_PER_S = 20;
 const SOAK_UPLOAD_ITEMS = 1000;
 const SETTLE_MB = 30;
@@ -287,13 +289,15 @@ try {
       const idle = rss.now();
       const launcherMb = rssMb(tree.launchers);
       const s = await soak(tree, rss);
-      const b = await bigUpload(tree, rss);
+      const b = BIG ? await bigUpload(tree, rss) : undefined;
       const f = (x) => x.toFixed(0);
       out.push(
         `${way}_idle_mb=${f(idle)} ${way}_soak_peak_mb=${f(s.peak)} ${way}_soak_end_mb=${f(s.end)} ${way}_soak_end_pss_mb=${f(s.pss)}` +
-          ` ${way}_big_before_mb=${f(b.beforeMb)} ${way}_big_peak_mb=${f(b.peakMb)} ${way}_big_after_mb=${f(b.afterMb)}` +
-          ` ${way}_big_settle_s=${b.settleS.toFixed(1)} ${way}_big_upload_ms=${f(b.uploadMs)}` +
-          ` ${way}_smtp_max_reply_ms_quiet=${f(b.quietMax)} ${way}_smtp_max_reply_ms_upload=${f(b.uploadMax)}` +
+          (b
+            ? ` ${way}_big_before_mb=${f(b.beforeMb)} ${way}_big_peak_mb=${f(b.peakMb)} ${way}_big_after_mb=${f(b.afterMb)}` +
+              ` ${way}_big_settle_s=${b.settleS.toFixed(1)} ${way}_big_upload_ms=${f(b.uploadMs)}` +
+              ` ${way}_smtp_max_reply_ms_quiet=${f(b.quietMax)} ${way}_smtp_max_reply_ms_upload=${f(b.uploadMax)}`
+            : '') +
           (tree.launchers.length ? ` ${way}_launchers_mb=${f(launcherMb)}` : ''),
       );
       process.stderr.write(`${out.at(-1)}\n`);
@@ -313,7 +317,7 @@ try {
     stock_show: ['stock', 'show', first, '--config', config],
     config_check: ['config', 'check', '--config', config],
   };
-  for (const [name, args] of Object.entries(cmds)) {
+  for (const [name, args] of RUNS ? Object.entries(cmds) : []) {
     const c = command(args);
     out.push(`${name}_ms=${c.ms.toFixed(0)} ${name}_cpu_ms=${c.cpu.toFixed(0)} ${name}_rss_mb=${c.mb.toFixed(0)}`);
   }
