@@ -12,7 +12,11 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import DataStream from 'nodemailer/lib/smtp-connection/data-stream';
+import type NodemailerDataStream from 'nodemailer/lib/smtp-connection/data-stream';
+
+const require = createRequire(import.meta.url);
+/** The CommonJS build's, the one smtp-pool.ts's SMTPConnection uses (it says why it loads that build). */
+const DataStream = require('nodemailer/lib/smtp-connection/data-stream') as typeof NodemailerDataStream;
 
 /** The nodemailer whose DataStream#_transform this replaces, and the sha256 of that function's source. */
 export const KNOWN_NODEMAILER = '10.6.1';
@@ -113,7 +117,6 @@ const fastTransform: Transform = function (chunk, _encoding, done) {
   done();
 };
 
-const require = createRequire(import.meta.url);
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /** The installed nodemailer's version (read from its package.json, which its exports do not list). */

@@ -4,10 +4,20 @@
 // nodemailer's pooled *transport* would do the same job, but it wraps each raw message in a MIME
 // node and a chain of streams: measured on 5 KiB messages to smtp-sink, 1.03 ms of CPU per message
 // against 0.30 ms here (bench/README.md), and delivery is half of the relay's work.
-import SMTPConnection, { type SMTPConnectionOptions } from 'nodemailer/lib/smtp-connection';
+import { createRequire } from 'node:module';
+import type NodemailerSmtpConnection from 'nodemailer/lib/smtp-connection';
+import type { SMTPConnectionOptions } from 'nodemailer/lib/smtp-connection';
 import type { StoredMessage } from '../intake/spool/stored-message.js';
 import { countLargeMessage } from '../observe/large-message-gc.js';
 import { installDataStreamFastPath } from './data-stream-fast-path.js';
+
+/**
+ * nodemailer's CommonJS build, not its ESM one: on Node 24 the ESM build's `import ... from 'node:http'` makes
+ * Node build http's ESM namespace, which reads http.WebSocket and so loads undici into this thread: 2.3 MB
+ * more heap and 15 MB more RSS than the CommonJS build's require('http') (measured, Node 24.18; not on Node 20).
+ */
+const SMTPConnection = createRequire(import.meta.url)('nodemailer/lib/smtp-connection') as typeof NodemailerSmtpConnection;
+type SMTPConnection = NodemailerSmtpConnection;
 
 /**
  * Messages up to this size are read in one read into the connection's own Buffer, reused for its next

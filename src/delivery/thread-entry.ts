@@ -13,7 +13,7 @@ import { WalSync } from '../ledger/wal-sync.js';
 import { closeQueue, closeRedis, createRedis } from '../queue/redis.js';
 import type { MailJobData, OrderJobData } from '../queue/names.js';
 import { Spool } from '../intake/spool/spool.js';
-import { Acceptor } from '../intake/accept.js';
+import type { Acceptor } from '../intake/accept.js';
 import { AcceptedJobs } from '../intake/accepted-jobs.js';
 import { MailWorker } from './mail-worker.js';
 import { createTransport } from './transport.js';
@@ -53,7 +53,13 @@ const accepted = new AcceptedJobs(
 );
 // DSNs are accepted here like any message: spooled, committed (and the WAL fsynced), then their jobs
 // go to the same AcceptedJobs (one ForwardOnce and one set of batchers per thread, settled at close).
-const acceptor = new Acceptor(holder, spool, ledger, queue, log, walSync, undefined, undefined, (m) => (accepted.add(m), true));
+// The acceptor is loaded at the first DSN: its classification loads mailparser and its decoders, ~6 MB
+// of this thread's heap that most runs never use.
+let acceptor: Promise<Acceptor> | undefined;
+const dsnAcceptor = () =>
+  (acceptor ??= import('../intake/accept.js').then(
+    ({ Acceptor }) => new Acceptor(holder, spool, ledger, queue, log, walSync, undefined, undefined, (m) => (accepted.add(m), true)),
+  ));
 const worker = new MailWorker(queue, spec, {
   get cfg() {
     return holder.get(); // process() takes it once per job
@@ -62,7 +68,7 @@ const worker = new MailWorker(queue, spec, {
   transport,
   log,
   durable: () => walSync.sync(),
-  bouncer: new Bouncer(holder, () => acceptor, log),
+  bouncer: new Bouncer(holder, dsnAcceptor, log),
   onOutcome: (kind, outcome) => post({ type: 'outcome', kind, outcome }),
   watchdog: { ...watchdog, onRecreated: () => post({ type: 'recreated' }), onProblem: (problem) => post({ type: 'problem', problem }) },
 });

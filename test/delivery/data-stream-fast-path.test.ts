@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import DataStream from 'nodemailer/lib/smtp-connection/data-stream';
+import type NodemailerDataStream from 'nodemailer/lib/smtp-connection/data-stream';
 import {
   installDataStreamFastPath,
   KNOWN_NODEMAILER,
@@ -18,6 +18,8 @@ import { prng } from '../helpers/random.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const require = createRequire(import.meta.url);
+/** The CommonJS build's, the one the delivery thread's SMTPConnection uses (src/delivery/smtp-pool.ts). */
+const DataStream = require('nodemailer/lib/smtp-connection/data-stream') as typeof NodemailerDataStream;
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 const installedVersion = () => {
   const main = require.resolve('nodemailer', { paths: [ROOT] });

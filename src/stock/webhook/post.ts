@@ -1,8 +1,15 @@
 // One POST to the cart, bounded every way the cart could hold us: a deadline for the whole exchange
 // (connect, send, answer), redirects never followed, and at most ANSWER_MAX_BYTES of its answer read.
-import http from 'node:http';
-import https from 'node:https';
+import { createRequire } from 'node:module';
+import type * as Http from 'node:http';
+import type * as Https from 'node:https';
 import { preview } from '../../security/untrusted-text.js';
+
+// Required, not imported: on Node 24 importing node:http makes Node build its ESM namespace, which reads
+// http.WebSocket and so loads undici into the stock thread (2.3 MB of heap, measured on 24.18; not on Node 20).
+const require = createRequire(import.meta.url);
+const http = require('node:http') as typeof Http;
+const https = require('node:https') as typeof Https;
 
 const ANSWER_MAX_BYTES = 64 * 1024;
 const ERROR_TEXT_CHARS = 200; // of the cart's answer, kept as lastError
@@ -15,7 +22,7 @@ export interface PostResult {
 }
 
 /** Keep-alive agents, one per pusher: a batch after a batch reuses the connection (and its TLS session). */
-export function agents(): { http: http.Agent; https: https.Agent; destroy(): void } {
+export function agents(): { http: Http.Agent; https: Https.Agent; destroy(): void } {
   const a = { http: new http.Agent({ keepAlive: true, maxSockets: 1 }), https: new https.Agent({ keepAlive: true, maxSockets: 1 }) };
   return { ...a, destroy: () => (a.http.destroy(), a.https.destroy()) };
 }
