@@ -85,7 +85,9 @@ export class Bouncer {
     }
     const dsn = buildDsn(this.cfg.relay.hostname, msg, failed, headers);
     try {
-      const qid = await (await this.acceptor()).accept(
+      const qid = await (
+        await this.acceptor()
+      ).accept(
         Readable.from([Buffer.from(dsn, 'latin1')]),
         { mailFrom: '', rcptTo: [msg.mail_from] },
         { clientAddress: '127.0.0.1', helo: 'localhost', secure: false, authenticated: false },

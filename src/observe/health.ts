@@ -7,7 +7,8 @@ import type { Redis } from 'ioredis';
 import type { DB } from '../db/open.js';
 import type { Metrics } from './metrics.js';
 import { withTimeout } from './timeout.js';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import { http } from '../net/node-http.js';
 import type { Logger } from './logger.js';
 import { allowList } from '../net/address-list.js';
 
@@ -91,7 +92,7 @@ const HEALTH_TIMEOUTS = { headersTimeout: 5_000, requestTimeout: 10_000, connect
  * the relay could neither accept a session nor open a spool file.
  */
 export function healthServer(routes: ReturnType<typeof healthRoutes>): Server {
-  const server = createServer(HEALTH_TIMEOUTS, async (req, res) => {
+  const server = http.createServer(HEALTH_TIMEOUTS, async (req, res) => {
     try {
       for (const route of routes) if (await route(req, res)) return;
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');

@@ -10,11 +10,13 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import type * as SmtpConnectionLib from 'smtp-server/lib/smtp-connection.js';
 import { MailParser } from 'mailparser';
 import { installGreetingPatch } from '../../src/relay/receive/greeting-delay.js';
 
 const require = createRequire(import.meta.url);
+/** The CommonJS build's, the one the relay patches (src/relay/receive/greeting-delay.ts). */
+const { SMTPConnection } = require('smtp-server/lib/smtp-connection.js') as typeof SmtpConnectionLib;
 const ROOT = join(import.meta.dirname, '..', '..');
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 const installed = (name: string, from = ROOT) =>

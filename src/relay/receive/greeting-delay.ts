@@ -4,7 +4,11 @@
 // the delay. The patch checks the library's code first and leaves it alone if it has changed;
 // smtp-server is pinned exactly and test/relay/library-internals.test.ts fails on a different init.
 // docs/upstream-smtp-server-greeting.md drafts the option that would make this patch unnecessary.
-import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import { createRequire } from 'node:module';
+import type * as SmtpConnectionLib from 'smtp-server/lib/smtp-connection.js';
+
+/** The CommonJS build's, the one relay/receive/smtp-server.ts's SMTPServer uses (it says why). */
+const { SMTPConnection } = createRequire(import.meta.url)('smtp-server/lib/smtp-connection.js') as typeof SmtpConnectionLib;
 
 type Conn = {
   remoteAddress: string;

@@ -2,7 +2,9 @@
 // place where its callbacks become promises. Replies come from the error table (errors/codes.ts).
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
-import { SMTPServer, type SMTPServerOptions, type SMTPServerSession, type SMTPServerAuthentication } from 'smtp-server';
+import { createRequire } from 'node:module';
+import type * as SmtpServerLib from 'smtp-server';
+import type { SMTPServerOptions, SMTPServerSession, SMTPServerAuthentication } from 'smtp-server';
 import type { Config } from '../../config/schema.js';
 import { ConfigHolder } from '../../config/holder.js';
 import { refuseRenegotiation, relayTlsPolicy } from './tls-policy.js';
@@ -18,6 +20,10 @@ import { Lockout } from '../../security/lockout.js';
 import type { Acceptor } from '../../intake/accept.js';
 import { TooBigError, LoopError } from '../../intake/accept.js';
 import type { Metrics, REJECT_REASONS } from '../../observe/metrics.js';
+
+/** smtp-server's CommonJS build: its ESM one imports node:http (through nodemailer), which on Node 24 loads undici (src/net/node-http.ts). */
+const { SMTPServer } = createRequire(import.meta.url)('smtp-server') as typeof SmtpServerLib;
+type SMTPServer = SmtpServerLib.SMTPServer;
 
 const CLOSE_TIMEOUT_MS = 10_000; // in-flight DATA may finish for this long at shutdown
 /** Password guessing: this many failed AUTHs from one address within the window lock it out. */

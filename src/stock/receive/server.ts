@@ -4,7 +4,8 @@
 // address, so one address cannot take them all; a share kept for shops[].zaikoRobot.clients, so many
 // addresses together cannot either), receiver.maxInflightBytes (the same), and node's
 // own timeouts for the headers and the whole request, checked every second (node's default is 30 s).
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { http } from '../../net/node-http.js';
 import type { Config } from '../../config/schema.js';
 import { ConfigHolder } from '../../config/holder.js';
 import type { Logger } from '../../observe/logger.js';
@@ -73,7 +74,7 @@ export function createReceiverServer(
     requestTimeout: timeouts.requestMs,
     connectionsCheckingInterval: timeouts.checkEveryMs,
   };
-  const server = createServer(httpOptions, async (req, res) => {
+  const server = http.createServer(httpOptions, async (req, res) => {
     const url = requestTarget(req.url, 'http://x');
     const now = holder.get(); // path and size limit of the config current at the request's start
     try {

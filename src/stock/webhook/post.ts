@@ -1,15 +1,9 @@
 // One POST to the cart, bounded every way the cart could hold us: a deadline for the whole exchange
 // (connect, send, answer), redirects never followed, and at most ANSWER_MAX_BYTES of its answer read.
-import { createRequire } from 'node:module';
 import type * as Http from 'node:http';
 import type * as Https from 'node:https';
+import { http, https } from '../../net/node-http.js';
 import { preview } from '../../security/untrusted-text.js';
-
-// Required, not imported: on Node 24 importing node:http makes Node build its ESM namespace, which reads
-// http.WebSocket and so loads undici into the stock thread (2.3 MB of heap, measured on 24.18; not on Node 20).
-const require = createRequire(import.meta.url);
-const http = require('node:http') as typeof Http;
-const https = require('node:https') as typeof Https;
 
 const ANSWER_MAX_BYTES = 64 * 1024;
 const ERROR_TEXT_CHARS = 200; // of the cart's answer, kept as lastError
