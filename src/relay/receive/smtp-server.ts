@@ -21,7 +21,7 @@ import type { Acceptor } from '../../intake/accept.js';
 import { TooBigError, LoopError } from '../../intake/accept.js';
 import type { Metrics, REJECT_REASONS } from '../../observe/metrics.js';
 
-/** smtp-server's CommonJS build: its ESM one imports node:http (through nodemailer), which on Node 24 loads undici (src/net/node-http.ts). */
+/** smtp-server's CommonJS build: its ESM one imports node:http (through nodemailer), on Node 24 that loads undici (net/node-http.ts). */
 const { SMTPServer } = createRequire(import.meta.url)('smtp-server') as typeof SmtpServerLib;
 type SMTPServer = SmtpServerLib.SMTPServer;
 
