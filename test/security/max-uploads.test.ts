@@ -99,7 +99,7 @@ describe('six maximum-size uploads at once against start', () => {
         redis: { url: inject('redisUrl') },
         log: { level: 'warn' },
         relay: { port: relayPort },
-        receiver: { port: receiverPort, waitMs: 100 }, // answered OK once stored: the applies run after
+        receiver: { port: receiverPort }, // waitMs 10 s: each answer waits for its apply, holding what it holds
         shops: [SHOP],
       }),
     );
@@ -145,8 +145,9 @@ describe('six maximum-size uploads at once against start', () => {
       expect(a.text).toBe('NG\nbusy\n');
       expect(Number(a.retryAfter)).toBeGreaterThan(0);
     }
-    // Bounded by the admitted four (their bodies, each parse's live heap), not by what was sent.
-    expect(after.peak - before.rss).toBeLessThan(1200);
+    // Bounded by the admitted four (their bodies, the parse of one at a time), not by what was sent. An
+    // upload's decoded items kept alive while its answer waited for the apply: +697 MB (now about +466).
+    expect(after.peak - before.rss).toBeLessThan(640);
 
     // Every OK is a durable upload of all its items (the busy ones stored nothing), applied in the end.
     const db = openDb(join(t.dir, 'data'), 'stock');

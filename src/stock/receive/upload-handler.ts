@@ -142,6 +142,46 @@ export class UploadHandler implements Uploads {
   }
 
   private async answer(body: Buffer, contentType: string | undefined, client: string, onStored: (items: number) => void): Promise<Answer> {
+    // The parsed and decoded items live only in parseAndStore(): a local of this function would stay alive
+    // across the awaits below (V8 keeps an async function's locals), up to receiver.waitMs per upload.
+    const stored = await this.parseAndStore(body, contentType, client);
+    if ('lines' in stored) return stored;
+    const { uploadId, charset, cfg } = stored;
+    onStored(stored.items);
+    if (!(await enqueueApply(this.queue, uploadId))) {
+      this.log.warn({ uploadId }, 'apply job not added (Redis unreachable); the sweep will enqueue it');
+    }
+    if (!(await waitApplied(this.store, uploadId, cfg.receiver.waitMs))) {
+      if (this.metrics) this.unapplied.add(uploadId);
+      this.log.warn(
+        { uploadId, waitMs: cfg.receiver.waitMs },
+        'answered OK before apply: the result is recorded locally only (uploads show)',
+      );
+      return { status: 200, lines: ['OK'], charset };
+    }
+    this.countItems(uploadId);
+    const reported = this.store.reportedSkips(uploadId, cfg.receiver.reportAsNg);
+    if (reported.length === 0) return { status: 200, lines: ['OK'], charset };
+    return {
+      status: 200,
+      charset,
+      // A code's control bytes (and "%") as %XX in the answer's charset: one item is always one line.
+      lines: [
+        'NG',
+        ...reported.map((s) => {
+          const code = escapeLineText(s.code, (c) => encode(c, charset));
+          return `${answerToken(s.reason)}(product_code=${code})`;
+        }),
+      ],
+    };
+  }
+
+  /** Parse, password, decode, store: the stored upload, or the refusal to answer. */
+  private async parseAndStore(
+    body: Buffer,
+    contentType: string | undefined,
+    client: string,
+  ): Promise<Answer | { uploadId: number; items: number; charset: Charset; cfg: Config }> {
     const { cfg, shopsByUser, longestSysId, imitatedHash } = this.accounts();
     let req;
     try {
@@ -193,32 +233,6 @@ export class UploadHandler implements Uploads {
       return ng('STOCK_UNAVAILABLE');
     }
     this.log.info({ uploadId, shop: shop.id, client, items: items.length, charset }, 'upload stored');
-    onStored(items.length);
-    if (!(await enqueueApply(this.queue, uploadId))) {
-      this.log.warn({ uploadId }, 'apply job not added (Redis unreachable); the sweep will enqueue it');
-    }
-    if (!(await waitApplied(this.store, uploadId, cfg.receiver.waitMs))) {
-      if (this.metrics) this.unapplied.add(uploadId);
-      this.log.warn(
-        { uploadId, waitMs: cfg.receiver.waitMs },
-        'answered OK before apply: the result is recorded locally only (uploads show)',
-      );
-      return { status: 200, lines: ['OK'], charset };
-    }
-    this.countItems(uploadId);
-    const reported = this.store.reportedSkips(uploadId, cfg.receiver.reportAsNg);
-    if (reported.length === 0) return { status: 200, lines: ['OK'], charset };
-    return {
-      status: 200,
-      charset,
-      // A code's control bytes (and "%") as %XX in the answer's charset: one item is always one line.
-      lines: [
-        'NG',
-        ...reported.map((s) => {
-          const code = escapeLineText(s.code, (c) => encode(c, charset));
-          return `${answerToken(s.reason)}(product_code=${code})`;
-        }),
-      ],
-    };
+    return { uploadId, items: items.length, charset, cfg };
   }
 }
