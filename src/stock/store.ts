@@ -4,6 +4,7 @@ import type { Statement } from 'better-sqlite3';
 import { statementCache, type DB } from '../db/open.js';
 import { parseStockValue } from './stock-value.js';
 import { pruneChanges } from './changes/feed.js';
+import { deleteInBatches } from '../db/batches.js';
 
 export interface NewItem {
   code: string;
@@ -216,14 +217,28 @@ export class UploadStore {
     }) as SkipRow[];
   }
 
-  /** Retention: items and changes of uploads older than `days` go; the upload rows stay as a summary. */
-  prune(days: number, now = Date.now()): { items: number; changes: number } {
+  /**
+   * Retention: items and changes of uploads older than `days` go, in bounded batches (db/batches.ts: a
+   * 200,000-item upload is 200 short transactions, not one long write lock); the upload rows stay as a summary.
+   */
+  async prune(
+    days: number,
+    now = Date.now(),
+    stop: () => boolean = () => false,
+    rows?: number,
+  ): Promise<{ items: number; changes: number }> {
     const before = now - days * 86_400_000;
-    return this.db.transaction(() => ({
-      items: this.sql(
-        "DELETE FROM upload_items WHERE upload_id IN (SELECT id FROM uploads WHERE received_at < ? AND status = 'applied')",
-      ).run(before).changes,
-      changes: pruneChanges(this.db, before),
-    }))();
+    const expired = this.sql(
+      `SELECT id FROM uploads u WHERE received_at < ? AND status = 'applied'
+      AND EXISTS (SELECT 1 FROM upload_items i WHERE i.upload_id = u.id) ORDER BY id`,
+    )
+      .pluck()
+      .all(before) as number[];
+    const remove = this.sql(
+      'DELETE FROM upload_items WHERE upload_id = ? AND seq IN (SELECT seq FROM upload_items WHERE upload_id = ? ORDER BY seq LIMIT ?)',
+    );
+    let items = 0;
+    for (const id of expired) items += await deleteInBatches((n) => remove.run(id, id, n).changes, stop, rows);
+    return { items, changes: await pruneChanges(this.db, before, stop, rows) };
   }
 }

@@ -4,6 +4,7 @@ import { UploadStore } from '../../src/stock/store.js';
 import { applyUpload } from '../../src/stock/apply/apply.js';
 import { releaseAfterUpload } from '../../src/stock/release-memory.js';
 import { importCatalog, parseCatalog, exportCatalog, productView } from '../../src/stock/catalog.js';
+import { ChangeFeed } from '../../src/stock/changes/feed.js';
 import { tempDir } from '../helpers/env.js';
 
 const SHOP = 'croft-zakka';
@@ -159,12 +160,40 @@ describe('apply', () => {
     expect(parseCatalog(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('A,a,1,0,0')]))[0].code).toBe('A');
   });
 
-  it('prunes items and changes past retention, keeps the upload summary', () => {
+  it('prunes items and changes past retention, keeps the upload summary', async () => {
     db.prepare('DELETE FROM stock_changes').run(); // the catalog import's, made now
     const id = store.insert(SHOP, { source: 'http', charset: 'utf-8' }, [{ code: 'A-1', rawStock: '1' }], Date.now() - 100 * 86_400_000);
     applyUpload(db, id, Date.now() - 100 * 86_400_000);
-    expect(store.prune(90)).toEqual({ items: 1, changes: 1 });
+    expect(await store.prune(90)).toEqual({ items: 1, changes: 1 });
     expect(store.get(id)?.status).toBe('applied');
+    expect(await store.prune(90)).toEqual({ items: 0, changes: 0 });
+  });
+
+  it('prunes in bounded transactions: a big upload’s items and changes go a batch at a time', async () => {
+    const old = Date.now() - 100 * 86_400_000;
+    const codes = Array.from({ length: 25 }, (_, i) => `B-${i}`);
+    importCatalog(db, SHOP, parseCatalog(Buffer.from(codes.map((c) => `${c},b,1,0,0`).join('\n'))), undefined, old);
+    db.prepare('UPDATE stock_changes SET changed_at = ?').run(old);
+    const id = store.insert(
+      SHOP,
+      { source: 'http', charset: 'utf-8' },
+      codes.map((code) => ({ code, rawStock: '2' })),
+      old,
+    );
+    applyUpload(db, id, old);
+    const count = (table: string) => db.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get() as number;
+    const changes = count('stock_changes');
+    expect([count('upload_items'), changes]).toEqual([25, changes]);
+    let batches = 0;
+    // Stopped after the first batch: exactly 10 rows went, all items of the upload; no change yet.
+    expect(await store.prune(90, Date.now(), () => batches++ > 0, 10)).toEqual({ items: 10, changes: 0 });
+    expect([count('upload_items'), count('stock_changes')]).toEqual([15, changes]);
+    // The retention mark is written before its changes go: the feed already answers expired for them.
+    const feed = new ChangeFeed(db);
+    const through = feed.prunedThrough(SHOP);
+    expect(feed.page(SHOP, 0)).toEqual({ expired: true, oldest: through + 1 });
+    expect(await store.prune(90, Date.now(), () => false, 10)).toEqual({ items: 15, changes });
+    expect([count('upload_items'), count('stock_changes')]).toEqual([0, 0]);
   });
 
   it('applies the next upload the same after a big one released its page cache', () => {

@@ -36,8 +36,7 @@ export class StockWorker {
   private readonly store: UploadStore;
   private readonly connections: Redis[] = [];
   private closing = false;
-  /** The orders' retention in progress (batches across turns): one at a time, awaited by close(). */
-  private pruningOrders?: Promise<void>;
+  private pruning?: Promise<void>;
 
   constructor(
     private readonly config: Config | ConfigHolder,
@@ -154,22 +153,29 @@ export class StockWorker {
     return n;
   }
 
+  /** The daily retention; one run at a time (its deletes go in batches across turns), awaited by close(). */
   private prune(): void {
-    const r = this.store.prune(this.cfg.retention.uploadDays);
-    if (r.items || r.changes) this.log.info(r, 'pruned upload history');
-    this.pruningOrders ??= this.pruneOrders().finally(() => (this.pruningOrders = undefined));
+    this.pruning ??= this.pruneHistory().finally(() => (this.pruning = undefined));
+  }
+
+  private async pruneHistory(): Promise<void> {
+    const { uploadDays, dropDays } = this.cfg.retention;
+    const stop = () => this.closing;
     try {
-      const files = pruneDropDir(this.cfg, this.cfg.retention.dropDays);
+      const files = pruneDropDir(this.cfg, dropDays);
       if (files) this.log.info({ files }, `removed ${files} stock file(s) older than retention.dropDays from done/ and failed/`);
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'drop folder retention failed; will try again');
     }
-  }
-
-  private async pruneOrders(): Promise<void> {
+    try {
+      const r = await this.store.prune(uploadDays, Date.now(), stop);
+      if (r.items || r.changes) this.log.info(r, 'pruned upload history');
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'upload history retention failed; will try again');
+    }
     const days = orderKeepDays(this.cfg.retention);
     try {
-      const r = await pruneOrders(this.db, Date.now() - days * 86_400_000, () => this.closing);
+      const r = await pruneOrders(this.db, Date.now() - days * 86_400_000, stop);
       if (r.orders || r.items)
         this.log.info(r, `pruned ${r.orders} order(s) applied more than ${days} days ago (retention.mailDays, uploadDays)`);
     } catch (err) {
@@ -180,7 +186,7 @@ export class StockWorker {
   async close(): Promise<void> {
     this.closing = true;
     for (const t of this.timers) clearInterval(t);
-    await this.pruningOrders;
+    await this.pruning;
     await this.dropDir?.stop();
     await this.worker?.close();
     await closeQueue(this.queue);

@@ -3,6 +3,7 @@
 // before a lower one: a cursor can only move forward and never skips a change.
 import type { Statement } from 'better-sqlite3';
 import { statementCache, type DB } from '../../db/open.js';
+import { deleteInBatches } from '../../db/batches.js';
 import { CHANGE_COLUMNS, toChange, type Change, type ChangeRow, type ChangeSource } from './change.js';
 
 export const FEED_LIMIT_DEFAULT = 1000;
@@ -70,31 +71,38 @@ export class ChangeFeed {
     return (this.sql('SELECT through_id FROM stock_changes_pruned WHERE shop_id = ?').pluck().get(shop) as number | undefined) ?? 0;
   }
 
-  /** The lowest id the feed can still return: the oldest kept change, else the next after the pruned ones. */
+  /**
+   * The lowest id the feed can still return: the oldest kept change after the retention mark (a prune
+   * in progress leaves rows below it for a moment), else the next after the pruned ones.
+   */
   oldest(shop: string): number {
-    const kept = this.sql('SELECT MIN(id) FROM stock_changes WHERE shop_id = ?').pluck().get(shop) as number | null;
-    return kept ?? this.prunedThrough(shop) + 1;
+    const through = this.prunedThrough(shop);
+    const kept = this.sql('SELECT MIN(id) FROM stock_changes WHERE shop_id = ? AND id > ?').pluck().get(shop, through) as number | null;
+    return kept ?? through + 1;
   }
 }
 
 /**
  * Retention: removes changes older than `before` (ms) and remembers, per shop, the highest id removed,
- * so a cursor below it is answered 410 instead of silently missing changes. Returns how many went.
+ * so a cursor below it is answered 410 instead of silently missing changes. The mark is written first,
+ * then the changes up to it go in bounded batches (db/batches.ts). Resolves to how many went.
  */
-export function pruneChanges(db: DB, before: number): number {
-  return db.transaction(() => {
-    const marks = db
-      .prepare('SELECT shop_id AS shop, MAX(id) AS through FROM stock_changes WHERE changed_at < ? GROUP BY shop_id')
-      .all(before) as { shop: string; through: number }[];
-    let removed = 0;
-    for (const { shop, through } of marks) {
-      db.prepare(
-        `INSERT INTO stock_changes_pruned (shop_id, through_id) VALUES (?, ?)
-        ON CONFLICT (shop_id) DO UPDATE SET through_id = MAX(through_id, excluded.through_id)`,
-      ).run(shop, through);
-      // By id, not by time alone: a shop's kept changes stay one unbroken run after the mark.
-      removed += db.prepare('DELETE FROM stock_changes WHERE shop_id = ? AND id <= ?').run(shop, through).changes;
-    }
-    return removed;
-  })();
+export async function pruneChanges(db: DB, before: number, stop: () => boolean = () => false, rows?: number): Promise<number> {
+  const marks = db
+    .prepare('SELECT shop_id AS shop, MAX(id) AS through FROM stock_changes WHERE changed_at < ? GROUP BY shop_id')
+    .all(before) as { shop: string; through: number }[];
+  const mark = db.prepare(
+    `INSERT INTO stock_changes_pruned (shop_id, through_id) VALUES (?, ?)
+    ON CONFLICT (shop_id) DO UPDATE SET through_id = MAX(through_id, excluded.through_id)`,
+  );
+  // By id, not by time alone: a shop's kept changes stay one unbroken run after the mark.
+  const remove = db.prepare(
+    'DELETE FROM stock_changes WHERE id IN (SELECT id FROM stock_changes WHERE shop_id = ? AND id <= ? ORDER BY id LIMIT ?)',
+  );
+  let removed = 0;
+  for (const { shop, through } of marks) {
+    mark.run(shop, through);
+    removed += await deleteInBatches((n) => remove.run(shop, through, n).changes, stop, rows);
+  }
+  return removed;
 }

@@ -1,13 +1,9 @@
 // Retention of the order mails' stock side (orders, order_items). An orders row is also what makes a
 // second mail of the same order change nothing (decrement.ts), so it stays as long as the ledger and
 // Redis keep that order's forward-once claim (retention.mailDays), and its items stay as long as
-// upload items do (retention.uploadDays): a row goes once both have passed. Removed in small
-// transactions, the thread yielding between them, so an apply or an upload's store never waits long.
-import { setImmediate as nextTurn } from 'node:timers/promises';
+// upload items do (retention.uploadDays): a row goes once both have passed. In bounded batches.
 import type { DB } from '../../db/open.js';
-
-/** Rows (orders and items together) removed per transaction. */
-const PRUNE_BATCH_ROWS = 1000;
+import { deleteInBatches, PRUNE_BATCH_ROWS } from '../../db/batches.js';
 
 /** Orders applied before this many days ago may go: the longer of the two windows that need them. */
 export const orderKeepDays = (retention: { mailDays: number; uploadDays: number }) => Math.max(retention.mailDays, retention.uploadDays);
@@ -46,12 +42,15 @@ export async function pruneOrders(
   rows = PRUNE_BATCH_ROWS,
 ): Promise<{ orders: number; items: number }> {
   const total = { orders: 0, items: 0 };
-  while (!stop()) {
-    const r = pruneBatch(db, before, rows);
-    total.orders += r.orders;
-    total.items += r.items;
-    if (r.orders + r.items === 0) break;
-    await nextTurn(); // the lock is free between batches; jobs and the receiver's stores run
-  }
+  await deleteInBatches(
+    (n) => {
+      const r = pruneBatch(db, before, n);
+      total.orders += r.orders;
+      total.items += r.items;
+      return r.orders + r.items;
+    },
+    stop,
+    rows,
+  );
   return total;
 }
