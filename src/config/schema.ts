@@ -9,6 +9,21 @@ import { SKIP_REASONS } from '../errors/skip-reasons.js';
 import { isScryptHash } from './password.js';
 import { secretKey, webhookUrlProblem } from './webhook-url.js';
 
+/**
+ * A time zone V8 knows. Its list first: a DateTimeFormat loads ~4.5 MB of ICU's locale and calendar data
+ * into the process (Node 24; 8 MB of RSS in all), which `start` needs only when the console runs. Names
+ * the list does not hold (aliases such as Asia/Calcutta, other spellings) still get the full check.
+ */
+function knownTimeZone(tz: string): boolean {
+  if (Intl.supportedValuesOf('timeZone').includes(tz)) return true;
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const duration = (def: string) =>
   z
     .union([z.string(), z.number()])
@@ -245,17 +260,7 @@ export const configSchema = z
             }),
           )
           .default([]),
-        timeZone: z
-          .string()
-          .default('Asia/Tokyo')
-          .refine((tz) => {
-            try {
-              new Intl.DateTimeFormat('en', { timeZone: tz });
-              return true;
-            } catch {
-              return false;
-            }
-          }, 'unknown time zone (use an IANA name such as Asia/Tokyo)'),
+        timeZone: z.string().default('Asia/Tokyo').refine(knownTimeZone, 'unknown time zone (use an IANA name such as Asia/Tokyo)'),
       })
       .prefault({}),
     retention: z
