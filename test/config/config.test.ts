@@ -112,6 +112,14 @@ describe('config', () => {
     expect(problems('just a string')[0]).toMatch(/must be a mapping/);
   });
 
+  it("takes console.timeZone from V8's list, and aliases the list does not hold; refuses unknown zones", () => {
+    for (const timeZone of ['Asia/Tokyo', 'UTC', 'Asia/Calcutta', 'asia/tokyo', 'Etc/GMT-9'])
+      expect(validateConfig({ console: { timeZone } }, '/x', {}).console.timeZone).toBe(timeZone);
+    expect(problems({ console: { timeZone: 'Mars/Olympus_Mons' } })).toEqual([
+      'console.timeZone: unknown time zone (use an IANA name such as Asia/Tokyo)',
+    ]);
+  });
+
   it('applies environment overrides before validation', () => {
     const cfg = validateConfig({ upstream: { auth: { user: 'u', pass: 'p' } }, shops: [shop] }, '/x', {
       ZAIKO_BRIDGE_REDIS_URL: 'redis://127.0.0.1:7000',
