@@ -7,6 +7,10 @@ import type { LedgerStore } from '../ledger/store.js';
 import type { Spool } from '../intake/spool/spool.js';
 import { mailJobId, type MailJobData } from '../queue/names.js';
 import { enqueueMail } from '../intake/enqueue.js';
+import { deleteInBatches } from '../db/batches.js';
+
+/** Messages (each with its recipients, up to relay.maxRecipients) per retention transaction. */
+const LEDGER_PRUNE_ROWS = 200;
 
 export async function recoverMail(queue: Queue<MailJobData>, ledger: LedgerStore, log: Logger): Promise<number> {
   let added = 0;
@@ -32,6 +36,11 @@ export async function cleanSpool(cfg: Config, ledger: LedgerStore, spool: Spool,
   for (const id of ids) ledger.markSpoolRemoved(id);
   if (ids.length) await durable();
   for (const id of ids) await spool.remove(id);
-  const pruned = ledger.prune(cfg.retention.mailDays);
-  if (pruned) log.info({ count: pruned }, 'pruned old ledger rows');
+  // In batches with a turn between: this runs on the SMTP thread, whose accepts need the ledger too.
+  const pruned = await deleteInBatches(
+    (rows) => ledger.prune(cfg.retention.mailDays, rows),
+    () => false,
+    LEDGER_PRUNE_ROWS,
+  );
+  if (pruned) log.info({ count: pruned }, 'pruned old ledger rows and forward claims');
 }

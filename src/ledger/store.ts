@@ -370,20 +370,25 @@ export class LedgerStore {
       .all(now - keepDays * 86_400_000) as string[];
   }
 
-  /** Retention: ledger rows older than mailDays (final ones only); forward claims go with them. */
-  prune(mailDays: number, now = Date.now()): number {
+  /**
+   * Retention, one bounded transaction: at most `rows` ledger rows older than mailDays (final ones only,
+   * with their recipients), then forward claims as old, within what is left of `rows`. Returns how many
+   * rows went; the caller repeats while that is `rows` (db/batches.ts), so the accept path never waits long.
+   */
+  prune(mailDays: number, rows: number, now = Date.now()): number {
     const before = now - mailDays * 86_400_000;
     return this.db.transaction(() => {
       const ids = this.sql(
         `SELECT id FROM messages m WHERE received_at < ? AND spool_removed = 1
-        AND NOT EXISTS (SELECT 1 FROM message_recipients r WHERE r.message_id = m.id AND r.status IN ('queued', 'deferred'))`,
+        AND NOT EXISTS (SELECT 1 FROM message_recipients r WHERE r.message_id = m.id AND r.status IN ('queued', 'deferred')) LIMIT ?`,
       )
         .pluck()
-        .all(before) as string[];
+        .all(before, rows) as string[];
       const del = this.sql('DELETE FROM messages WHERE id = ?');
       for (const id of ids) del.run(id);
-      this.sql('DELETE FROM forward_claims WHERE claimed_at < ?').run(before);
-      return ids.length;
+      if (ids.length === rows) return rows;
+      const claims = this.sql('DELETE FROM forward_claims WHERE rowid IN (SELECT rowid FROM forward_claims WHERE claimed_at < ? LIMIT ?)');
+      return ids.length + claims.run(before, rows - ids.length).changes;
     })();
   }
 
