@@ -5,8 +5,8 @@
 //   keeping a 44 MB process alive only to wait for a child.
 // - malloc_trim, after a big upload: glibc keeps the pages a freed allocation leaves in the middle of an
 //   arena; malloc_trim gives every whole free page of every arena back to the system (observe/malloc-trim.ts).
-// Loaded on first use. Where koffi or glibc is missing (musl, another OS or CPU), libc() is undefined and
-// each caller has a fallback: a child process instead of execve, and no trim.
+// Loaded on first use. Where koffi or glibc is missing (musl, another OS, a CPU koffi has no binary for),
+// libc() is undefined and each caller has a fallback: a child process instead of execve, and no trim.
 import { createRequire } from 'node:module';
 
 export interface Libc {
@@ -31,27 +31,37 @@ export function libc(): Libc | undefined {
 function load(): Libc | null {
   if (process.platform !== 'linux') return null;
   try {
-    // koffi is CommonJS; require keeps the load synchronous for the callers that cannot wait.
+    // koffi is CommonJS; require keeps the load synchronous for the callers that cannot wait. It is an
+    // optional dependency: missing where npm had no binary of it for the platform.
     const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
-    const lib = koffi.load('libc.so.6');
+    const lib = koffi.load('libc.so.6'); // glibc's name: fails on musl, where the fallbacks run
     const execve = lib.func('int execve(const char *file, const char **argv, const char **envp)');
     const fcntl = lib.func('int fcntl(int fd, int cmd, ...)');
-    const mallocTrim = lib.func('int malloc_trim(size_t pad)');
+    const mallocTrim = optional(() => lib.func('int malloc_trim(size_t pad)'));
     return {
       execve(file, argv, env) {
         // Node opens stdin, stdout and stderr close-on-exec; the new program must keep them (Node 22's
-        // process.execve clears the flag the same way).
-        for (let fd = 0; fd <= 2; fd++) {
-          const flags = fcntl(fd, F_GETFD) as number;
-          if (flags >= 0) fcntl(fd, F_SETFD, 'int', flags & ~FD_CLOEXEC);
-        }
+        // process.execve clears the flag the same way, and puts it back if the call fails).
+        const saved = [0, 1, 2].map((fd) => fcntl(fd, F_GETFD) as number);
+        saved.forEach((flags, fd) => flags >= 0 && fcntl(fd, F_SETFD, 'int', flags & ~FD_CLOEXEC));
         const envp = Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
         execve(file, [...argv, null], [...envp, null]);
-        return koffi.errno();
+        const errno = koffi.errno();
+        saved.forEach((flags, fd) => flags >= 0 && fcntl(fd, F_SETFD, 'int', flags));
+        return errno;
       },
-      mallocTrim: () => mallocTrim(0) === 1,
+      mallocTrim: () => mallocTrim?.(0) === 1,
     };
   } catch {
     return null;
+  }
+}
+
+/** A binding that may be missing (a libc that has execve but not malloc_trim) without losing the others. */
+function optional<T>(bind: () => T): T | undefined {
+  try {
+    return bind();
+  } catch {
+    return undefined;
   }
 }

@@ -1,9 +1,10 @@
 // After a big upload the tree stayed 37–58 MB above where it was before it for minutes (bench/README.md,
 // footprint): V8 frees the parsed items and their Buffers, but glibc keeps the freed pages in its arenas
 // wherever a live allocation sits above them, so only malloc_trim gives them back. It walks every arena
-// holding each one's lock, so it runs only after a big upload (not on a timer), off the SMTP thread, once
-// V8's collection of the upload's garbage has had time to finish (it runs incrementally), and again later
-// for what was freed after that.
+// holding that arena's lock, and with MALLOC_ARENA_MAX=2 the SMTP thread shares them: a malloc there waits
+// while a trim runs (14.8 ms for the bench's 200,000-item upload, measured on a loaded 2-core machine). So
+// it runs only after a big upload (≥ 10,000 items, stock/release-memory.ts), never on a timer of its own,
+// once V8's collection of the upload's garbage has had time to finish, and once more later.
 import { libc } from './libc.js';
 
 /**

@@ -35,23 +35,35 @@ export function missingNodeFlags(command: string | undefined, execArgv: readonly
   return (FLAGS_OF[command ?? ''] ?? []).filter((f) => !given.has(f));
 }
 
+/** Set in the environment of the replaced process: if it still lacks the flags, it runs as it is instead of looping. */
+const RELAUNCHED = 'ZB_RELAUNCHED';
+
 /**
  * Starts this command again with its missing flags. The process is replaced (execve: same pid, so systemd,
  * shells and signals see no difference) and this never returns: Node 22.15+ has `process.execve`; on Node
- * 20 glibc's execve is called through koffi (observe/libc.ts). Where neither can be had: `start` and
- * `relay` run as a child with the flags while this process passes signals on and exits as the child does;
- * resolves true then (run nothing else). Resolves false when it runs here as it is.
+ * 20 glibc's execve is called through koffi (observe/libc.ts). Not when a parent holds an IPC channel to
+ * this process (fork()): execve would close it, and the command follows its parent through it (cli/run.ts).
+ * Then, or where execve cannot be had: `start` and `relay` run as a child with the flags while this process
+ * passes signals on and exits as the child does; resolves true then (run nothing else). Resolves false when
+ * it runs here as it is.
  */
 export async function relaunchWithNodeFlags(): Promise<boolean> {
   const command = commandOf(process.argv.slice(2));
   const missing = missingNodeFlags(command, process.execArgv, process.env.NODE_OPTIONS);
   if (!missing.length) return false;
+  if (process.env[RELAUNCHED]) {
+    process.stderr.write(`zaiko-bridge: started again but node still lacks ${missing.join(' ')}; running without them\n`);
+    return false;
+  }
   const argv = [...process.execArgv, ...missing, ...process.argv.slice(1)];
-  const env = command === 'start' ? { ...RELAY_NODE_ENV, ...process.env } : process.env;
-  const nodeExecve = (process as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve;
-  if (nodeExecve) nodeExecve(process.execPath, [process.execPath, ...argv], env);
-  libc()?.execve(process.execPath, [process.execPath, ...argv], env); // returns only if it failed
-  if (!WORTH_A_CHILD.has(command!)) return false;
+  const env = { ...(command === 'start' ? RELAY_NODE_ENV : {}), ...process.env, [RELAUNCHED]: '1' };
+  const failure = process.channel ? undefined : replaceProcess([process.execPath, ...argv], env);
+  const worth = WORTH_A_CHILD.has(command!);
+  if (failure) {
+    const next = worth ? 'starting it as a child' : 'running without them';
+    process.stderr.write(`zaiko-bridge: could not replace the process to add node flags (${failure}); ${next}\n`);
+  }
+  if (!worth) return false;
   // The IPC channel tells the child when this process is gone, however it ends (src/cli/run.ts follows it).
   const child = spawn(process.execPath, argv, { env, stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
@@ -63,4 +75,21 @@ export async function relaunchWithNodeFlags(): Promise<boolean> {
   if (process.connected) process.channel?.unref(); // the IPC channel must not keep this process alive
   process.exitCode = code ?? 128 + (signal ? constants.signals[signal] : 0);
   return true;
+}
+
+/**
+ * execve through Node (22.15+) or glibc (koffi). Returns only if neither replaced the process: why, or
+ * undefined where there is no execve to try (another libc, OS or CPU: the fallback is then the expected way).
+ */
+function replaceProcess(args: string[], env: NodeJS.ProcessEnv): string | undefined {
+  const nodeExecve = (process as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve;
+  if (nodeExecve) {
+    try {
+      nodeExecve(process.execPath, args, env);
+    } catch (err) {
+      return (err as Error).message;
+    }
+  }
+  const c = libc();
+  return c ? `errno ${c.execve(process.execPath, args, env)}` : undefined;
 }

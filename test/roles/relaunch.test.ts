@@ -57,14 +57,21 @@ const alive = (pid: number) => {
 };
 
 /** Starts `node dist/cli.js start` without flags; resolves to the pid that logs that it serves. */
-async function startWithoutFlags(env: NodeJS.ProcessEnv = process.env): Promise<number> {
+async function startWithoutFlags(env: NodeJS.ProcessEnv = process.env, viaForkingParent = false): Promise<number> {
   t = tempDir();
   const config = join(t.dir, 'zb.yaml');
   writeFileSync(
     config,
     stringify({ dataDir: './data', relay: { port: 0 }, receiver: { port: 0 }, upstream: { outbox: './outbox' }, shops: [SHOP] }),
   );
-  proc = spawnTracked(process.execPath, [CLI, 'start', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const args = [CLI, 'start', '--config', config];
+  if (viaForkingParent) {
+    // A supervisor that forks the command with an IPC channel and no node flags (as pm2's fork mode does).
+    const parent = join(t.dir, 'parent.cjs');
+    writeFileSync(parent, `require('node:child_process').fork(${JSON.stringify(CLI)}, process.argv.slice(2), { execArgv: [] });`);
+    args[0] = parent;
+  }
+  proc = spawnTracked(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   err = '';
   proc.stderr!.on('data', (d) => (err += d));
   await until(() => err.includes('zaiko-bridge started'), 60_000, 'start');
@@ -101,5 +108,22 @@ describe('node dist/cli.js start, no flags', () => {
     if (nodeExecve) expect(served).toBe(proc!.pid);
     else expect(served).not.toBe(proc!.pid);
     await expectFlagsAndCleanStop(served);
+  });
+
+  it('forked by a parent with an IPC channel, runs as a child with the flags and stops when that parent is gone', async () => {
+    const served = await startWithoutFlags(process.env, true);
+    for (const flag of RELAY_NODE_FLAGS) expect(nodeFlagsOf(served)).toContain(flag);
+    const forked = Number(readFileSync(`/proc/${served}/stat`, 'utf8').split(') ')[1].split(' ')[1]); // its parent
+    expect(forked).not.toBe(proc!.pid); // execve would have closed the channel: a child of the forked process
+    proc!.kill('SIGKILL'); // the supervisor dies without a word: its channel closes
+    await until(() => !alive(served) && !alive(forked), 30_000, 'the command follows its gone parent');
+    expect(err).toContain('"stopped"');
+  });
+
+  it('started again and still without the flags (node ignoring them), runs as it is instead of looping', async () => {
+    const served = await startWithoutFlags({ ...process.env, ZB_RELAUNCHED: '1' });
+    expect(served).toBe(proc!.pid);
+    expect(nodeFlagsOf(served)).toEqual([]);
+    expect(err).toContain('started again but node still lacks');
   });
 });
