@@ -50,8 +50,10 @@ const RELAUNCHED = 'ZB_RELAUNCHED';
 export async function relaunchWithNodeFlags(): Promise<boolean> {
   const command = commandOf(process.argv.slice(2));
   const missing = missingNodeFlags(command, process.execArgv, process.env.NODE_OPTIONS);
+  const relaunched = process.env[RELAUNCHED];
+  delete process.env[RELAUNCHED]; // for this process only: not for the commands it starts
   if (!missing.length) return false;
-  if (process.env[RELAUNCHED]) {
+  if (relaunched) {
     process.stderr.write(`zaiko-bridge: started again but node still lacks ${missing.join(' ')}; running without them\n`);
     return false;
   }
