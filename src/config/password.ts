@@ -2,7 +2,7 @@
 // scrypt runs on libuv's thread pool (async), never on the event loop, and every check costs one scrypt
 // run whatever it is checked against (a hash, a plain password, nothing: an unknown user), so the time
 // of an answer does not tell a known user from an unknown one.
-import { scrypt as scryptCallback, randomBytes, timingSafeEqual, createHash, type ScryptOptions } from 'node:crypto';
+import { scrypt as scryptCallback, randomBytes, timingSafeEqual, createHash, createHmac, type ScryptOptions } from 'node:crypto';
 
 const SCRYPT = { N: 16384, r: 8, p: 1, keyLen: 32 };
 
@@ -60,11 +60,36 @@ export function costliestHash(configured: string[]): string | undefined {
 }
 
 /**
+ * Passwords that matched, remembered as an HMAC under a key made at start (never the password itself): the
+ * next check of the same password against the same configured one needs no scrypt run. zaiko Robot sends the
+ * same sys_pass with every upload, a cart the same AUTH with every message, and each scrypt run costs
+ * ~50 ms of CPU and 16 MB of memory while it runs (scrypt's N × r × 128 bytes: the tree's RSS rose 10-19 MB
+ * on every upload of the footprint soak). A wrong password and an unknown user still cost one scrypt run,
+ * so timing still does not tell a known user from an unknown one; a fast answer only says that the password
+ * is right, which the answer itself says.
+ */
+const MATCHED_KEY = randomBytes(32);
+const matched = new Map<string, Buffer>(); // configured password → HMAC of the given one that matched it
+const MAX_MATCHED = 256; // configured passwords (reloads can bring new ones): then it starts again
+const matchedMac = (given: string) => createHmac('sha256', MATCHED_KEY).update(given).digest();
+
+/**
  * Constant-time check of `given` against a configured plain or scrypt password. `configured` undefined
  * (no such user) is false, after checking against `imitate` (give costliestHash() of the configured
  * passwords) or a dummy hash, so that it costs what a known user does.
  */
 export async function verifyPassword(given: string, configured: string | undefined, imitate?: string): Promise<boolean> {
+  const known = configured === undefined ? undefined : matched.get(configured);
+  if (known && timingSafeEqual(matchedMac(given), known)) return true;
+  const ok = await checkPassword(given, configured, imitate);
+  if (ok && configured !== undefined) {
+    if (matched.size >= MAX_MATCHED) matched.clear();
+    matched.set(configured, matchedMac(given));
+  }
+  return ok;
+}
+
+async function checkPassword(given: string, configured: string | undefined, imitate?: string): Promise<boolean> {
   if (configured !== undefined && isScryptHash(configured)) return matchesScrypt(given, configured);
   await matchesScrypt(
     given,
