@@ -176,4 +176,20 @@ describe('units and passwords', () => {
     expect(await verifyPassword('plai', 'plain')).toBe(false);
     expect(await verifyPassword('', undefined)).toBe(false);
   });
+
+  it('remembers a password that matched: the same one is still right, others and unknown users still wrong', async () => {
+    const h = await hashPassword('again');
+    for (let i = 0; i < 3; i++) {
+      expect(await verifyPassword('again', h)).toBe(true);
+      expect(await verifyPassword('again!', h)).toBe(false);
+      expect(await verifyPassword('again', 'plain-again')).toBe(false);
+      expect(await verifyPassword('plain-again', 'plain-again')).toBe(true);
+      expect(await verifyPassword('plain-again ', 'plain-again')).toBe(false);
+      expect(await verifyPassword('again', undefined, h)).toBe(false); // an unknown user, even with a known password
+    }
+    // A new configured password (a reload): the old one no longer passes against it.
+    const h2 = await hashPassword('changed');
+    expect(await verifyPassword('again', h2)).toBe(false);
+    expect(await verifyPassword('changed', h2)).toBe(true);
+  });
 });
