@@ -59,8 +59,8 @@ const orderMail = (n) =>
     '',
   ].join('\r\n');
 
-/** One SMTP session, one message; resolves to the longest wait for a reply in it (ms). */
-function sendMail(port, n) {
+/** One SMTP session, one message; resolves to the longest wait for a reply in it (ms). `waits` gets every wait. */
+function sendMail(port, n, waits = []) {
   return new Promise((resolveSend, reject) => {
     const s = connect(port, '127.0.0.1');
     const steps = [
@@ -81,7 +81,8 @@ function sendMail(port, n) {
       while (/^\d{3} .*\r\n/m.test(buf)) {
         const m = /^(\d{3}) .*\r\n/m.exec(buf);
         buf = buf.slice(m.index + m[0].length);
-        longest = Math.max(longest, performance.now() - sent);
+        waits.push(performance.now() - sent);
+        longest = Math.max(longest, waits.at(-1));
         if (m[1][0] !== '2' && m[1][0] !== '3') return s.destroy(new Error(`SMTP ${m[0].trim()}`));
         const next = steps.shift();
         if (!next) return s.end();
@@ -182,18 +183,19 @@ async function soak(tree, rss) {
   return { peak: rss.mark(), end: median(tail), pss: pssMb(processTree(tree.root)) };
 }
 
-/** One client, one message after another, until stopped: the longest reply wait. */
+/** One client, one message after another, until stopped: the longest reply wait and the 99th percentile. */
 function sequentialClient(port) {
   let stop = false,
-    longest = 0,
     n = 1e6;
+  const waits = [];
   const done = (async () => {
-    while (!stop) longest = Math.max(longest, await sendMail(port, n++));
+    while (!stop) await sendMail(port, n++, waits);
   })();
   return async () => {
     stop = true;
     await done;
-    return longest;
+    waits.sort((a, b) => a - b);
+    return { max: waits.at(-1) ?? 0, p99: waits[Math.floor(waits.length * 0.99)] ?? 0, replies: waits.length };
   };
 }
 
@@ -204,13 +206,13 @@ async function bigUpload(tree, rss) {
   const beforeMb = median(before);
   let stopClient = sequentialClient(tree.ports.relay);
   await sleep(3000);
-  const quietMax = await stopClient();
+  const quiet = await stopClient();
   // Built before the client starts: building 13 MB here blocks this process, and the client's waits with it.
   const data = uploadBody(BIG_ITEMS, 1);
   rss.mark();
   stopClient = sequentialClient(tree.ports.relay);
   const uploadMs = await upload(tree.ports.receiver, BIG_ITEMS, 1, data);
-  const uploadMax = await stopClient();
+  const during = await stopClient();
   const t0 = performance.now();
   let settleS = SETTLE_BOUND_S,
     after = rss.now();
@@ -222,7 +224,7 @@ async function bigUpload(tree, rss) {
     }
     await sleep(1000);
   }
-  return { beforeMb, peakMb: rss.mark(), afterMb: after, settleS, uploadMs, quietMax, uploadMax };
+  return { beforeMb, peakMb: rss.mark(), afterMb: after, settleS, uploadMs, quiet, during };
 }
 
 function command(args) {
@@ -296,7 +298,9 @@ try {
           (b
             ? ` ${way}_big_before_mb=${f(b.beforeMb)} ${way}_big_peak_mb=${f(b.peakMb)} ${way}_big_after_mb=${f(b.afterMb)}` +
               ` ${way}_big_settle_s=${b.settleS.toFixed(1)} ${way}_big_upload_ms=${f(b.uploadMs)}` +
-              ` ${way}_smtp_max_reply_ms_quiet=${f(b.quietMax)} ${way}_smtp_max_reply_ms_upload=${f(b.uploadMax)}`
+              ` ${way}_smtp_max_reply_ms_quiet=${f(b.quiet.max)} ${way}_smtp_max_reply_ms_upload=${f(b.during.max)}` +
+              ` ${way}_smtp_p99_reply_ms_quiet=${f(b.quiet.p99)} ${way}_smtp_p99_reply_ms_upload=${f(b.during.p99)}` +
+              ` ${way}_smtp_replies_upload=${b.during.replies}`
             : '') +
           (tree.launchers.length ? ` ${way}_launchers_mb=${f(launcherMb)}` : ''),
       );
