@@ -12,6 +12,8 @@ import { startRelay } from './relay.js';
 import { Metrics } from '../observe/metrics.js';
 import { StockThread } from './stock-thread.js';
 import { ThreadUploads } from './thread-uploads.js';
+import { FlushPacer } from '../db/flush-pacer.js';
+import { join } from 'node:path';
 
 export async function startAll(config: Config | ConfigHolder, log: Logger): Promise<RunningRole> {
   const holder = ConfigHolder.of(config);
@@ -45,7 +47,9 @@ export async function startAll(config: Config | ConfigHolder, log: Logger): Prom
     checkConfig = relay.checkConfig;
     const readyChecks = [relay.readiness, () => stock.problem()];
     // Uploads are parsed, checked and stored in the stock thread: a big one never holds an SMTP answer.
-    const uploads = new ThreadUploads(stock, metrics);
+    // A big upload's writes to stock.db reach the disk in slices: an SMTP answer's fsync waits behind one.
+    const pacer = new FlushPacer(['stock.db-wal', 'stock.db'].map((f) => join(cfg.dataDir, f)));
+    const uploads = new ThreadUploads(stock, metrics, pacer);
     roles.push(await startReceiver(holder, spec, log, { metrics, readyChecks, uploads, dataDirLocked: true }));
     if (cfg.console.users.length) {
       const { startConsole } = await import('./console.js'); // loaded only when it runs: the console's pages cost memory

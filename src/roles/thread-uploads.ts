@@ -7,6 +7,10 @@
 // none is sent again, so none is stored twice. One already stored is applied by the sweep when the thread
 // is back (the next upload carries the same figures anyway). While the thread is down a new upload waits
 // for it up to UP_WAIT_MS (a restart's first delay is 1 s), then gets the same answer.
+//
+// While a big upload is in the thread (its store, apply and their checkpoints write tens of MB to stock.db),
+// this thread paces the flushes of stock.db (db/flush-pacer.ts), so an SMTP answer's fsync waits behind a few MB.
+import type { FlushPacer } from '../db/flush-pacer.js';
 import type { Metrics } from '../observe/metrics.js';
 import { ngAnswer } from '../errors/codes.js';
 import { figuresOf, type Answer, type Uploads } from '../stock/receive/upload-handler.js';
@@ -15,6 +19,8 @@ import type { StockThread, StockThreadMessage } from './stock-thread.js';
 const UP_WAIT_MS = 5_000;
 /** A scrape does not wait longer than this for the thread's late-apply figures. */
 const COUNT_WAIT_MS = 1_000;
+/** A body from this size on (~16,000 items) writes enough to pace; the cart's usual uploads are far smaller. */
+const PACED_BODY_BYTES = 1 << 20;
 
 const unavailable = (): Answer => ({ ...ngAnswer('STOCK_UNAVAILABLE'), charset: 'utf-8' });
 
@@ -34,6 +40,7 @@ export class ThreadUploads implements Uploads {
   constructor(
     private readonly thread: StockThread,
     private readonly metrics?: Metrics,
+    private readonly pacer?: FlushPacer,
   ) {
     this.figures = metrics && figuresOf(metrics);
     thread.attach({ message: (m) => this.message(m), exited: () => this.exited() });
@@ -46,6 +53,15 @@ export class ThreadUploads implements Uploads {
 
   async handle(body: Buffer, contentType: string | undefined, client: string): Promise<Answer> {
     if (!(await this.thread.whenUp(UP_WAIT_MS))) return this.lost();
+    const release = body.length >= PACED_BODY_BYTES ? this.pacer?.hold() : undefined;
+    try {
+      return await this.inThread(body, contentType, client);
+    } finally {
+      release?.();
+    }
+  }
+
+  private async inThread(body: Buffer, contentType: string | undefined, client: string): Promise<Answer> {
     const id = ++this.nextId;
     const memory = ownMemory(body);
     const answer = new Promise<Answer>((resolve) => this.answers.set(id, resolve));

@@ -9,6 +9,7 @@ import { importCatalog, parseCatalog, productView } from '../../src/stock/catalo
 import { startReceiver, type RunningRole } from '../../src/roles/receiver.js';
 import { StockThread } from '../../src/roles/stock-thread.js';
 import { ThreadUploads } from '../../src/roles/thread-uploads.js';
+import { FlushPacer } from '../../src/db/flush-pacer.js';
 import { Metrics } from '../../src/observe/metrics.js';
 import { tempDir, testConfig, log, stopAll, FIXTURES } from '../helpers/env.js';
 import { post, send, form, auth, items } from '../helpers/http.js';
@@ -25,13 +26,13 @@ let receiver: RunningRole & { port?: number };
 let uploads: ThreadUploads;
 let metrics: Metrics;
 
-async function boot(receiverOverrides: Record<string, unknown> = {}) {
+async function boot(receiverOverrides: Record<string, unknown> = {}, pacer?: FlushPacer) {
   const cfg = testConfig(t.dir, { receiver: receiverOverrides });
   db = openDb(cfg.dataDir, 'stock');
   importCatalog(db, 'croft-zakka', parseCatalog(Buffer.from(CATALOG)));
   metrics = new Metrics();
   thread = new StockThread({ cfg, redis: { url: redisUrl }, logLevel: 'silent' }, log, metrics);
-  uploads = new ThreadUploads(thread, metrics);
+  uploads = new ThreadUploads(thread, metrics, pacer);
   thread.start();
   receiver = await startReceiver(cfg, redisUrl, log, { metrics, uploads });
   return { port: receiver.port!, cfg };
@@ -116,5 +117,22 @@ describe('uploads in the stock thread', () => {
     if (rows.length === 2) await until(() => uploadRows().every((r) => r.status === 'applied'), 15_000, 'swept');
     expect(await scrape(port)).toContain('zaiko_bridge_uploads_total{answer="unavailable"} 1');
     expect(await scrape(port)).toContain('zaiko_bridge_worker_restarts_total{worker="stock"} 1');
+  });
+
+  it('paces the flushes of stock.db while a big upload (1 MiB or more) is in the thread, not for a small one', async () => {
+    const pacer = new FlushPacer(
+      ['stock.db-wal', 'stock.db'].map((f) => join(t.dir, f)),
+      1,
+    );
+    const { port } = await boot({}, pacer);
+    expect((await post(port, PATH, form([...auth, ...items([['TNG-AI-01', '5']])]))).text).toBe('OK\n');
+    expect(pacer.flushes).toBe(0);
+    const big = items(Array.from({ length: 20_000 }, (_, i): [string, string] => [i % 2 ? 'TNG-AI-01' : 'MZR-SET-5', String(i)]));
+    const body = form([...auth, ...big]);
+    expect(body.length).toBeGreaterThanOrEqual(1 << 20);
+    expect((await post(port, PATH, body)).text).toBe('OK\n');
+    expect(pacer.flushes).toBeGreaterThan(0);
+    expect([stock('MZR-SET-5'), stock('TNG-AI-01')]).toEqual([19_998, 19_999]);
+    await pacer.idle();
   });
 });
