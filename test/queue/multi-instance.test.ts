@@ -44,8 +44,11 @@ describe('several instances on one Redis', () => {
     await sendMail({ port: relayA.port!, from: 'x@shop.example', to: ['to-a@example.net'], raw: 'Subject: a\r\n\r\na\r\n' });
     await sendMail({ port: relayB.port!, from: 'x@shop.example', to: ['to-b@example.net'], raw: 'Subject: b\r\n\r\nb\r\n' });
     await until(() => sink.messages.length === 2, 15_000, 'both delivered');
-    // Each ledger has its own message only, sent: relay A never read B's spool, nor B A's.
+    // Each ledger has its own message only, sent: relay A never read B's spool, nor B A's. The sink has a
+    // message before its relay has recorded the upstream's 250: wait for both records first.
     const sent = (ledger: typeof relayA.ledger) => ledger.list({ limit: 10 }).map((m) => `${m.to}:${m.status}`);
+    const recorded = (ledger: typeof relayA.ledger) => sent(ledger).every((s) => !s.endsWith(':queued'));
+    await until(() => recorded(relayA.ledger) && recorded(relayB.ledger), 15_000, 'both sends recorded');
     expect(sent(relayA.ledger)).toEqual(['to-a@example.net:sent']);
     expect(sent(relayB.ledger)).toEqual(['to-b@example.net:sent']);
 
