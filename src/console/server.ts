@@ -1,6 +1,7 @@
 // The console's HTTP server (plain node:http): routes, the session gate (303 to /login), the CSRF gate
 // on every POST (403), bounded bodies, security headers, and errors as pages that say what went wrong.
-import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
+import type { IncomingMessage, ServerResponse, Server } from 'node:http';
+import { http } from '../net/node-http.js';
 import type { TLSSocket } from 'node:tls';
 import { html } from './html.js';
 import { page } from './layout.js';
@@ -126,7 +127,7 @@ async function handle(deps: ConsoleDeps, req: IncomingMessage, res: ServerRespon
 }
 
 export function createConsoleServer(live: ConsoleDeps): Server {
-  const server = createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     const deps = { ...live, cfg: live.cfg }; // the config current at the request's start, for the whole request
     handle(deps, req, res)
       .catch((err: Error) => {
