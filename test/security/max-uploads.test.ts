@@ -4,14 +4,12 @@
 // get 503 `NG` `busy` with Retry-After and leave nothing behind, the process's memory grows by what
 // the admitted ones need, and a normal upload and EHLO are answered afterwards.
 import { describe, it, expect, inject, beforeAll, afterAll } from 'vitest';
-import { writeFileSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { stringify } from 'yaml';
 import { tempDir, SHOP, uniqueName } from '../helpers/env.js';
-import { runAsync } from '../helpers/cli.js';
-import { freePort, until, sleep } from '../helpers/net.js';
+import { startTree, stopTree, memoryMb } from '../helpers/start-tree.js';
+import { freePort, until } from '../helpers/net.js';
 import { post, form, auth, items } from '../helpers/http.js';
 import { RawSmtp } from '../helpers/raw-smtp.js';
 import { openDb } from '../../src/db/open.js';
@@ -32,12 +30,6 @@ function maxForm(): Buffer {
   const parts = [`sys_id=${SHOP.zaikoRobot.userId}&sys_pass=${SHOP.zaikoRobot.password}`];
   for (let i = 0; i < MAX_ITEMS; i++) parts.push(`&product[${i}][product_code]=${code(i)}&product[${i}][stock]=5`);
   return Buffer.from(parts.join(''));
-}
-
-function memoryMb(pid: number): { rss: number; peak: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)![1]);
-  return { rss: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
 }
 
 /** A whole upload; resolves on the answer even if the server closes while the body is still going (busy). */
@@ -90,36 +82,19 @@ describe('six maximum-size uploads at once against start', () => {
       Array.from({ length: MAX_ITEMS }, (_, i) => ({ code: code(i), name: '', stock: 1, unlimited: 0, usesCodes: 0 })),
     );
     db.close();
-    const config = join(t.dir, 'zb.yaml');
-    writeFileSync(
-      config,
-      stringify({
-        dataDir: './data',
-        instance: uniqueName('max'),
-        redis: { url: inject('redisUrl') },
-        log: { level: 'warn' },
-        relay: { port: relayPort },
-        receiver: { port: receiverPort }, // waitMs 10 s: each answer waits for its apply, holding what it holds
-        shops: [SHOP],
-      }),
-    );
-    proc = runAsync(['start', '--config', config]);
-    let err = '';
-    proc.stderr!.on('data', (d) => (err += d));
-    await until(
-      async () => (await post(receiverPort, '/healthz', '').catch(() => undefined))?.status === 200,
-      60_000,
-      `start answering (${err})`,
-    );
+    proc = await startTree(t.dir, receiverPort, {
+      dataDir: './data',
+      instance: uniqueName('max'),
+      redis: { url: inject('redisUrl') },
+      log: { level: 'warn' },
+      relay: { port: relayPort },
+      receiver: { port: receiverPort }, // waitMs 10 s: each answer waits for its apply, holding what it holds
+      shops: [SHOP],
+    });
   }, 120_000);
 
   afterAll(async () => {
-    if (proc && proc.exitCode === null) {
-      const gone = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      await Promise.race([gone, sleep(15_000)]);
-      if (proc.exitCode === null) proc.kill('SIGKILL');
-    }
+    await stopTree(proc, 15_000);
     t?.cleanup();
   });
 

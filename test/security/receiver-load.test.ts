@@ -3,13 +3,10 @@
 // beyond it get 503 NG busy with Retry-After; meanwhile a normal upload is answered and the relay answers
 // EHLO. Old main buffered every body whole: twenty of them added ~600 MB.
 import { describe, it, expect, inject, beforeAll, afterAll } from 'vitest';
-import { writeFileSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { stringify } from 'yaml';
 import { tempDir, SHOP, uniqueName } from '../helpers/env.js';
-import { runAsync } from '../helpers/cli.js';
+import { startTree, stopTree, memoryMb } from '../helpers/start-tree.js';
 import { freePort, until, sleep } from '../helpers/net.js';
 import { post, form, auth, items } from '../helpers/http.js';
 import { RawSmtp } from '../helpers/raw-smtp.js';
@@ -19,13 +16,6 @@ const UPLOADS = 20;
 const DECLARED = 30 * MiB;
 const SENT = 29 * MiB; // each stops 1 MiB short: unfinished
 const PATH = '/api/zaikorobot.php';
-
-/** VmRSS and VmHWM (peak) of a process, in MB. */
-function memoryMb(pid: number): { rss: number; peak: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)![1]);
-  return { rss: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
-}
 
 interface Upload {
   socket: Socket;
@@ -73,36 +63,19 @@ describe('twenty unfinished 30 MiB uploads against start', () => {
   beforeAll(async () => {
     t = tempDir();
     [receiverPort, relayPort] = [await freePort(), await freePort()];
-    const config = join(t.dir, 'zb.yaml');
-    writeFileSync(
-      config,
-      stringify({
-        dataDir: './data',
-        instance: uniqueName('load'),
-        redis: { url: inject('redisUrl') },
-        log: { level: 'warn' },
-        relay: { port: relayPort },
-        receiver: { port: receiverPort, waitMs: 100 },
-        shops: [SHOP],
-      }),
-    );
-    proc = runAsync(['start', '--config', config]);
-    let err = '';
-    proc.stderr!.on('data', (d) => (err += d));
-    await until(
-      async () => (await post(receiverPort, '/healthz', '').catch(() => undefined))?.status === 200,
-      60_000,
-      `start answering (${err})`,
-    );
+    proc = await startTree(t.dir, receiverPort, {
+      dataDir: './data',
+      instance: uniqueName('load'),
+      redis: { url: inject('redisUrl') },
+      log: { level: 'warn' },
+      relay: { port: relayPort },
+      receiver: { port: receiverPort, waitMs: 100 },
+      shops: [SHOP],
+    });
   }, 90_000);
 
   afterAll(async () => {
-    if (proc && proc.exitCode === null) {
-      const gone = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      await Promise.race([gone, sleep(10_000)]);
-      if (proc.exitCode === null) proc.kill('SIGKILL');
-    }
+    await stopTree(proc, 10_000);
     t?.cleanup();
   });
 
