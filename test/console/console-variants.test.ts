@@ -2,6 +2,7 @@
 // its variants, a variant's page its product, and variant_product is explained in Japanese and English.
 import { describe, it, expect, beforeAll, afterAll, inject } from 'vitest';
 import { request } from 'node:http';
+import { consoleLogin } from '../helpers/console.js';
 import { tempDir, testConfig, log } from '../helpers/env.js';
 import { hashPassword } from '../../src/config/password.js';
 import { startConsole } from '../../src/roles/console.js';
@@ -32,29 +33,6 @@ function get(path: string, lang = 'en') {
   });
 }
 
-async function login() {
-  const page = await get('/login');
-  const csrf = /name="csrf" value="([^"]+)"/.exec(page.text)![1];
-  const res = await new Promise<Record<string, any>>((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port: role.port,
-        method: 'POST',
-        path: '/login',
-        headers: { cookie: `zb_login=${csrf}`, 'content-type': 'application/x-www-form-urlencoded' },
-      },
-      (r) => {
-        r.resume();
-        r.on('end', () => resolve(r.headers));
-      },
-    );
-    req.on('error', reject);
-    req.end(`name=sato&password=right-one&csrf=${csrf}`);
-  });
-  cookie = `zb_session=${/zb_session=([^;]+)/.exec(String(res['set-cookie']))![1]}`;
-}
-
 beforeAll(async () => {
   t = tempDir();
   const cfg = testConfig(t.dir, { console: { port: 0, users: [{ name: 'sato', password: await hashPassword('right-one') }] } });
@@ -65,7 +43,7 @@ beforeAll(async () => {
   applyUpload(db, store.insert('croft-zakka', { source: 'http', charset: 'utf-8' }, [{ code: 'TS', rawStock: '9' }]));
   db.close();
   role = await startConsole(cfg, redisUrl, log);
-  await login();
+  cookie = await consoleLogin(role.port!, 'sato', 'right-one');
 });
 afterAll(async () => {
   await role?.close();

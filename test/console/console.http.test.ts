@@ -2,9 +2,8 @@
 // escaping, bodies refused while they arrive, lockout after failed logins, the audit log line.
 import { describe, it, expect, beforeAll, afterAll, inject } from 'vitest';
 import { request } from 'node:http';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
-import { tempDir, testConfig } from '../helpers/env.js';
+import { listedMessage } from '../helpers/console.js';
+import { tempDir, testConfig, capturingLogger } from '../helpers/env.js';
 import { hashPassword } from '../../src/config/password.js';
 import { startConsole } from '../../src/roles/console.js';
 import type { RunningRole } from '../../src/roles/receiver.js';
@@ -74,29 +73,7 @@ beforeAll(async () => {
   const cfg = testConfig(t.dir, { console: { port: 0, users: [{ name: 'sato', password: await hashPassword('right-one') }] } });
   // A message whose subject tries to inject markup: the page must show it as text.
   const db = openDb(t.dir, 'ledger');
-  new LedgerStore(db).acceptMany([
-    {
-      id: 'QXSS1',
-      receivedAt: Date.now(),
-      clientAddress: '127.0.0.1',
-      clientHelo: 'x',
-      authUser: null,
-      mailFrom: 'a@b.jp',
-      headerFrom: null,
-      subject: '<script>alert(1)</script>',
-      messageId: null,
-      size: 1,
-      spoolPath: '/nonexistent',
-      shopId: null,
-      isOrder: false,
-      orderNumber: null,
-      items: [],
-      flags: [],
-      deliverTo: ['c@d.jp'],
-      forwardTo: null,
-      claim: null,
-    },
-  ]);
+  new LedgerStore(db).acceptMany([listedMessage('QXSS1', { subject: '<script>alert(1)</script>' })]);
   db.close();
   // A product changed three ways: the catalog import, an upload, an order mail's decrement.
   const stock = openDb(t.dir, 'stock');
@@ -113,15 +90,7 @@ beforeAll(async () => {
     ],
   });
   stock.close();
-  const log = pino(
-    { level: 'info' },
-    new Writable({
-      write(chunk, _e, cb) {
-        logLines.push(String(chunk));
-        cb();
-      },
-    }),
-  );
+  const log = capturingLogger(logLines);
   role = await startConsole(cfg, redisUrl, log);
 });
 afterAll(async () => {

@@ -4,9 +4,8 @@
 // page; nothing is logged whole.
 import { describe, it, expect, beforeAll, afterAll, inject } from 'vitest';
 import { request } from 'node:http';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
-import { tempDir, testConfig } from '../helpers/env.js';
+import { consoleLogin, listedMessage } from '../helpers/console.js';
+import { tempDir, testConfig, capturingLogger } from '../helpers/env.js';
 import { hashPassword } from '../../src/config/password.js';
 import { startConsole } from '../../src/roles/console.js';
 import type { RunningRole } from '../../src/roles/receiver.js';
@@ -37,27 +36,6 @@ function get(path: string, headers: Record<string, string> = { cookie }) {
   });
 }
 
-async function login(): Promise<string> {
-  const page = await get('/login', {});
-  const csrf = /name="csrf" value="([^"]+)"/.exec(page.text)![1];
-  const res = await new Promise<{ headers: Record<string, unknown> }>((resolve, reject) => {
-    const body = `name=sato&password=right-one&csrf=${csrf}`;
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port: role.port,
-        method: 'POST',
-        path: '/login',
-        headers: { cookie: `zb_login=${csrf}`, 'content-type': 'application/x-www-form-urlencoded' },
-      },
-      (r) => (r.resume(), r.on('end', () => resolve({ headers: r.headers }))),
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-  return `zb_session=${/zb_session=([^;]+)/.exec(String(res.headers['set-cookie']))![1]}`;
-}
-
 /** The rows a list page shows: the messages' ids, or the skipped codes. */
 const mailRows = (html: string) => [...html.matchAll(/href="\/mail\/(QCUR\d+)"/g)].map((m) => m[1]);
 const skipRows = (html: string) => [...html.matchAll(/>(GONE-\d+)</g)].map((m) => m[1]);
@@ -86,27 +64,9 @@ beforeAll(async () => {
   const base = Date.now() - 3_600_000;
   const ledgerDb = openDb(t.dir, 'ledger');
   new LedgerStore(ledgerDb).acceptMany(
-    Array.from({ length: ROWS }, (_, i) => ({
-      id: `QCUR${String(i).padStart(3, '0')}`,
-      receivedAt: base + i * 1000,
-      clientAddress: '127.0.0.1',
-      clientHelo: 'x',
-      authUser: null,
-      mailFrom: 'a@b.jp',
-      headerFrom: null,
-      subject: `mail ${i}`,
-      messageId: null,
-      size: 1,
-      spoolPath: '/nonexistent',
-      shopId: null,
-      isOrder: false,
-      orderNumber: null,
-      items: [],
-      flags: [],
-      deliverTo: ['c@d.jp'],
-      forwardTo: null,
-      claim: null,
-    })),
+    Array.from({ length: ROWS }, (_, i) =>
+      listedMessage(`QCUR${String(i).padStart(3, '0')}`, { receivedAt: base + i * 1000, subject: `mail ${i}` }),
+    ),
   );
   ledgerDb.close();
   // Skips of both sources: an upload of unknown codes, an order mail's unknown item.
@@ -115,17 +75,9 @@ beforeAll(async () => {
   applyUpload(stock, new UploadStore(stock).insert(SHOP, { source: 'http', charset: 'utf-8' }, items, base));
   applyOrder(stock, { shop: SHOP, key: 'K-1', orderNumber: 'K-1', qid: 'QK1', acceptedAt: base, items: [{ code: 'GONE-X', quantity: 1 }] });
   stock.close();
-  const log = pino(
-    { level: 'debug' },
-    new Writable({
-      write(chunk, _e, cb) {
-        logLines.push(String(chunk));
-        cb();
-      },
-    }),
-  );
+  const log = capturingLogger(logLines, 'debug');
   role = await startConsole(cfg, redisUrl, log);
-  cookie = await login();
+  cookie = await consoleLogin(role.port!, 'sato', 'right-one');
 });
 afterAll(async () => {
   await role?.close();

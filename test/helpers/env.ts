@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { pino, type Level, type Logger } from 'pino';
 import { validateConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/observe/logger.js';
@@ -51,4 +53,9 @@ export async function stopAll(...things: { close(): unknown }[]): Promise<void> 
     await Promise.resolve()
       .then(() => thing.close())
       .catch(() => {});
+}
+
+/** A logger that writes each JSON line into `lines` (tests that read what was logged, and what was not). */
+export function capturingLogger(lines: string[], level: Level = 'info'): Logger {
+  return pino({ level }, new Writable({ write: (chunk, _e, cb) => (lines.push(String(chunk)), cb()) }));
 }

@@ -3,11 +3,9 @@
 // "not ready" without the socket path or error text, which go to the log. 127.0.0.2 plays the outsider.
 import { describe, it, expect, afterEach, inject } from 'vitest';
 import { request } from 'node:http';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { startReceiver } from '../../src/roles/receiver.js';
 import { startRelay } from '../../src/roles/relay.js';
-import { tempDir, testConfig, uniqueName, stopAll, log } from '../helpers/env.js';
+import { tempDir, testConfig, uniqueName, stopAll, log, capturingLogger } from '../helpers/env.js';
 import { freePort, until } from '../helpers/net.js';
 
 let t: ReturnType<typeof tempDir> | undefined;
@@ -54,15 +52,7 @@ describe('admin routes', () => {
   it('/readyz says "not ready" and nothing else; what is wrong is logged', async () => {
     t = tempDir();
     const lines: string[] = [];
-    const logger = pino(
-      { level: 'info' },
-      new Writable({
-        write(c, _e, cb) {
-          lines.push(String(c));
-          cb();
-        },
-      }),
-    );
+    const logger = capturingLogger(lines);
     const socket = `${t.dir}/secret-place/redis.sock`;
     const r = await startReceiver(testConfig(t.dir), `unix://${socket}`, logger, { queueName: uniqueName('stock') });
     running.push(r);

@@ -3,10 +3,8 @@
 // adminClients use that address. 127.0.0.1 plays the proxy, 127.0.0.2 a client that talks directly.
 import { describe, it, expect, afterEach, inject } from 'vitest';
 import { request } from 'node:http';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { startReceiver } from '../../src/roles/receiver.js';
-import { tempDir, testConfig, uniqueName, stopAll } from '../helpers/env.js';
+import { tempDir, testConfig, uniqueName, stopAll, capturingLogger } from '../helpers/env.js';
 import { form, auth, items } from '../helpers/http.js';
 
 const PATH = '/api/zaikorobot.php';
@@ -37,15 +35,7 @@ function send(port: number, path: string, opts: { from?: string; xff?: string; b
 async function boot() {
   t = tempDir();
   const lines: string[] = [];
-  const log = pino(
-    { level: 'info' },
-    new Writable({
-      write(c, _e, cb) {
-        lines.push(String(c));
-        cb();
-      },
-    }),
-  );
+  const log = capturingLogger(lines);
   const cfg = testConfig(t.dir, { receiver: { waitMs: 100, trustedProxies: ['127.0.0.1/32'], lockout: { failures: 3 } } });
   const r = await startReceiver(cfg, inject('redisUrl'), log, { queueName: uniqueName('stock') });
   running.push(r);

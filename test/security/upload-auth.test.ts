@@ -1,11 +1,9 @@
 // What an unauthenticated upload leaves behind, against the real receiver over real HTTP (issue 11):
 // nothing of its size in the lockout map or the log, and no password check for a sys_id that cannot exist.
 import { describe, it, expect, beforeEach, afterEach, inject } from 'vitest';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { startReceiver } from '../../src/roles/receiver.js';
 import { Lockout } from '../../src/security/lockout.js';
-import { tempDir, testConfig, uniqueName, stopAll } from '../helpers/env.js';
+import { tempDir, testConfig, uniqueName, stopAll, capturingLogger } from '../helpers/env.js';
 import { post } from '../helpers/http.js';
 
 const PATH = '/api/zaikorobot.php';
@@ -13,16 +11,7 @@ const MiB = 1024 * 1024;
 
 let t: ReturnType<typeof tempDir>;
 let lines: string[];
-const log = () =>
-  pino(
-    { level: 'info' },
-    new Writable({
-      write(c, _e, cb) {
-        lines.push(String(c));
-        cb();
-      },
-    }),
-  );
+const log = () => capturingLogger(lines);
 const running: { close(): unknown }[] = [];
 beforeEach(() => {
   t = tempDir();

@@ -3,8 +3,6 @@
 import { describe, it, expect, beforeEach, afterEach, inject } from 'vitest';
 import { request } from 'node:http';
 import { Job, Queue } from 'bullmq';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { createRedis, closeRedis, closeQueue } from '../../src/queue/redis.js';
 import type { Config } from '../../src/config/schema.js';
 import { openDb, type DB } from '../../src/db/open.js';
@@ -14,7 +12,7 @@ import { startWorker } from '../../src/roles/worker.js';
 import { startRelay, type RunningRelay } from '../../src/roles/relay.js';
 import { orderJobId } from '../../src/queue/names.js';
 import { applyOrder } from '../../src/stock/orders/decrement.js';
-import { tempDir, testConfig, uniqueName, log, SHOP } from '../helpers/env.js';
+import { tempDir, testConfig, uniqueName, log, SHOP, capturingLogger } from '../helpers/env.js';
 import { post, form, auth, items } from '../helpers/http.js';
 import { freePort, sleep, until } from '../helpers/net.js';
 import { startSink, sendMail, type Sink } from '../helpers/smtp.js';
@@ -255,7 +253,7 @@ describe('GET /api/stock/changes', () => {
 
   it('answers 401 for a missing, wrong or other shop’s token, and locks the address out after receiver.lockout.failures', async () => {
     const lines: string[] = [];
-    const captured = pino({ level: 'info' }, new Writable({ write: (chunk, _e, cb) => (lines.push(String(chunk)), cb()) }));
+    const captured = capturingLogger(lines);
     const { http } = await boot({ relay: false, worker: false, receiver: { log: captured } });
     const path = `/api/stock/changes?shop=${SHOP.id}`;
     expect(await get(http, path, {})).toEqual({ status: 401, json: { error: 'unauthorized' } });
