@@ -4,20 +4,40 @@
 import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
+import { inject } from 'vitest';
 import { stringify } from 'yaml';
+import { SHOP, uniqueName } from './env.js';
 import { runAsync } from './cli.js';
 import { until, sleep } from './net.js';
 import { post } from './http.js';
 
-/** Writes `config` to `dir`/zb.yaml and starts the tree; resolves once its receiver on `receiverPort` answers. */
-export async function startTree(dir: string, receiverPort: number, config: Record<string, unknown>): Promise<ChildProcess> {
+/**
+ * Starts the tree in `dir` (its data in `dir`/data, the test shop, a unique instance on the test Redis, only
+ * warnings logged) on the given ports, with `receiver`'s options; resolves once its receiver answers.
+ */
+export async function startTree(
+  dir: string,
+  ports: { relay: number; receiver: number },
+  receiver: Record<string, unknown> = {},
+): Promise<ChildProcess> {
   const path = join(dir, 'zb.yaml');
-  writeFileSync(path, stringify(config));
+  writeFileSync(
+    path,
+    stringify({
+      dataDir: './data',
+      instance: uniqueName('tree'),
+      redis: { url: inject('redisUrl') },
+      log: { level: 'warn' },
+      relay: { port: ports.relay },
+      receiver: { port: ports.receiver, ...receiver },
+      shops: [SHOP],
+    }),
+  );
   const proc = runAsync(['start', '--config', path]);
   let err = '';
   proc.stderr!.on('data', (d) => (err += d));
   await until(
-    async () => (await post(receiverPort, '/healthz', '').catch(() => undefined))?.status === 200,
+    async () => (await post(ports.receiver, '/healthz', '').catch(() => undefined))?.status === 200,
     60_000,
     `start answering (${err})`,
   );

@@ -3,11 +3,11 @@
 // receiver.maxInflightBytes admits are taken (each OK'd one is stored, whole, and applied), the others
 // get 503 `NG` `busy` with Retry-After and leave nothing behind, the process's memory grows by what
 // the admitted ones need, and a normal upload and EHLO are answered afterwards.
-import { describe, it, expect, inject, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { tempDir, SHOP, uniqueName } from '../helpers/env.js';
+import { tempDir, SHOP } from '../helpers/env.js';
 import { startTree, stopTree, memoryMb } from '../helpers/start-tree.js';
 import { freePort, until } from '../helpers/net.js';
 import { post, form, auth, items } from '../helpers/http.js';
@@ -82,15 +82,8 @@ describe('six maximum-size uploads at once against start', () => {
       Array.from({ length: MAX_ITEMS }, (_, i) => ({ code: code(i), name: '', stock: 1, unlimited: 0, usesCodes: 0 })),
     );
     db.close();
-    proc = await startTree(t.dir, receiverPort, {
-      dataDir: './data',
-      instance: uniqueName('max'),
-      redis: { url: inject('redisUrl') },
-      log: { level: 'warn' },
-      relay: { port: relayPort },
-      receiver: { port: receiverPort }, // waitMs 10 s: each answer waits for its apply, holding what it holds
-      shops: [SHOP],
-    });
+    // The receiver's default waitMs (10 s): each answer waits for its apply, holding what it holds.
+    proc = await startTree(t.dir, { relay: relayPort, receiver: receiverPort });
   }, 120_000);
 
   afterAll(async () => {

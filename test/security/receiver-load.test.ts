@@ -2,10 +2,10 @@
 // the process's memory grows by what receiver.maxInflightBytes admits, not by what is sent; the uploads
 // beyond it get 503 NG busy with Retry-After; meanwhile a normal upload is answered and the relay answers
 // EHLO. Old main buffered every body whole: twenty of them added ~600 MB.
-import { describe, it, expect, inject, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { connect, type Socket } from 'node:net';
 import type { ChildProcess } from 'node:child_process';
-import { tempDir, SHOP, uniqueName } from '../helpers/env.js';
+import { tempDir } from '../helpers/env.js';
 import { startTree, stopTree, memoryMb } from '../helpers/start-tree.js';
 import { freePort, until, sleep } from '../helpers/net.js';
 import { post, form, auth, items } from '../helpers/http.js';
@@ -63,15 +63,7 @@ describe('twenty unfinished 30 MiB uploads against start', () => {
   beforeAll(async () => {
     t = tempDir();
     [receiverPort, relayPort] = [await freePort(), await freePort()];
-    proc = await startTree(t.dir, receiverPort, {
-      dataDir: './data',
-      instance: uniqueName('load'),
-      redis: { url: inject('redisUrl') },
-      log: { level: 'warn' },
-      relay: { port: relayPort },
-      receiver: { port: receiverPort, waitMs: 100 },
-      shops: [SHOP],
-    });
+    proc = await startTree(t.dir, { relay: relayPort, receiver: receiverPort }, { waitMs: 100 });
   }, 90_000);
 
   afterAll(async () => {
